@@ -1,0 +1,177 @@
+"""AXF402: a join that builds an ordered result in the order inputs arrive."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from lint.analysis import (
+    FunctionNode,
+    Module,
+    call_name,
+    dotted,
+    inputs_name,
+    is_join,
+    walk_body,
+)
+from lint.findings import Finding
+from lint.rules.base import Rule
+
+ORDERED_WRAPPERS = frozenset(
+    {"list", "tuple", "array", "asarray", "stack", "vstack", "hstack", "concatenate", "cat",
+     "concat", "DataFrame", "join", "chain"}
+)
+ORDER_FREE = frozenset(
+    {"sorted", "sum", "fsum", "min", "max", "any", "all", "len", "mean", "median", "std", "var",
+     "nanmean", "set", "frozenset", "dict", "Counter", "next"}
+)
+_GROWERS = frozenset({"append", "extend", "insert"})
+
+
+class JoinArrivalOrderRule(Rule):
+    """## What it does
+    Flags a join step (a step taking ``inputs``) that builds an ordered result
+    straight from ``inputs``: a ``for`` loop over ``inputs`` (also through
+    ``enumerate``/``zip``) that appends, extends, inserts or ``+=`` into a
+    list; a list comprehension or generator over ``inputs``; or
+    ``list(inputs)`` / ``tuple(inputs)``; unless the result is sorted later
+    in the same step (``result.sort(...)`` or ``sorted(result, ...)``).
+
+    Iterating ``sorted(inputs, key=...)`` passes, as do dict comprehensions
+    keyed by branch key, reductions whose value does not depend on order
+    (``all``, ``any``, ``min``, ``max``, ``len``, ``sum``, ``mean``), and
+    reading one input (``inputs[0].plan``). A comprehension handed to any
+    other function is flagged, since that function sees arrival order.
+
+    ## Why is this bad?
+    Join inputs arrive in split order on recent Metaflow (2.19.23+) and in
+    completion order before that, and neither is a property of your
+    experiment. A result table, a per-seed list or a bootstrap that depends
+    on that order changes with the worker count, which is exactly what the
+    ``order_independent`` contract and ``axisflow prove`` rule out.
+
+    ## Example
+    ```python
+    @step
+    def join(self, inputs):
+        self.records = [inp.record for inp in inputs]
+        self.next(self.end)
+    ```
+
+    ## Use instead
+    ```python
+    @step
+    def join(self, inputs):
+        ordered = sorted(inputs, key=lambda inp: inp.branch_key)
+        self.records = [inp.record for inp in ordered]
+        self.next(self.end)
+    ```
+    """
+
+    code = "AXF402"
+    name = "join-arrival-order"
+    summary = "A join builds an ordered result in the order its inputs arrive."
+    message = (
+        "join '{join}' builds {what} in the order inputs arrive; "
+        "iterate sorted({inputs}, key=...) by branch key"
+    )
+
+    def check(self, module: Module) -> Iterator[Finding]:
+        for _, step in module.steps:
+            if not is_join(step):
+                continue
+            inputs = inputs_name(step)
+            for node in walk_body(step):
+                what = None
+                if isinstance(node, (ast.For, ast.AsyncFor)) and _iterates(node.iter, inputs):
+                    what = _loop_result(step, node)
+                elif isinstance(node, (ast.ListComp, ast.GeneratorExp)) and any(
+                    _iterates(gen.iter, inputs) for gen in node.generators
+                ):
+                    what = _context_result(module, step, node)
+                elif (
+                    isinstance(node, ast.Call)
+                    and call_name(node) in {"list", "tuple"}
+                    and isinstance(node.func, ast.Name)
+                    and len(node.args) == 1
+                    and isinstance(node.args[0], ast.Name)
+                    and node.args[0].id == inputs
+                ):
+                    what = _context_result(module, step, node)
+                if what is not None:
+                    yield self.finding(module, node, join=step.name, what=what, inputs=inputs)
+
+
+def _iterates(node: ast.expr, inputs: str) -> bool:
+    if isinstance(node, ast.Name):
+        return node.id == inputs
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        if node.func.id in {"enumerate", "zip", "iter", "reversed", "list", "tuple"}:
+            return any(_iterates(arg, inputs) for arg in node.args)
+    return False
+
+
+def _loop_result(step: FunctionNode, loop: ast.For | ast.AsyncFor) -> str | None:
+    grown: list[str] = []
+    for stmt in loop.body:
+        for sub in ast.walk(stmt):
+            if (
+                isinstance(sub, ast.Call)
+                and isinstance(sub.func, ast.Attribute)
+                and sub.func.attr in _GROWERS
+            ):
+                root = _root(sub.func.value)
+                if root is not None:
+                    grown.append(root)
+            elif isinstance(sub, ast.AugAssign) and isinstance(sub.op, ast.Add):
+                if isinstance(sub.value, (ast.List, ast.ListComp, ast.Tuple)):
+                    root = _root(sub.target)
+                    if root is not None:
+                        grown.append(root)
+    unsorted = [root for root in grown if not _sorted_later(step, root, loop.lineno)]
+    if not unsorted:
+        return None
+    return ", ".join(f"'{root}'" for root in sorted(set(unsorted)))
+
+
+def _context_result(module: Module, step: FunctionNode, node: ast.AST) -> str | None:
+    parent = module.parents.get(node)
+    while True:
+        if isinstance(parent, ast.keyword):
+            node, parent = parent, module.parents.get(parent)
+        if not (isinstance(parent, ast.Call) and call_name(parent) in ORDERED_WRAPPERS):
+            break
+        node, parent = parent, module.parents.get(parent)
+    if isinstance(parent, ast.Call):
+        if call_name(parent) in ORDER_FREE or node is parent.func:
+            return None
+        return f"an argument of {call_name(parent) or 'a call'}()"
+    if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+        roots = [_root(target) for target in targets]
+        unsorted = [
+            root for root in roots if root is None or not _sorted_later(step, root, parent.lineno)
+        ]
+        if not unsorted:
+            return None
+        return ", ".join(f"'{root}'" if root else "a list" for root in unsorted)
+    return None
+
+
+def _root(node: ast.AST) -> str | None:
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    return dotted(node)
+
+
+def _sorted_later(step: FunctionNode, root: str, after: int) -> bool:
+    for sub in walk_body(step):
+        if not isinstance(sub, ast.Call) or sub.lineno < after:
+            continue
+        if isinstance(sub.func, ast.Attribute) and sub.func.attr == "sort":
+            if _root(sub.func.value) == root:
+                return True
+        if isinstance(sub.func, ast.Name) and sub.func.id == "sorted" and sub.args:
+            if any(dotted(n) == root for n in ast.walk(sub.args[0])):
+                return True
+    return False

@@ -1,0 +1,48 @@
+"""The base class every rule derives from."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, ClassVar
+
+from lint.findings import Finding
+
+if TYPE_CHECKING:
+    from lint.analysis import Module
+
+
+class Rule:
+    """One check with a stable code.
+
+    Subclasses set ``code`` (``AXF`` + three digits), ``name`` (kebab-case),
+    ``summary`` (one line for ``--list-rules``) and ``message`` (a
+    ``str.format`` template), write the documentation as the class docstring
+    (sections *What it does*, *Why is this bad?*, *Example*, *Use instead*)
+    and implement :meth:`check`.
+    """
+
+    code: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    message: ClassVar[str] = ""
+
+    def check(self, module: Module) -> Iterator[Finding]:
+        """Yield the findings of this rule in one parsed module."""
+        raise NotImplementedError
+
+    def finding(self, module: Module, node: ast.AST, **fields: object) -> Finding:
+        """A finding at ``node`` with the message template filled from ``fields``."""
+        return Finding(
+            path=module.path,
+            line=node.lineno,
+            col=node.col_offset + 1,
+            code=self.code,
+            name=self.name,
+            message=self.message.format(**fields),
+        )
+
+    def explain(self) -> str:
+        """The rule's documentation as printed by ``--explain``."""
+        return f"{self.code} ({self.name})\n\n{inspect.cleandoc(self.__doc__ or '')}\n"
