@@ -1,0 +1,30 @@
+"""Evaluation metrics behind the ``metric`` seam. Scores are probabilities of class 1."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+
+__all__ = ["accuracy", "auroc"]
+
+
+def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U / (n_pos * n_neg)); ties count one half.
+
+    ``scores`` and ``labels`` have shape ``(n,)``; labels are in {0, 1} with both present.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels)
+    n_pos = int(labels.sum())
+    n_neg = labels.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("auroc needs both classes among the labels")
+    ranks = rankdata(scores)
+    u = ranks[labels == 1].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> float:
+    """Fraction of examples whose thresholded score equals the label."""
+    predicted = (np.asarray(scores) >= threshold).astype(np.int64)
+    return float(np.mean(predicted == np.asarray(labels)))

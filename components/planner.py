@@ -1,0 +1,99 @@
+"""Turn a validated experiment into branches and, per branch, the exact trainings.
+
+The fan-out grain is the dataset: one branch per (data-axis values, seed index).
+Inside a branch an ``axis_agnostic`` method trains once and is scored in every
+training-axis cell; an ``axis_dependent`` method trains once per cell.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from components.config import ExperimentSpec
+from components.seeding import branch_key, derive_seed
+
+__all__ = ["Training", "branches", "plan_summary", "training_cells", "trainings"]
+
+
+@dataclass(frozen=True)
+class Training:
+    """One call of ``train_arm`` inside a branch.
+
+    ``train_axes`` are the training-axis values applied to the training config
+    (empty for an axis-agnostic method); ``cells`` are the training-axis cells
+    whose results this training supplies.
+    """
+
+    method: str
+    train_axes: dict[str, Any]
+    cells: tuple[dict[str, Any], ...]
+
+
+def _grid(axes: dict[str, list[Any]]) -> list[tuple[tuple[int, ...], dict[str, Any]]]:
+    """Cartesian product of ``axes`` (names sorted) as ``(value indices, {name: value})`` pairs."""
+    names = sorted(axes)
+    out = []
+    for idx in itertools.product(*(range(len(axes[n])) for n in names)):
+        out.append((idx, {n: axes[n][i] for n, i in zip(names, idx)}))
+    return out
+
+
+def training_cells(spec: ExperimentSpec) -> list[dict[str, Any]]:
+    """Every combination of training-axis values (one empty cell when there are no training axes)."""
+    return [cell for _, cell in _grid(spec.training_axes)]
+
+
+def branches(spec: ExperimentSpec) -> list[dict[str, Any]]:
+    """The foreach list: one plain dict per (data-axis values, seed index), in canonical order.
+
+    Each has ``key`` (readable, unique), ``order`` (sort key: axis-value indices
+    then seed index), ``data_axes``, ``seed_index`` and ``seed`` (derived from the
+    experiment's ``seed_base``, the data-axis values and the seed index only).
+    """
+    out = []
+    for idx, axes in _grid(spec.data_axes):
+        for seed_index in range(spec.seeds):
+            out.append(
+                {
+                    "key": branch_key(axes, seed_index),
+                    "order": [*idx, seed_index],
+                    "data_axes": axes,
+                    "seed_index": seed_index,
+                    "seed": derive_seed("branch", spec.seed_base, axes, seed_index),
+                }
+            )
+    return out
+
+
+def trainings(spec: ExperimentSpec) -> list[Training]:
+    """The trainings every branch runs, methods in name order, cells in grid order."""
+    cells = tuple(training_cells(spec))
+    out = []
+    for method in spec.methods:
+        if method.axis_dependent:
+            out.extend(Training(method.name, cell, (cell,)) for cell in cells)
+        else:
+            out.append(Training(method.name, {}, cells))
+    return out
+
+
+def plan_summary(spec: ExperimentSpec) -> dict[str, int]:
+    """Counts of work, against a naive fan-out with one branch per config cell.
+
+    The naive plan regenerates data and retrains every method in every
+    (data cell, training cell, method, seed) branch.
+    """
+    n_branches = len(branches(spec))
+    per_branch = len(trainings(spec))
+    naive = n_branches * len(training_cells(spec)) * len(spec.methods)
+    return {
+        "branches": n_branches,
+        "trainings_per_branch": per_branch,
+        "trainings": n_branches * per_branch,
+        "data_generations": n_branches,
+        "naive_branches": naive,
+        "naive_trainings": naive,
+        "naive_data_generations": naive,
+    }

@@ -1,0 +1,187 @@
+"""The load-bearing wiring every axisflow shell shares.
+
+* :func:`parse_config` is the Metaflow ``Config`` parser: a pure function that
+  composes the Hydra tree from the overrides carried in its JSON input.
+* :func:`prepare_argv` is the flow file's entry point hook: it turns Hydra-style
+  ``key=value`` words after ``run`` into ``--config-value``, validates the config
+  (one-line errors, exit 2, before Metaflow starts), enforces the
+  ``single_worker`` contract and runs the lint gate on ``run``/``resume``.
+* :class:`ship_project` is a flow mutator that puts ``components/`` and
+  ``configs/`` into the code package, so remote tasks can import them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from metaflow import FlowMutator
+from metaflow.packaging_sys import ContentType
+
+from components.config import CONFIG_DIR, ConfigError, config_hash, load_spec
+
+__all__ = ["CONFIG_NAME", "DEFAULT_CONFIG", "LAUNCH_KEY", "ensure_user", "parse_config", "prepare_argv", "ship_project"]
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Name of the flow's ``Config``; ``--config-value config ...`` targets it.
+CONFIG_NAME = "config"
+#: The config value when no overrides are given (Metaflow also passes it on ``resume``).
+DEFAULT_CONFIG = json.dumps({"overrides": []})
+#: Top-level key of the parsed config holding launch metadata (overrides, lint verdict); not part of the hash.
+LAUNCH_KEY = "axisflow"
+
+_OVERRIDE = re.compile(r"^[~+]{0,2}[A-Za-z_][\w.@/-]*=")
+_VALUE_OPTIONS = {
+    "--tag", "--with", "--run-id-file", "--runner-attribute-file", "--namespace", "--max-workers",
+    "--max-num-splits", "--origin-run-id", "--step-to-rerun", "--max-log-size", "--user-namespace",
+    "--decospecs", "--config-value", "--config",
+}
+# Commands whose config this shell composes; everything else (notably the internal
+# ``step`` command that executes a task) passes through untouched.
+_COMMANDS = ("run", "resume", "show", "check", "package", "argo-workflows", "step-functions", "airflow")
+
+
+def parse_config(text: str | dict[str, Any]) -> dict[str, Any]:
+    """Metaflow ``Config`` parser: compose the Hydra tree from ``{"overrides": [...]}``.
+
+    Accepts the JSON text (or a dict, as ``metaflow.Runner`` passes) with the keys
+    ``overrides`` (list of Hydra overrides) and optionally ``lint`` (the gate's
+    verdict, recorded by :func:`prepare_argv`). Returns the resolved config with
+    that launch metadata under ``axisflow``. Pure: clears Hydra's global state.
+    """
+    value = json.loads(text) if isinstance(text, str) else dict(text)
+    unknown = set(value) - {"overrides", "lint"}
+    if unknown:
+        raise ConfigError(f"config value has unknown key(s) {sorted(unknown)}; expected 'overrides' (and 'lint')")
+    overrides = [str(o) for o in value.get("overrides", [])]
+    config, _ = load_spec(overrides)
+    config[LAUNCH_KEY] = {
+        "overrides": overrides,
+        "config_hash": config_hash(config),
+        "lint": value.get("lint", {"verdict": "not run"}),
+    }
+    return config
+
+
+def ensure_user() -> None:
+    """Give Metaflow a user name on machines that have none (CI, containers running as root)."""
+    from metaflow.util import get_username
+
+    if get_username() is None:
+        os.environ["USERNAME"] = os.environ["METAFLOW_USER"] = "axisflow"
+
+
+def _split_overrides(args: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Split the words after the command into (overrides, --lint-allow codes, the rest)."""
+    overrides, allow, rest = [], [], []
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--lint-allow" and i + 1 < len(args):
+            allow += [c.strip() for c in args[i + 1].split(",") if c.strip()]
+            i += 2
+            continue
+        if word.startswith("--lint-allow="):
+            allow += [c.strip() for c in word.split("=", 1)[1].split(",") if c.strip()]
+        elif _OVERRIDE.match(word) and not (rest and rest[-1] in _VALUE_OPTIONS):
+            overrides.append(word)
+        else:
+            rest.append(word)
+        i += 1
+    return overrides, allow, rest
+
+
+def _max_workers(args: list[str]) -> int | None:
+    for i, word in enumerate(args):
+        if word == "--max-workers" and i + 1 < len(args):
+            return int(args[i + 1])
+        if word.startswith("--max-workers="):
+            return int(word.split("=", 1)[1])
+    return None
+
+
+def _fail(message: str) -> None:
+    print(f"axisflow: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _lint_gate(flow_file: Path, allow: list[str]) -> dict[str, Any]:
+    """Lint the flow file and ``components/``; block on findings not explicitly allowed."""
+    import lint
+
+    if not hasattr(lint, "check_paths"):  # TEMP until the lint package lands
+        return {"verdict": "unavailable", "allowed": allow}
+    findings = lint.check_paths([str(flow_file), str(ROOT / "components")])
+    blocking = [f for f in findings if f.code not in allow]
+    if blocking:
+        print(lint.format_findings(blocking), file=sys.stderr)
+        codes = ",".join(sorted({f.code for f in blocking}))
+        _fail(f"the lint gate found {len(blocking)} problem(s); fix them, or proceed explicitly with --lint-allow {codes}")
+    return {
+        "verdict": "clean" if not findings else "overridden",
+        "allowed": sorted(set(allow)),
+        "findings": [f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}" for f in findings],
+    }
+
+
+def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
+    """Rewrite a flow's command line before Metaflow parses it (see the module docstring).
+
+    Returns the new ``argv``. Exits with status 2 and a one-line message on a
+    config error, a ``single_worker`` contract violated by ``--max-workers``, or
+    lint findings that were not allowed with ``--lint-allow CODE[,CODE]``.
+    """
+    ensure_user()
+    head, tail = [argv[0]], list(argv[1:])
+    command_at = next((i for i, w in enumerate(tail) if w in _COMMANDS and (i == 0 or tail[i - 1] not in _VALUE_OPTIONS)), None)
+    if command_at is None:
+        return argv
+    before, command, after = tail[:command_at], tail[command_at], tail[command_at + 1 :]
+    overrides, allow, after = _split_overrides(after)
+
+    # A value already given with --config-value (metaflow.Runner does this) contributes its overrides too.
+    given: dict[str, Any] = {}
+    for i, word in enumerate(before):
+        if word == "--config-value" and i + 2 < len(before) and before[i + 1] == CONFIG_NAME:
+            given = json.loads(before[i + 2])
+            del before[i : i + 3]
+            break
+    overrides = [*given.get("overrides", []), *overrides]
+    allow = [*given.get("lint", {}).get("allowed", []), *allow]
+
+    if command == "resume":
+        if overrides:
+            _fail(f"resume reuses the original run's config; drop the override(s) {' '.join(overrides)}")
+        _lint_gate(Path(flow_file), allow)
+        return [*head, *before, command, *after]
+
+    try:
+        _, spec = load_spec(overrides)
+    except ConfigError as exc:
+        _fail(str(exc))
+    value: dict[str, Any] = {"overrides": overrides}
+    if command == "run":
+        workers = _max_workers(after)
+        if spec.contract == "single_worker" and workers is not None and workers > 1:
+            _fail(
+                f"experiment {spec.name!r} declares contract single_worker; it cannot run with "
+                f"--max-workers {workers} (use --max-workers 1)"
+            )
+        if spec.contract == "single_worker" and workers is None:
+            after = [*after, "--max-workers", "1"]
+        value["lint"] = _lint_gate(Path(flow_file), allow)
+    return [*head, *before, "--config-value", CONFIG_NAME, json.dumps(value), command, *after]
+
+
+class ship_project(FlowMutator):
+    """Add ``components/`` (Python files) and ``configs/`` (YAML) to the flow's code package."""
+
+    def add_to_package(self):
+        """Yield the project's files as code content, keeping their repository-relative paths."""
+        for folder, pattern in (("components", "*.py"), ("configs", "*.yaml")):
+            for path in sorted((ROOT / folder).rglob(pattern)):
+                yield (str(path), path.relative_to(ROOT).as_posix(), ContentType.CODE_CONTENT)

@@ -1,0 +1,108 @@
+"""The run's output surface: plan at ``start``, aggregate at ``join``, pinned ``results`` at ``end``.
+
+``results`` is the only source of conclusions. Everything in it except the
+``provenance`` block is a pure function of the resolved config and the code, so
+two runs of the same config compare equal outside ``provenance``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from components.config import validate
+from components.planner import branches, plan_summary
+
+__all__ = ["SCHEMA", "aggregate_records", "build_results", "metric_options", "observations", "plan_run", "provenance"]
+
+#: Version of the ``results`` layout; bump it when a field changes meaning.
+SCHEMA = "axisflow.results/1"
+
+
+def plan_run(config: Mapping[str, Any]) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Validate ``config`` and return ``(plan counts, foreach branch list)``."""
+    spec = validate(config)
+    return plan_summary(spec), branches(spec)
+
+
+def metric_options(metric: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Split ``experiment.metric`` into (arguments for the ``metric`` seam, higher_is_better)."""
+    options = {k: v for k, v in metric.items() if k != "higher_is_better"}
+    return options, bool(metric.get("higher_is_better", True))
+
+
+def observations(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Flatten branch records into one observation per (cell, method, seed)."""
+    return [obs for record in records for obs in record["observations"]]
+
+
+def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per-cell means with bootstrap CIs and paired differences against the baseline.
+
+    This is the one function the join calls; the statistics engine behind it is
+    :func:`components.stats.aggregate`.
+    """
+    from components import stats
+
+    spec = validate(config)
+    _, higher = metric_options(spec.metric)
+    settings = dict(spec.statistics)
+    method = settings.pop("method", "default")
+    if method != "default":
+        settings["method"] = method
+    return stats.aggregate(observations(records), baseline=spec.baseline, higher_is_better=higher, **settings)
+
+
+def build_results(
+    config: Mapping[str, Any],
+    records: list[Mapping[str, Any]],
+    aggregate: Mapping[str, Any],
+    provenance: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Assemble the pinned ``results`` dict (schema in DESIGN.md, "The output surface")."""
+    from components.shell import LAUNCH_KEY
+
+    spec = validate(config)
+    resolved = {k: v for k, v in config.items() if k != LAUNCH_KEY}
+    launch = config.get(LAUNCH_KEY, {})
+    _, higher = metric_options(spec.metric)
+    counts: dict[str, int] = {}
+    for record in records:
+        for name, n in record["counts"].items():
+            counts[name] = counts.get(name, 0) + n
+    return {
+        "schema": SCHEMA,
+        "experiment": spec.name,
+        "question": config["experiment"].get("question", ""),
+        "contract": spec.contract,
+        "config": resolved,
+        "config_hash": launch.get("config_hash"),
+        "overrides": list(launch.get("overrides", [])),
+        "axes": {"data": spec.data_axes, "training": spec.training_axes},
+        "metric": {"name": spec.metric["name"], "higher_is_better": higher, "split": "test"},
+        "baseline": spec.baseline,
+        "methods": [m.name for m in spec.methods],
+        "kinds": {m.name: m.kind for m in spec.methods},
+        "seeds": spec.seeds,
+        "plan": plan_summary(spec),
+        "work": counts,
+        "data_fingerprints": {r["key"]: r["data_fingerprint"] for r in records},
+        "statistics": dict(aggregate["settings"]),
+        "cells": list(aggregate["cells"]),
+        "paired": list(aggregate["paired"]),
+        "provenance": dict(provenance or {}),
+    }
+
+
+def provenance(flow: Any) -> dict[str, Any]:
+    """Where and when this run happened (excluded when comparing runs)."""
+    from metaflow import current
+
+    config = flow.config.to_dict()
+    from components.shell import LAUNCH_KEY
+
+    return {
+        "flow": current.flow_name,
+        "run_id": current.run_id,
+        "user": current.username,
+        "lint": config.get(LAUNCH_KEY, {}).get("lint"),
+    }

@@ -1,0 +1,79 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "metaflow>=2.19.23",
+#     "hydra-core>=1.3.2",
+#     "omegaconf>=2.3",
+#     "torch>=2.4",
+#     "numpy>=1.26",
+#     "scipy>=1.11",
+#     "pandas>=2.1",
+#     "matplotlib>=3.8",
+# ]
+# ///
+"""The reference investigation as an axisflow shell.
+
+1. ``start`` validates the composed config and plans the fan-out.
+2. ``branch`` runs once per (data-axis values, seed): it generates the dataset
+   once and trains every planned arm on it, returning a compact record.
+3. ``join`` orders the records by branch key and aggregates them with bootstrap CIs.
+4. ``end`` pins the versioned ``results`` artifact: the only source of conclusions.
+
+Run: ``uv run flows/investigation.py run [key=value ...] [--max-workers N]``.
+"""
+
+import sys
+from pathlib import Path
+
+# Script mode (``uv run flows/x.py``) does not install the repository; anchor on this file.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from metaflow import Config, FlowSpec, current, step  # noqa: E402
+
+from components.shell import CONFIG_NAME, DEFAULT_CONFIG, parse_config, prepare_argv, ship_project  # noqa: E402
+
+
+@ship_project
+class InvestigationFlow(FlowSpec):
+    """Fan out over data axes x seed, train every method per branch, aggregate, pin the results."""
+
+    config = Config(CONFIG_NAME, default_value=DEFAULT_CONFIG, parser=parse_config)
+
+    @step
+    def start(self):
+        """Validate the config and plan the branches (data-axis values x seed)."""
+        from components.surface import plan_run
+
+        self.plan, self.branches = plan_run(self.config.to_dict())
+        print(f"axisflow: {self.plan['branches']} branches, {self.plan['trainings']} trainings")
+        self.next(self.branch, foreach="branches")
+
+    @step
+    def branch(self):
+        """Generate this branch's dataset once and train every planned arm on it."""
+        from components.branch import run_branch
+
+        self.record = run_branch(self.config.to_dict(), self.input)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        """Collect the branch records in canonical order and aggregate them."""
+        from components.surface import aggregate_records
+
+        self.records = sorted((inp.record for inp in inputs), key=lambda r: r["order"])
+        self.aggregate = aggregate_records(self.config.to_dict(), self.records)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        """Pin the output surface and say where it lives."""
+        from components.surface import build_results, provenance
+
+        self.results = build_results(self.config.to_dict(), self.records, self.aggregate, provenance(self))
+        print(f"axisflow: results pinned at {current.pathspec}.results; read them with `uv run axisflow results`")
+
+
+if __name__ == "__main__":
+    sys.argv = prepare_argv(sys.argv, __file__)
+    InvestigationFlow()
