@@ -1,0 +1,439 @@
+"""Query and print the output surface (the flow's pinned ``results`` artifact).
+
+:class:`ResultSet` is an axis-indexed view of the per-cell statistics: select by
+axis values, pick one cell, reduce an axis over the per-seed values, or hand the
+numbers to pandas::
+
+    rs = ResultSet.from_results(run.data.results)
+    rs.where(label_noise=0.2).to_frame("cell")
+    rs.at(label_noise=0.2, epochs=40, method="mlp")["ci_low"]
+    rs.collapse("seed", "mean").unstack("method")
+
+:func:`format_table` renders the same surface as aligned text, CSV, JSON or a
+Markdown report; ``axisflow results --format`` calls it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from components.stats import cell_sort_key
+
+__all__ = ["FORMATS", "ResultSet", "format_table"]
+
+#: Output formats of :func:`format_table`.
+FORMATS = ("table", "csv", "json", "md")
+
+_CELL_COLUMNS = ("n", "mean", "ci_low", "ci_high", "std")
+_PAIRED_COLUMNS = ("baseline", "n", "mean_diff", "ci_low", "ci_high", "p_improve", "verdict")
+_NUMERIC_HEADERS = ("n", "mean", "diff", "P(improve)")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Axis-value equality that never confuses booleans with numbers."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    return a == b
+
+
+def _choices(wanted: Any) -> list[Any]:
+    if isinstance(wanted, (list, tuple, set, frozenset)):
+        return list(wanted)
+    return [wanted]
+
+
+class ResultSet:
+    """Per-cell statistics and paired comparisons of one experiment, indexed by axis values.
+
+    Cells and paired rows are the dicts of :func:`components.stats.aggregate`
+    (``axes``, ``method``, ``n``, ``mean``, ``ci_low``, ``ci_high``, ``seeds``,
+    ``values``; paired rows ``mean_diff`` and friends). Selections return new
+    ``ResultSet`` objects and never change the statistics: the intervals are
+    the ones computed over all seeds of each cell.
+    """
+
+    def __init__(
+        self,
+        cells: Iterable[Mapping[str, Any]],
+        paired: Iterable[Mapping[str, Any]] = (),
+        *,
+        axis_names: Sequence[str] | None = None,
+        metric: Mapping[str, Any] | None = None,
+        baseline: str | None = None,
+        experiment: str | None = None,
+        statistics: Mapping[str, Any] | None = None,
+    ) -> None:
+        cells = [dict(c) for c in cells]
+        if axis_names is None:
+            axis_names = sorted({name for c in cells for name in c["axes"]})
+        self.axis_names = tuple(axis_names)
+
+        def order(row: Mapping[str, Any]) -> tuple:
+            return cell_sort_key(row["axes"], row["method"], self.axis_names)
+
+        # Rows follow the column order: first axis slowest, method fastest.
+        self.cells = sorted(cells, key=order)
+        self.paired = sorted((dict(p) for p in paired), key=order)
+        self.metric = dict(metric or {"name": "value", "higher_is_better": True})
+        self.baseline = baseline
+        self.experiment = experiment
+        self.statistics = dict(statistics or {})
+
+    @classmethod
+    def from_results(cls, results: Mapping[str, Any]) -> ResultSet:
+        """Build from the output surface dict (``schema: axisflow.results/1``)."""
+        axes = results.get("axes") or {}
+        names = [*(axes.get("data") or {}), *(axes.get("training") or {})] if axes else None
+        return cls(
+            results.get("cells", ()),
+            results.get("paired", ()),
+            axis_names=names,
+            metric=results.get("metric"),
+            baseline=results.get("baseline"),
+            experiment=results.get("experiment"),
+            statistics=results.get("statistics"),
+        )
+
+    def _derive(self, cells: list[dict], paired: list[dict]) -> ResultSet:
+        return ResultSet(
+            cells,
+            paired,
+            axis_names=self.axis_names,
+            metric=self.metric,
+            baseline=self.baseline,
+            experiment=self.experiment,
+            statistics=self.statistics,
+        )
+
+    @property
+    def methods(self) -> list[str]:
+        """Methods present, in canonical (sorted) order."""
+        return sorted({c["method"] for c in self.cells})
+
+    def values(self, name: str) -> list[Any]:
+        """Distinct values of axis ``name`` (or ``"method"``) present, in canonical order."""
+        if name == "method":
+            return self.methods
+        self._check_axis(name)
+        seen: list[Any] = []
+        for cell in self.cells:
+            value = cell["axes"].get(name)
+            if not any(_same(value, v) for v in seen):
+                seen.append(value)
+        return seen
+
+    def _check_axis(self, name: str) -> None:
+        if name not in self.axis_names:
+            known = ", ".join([*self.axis_names, "method"])
+            raise ValueError(f"unknown axis {name!r}; known: {known}")
+
+    def _matches(self, row: Mapping[str, Any], selection: Mapping[str, list[Any]]) -> bool:
+        for name, choices in selection.items():
+            value = row["method"] if name == "method" else row["axes"].get(name)
+            if not any(_same(value, choice) for choice in choices):
+                return False
+        return True
+
+    def where(self, **selection: Any) -> ResultSet:
+        """Cells (and paired rows) whose axis values match, e.g. ``where(label_noise=0.2, method="mlp")``.
+
+        A value may be a list/tuple/set meaning "any of". An unknown axis or a
+        value the axis never takes raises ``ValueError`` listing what exists.
+        """
+        wanted = {}
+        for name, value in selection.items():
+            if name == "seed":
+                raise ValueError("cannot select seeds: intervals are over all seeds; use to_frame() and filter there")
+            present = self.values(name)
+            choices = _choices(value)
+            for choice in choices:
+                if not any(_same(choice, v) for v in present):
+                    raise ValueError(f"{name}={choice!r} is not in the results; {name} takes {present!r}")
+            wanted[name] = choices
+        return self._derive(
+            [c for c in self.cells if self._matches(c, wanted)],
+            [p for p in self.paired if self._matches(p, wanted)],
+        )
+
+    def at(self, **selection: Any) -> dict[str, Any]:
+        """The single cell matching ``selection`` (axis values and ``method``).
+
+        Raises ``ValueError`` naming the axes still to pin when several cells
+        match, or saying none does.
+        """
+        matched = self.where(**selection)
+        if len(matched.cells) == 1:
+            return dict(matched.cells[0])
+        shown = ", ".join(f"{k}={v!r}" for k, v in selection.items())
+        if not matched.cells:
+            raise ValueError(f"no cell matches at({shown})")
+        loose = [
+            f"{name} (one of {', '.join(repr(v) for v in matched.values(name))})"
+            for name in [*self.axis_names, "method"]
+            if len(matched.values(name)) > 1
+        ]
+        raise ValueError(f"at({shown}) matches {len(matched.cells)} cells; also pin {', '.join(loose)}")
+
+    def comparison(self, **selection: Any) -> dict[str, Any]:
+        """The single paired row (method vs baseline) matching ``selection``; errors as :meth:`at`."""
+        matched = self.where(**selection)
+        if len(matched.paired) == 1:
+            return dict(matched.paired[0])
+        shown = ", ".join(f"{k}={v!r}" for k, v in selection.items())
+        if not matched.paired:
+            raise ValueError(f"no paired comparison matches comparison({shown}) (the baseline has none)")
+        keys = [*self.axis_names, "method"]
+        loose = [k for k in keys if len({repr(p["method"] if k == "method" else p["axes"].get(k)) for p in matched.paired}) > 1]
+        raise ValueError(f"comparison({shown}) matches {len(matched.paired)} rows; also pin {', '.join(loose)}")
+
+    def to_frame(self, level: str = "seed") -> pd.DataFrame:
+        """A pandas DataFrame of the selection.
+
+        ``level="seed"``: long per-seed form, columns ``<axes>, method, seed, value``.
+        ``level="cell"``: one row per cell, ``<axes>, method, n, mean, ci_low, ci_high, std``.
+        ``level="paired"``: one row per comparison, ``<axes>, method, baseline, n,
+        mean_diff, ci_low, ci_high, p_improve, verdict``.
+        """
+        names = list(self.axis_names)
+        if level == "seed":
+            rows = [
+                [*(c["axes"].get(a) for a in names), c["method"], seed, value]
+                for c in self.cells
+                for seed, value in zip(c["seeds"], c["values"])
+            ]
+            frame = pd.DataFrame(rows, columns=[*names, "method", "seed", "value"])
+        elif level == "cell":
+            rows = [[*(c["axes"].get(a) for a in names), c["method"], *(c.get(k) for k in _CELL_COLUMNS)] for c in self.cells]
+            frame = pd.DataFrame(rows, columns=[*names, "method", *_CELL_COLUMNS])
+        elif level == "paired":
+            rows = [[*(p["axes"].get(a) for a in names), p["method"], *(p.get(k) for k in _PAIRED_COLUMNS)] for p in self.paired]
+            frame = pd.DataFrame(rows, columns=[*names, "method", *_PAIRED_COLUMNS])
+        else:
+            raise ValueError(f"unknown level {level!r}; valid: seed, cell, paired")
+        frame.attrs["metric"] = self.metric.get("name")
+        return frame
+
+    def to_series(self) -> pd.Series:
+        """Per-seed values indexed by ``(<axes>, method, seed)``, named after the metric."""
+        frame = self.to_frame("seed")
+        series = frame.set_index([*self.axis_names, "method", "seed"])["value"]
+        return series.rename(self.metric.get("name", "value"))
+
+    def collapse(self, axis: str, reducer: str | Callable[[pd.Series], float] = "mean") -> pd.Series:
+        """Reduce the per-seed values over ``axis`` with ``reducer`` (a pandas aggregation name or a function).
+
+        ``collapse("seed", "mean")`` gives per-cell means indexed by ``(<axes>, method)``;
+        ``collapse("label_noise", "mean")`` averages over that axis for each other
+        axis value, method and seed. The result is a Series; ``.unstack("method")``
+        turns it into a table.
+        """
+        if axis != "seed":
+            self._check_axis(axis)
+        keep = [k for k in [*self.axis_names, "method", "seed"] if k != axis]
+        frame = self.to_frame("seed")
+        reduced = frame.groupby(keep, sort=False, dropna=False)["value"].agg(reducer)
+        return reduced.rename(self.metric.get("name", "value"))
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def __repr__(self) -> str:
+        axes = ", ".join(self.axis_names) or "no axes"
+        return f"ResultSet({len(self.cells)} cells, {len(self.paired)} paired rows; axes: {axes}; methods: {', '.join(self.methods)})"
+
+
+def _decimals(values: Iterable[Any]) -> int:
+    """Decimal places that show about two significant digits of the typical interval width."""
+    widths = sorted(abs(v) for v in values if v)
+    if not widths:
+        return 4
+    scale = widths[len(widths) // 2]
+    return min(8, max(0, 1 - math.floor(math.log10(scale)) + 1))
+
+
+def _num(value: Any, decimals: int) -> str:
+    return "—" if value is None else f"{value:.{decimals}f}"
+
+
+def _ci(low: Any, high: Any, decimals: int) -> str:
+    return "—" if low is None or high is None else f"[{_num(low, decimals)}, {_num(high, decimals)}]"
+
+
+def _pct(value: Any) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _axis_cell(value: Any) -> str:
+    return value if isinstance(value, str) else repr(value)
+
+
+def _widths(rows: Iterable[Mapping[str, Any]]) -> list[float]:
+    return [r["ci_high"] - r["ci_low"] for r in rows if r.get("ci_low") is not None and r.get("ci_high") is not None]
+
+
+def _cell_rows(rs: ResultSet) -> tuple[list[str], list[list[str]]]:
+    places = _decimals(_widths(rs.cells) or [c["mean"] for c in rs.cells if c["mean"] is not None])
+    headers = [*rs.axis_names, "method", "n", "mean", f"{_level(rs)} CI".strip()]
+    rows = [
+        [
+            *(_axis_cell(c["axes"].get(a)) for a in rs.axis_names),
+            c["method"],
+            str(c["n"]),
+            _num(c["mean"], places),
+            _ci(c["ci_low"], c["ci_high"], places),
+        ]
+        for c in rs.cells
+    ]
+    return headers, rows
+
+
+def _paired_rows(rs: ResultSet) -> tuple[list[str], list[list[str]]]:
+    places = _decimals(_widths(rs.paired) or [p["mean_diff"] for p in rs.paired if p["mean_diff"] is not None])
+    headers = [*rs.axis_names, "method", "n", "diff", f"{_level(rs)} CI".strip(), "P(improve)", "verdict"]
+    rows = [
+        [
+            *(_axis_cell(p["axes"].get(a)) for a in rs.axis_names),
+            p["method"],
+            str(p["n"]),
+            _num(p["mean_diff"], places),
+            _ci(p["ci_low"], p["ci_high"], places),
+            _pct(p.get("p_improve")),
+            p.get("verdict") or "—",
+        ]
+        for p in rs.paired
+    ]
+    return headers, rows
+
+
+def _level(rs: ResultSet) -> str:
+    confidence = rs.statistics.get("confidence")
+    return f"{confidence:.0%}" if isinstance(confidence, (int, float)) else ""
+
+
+def _describe_stats(rs: ResultSet) -> str:
+    s = rs.statistics
+    if not s:
+        return "intervals: unknown settings"
+    return f"{_level(rs)} intervals by {s.get('method')}, {s.get('n_resamples')} resamples, seed {s.get('seed')}"
+
+
+def _direction(rs: ResultSet) -> str:
+    return "higher is better" if rs.metric.get("higher_is_better", True) else "lower is better"
+
+
+def _text_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    right = [h in _NUMERIC_HEADERS for h in headers]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
+
+    return "\n".join([line(headers), "  ".join("-" * w for w in widths), *(line(r) for r in rows)])
+
+
+def _md_table(headers: list[str], rows: list[list[str]]) -> str:
+    def line(values: list[str]) -> str:
+        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+
+    return "\n".join([line(headers), "|" + "---|" * len(headers), *(line(r) for r in rows)])
+
+
+def _render_text(rs: ResultSet) -> str:
+    title = f"Experiment {rs.experiment or '?'}: {rs.metric.get('name', 'value')} ({_direction(rs)}); {_describe_stats(rs)}"
+    parts = [title, "", "Cells: mean and confidence interval over seeds", _text_table(*_cell_rows(rs))]
+    if rs.paired:
+        parts += [
+            "",
+            f"Paired differences vs baseline {rs.baseline} (diff = method - baseline, same seeds)",
+            _text_table(*_paired_rows(rs)),
+        ]
+    return "\n".join(parts) + "\n"
+
+
+def _render_md(rs: ResultSet, results: Mapping[str, Any]) -> str:
+    lines = [f"# Results: {rs.experiment or 'experiment'}", ""]
+    lines.append(f"- **Metric:** {rs.metric.get('name', 'value')} ({_direction(rs)})")
+    if rs.baseline:
+        lines.append(f"- **Baseline:** {rs.baseline}")
+    lines.append(f"- **Statistics:** {_describe_stats(rs)}")
+    provenance = results.get("provenance") or {}
+    config_hash = results.get("config_hash") or provenance.get("config_hash")
+    if config_hash:
+        lines.append(f"- **Config hash:** `{config_hash}`")
+    lines += ["", "## Cells", "", _md_table(*_cell_rows(rs))]
+    if rs.paired:
+        lines += [
+            "",
+            f"## Paired differences vs {rs.baseline}",
+            "",
+            "diff = method − baseline on the seeds both share. Verdict: *better* or *worse* when the "
+            "interval excludes 0, otherwise *inconclusive*. P(improve) is the fraction of those seeds "
+            "on which the method beats the baseline (ties count one half).",
+            "",
+            _md_table(*_paired_rows(rs)),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _render_csv(rs: ResultSet) -> str:
+    cells = rs.to_frame("cell")
+    paired = rs.to_frame("paired").rename(
+        columns={"n": "paired_n", "ci_low": "diff_ci_low", "ci_high": "diff_ci_high"}
+    )
+    keys = [*rs.axis_names, "method"]
+    if len(paired):
+        cells["_key"] = [repr(tuple(row)) for row in cells[keys].itertuples(index=False)]
+        paired["_key"] = [repr(tuple(row)) for row in paired[keys].itertuples(index=False)]
+        merged = cells.merge(paired.drop(columns=keys), on="_key", how="left").drop(columns="_key")
+        merged["paired_n"] = merged["paired_n"].astype("Int64")
+    else:
+        merged = cells
+    buffer = io.StringIO()
+    merged.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def format_table(results: Mapping[str, Any] | ResultSet, fmt: str = "table") -> str:
+    """Render the output surface as ``table`` (aligned text), ``csv``, ``json`` or ``md``.
+
+    ``table`` and ``md`` show one section of per-cell means with intervals and
+    one of paired differences against the baseline (``md`` adds a verdict
+    legend and the config hash). ``csv`` is one row per cell, with the cell's
+    paired comparison in extra columns. ``json`` is the whole surface.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    if isinstance(results, ResultSet):
+        rs, surface = results, {}
+    else:
+        rs, surface = ResultSet.from_results(results), results
+    if fmt == "json":
+        if not surface:
+            surface = {
+                "experiment": rs.experiment,
+                "metric": rs.metric,
+                "baseline": rs.baseline,
+                "statistics": rs.statistics,
+                "cells": rs.cells,
+                "paired": rs.paired,
+            }
+        return json.dumps(surface, indent=2, default=_json_default) + "\n"
+    if fmt == "csv":
+        return _render_csv(rs)
+    if fmt == "md":
+        return _render_md(rs, surface)
+    return _render_text(rs)

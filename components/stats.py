@@ -1,0 +1,655 @@
+"""Bootstrap statistics for the aggregate: per-cell means with confidence intervals
+and paired differences against the baseline.
+
+Two layers:
+
+* Array functions (:func:`bootstrap_ci`, :func:`bootstrap_distribution`,
+  :func:`interval_from_distribution`, :func:`student_t_ci`) take ``samples`` of
+  shape ``(cells, n)`` -- one row per cell, one column per seed -- and return
+  arrays of shape ``(cells,)``. Every row draws from its own
+  ``numpy.random.Generator``; the rest is vectorized over rows.
+* :func:`aggregate` turns per-seed observations into the JSON-ready statistics of
+  the output surface. It groups cells by ``n``, seeds each cell's generator from a
+  SHA-256 hash of the cell's canonical key, and sorts everything canonically, so a
+  cell's interval does not depend on which other cells exist or on the order the
+  observations arrive in.
+
+Why the default method is ``bootstrap-t`` (studentized bootstrap) and what the
+others cost in coverage at 5-20 seeds is measured in ``benchmarks/coverage.py``
+and written up in ``docs/statistics.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import special, stats
+
+from components.seeding import canonical, derive_seed
+
+__all__ = [
+    "DEFAULT_METHOD",
+    "METHODS",
+    "NAN_POLICIES",
+    "aggregate",
+    "bootstrap_ci",
+    "bootstrap_distribution",
+    "cell_sort_key",
+    "interval_from_distribution",
+    "student_t_ci",
+]
+
+#: Interval methods :func:`aggregate` and :func:`bootstrap_ci` accept.
+METHODS = ("bootstrap-t", "bca", "percentile", "basic", "student-t")
+#: Chosen from the coverage study (docs/statistics.md); ``"default"`` is an alias.
+DEFAULT_METHOD = "bootstrap-t"
+#: What :func:`aggregate` does with NaN or infinite metric values.
+NAN_POLICIES = ("raise", "omit")
+
+_BOOTSTRAP_METHODS = ("bootstrap-t", "bca", "percentile", "basic")
+_DISTRIBUTION_METHODS = ("bca", "percentile", "basic")
+
+
+def _check_method(method: str) -> str:
+    name = str(method).lower()
+    if name == "default":
+        return DEFAULT_METHOD
+    if name not in METHODS:
+        raise ValueError(f"unknown statistics method {method!r}; valid: {', '.join(METHODS)} (or 'default')")
+    return name
+
+
+def _check_confidence(confidence: float) -> float:
+    confidence = float(confidence)
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence}")
+    return confidence
+
+
+def _check_samples(samples: Any) -> np.ndarray:
+    samples = np.ascontiguousarray(samples, dtype=np.float64)
+    if samples.ndim != 2:
+        raise ValueError(f"samples must have shape (cells, n), got shape {samples.shape}")
+    if not np.isfinite(samples).all():
+        raise ValueError("samples contain NaN or infinite values")
+    return samples
+
+
+def _rngs_for(rngs: Sequence[Any], rows: int) -> list[np.random.Generator]:
+    rngs = list(rngs)
+    if len(rngs) != rows:
+        raise ValueError(f"need one generator (or seed) per row: {rows} rows, {len(rngs)} given")
+    return [r if isinstance(r, np.random.Generator) else np.random.default_rng(r) for r in rngs]
+
+
+def _block_sizes(n: int, table_limit: int = 4096) -> list[int]:
+    """Split ``n`` draws into as few near-equal blocks as tables of ``table_limit`` allow.
+
+    One integer uniform on ``[0, n**s)`` is exactly ``s`` independent uniform
+    indices (its base-``n`` digits), so a block of ``s`` draws costs one random
+    number and one lookup in a table of the ``n**s`` possible block sums. The
+    limit keeps every table in L1/L2 cache and its index in ``uint16``.
+    """
+    per_block = 1
+    while per_block < n and n ** (per_block + 1) <= table_limit:
+        per_block += 1
+    blocks = -(-n // per_block)
+    small, extra = divmod(n, blocks)
+    return [small + 1] * extra + [small] * (blocks - extra)
+
+
+def _block_table(values: np.ndarray, size: int) -> np.ndarray:
+    """Sums of ``values`` over every ``size``-tuple of indices, shape ``(n**size,)``.
+
+    Entry ``i`` is the sum over the base-``n`` digits of ``i`` (most significant first).
+    """
+    table = values
+    for _ in range(size - 1):
+        table = (table[:, None] + values[None, :]).ravel()
+    return table
+
+
+def _accumulate_resample_sums(
+    values: np.ndarray, rng: np.random.Generator, out: np.ndarray, squares_out: np.ndarray | None
+) -> None:
+    """Write the sums (and sums of squares) of bootstrap resamples of ``values`` into ``out``.
+
+    ``values`` has shape ``(n,)``, ``out`` and ``squares_out`` shape ``(B,)``. Each
+    resample is ``n`` draws with replacement, drawn block-wise (see
+    :func:`_block_sizes`): the same distribution as ``rng.integers(0, n, n)`` per
+    resample, with about a third of the random numbers.
+    """
+    n = values.size
+    sizes = _block_sizes(n)
+    first = True
+    for size in sorted(set(sizes), reverse=True):
+        draws = rng.integers(0, n**size, size=(sizes.count(size), out.size), dtype=np.uint16)
+        tables = [(_block_table(values, size), out)]
+        if squares_out is not None:
+            tables.append((_block_table(values * values, size), squares_out))
+        for block in draws:
+            for table, target in tables:
+                if first:
+                    table.take(block, out=target)
+                else:
+                    target += table.take(block)
+            first = False
+
+
+def _rows_per_chunk(n_resamples: int, budget: int = 1 << 22) -> int:
+    return max(1, budget // max(n_resamples, 1))
+
+
+def bootstrap_distribution(
+    samples: Any, *, n_resamples: int, rngs: Sequence[Any], studentized: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Bootstrap distribution of the mean of each row.
+
+    Parameters
+    ----------
+    samples : array, shape (cells, n)
+        One row per cell, finite values, ``n >= 1``.
+    n_resamples : int
+        Resamples per row (``B``).
+    rngs : sequence of Generator or int, length cells
+        Row ``i`` draws only from ``rngs[i]``.
+    studentized : bool
+        Also return the studentized statistics ``t* = (mean* - mean) / se*``.
+
+    Returns
+    -------
+    means : array, shape (cells, B)
+        Resample means.
+    t : array, shape (cells, B), or None
+        Studentized resample statistics (``None`` unless ``studentized``). A
+        resample whose values are all equal has ``se* = 0``; its ``t*`` is
+        ``+-inf`` (or 0 when it also equals the mean), which sorts into the tails.
+    """
+    samples = _check_samples(samples)
+    rows, n = samples.shape
+    generators = _rngs_for(rngs, rows)
+    centre = samples.mean(axis=1)[:, None]
+    # Centring first keeps the one-pass variance in _studentize accurate.
+    deviations = samples - centre
+    sums = np.empty((rows, n_resamples))
+    tstats = np.empty((rows, n_resamples)) if studentized else None
+    # Row by row, so temporaries stay small enough to live in cache.
+    for i in range(rows):
+        _accumulate_resample_sums(deviations[i], generators[i], sums[i], None if tstats is None else tstats[i])
+        if tstats is not None:
+            tstats[i] = _studentize(sums[i], tstats[i], n)
+    sums /= n
+    sums += centre
+    return sums, tstats
+
+
+def _studentize(sums: np.ndarray, squares: np.ndarray, n: int) -> np.ndarray:
+    """``t*`` from resample sums and sums of squares of deviations from the sample mean (same shapes)."""
+    if n < 2:
+        return np.zeros_like(sums)
+    scatter = squares - sums * sums / n
+    # An all-equal resample has zero scatter; rounding can leave a tiny residue
+    # (or a negative one), which must not pass for a real spread.
+    scatter[scatter <= 8 * n * np.finfo(float).eps * squares] = 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = sums / np.sqrt(scatter)
+    t[np.isnan(t)] = 0.0
+    t *= math.sqrt((n - 1) / n)
+    return t
+
+
+def _quantile_sorted(ordered: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Linear (Hyndman-Fan type 7) quantile of each sorted row at its own level.
+
+    ``ordered`` has shape ``(rows, B)``, ``p`` shape ``(rows,)``. Same arithmetic
+    as ``scipy.stats.quantile(method="linear")``; an exact hit on a data point
+    returns that point, so infinite neighbours do not turn it into NaN.
+    """
+    size = ordered.shape[1]
+    position = p * size + (1 - p)
+    below = np.floor(position) - 1
+    weight = np.where(below < 0, 0.0, position % 1)
+    lo_index = np.clip(below, 0, size - 1).astype(np.intp)[:, None]
+    hi_index = np.clip(below + 1, 0, size - 1).astype(np.intp)[:, None]
+    lo = np.take_along_axis(ordered, lo_index, axis=1)[:, 0]
+    hi = np.take_along_axis(ordered, hi_index, axis=1)[:, 0]
+    with np.errstate(invalid="ignore"):
+        value = (1 - weight) * lo + weight * hi
+    return np.where(weight == 0, lo, np.where(weight == 1, hi, value))
+
+
+def _bca_levels(samples: np.ndarray, theta_b: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """BCa-adjusted lower and upper quantile levels, each of shape ``(rows,)``.
+
+    Follows Efron & Tibshirani (1993) 14.3 and the formulas of ``scipy.stats.bootstrap``:
+    bias correction ``z0`` from the fraction of resample means below the mean (ties
+    count one half), acceleration from the jackknife of the mean.
+    """
+    rows, n = samples.shape
+    size = theta_b.shape[1]
+    theta_hat = samples.mean(axis=1)[:, None]
+    below = np.count_nonzero(theta_b < theta_hat, axis=1) + np.count_nonzero(theta_b <= theta_hat, axis=1)
+    z0 = special.ndtri(below / (2 * size))
+    jackknife = (samples.sum(axis=1)[:, None] - samples) / (n - 1)
+    spread = (n - 1) * (jackknife.mean(axis=1)[:, None] - jackknife)
+    numerator = (spread**3).sum(axis=1) / n**3
+    denominator = (spread**2).sum(axis=1) / n**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        acceleration = numerator / denominator**1.5 / 6
+        z_alpha = float(special.ndtri(alpha))
+        shifted_lo = z0 + z_alpha
+        shifted_hi = z0 - z_alpha
+        level_lo = special.ndtr(z0 + shifted_lo / (1 - acceleration * shifted_lo))
+        level_hi = special.ndtr(z0 + shifted_hi / (1 - acceleration * shifted_hi))
+    return level_lo, level_hi
+
+
+def interval_from_distribution(
+    samples: Any, theta_b: Any, *, method: str, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile, basic or BCa interval of the mean from a given bootstrap distribution.
+
+    Parameters
+    ----------
+    samples : array, shape (cells, n)
+        The original rows (BCa needs them for the jackknife; all methods for the mean).
+    theta_b : array, shape (cells, B)
+        Bootstrap distribution of the mean of each row, e.g. from
+        :func:`bootstrap_distribution` or ``scipy.stats.bootstrap(...).bootstrap_distribution``.
+    method : {"percentile", "basic", "bca"}
+    confidence : float
+        Two-sided confidence level.
+
+    Returns
+    -------
+    low, high : arrays, shape (cells,)
+        NaN where the interval is undefined (e.g. BCa on an all-equal row).
+    """
+    method = _check_method(method)
+    if method not in _DISTRIBUTION_METHODS:
+        raise ValueError(f"interval_from_distribution handles {', '.join(_DISTRIBUTION_METHODS)}, not {method!r}")
+    samples = _check_samples(samples)
+    theta_b = np.array(theta_b, dtype=np.float64, ndmin=2)
+    if theta_b.shape[0] != samples.shape[0]:
+        raise ValueError(f"theta_b has {theta_b.shape[0]} rows, samples {samples.shape[0]}")
+    return _distribution_interval(samples, theta_b, method, (1 - _check_confidence(confidence)) / 2)
+
+
+def _distribution_interval(
+    samples: np.ndarray, theta_b: np.ndarray, method: str, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`interval_from_distribution` without checks; sorts ``theta_b`` in place."""
+    rows = samples.shape[0]
+    if method == "bca":
+        level_lo, level_hi = _bca_levels(samples, theta_b, alpha)
+    else:
+        level_lo, level_hi = np.full(rows, alpha), np.full(rows, 1 - alpha)
+    theta_b.sort(axis=1)
+    low = _quantile_sorted(theta_b, level_lo)
+    high = _quantile_sorted(theta_b, level_hi)
+    if method == "basic":
+        theta_hat = samples.mean(axis=1)
+        low, high = 2 * theta_hat - high, 2 * theta_hat - low
+    return low, high
+
+
+def student_t_ci(samples: Any, *, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Student-t interval ``mean +- t_{n-1} * sd / sqrt(n)`` of each row; shapes ``(cells, n) -> (cells,)``."""
+    samples = _check_samples(samples)
+    n = samples.shape[1]
+    mean = samples.mean(axis=1)
+    if n < 2:
+        return np.full_like(mean, np.nan), np.full_like(mean, np.nan)
+    half = stats.t.ppf(0.5 + _check_confidence(confidence) / 2, n - 1) * samples.std(axis=1, ddof=1) / math.sqrt(n)
+    return mean - half, mean + half
+
+
+def bootstrap_ci(
+    samples: Any,
+    *,
+    method: str = DEFAULT_METHOD,
+    confidence: float = 0.95,
+    n_resamples: int = 10_000,
+    rngs: Sequence[Any],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Confidence interval of the mean of each row.
+
+    Parameters
+    ----------
+    samples : array, shape (cells, n)
+        One row per cell (one column per seed), finite values.
+    method : str
+        One of :data:`METHODS`; ``"default"`` means :data:`DEFAULT_METHOD`.
+    confidence : float
+        Two-sided confidence level.
+    n_resamples : int
+        Bootstrap resamples per row (ignored by ``student-t``).
+    rngs : sequence of Generator or int, length cells
+        Row ``i`` draws only from ``rngs[i]``, so its interval is independent of
+        the other rows and of their order.
+
+    Returns
+    -------
+    low, high : arrays, shape (cells,)
+        Rows whose values are all equal get the zero-width interval ``[v, v]``.
+        NaN (``n = 1``) or infinite (``bootstrap-t`` at ``n <= 3``) bounds mean no
+        usable interval; :func:`aggregate` reports those as ``None`` with a note.
+    """
+    method = _check_method(method)
+    confidence = _check_confidence(confidence)
+    if int(n_resamples) != n_resamples or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    n_resamples = int(n_resamples)
+    samples = _check_samples(samples)
+    rows, n = samples.shape
+    generators = _rngs_for(rngs, rows)
+    low = np.full(rows, np.nan)
+    high = np.full(rows, np.nan)
+    if n < 2 or rows == 0:
+        return low, high
+    flat = samples.max(axis=1) == samples.min(axis=1)
+    low[flat] = high[flat] = samples[flat, 0]
+    todo = np.flatnonzero(~flat)
+    if method == "student-t":
+        low[todo], high[todo] = student_t_ci(samples[todo], confidence=confidence)
+        return low, high
+    step = _rows_per_chunk(n_resamples)
+    for start in range(0, todo.size, step):
+        chunk = todo[start : start + step]
+        part = samples[chunk]
+        chunk_rngs = [generators[i] for i in chunk]
+        if method == "bootstrap-t":
+            low[chunk], high[chunk] = _bootstrap_t(part, confidence, n_resamples, chunk_rngs)
+        else:
+            theta_b, _ = bootstrap_distribution(part, n_resamples=n_resamples, rngs=chunk_rngs)
+            low[chunk], high[chunk] = _distribution_interval(part, theta_b, method, (1 - confidence) / 2)
+    return low, high
+
+
+def _bootstrap_t(
+    samples: np.ndarray, confidence: float, n_resamples: int, rngs: list[np.random.Generator]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Studentized bootstrap interval ``[mean - t*_(1-a/2) se, mean - t*_(a/2) se]``, shapes ``(cells, n) -> (cells,)``."""
+    _, tstats = bootstrap_distribution(samples, n_resamples=n_resamples, rngs=rngs, studentized=True)
+    alpha = (1 - confidence) / 2
+    rows, n = samples.shape
+    tstats.sort(axis=1)
+    t_lo = _quantile_sorted(tstats, np.full(rows, alpha))
+    t_hi = _quantile_sorted(tstats, np.full(rows, 1 - alpha))
+    mean = samples.mean(axis=1)
+    se = samples.std(axis=1, ddof=1) / math.sqrt(n)
+    with np.errstate(invalid="ignore"):
+        return mean - t_hi * se, mean - t_lo * se
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the matching Python scalar; other values unchanged."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _value_key(value: Any) -> tuple:
+    """Type-aware sort key: None < booleans < numbers < strings; ``1`` and ``1.0`` tie-break by type."""
+    if value is None:
+        return (0, 0, "")
+    if isinstance(value, bool):
+        return (1, int(value), "")
+    if isinstance(value, (int, float)):
+        return (2, value, type(value).__name__)
+    return (3, str(value), type(value).__name__)
+
+
+def cell_sort_key(axes: Mapping[str, Any], method: str = "", order: Sequence[str] = ()) -> tuple:
+    """Canonical order of cells: axis items sorted by name, values compared type-aware, then method.
+
+    Values compare as None < booleans < numbers < strings, so mixed types never
+    raise. ``order`` puts the named axes first (a display order, e.g. data axes
+    then training axes); the rest follow by name.
+    """
+    names = [name for name in order if name in axes] + sorted(set(axes) - set(order))
+    return (tuple((name, _value_key(axes[name])) for name in names), method)
+
+
+def _normalize_axes(axes: Any, where: str) -> dict[str, Any]:
+    if not isinstance(axes, Mapping):
+        raise ValueError(f"{where}: 'axes' must be a mapping of axis name to value, got {type(axes).__name__}")
+    normalized = {}
+    for name, value in axes.items():
+        value = _plain(value)
+        if value is not None and not isinstance(value, (bool, int, float, str)):
+            raise ValueError(f"{where}: axis {name!r} has non-scalar value {value!r}")
+        if isinstance(value, float) and math.isnan(value):
+            raise ValueError(f"{where}: axis {name!r} is NaN; axis values must be comparable")
+        normalized[str(name)] = value
+    return dict(sorted(normalized.items()))
+
+
+def _describe(axes: Mapping[str, Any], method: str) -> str:
+    parts = [f"{name}={value!r}" for name, value in axes.items()]
+    return f"cell ({', '.join(parts + [f'method={method!r}'])})"
+
+
+class _Cell:
+    """Per-seed values of one (axes, method) cell while observations are collected."""
+
+    def __init__(self, axes: dict[str, Any], method: str) -> None:
+        self.axes = axes
+        self.method = method
+        self.values: dict[int, float] = {}
+        self.dropped = 0
+
+    def add(self, seed: int, value: float, nan_policy: str) -> None:
+        if seed in self.values:
+            raise ValueError(f"{_describe(self.axes, self.method)} has two observations for seed {seed}")
+        if not math.isfinite(value):
+            if nan_policy == "raise":
+                raise ValueError(
+                    f"{_describe(self.axes, self.method)} seed {seed} has value {value!r}; "
+                    "fix the run or pass nan_policy='omit' to drop and count such values"
+                )
+            self.dropped += 1
+            return
+        self.values[seed] = value
+
+
+def _collect(observations: Iterable[Mapping[str, Any]], nan_policy: str) -> dict[tuple[str, str], _Cell]:
+    cells: dict[tuple[str, str], _Cell] = {}
+    for index, observation in enumerate(observations):
+        where = f"observation {index}"
+        try:
+            axes, method, seed, value = (observation[k] for k in ("axes", "method", "seed", "value"))
+        except (KeyError, TypeError):
+            raise ValueError(f"{where}: needs keys 'axes', 'method', 'seed', 'value', got {observation!r}") from None
+        axes = _normalize_axes(axes, where)
+        seed = _plain(seed)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"{where}: 'seed' must be an integer replicate index, got {seed!r}")
+        method = str(method)
+        key = (canonical(axes), method)
+        if key not in cells:
+            cells[key] = _Cell(axes, method)
+        cells[key].add(seed, float(value), nan_policy)
+    return cells
+
+
+def _intervals(
+    rows: list[list[float]], keys: list[Any], *, method: str, confidence: float, n_resamples: int
+) -> list[tuple[float | None, float | None]]:
+    """Intervals for variable-length rows, vectorized over rows of equal length.
+
+    ``keys[i]`` is the integer seed of row ``i``'s generator.
+    """
+    result: list[tuple[float | None, float | None]] = [(None, None)] * len(rows)
+    by_length: dict[int, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_length.setdefault(len(row), []).append(i)
+    for length, members in sorted(by_length.items()):
+        if length < 2:
+            continue
+        low, high = bootstrap_ci(
+            np.array([rows[i] for i in members]),
+            method=method,
+            confidence=confidence,
+            n_resamples=n_resamples,
+            rngs=[keys[i] for i in members],
+        )
+        for i, lo, hi in zip(members, low.tolist(), high.tolist()):
+            if math.isfinite(lo) and math.isfinite(hi):
+                result[i] = (lo, hi)
+    return result
+
+
+def _no_interval_note(n: int, method: str) -> str:
+    if n == 0:
+        return "no values: nothing to estimate"
+    if n == 1:
+        return "n=1: a single seed gives no confidence interval; run more seeds"
+    return f"{method} gives no finite interval at n={n}; run more seeds or use method='student-t'"
+
+
+def _summary(values: list[float]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (ddof=1) of one row; an all-equal row keeps its value exactly."""
+    if not values:
+        return None, None
+    row = np.array(values)
+    if row.min() == row.max():
+        return values[0], (0.0 if len(values) > 1 else None)
+    return float(row.mean()), float(row.std(ddof=1))
+
+
+def aggregate(
+    observations: Iterable[Mapping[str, Any]],
+    *,
+    baseline: str,
+    higher_is_better: bool = True,
+    method: str = DEFAULT_METHOD,
+    confidence: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    nan_policy: str = "raise",
+) -> dict[str, Any]:
+    """Per-cell means with confidence intervals and paired differences against ``baseline``.
+
+    Parameters
+    ----------
+    observations : iterable of dict
+        One ``{"axes": {name: scalar}, "method": str, "seed": int, "value": float}``
+        per (cell, seed), in any order. ``seed`` is the replicate index and the
+        pairing key.
+    baseline : str
+        Method every other method is compared with, within the same axes.
+    higher_is_better : bool
+        Direction of the metric; used for ``p_improve`` and ``verdict``.
+    method : str
+        Interval method, one of :data:`METHODS` (``"default"`` is :data:`DEFAULT_METHOD`).
+    confidence, n_resamples : float, int
+        Two-sided level and bootstrap resamples per interval.
+    seed : int
+        Root of every cell's generator, together with the cell's canonical key.
+    nan_policy : {"raise", "omit"}
+        NaN/infinite values raise a ``ValueError`` naming the cell and seed, or
+        are dropped and counted in the cell's ``n_dropped``.
+
+    Returns
+    -------
+    dict
+        ``{"settings", "cells", "paired"}`` of plain Python values. Each cell has
+        ``axes, method, n, mean, ci_low, ci_high, std, seeds, values`` (values in
+        seed order) and ``note`` when it has no interval. Each paired row has
+        ``axes, method, baseline, n, mean_diff, ci_low, ci_high, p_improve,
+        verdict, seeds, diffs`` with ``diff = method - baseline`` on the seeds
+        both share; ``p_improve`` is the fraction of those seeds on which the
+        method is better (ties count one half) and ``verdict`` is
+        ``"better"``/``"worse"`` when the interval excludes 0, else
+        ``"inconclusive"`` (``None`` without an interval).
+    """
+    method = _check_method(method)
+    confidence = _check_confidence(confidence)
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"unknown nan_policy {nan_policy!r}; valid: {', '.join(NAN_POLICIES)}")
+    cells = _collect(observations, nan_policy)
+    methods = sorted({m for _, m in cells})
+    if baseline not in methods:
+        found = ", ".join(repr(m) for m in methods) or "none"
+        raise ValueError(f"baseline method {baseline!r} has no observations; methods found: {found}")
+    ordered = sorted(cells.values(), key=lambda c: cell_sort_key(c.axes, c.method))
+
+    cell_rows = [[c.values[s] for s in sorted(c.values)] for c in ordered]
+    cell_keys = [derive_seed("axisflow.stats", "cell", seed, c.axes, c.method) for c in ordered]
+    cell_cis = _intervals(cell_rows, cell_keys, method=method, confidence=confidence, n_resamples=n_resamples)
+    cell_out = []
+    for cell, row, (low, high) in zip(ordered, cell_rows, cell_cis):
+        mean, std = _summary(row)
+        entry = {
+            "axes": dict(cell.axes),
+            "method": cell.method,
+            "n": len(row),
+            "mean": mean,
+            "ci_low": low,
+            "ci_high": high,
+            "std": std,
+            "seeds": sorted(cell.values),
+            "values": row,
+        }
+        if low is None:
+            entry["note"] = _no_interval_note(len(row), method)
+        if cell.dropped:
+            entry["n_dropped"] = cell.dropped
+        cell_out.append(entry)
+
+    baselines = {canonical(c.axes): c for c in ordered if c.method == baseline}
+    contenders = [c for c in ordered if c.method != baseline]
+    pair_diffs, pair_seeds, pair_keys = [], [], []
+    for cell in contenders:
+        reference = baselines.get(canonical(cell.axes))
+        if reference is None:
+            raise ValueError(f"baseline {baseline!r} has no observations in {_describe(cell.axes, cell.method)}")
+        common = sorted(set(cell.values) & set(reference.values))
+        pair_seeds.append(common)
+        pair_diffs.append([cell.values[s] - reference.values[s] for s in common])
+        pair_keys.append(derive_seed("axisflow.stats", "paired", seed, cell.axes, cell.method, baseline))
+    pair_cis = _intervals(pair_diffs, pair_keys, method=method, confidence=confidence, n_resamples=n_resamples)
+    sign = 1.0 if higher_is_better else -1.0
+    paired_out = []
+    for cell, common, diffs, (low, high) in zip(contenders, pair_seeds, pair_diffs, pair_cis):
+        mean_diff, _ = _summary(diffs)
+        wins = sum(1.0 if sign * d > 0 else 0.5 if d == 0 else 0.0 for d in diffs)
+        entry = {
+            "axes": dict(cell.axes),
+            "method": cell.method,
+            "baseline": baseline,
+            "n": len(diffs),
+            "mean_diff": mean_diff,
+            "ci_low": low,
+            "ci_high": high,
+            "p_improve": wins / len(diffs) if diffs else None,
+            "verdict": _verdict(low, high, higher_is_better),
+            "seeds": common,
+            "diffs": diffs,
+        }
+        if low is None:
+            entry["note"] = _no_interval_note(len(diffs), method)
+        paired_out.append(entry)
+
+    settings = {
+        "method": method,
+        "confidence": confidence,
+        "n_resamples": int(n_resamples),
+        "seed": int(seed),
+        "higher_is_better": bool(higher_is_better),
+        "nan_policy": nan_policy,
+    }
+    return {"settings": settings, "cells": cell_out, "paired": paired_out}
+
+
+def _verdict(low: float | None, high: float | None, higher_is_better: bool) -> str | None:
+    """``better``/``worse`` when the difference interval excludes 0, else ``inconclusive``."""
+    if low is None or high is None:
+        return None
+    if low > 0:
+        return "better" if higher_is_better else "worse"
+    if high < 0:
+        return "worse" if higher_is_better else "better"
+    return "inconclusive"
