@@ -442,7 +442,7 @@ class Module:
 
     def _classify_path_call(self, call: ast.Call, again) -> str:
         name = self.qualname(call.func) or dotted(call.func) or ""
-        last = name.rsplit(".", 1)[-1]
+        last = call_name(call) or ""
         if name in {"os.getcwd", "os.getcwdb"} or (
             isinstance(call.func, ast.Attribute) and call.func.attr in {"cwd", "getcwd"}
         ):

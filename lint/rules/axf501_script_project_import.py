@@ -56,7 +56,7 @@ class ScriptProjectImportRule(Rule):
     name = "script-project-import"
     summary = "A PEP 723 script imports a project package before the __file__-anchored sys.path insert."
     message = (
-        "script imports project package '{package}' before a __file__-anchored sys.path insert; "
+        "script imports project package '{package}' {when} a __file__-anchored sys.path insert; "
         "uv run in script mode cannot import it"
     )
 
@@ -72,10 +72,11 @@ class ScriptProjectImportRule(Rule):
             candidates = [node for node in ast.walk(module.tree)]
         else:
             candidates = [stmt for stmt in top_level if stmt.lineno < anchor_line]
+        when = "without" if anchor_line is None else "before"
         for node in candidates:
             package = _project_package(node, packages)
             if package is not None:
-                yield self.finding(module, node, package=package)
+                yield self.finding(module, node, package=package, when=when)
 
 
 def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
