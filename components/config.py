@@ -235,5 +235,6 @@ def _require(cfg: Mapping[str, Any], where: str, typ: type) -> Any:
 
 
 def _one_line(text: str) -> str:
+    text = text.split("Config search path", 1)[0]  # Hydra appends its search path; it is noise here
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return " ".join(lines) if lines else "invalid configuration"

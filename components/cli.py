@@ -1,0 +1,117 @@
+"""The ``axisflow`` console script: ``plan``, ``results``, ``lint`` and the other subcommands.
+
+Every subcommand prints a one-line ``axisflow: error: ...`` and exits 2 on bad
+input, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Any, Callable
+
+from components.config import ConfigError
+
+__all__ = ["main"]
+
+DEFAULT_FLOW = "InvestigationFlow"
+#: Modules that add subcommands: each defines ``register(subparsers)``, which adds a
+#: parser with ``set_defaults(func=handler)``; ``handler(args) -> int`` is the exit status.
+SUBCOMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from components.config import load_spec
+    from components.planner import branches, plan_summary, trainings
+
+    _, spec = load_spec(args.overrides)
+    counts = plan_summary(spec)
+    out = [
+        f"experiment {spec.name} (contract {spec.contract}, {spec.seeds} seeds, baseline {spec.baseline})",
+        "data axes:     " + (", ".join(f"{k}={v}" for k, v in spec.data_axes.items()) or "none"),
+        "training axes: " + (", ".join(f"{k}={v}" for k, v in spec.training_axes.items()) or "none"),
+        "methods:       " + ", ".join(f"{m.name} ({m.kind})" for m in spec.methods),
+        "",
+        f"{counts['branches']} branches (data-axis values x seed):",
+    ]
+    out += [f"  {b['key']}" for b in branches(spec)]
+    out += ["", f"per branch: 1 dataset, {counts['trainings_per_branch']} trainings:"]
+    for t in trainings(spec):
+        axes = ", ".join(f"{k}={v}" for k, v in t.train_axes.items()) or f"once, scored in {len(t.cells)} training cell(s)"
+        out.append(f"  {t.method}: {axes}")
+    out += [
+        "",
+        f"total: {counts['data_generations']} datasets, {counts['trainings']} trainings, {counts['branches']} branch tasks",
+        f"a per-config fan-out would need: {counts['naive_data_generations']} datasets, "
+        f"{counts['naive_trainings']} trainings, {counts['naive_branches']} branch tasks",
+    ]
+    print("\n".join(out))
+    return 0
+
+
+def _load_results(flow: str, run_id: str | None) -> tuple[Any, dict[str, Any]]:
+    from components.runs import find_run
+
+    run = find_run(flow, run_id)
+    return run, run["end"].task.data.results
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    from components.query import format_table
+
+    run, results = _load_results(args.flow, args.run)
+    text = format_table(results, args.format)
+    if args.format == "table":
+        print(f"{run.pathspec} ({results['experiment']}, finished {run.finished_at})")
+    print(text)
+    return 0
+
+
+def _cmd_lint(args: argparse.Namespace) -> int:
+    from lint.cli import main as lint_main
+
+    return lint_main(args.rest)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="axisflow", description="Reproducible, config-driven ML investigations on Metaflow.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    plan = sub.add_parser("plan", help="show the branches and trainings a run would do, without running anything")
+    plan.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. experiment=smoke training.epochs=3")
+    plan.set_defaults(func=_cmd_plan)
+
+    results = sub.add_parser("results", help="print the output surface of the latest successful run (or --run ID)")
+    results.add_argument("--run", help="run id (default: the latest successful run)")
+    results.add_argument("--flow", default=DEFAULT_FLOW, help=f"flow name (default {DEFAULT_FLOW})")
+    results.add_argument("--format", default="table", choices=["table", "csv", "json", "md"])
+    results.set_defaults(func=_cmd_results)
+
+    lint = sub.add_parser("lint", help="run the static linter (same as python -m lint)", add_help=False)
+    lint.add_argument("rest", nargs=argparse.REMAINDER)
+    lint.set_defaults(func=_cmd_lint)
+
+    for module in SUBCOMMAND_MODULES:
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``axisflow`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    if argv[:1] == ["lint"]:  # hand everything after `lint` to the linter untouched
+        return _cmd_lint(argparse.Namespace(rest=argv[1:]))
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return handler(args)
+    except (ConfigError, LookupError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"axisflow: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
