@@ -231,6 +231,16 @@ class Module:
         self.settings = settings
 
     @cached_property
+    def nodes(self) -> list[ast.AST]:
+        """Every node of the tree, walked once and shared by all rules."""
+        return list(ast.walk(self.tree))
+
+    @cached_property
+    def calls(self) -> list[ast.Call]:
+        """Every call expression in the file."""
+        return [node for node in self.nodes if isinstance(node, ast.Call)]
+
+    @cached_property
     def imports(self) -> dict[str, str]:
         """Local binding -> dotted module path, from every import in the file.
 
@@ -240,7 +250,7 @@ class Module:
         inside steps. Relative imports are skipped.
         """
         bound: dict[str, str] = {}
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:
@@ -272,7 +282,7 @@ class Module:
     def parents(self) -> dict[ast.AST, ast.AST]:
         """Child node -> parent node for the whole tree."""
         parent_of: dict[ast.AST, ast.AST] = {}
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             for child in ast.iter_child_nodes(node):
                 parent_of[child] = node
         return parent_of
@@ -352,7 +362,7 @@ class Module:
         """Classes that subclass FlowSpec (directly or via a class in this file) or hold steps."""
         flows: list[FlowClass] = []
         flow_names: set[str] = set()
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if not isinstance(node, ast.ClassDef):
                 continue
             base_names = {dotted(base) for base in node.bases}

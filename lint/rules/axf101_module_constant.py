@@ -91,8 +91,8 @@ class ModuleConstantRule(Rule):
             for key, helper in tracer.reads(step, flow).items():
                 where = f"step '{step.name}'" + (f" via '{helper}'" if helper else "")
                 uses.setdefault(key, where)
-        for call in ast.walk(module.tree):
-            if isinstance(call, ast.Call) and call_name(call) in SEAMS:
+        for call in module.calls:
+            if call_name(call) in SEAMS:
                 for key, helper in tracer.argument_reads(call).items():
                     where = f"the {call_name(call)}() call on line {call.lineno}"
                     uses.setdefault(key, where + (f" via '{helper}'" if helper else ""))

@@ -25,6 +25,10 @@ _READERS = {
     "glob.glob": ("pathname",),
     "os.listdir": ("path",),
 }
+_OPENERS = frozenset(
+    {"builtins.open", "io.open", "codecs.open", "gzip.open", "bz2.open", "lzma.open",
+     "tarfile.open", "PIL.Image.open", "h5py.File"}
+)
 _PATH_METHODS = {"read_text", "read_bytes", "open", "write_text", "write_bytes", "iterdir", "glob", "rglob"}
 
 
@@ -75,9 +79,7 @@ class CwdRelativePathRule(Rule):
     message = "{sink} gets {path}, which is relative to the working directory; anchor it to __file__"
 
     def check(self, module: Module) -> Iterator[Finding]:
-        for call in ast.walk(module.tree):
-            if not isinstance(call, ast.Call):
-                continue
+        for call in module.calls:
             for sink, argument in _path_arguments(module, call):
                 if module.classify_path(argument) == "relative":
                     shown = ast.unparse(argument)
@@ -105,9 +107,8 @@ def _path_arguments(module: Module, call: ast.Call) -> Iterator[tuple[str, ast.e
         found = argument(None, "default")
     elif qualified in _READERS or qualified.endswith(".OmegaConf.load"):
         found = argument(0, *_READERS.get(qualified, ("file_",)))
-    elif last == "open" and (
-        (isinstance(call.func, ast.Name) and call.func.id not in module.imports)
-        or qualified.endswith(".open")
+    elif (isinstance(call.func, ast.Name) and call.func.id == "open" and not qualified) or (
+        qualified in _OPENERS
     ):
         found = argument(0, "file", "filename")
     if found is not None:

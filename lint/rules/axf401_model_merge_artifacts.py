@@ -123,7 +123,7 @@ def _module_classes(module: Module) -> set[str]:
     """Names of classes in the file that derive from nn.Module, directly or via each other."""
     found: set[str] = set()
     changed = True
-    classes = [node for node in ast.walk(module.tree) if isinstance(node, ast.ClassDef)]
+    classes = [node for node in module.nodes if isinstance(node, ast.ClassDef)]
     while changed:
         changed = False
         for node in classes:

@@ -69,7 +69,7 @@ class ScriptProjectImportRule(Rule):
             (stmt.lineno for stmt in top_level if _anchors_sys_path(module, stmt)), None
         )
         if anchor_line is None:
-            candidates = [node for node in ast.walk(module.tree)]
+            candidates = list(module.nodes)
         else:
             candidates = [stmt for stmt in top_level if stmt.lineno < anchor_line]
         when = "without" if anchor_line is None else "before"

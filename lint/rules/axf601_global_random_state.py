@@ -84,12 +84,11 @@ class GlobalRandomStateRule(Rule):
     def check(self, module: Module) -> Iterator[Finding]:
         if not in_seeded_scope(module):
             return
-        for node in ast.walk(module.tree):
-            if isinstance(node, ast.Call):
-                verdict = _verdict(module, node)
-                if verdict is not None:
-                    call, state, fix = verdict
-                    yield self.finding(module, node, call=call, state=state, fix=fix)
+        for node in module.calls:
+            verdict = _verdict(module, node)
+            if verdict is not None:
+                call, state, fix = verdict
+                yield self.finding(module, node, call=call, state=state, fix=fix)
 
 
 def _verdict(module: Module, call: ast.Call) -> tuple[str, str, str] | None:

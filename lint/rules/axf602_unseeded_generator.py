@@ -49,9 +49,7 @@ class UnseededGeneratorRule(Rule):
     def check(self, module: Module) -> Iterator[Finding]:
         if not in_seeded_scope(module):
             return
-        for node in ast.walk(module.tree):
-            if not isinstance(node, ast.Call):
-                continue
+        for node in module.calls:
             qualified = module.qualname(node.func)
             if qualified in SEEDED_CONSTRUCTORS and _unseeded(node):
                 yield self.finding(module, node, call=qualified)
