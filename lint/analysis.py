@@ -432,6 +432,8 @@ class Module:
             if isinstance(first, ast.FormattedValue):
                 return again(first.value)
             return again(first)
+        if isinstance(node, ast.Lambda):
+            return again(node.body)
         if isinstance(node, ast.Name):
             value = self.module_value(node.id)
             return again(value) if value is not None else "unknown"

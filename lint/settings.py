@@ -19,9 +19,10 @@ class Settings:
     """Resolved lint settings.
 
     Codes are stored expanded (``AXF1`` becomes every AXF1xx code). Globs in
-    ``exclude`` and ``per-file-ignores`` are matched against the file's path
-    relative to ``root`` (the folder holding the pyproject.toml), against each
-    of its parent folders, and against its bare file name.
+    ``exclude`` and ``per-file-ignores`` are matched with ``fnmatch`` against a
+    path relative to ``root`` (the folder holding the pyproject.toml) and
+    against its bare name; ``per-file-ignores`` also matches a file through
+    any of its parent folders (``"legacy"`` covers everything below it).
     """
 
     project_packages: tuple[str, ...] = ()
@@ -33,8 +34,12 @@ class Settings:
     source: Path | None = None
 
     def is_excluded(self, path: str | Path) -> bool:
-        """True if an ``exclude`` glob matches the path or one of its parent folders."""
-        return any(_matches(pattern, path, self.root) for pattern in self.exclude)
+        """True if an ``exclude`` glob matches this file or folder (its path or its name).
+
+        Folder walks prune excluded folders, so a folder named on the command
+        line is always walked, as ruff does without ``--force-exclude``.
+        """
+        return any(_matches(pattern, path, self.root, parents=False) for pattern in self.exclude)
 
     def ignored_codes(self, path: str | Path) -> frozenset[str]:
         """Codes switched off for this path by ``per-file-ignores``."""
@@ -112,7 +117,7 @@ def parse_settings(table: dict, root: Path | None = None, source: Path | None = 
     )
 
 
-def _matches(pattern: str, path: str | Path, root: Path | None) -> bool:
+def _matches(pattern: str, path: str | Path, root: Path | None, parents: bool = True) -> bool:
     pattern = pattern.removeprefix("./").rstrip("/")
     relative = None
     if root is not None:
@@ -123,5 +128,6 @@ def _matches(pattern: str, path: str | Path, root: Path | None) -> bool:
     if relative is None:
         relative = PurePosixPath(Path(path).as_posix())
     candidates = [str(relative), relative.name]
-    candidates.extend(str(parent) for parent in relative.parents if str(parent) != ".")
+    if parents:
+        candidates.extend(str(parent) for parent in relative.parents if str(parent) != ".")
     return any(fnmatch.fnmatchcase(candidate, pattern) for candidate in candidates)

@@ -234,7 +234,7 @@ def test_load_settings_reads_the_nearest_pyproject(tmp_path):
     assert settings.exclude == ("generated",)
     assert settings.ignore == {"AXF602"}
     assert settings.ignored_codes(tmp_path / "inner" / "flows" / "x.py") == {"AXF101"}
-    assert settings.is_excluded(tmp_path / "inner" / "generated" / "x.py")
+    assert settings.is_excluded(tmp_path / "inner" / "generated")
 
 
 def test_load_settings_without_a_table_gives_defaults(tmp_path):
@@ -271,6 +271,12 @@ def test_exclude_setting_skips_matching_folders_when_walking(project):
     write(project / "legacy" / "flow.py", CONSTANT_FLOW.format(noqa=""))
     write(project / "flows" / "flow.py", CONSTANT_FLOW.format(noqa=""))
     assert [Path(f.path).parent.name for f in check_paths([project])] == ["flows"]
+
+
+def test_exclude_setting_does_not_skip_a_folder_named_explicitly(project):
+    write(project / "pyproject.toml", '[tool.axisflow.lint]\nexclude = ["legacy"]\n')
+    write(project / "legacy" / "flow.py", CONSTANT_FLOW.format(noqa=""))
+    assert [f.code for f in check_paths([project / "legacy"])] == ["AXF101"]
 
 
 def test_per_file_ignores_setting_silences_codes_for_matching_files(project):
