@@ -131,7 +131,7 @@ def train_torch_classifier(method_spec: Mapping[str, Any], data: Dataset, seed: 
             loss = loss_fn(model(X[idx]).squeeze(-1), y[idx])
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         state.epoch, state.logs = epoch, {"train_loss": total / len(X)}
         run_callbacks(callbacks, "on_epoch_end", state)
         state.record()
