@@ -140,6 +140,7 @@ class FlowClass:
 
     @property
     def name(self) -> str:
+        """The class name."""
         return self.node.name
 
     @cached_property
@@ -323,6 +324,8 @@ class Module:
     @cached_property
     def is_pep723_script(self) -> bool:
         """True if the file carries an inline script metadata block (``# /// script``)."""
+        if "# /// script" not in self.source:
+            return False
         return any(
             comment.strip() == "# /// script"
             for comments in self.comments.values()
