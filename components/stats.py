@@ -69,6 +69,12 @@ def _check_confidence(confidence: float) -> float:
     return confidence
 
 
+def _check_resamples(n_resamples: Any) -> int:
+    if isinstance(n_resamples, bool) or int(n_resamples) != n_resamples or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    return int(n_resamples)
+
+
 def _check_samples(samples: Any) -> np.ndarray:
     samples = np.ascontiguousarray(samples, dtype=np.float64)
     if samples.ndim != 2:
@@ -101,42 +107,41 @@ def _block_sizes(n: int, table_limit: int = 4096) -> list[int]:
     return [small + 1] * extra + [small] * (blocks - extra)
 
 
-def _block_table(values: np.ndarray, size: int) -> np.ndarray:
-    """Sums of ``values`` over every ``size``-tuple of indices, shape ``(n**size,)``.
+def _block_table(columns: np.ndarray, size: int) -> np.ndarray:
+    """Sums of ``columns`` over every ``size``-tuple of row indices.
 
-    Entry ``i`` is the sum over the base-``n`` digits of ``i`` (most significant first).
+    ``columns`` has shape ``(n,)`` or ``(n, k)``; the table has shape ``(n**size,)``
+    or ``(n**size, k)``, and entry ``i`` sums the rows named by the base-``n``
+    digits of ``i`` (most significant first).
     """
-    table = values
+    table = columns
     for _ in range(size - 1):
-        table = (table[:, None] + values[None, :]).ravel()
+        table = (table[:, None] + columns[None, :]).reshape((-1, *columns.shape[1:]))
     return table
 
 
-def _accumulate_resample_sums(
-    values: np.ndarray, rng: np.random.Generator, out: np.ndarray, squares_out: np.ndarray | None
-) -> None:
-    """Write the sums (and sums of squares) of bootstrap resamples of ``values`` into ``out``.
+def _accumulate_resample_sums(columns: np.ndarray, rng: np.random.Generator, out: np.ndarray) -> None:
+    """Write column sums of bootstrap resamples of the rows of ``columns`` into ``out``.
 
-    ``values`` has shape ``(n,)``, ``out`` and ``squares_out`` shape ``(B,)``. Each
-    resample is ``n`` draws with replacement, drawn block-wise (see
-    :func:`_block_sizes`): the same distribution as ``rng.integers(0, n, n)`` per
-    resample, with about a third of the random numbers.
+    ``columns`` has shape ``(n,)`` or ``(n, k)`` and ``out`` shape ``(B,)`` or
+    ``(B, k)``: resample ``b`` is ``n`` rows drawn with replacement, and
+    ``out[b]`` their sum. Rows are drawn block-wise (see :func:`_block_sizes`): the
+    same distribution as ``rng.integers(0, n, n)`` per resample, with about a
+    third of the random numbers. Packing several columns (values and their
+    squares) into one table gathers them with a single lookup.
     """
-    n = values.size
+    n = columns.shape[0]
     sizes = _block_sizes(n)
     first = True
     for size in sorted(set(sizes), reverse=True):
-        draws = rng.integers(0, n**size, size=(sizes.count(size), out.size), dtype=np.uint16)
-        tables = [(_block_table(values, size), out)]
-        if squares_out is not None:
-            tables.append((_block_table(values * values, size), squares_out))
+        draws = rng.integers(0, n**size, size=(sizes.count(size), out.shape[0]), dtype=np.uint16)
+        table = _block_table(columns, size)
         for block in draws:
-            for table, target in tables:
-                if first:
-                    table.take(block, out=target)
-                else:
-                    target += table.take(block)
-            first = False
+            if first:
+                table.take(block, axis=0, out=out)
+                first = False
+            else:
+                out += table.take(block, axis=0)
 
 
 def _rows_per_chunk(n_resamples: int, budget: int = 1 << 22) -> int:
@@ -174,28 +179,39 @@ def bootstrap_distribution(
     centre = samples.mean(axis=1)[:, None]
     # Centring first keeps the one-pass variance in _studentize accurate.
     deviations = samples - centre
-    sums = np.empty((rows, n_resamples))
-    tstats = np.empty((rows, n_resamples)) if studentized else None
+    means = np.empty((rows, n_resamples))
+    if not studentized:
+        for i in range(rows):
+            _accumulate_resample_sums(deviations[i], generators[i], means[i])
+        means /= n
+        means += centre
+        return means, None
+    tstats = np.empty((rows, n_resamples))
+    packed = np.empty((n_resamples, 2))
     # Row by row, so temporaries stay small enough to live in cache.
     for i in range(rows):
-        _accumulate_resample_sums(deviations[i], generators[i], sums[i], None if tstats is None else tstats[i])
-        if tstats is not None:
-            tstats[i] = _studentize(sums[i], tstats[i], n)
-    sums /= n
-    sums += centre
-    return sums, tstats
+        _accumulate_resample_sums(np.stack([deviations[i], deviations[i] ** 2], axis=1), generators[i], packed)
+        sums = packed[:, 0]
+        tstats[i] = _studentize(sums, packed[:, 1], n)
+        means[i] = sums
+    means /= n
+    means += centre
+    return means, tstats
 
 
 def _studentize(sums: np.ndarray, squares: np.ndarray, n: int) -> np.ndarray:
     """``t*`` from resample sums and sums of squares of deviations from the sample mean (same shapes)."""
     if n < 2:
         return np.zeros_like(sums)
-    scatter = squares - sums * sums / n
+    scatter = sums * sums
+    scatter /= n
+    np.subtract(squares, scatter, out=scatter)
     # An all-equal resample has zero scatter; rounding can leave a tiny residue
     # (or a negative one), which must not pass for a real spread.
-    scatter[scatter <= 8 * n * np.finfo(float).eps * squares] = 0.0
+    scatter[scatter <= squares * (8 * n * np.finfo(float).eps)] = 0.0
+    np.sqrt(scatter, out=scatter)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = sums / np.sqrt(scatter)
+        t = np.divide(sums, scatter)
     t[np.isnan(t)] = 0.0
     t *= math.sqrt((n - 1) / n)
     return t
@@ -340,9 +356,7 @@ def bootstrap_ci(
     """
     method = _check_method(method)
     confidence = _check_confidence(confidence)
-    if int(n_resamples) != n_resamples or n_resamples < 1:
-        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
-    n_resamples = int(n_resamples)
+    n_resamples = _check_resamples(n_resamples)
     samples = _check_samples(samples)
     rows, n = samples.shape
     generators = _rngs_for(rngs, rows)
@@ -456,48 +470,68 @@ class _Cell:
 
 def _collect(observations: Iterable[Mapping[str, Any]], nan_policy: str) -> dict[tuple[str, str], _Cell]:
     cells: dict[tuple[str, str], _Cell] = {}
+    # Many observations share one axes dict shape; normalize each distinct one once.
+    normalized: dict[tuple, tuple[dict[str, Any], str]] = {}
     for index, observation in enumerate(observations):
         where = f"observation {index}"
         try:
             axes, method, seed, value = (observation[k] for k in ("axes", "method", "seed", "value"))
         except (KeyError, TypeError):
             raise ValueError(f"{where}: needs keys 'axes', 'method', 'seed', 'value', got {observation!r}") from None
-        axes = _normalize_axes(axes, where)
+        try:
+            raw = tuple((name, type(v), v) for name, v in axes.items())
+            axes, text = normalized[raw]
+        except KeyError:
+            axes = _normalize_axes(axes, where)
+            axes, text = normalized.setdefault(raw, (axes, canonical(axes)))
+        except (AttributeError, TypeError):
+            axes = _normalize_axes(axes, where)
+            text = canonical(axes)
         seed = _plain(seed)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"{where}: 'seed' must be an integer replicate index, got {seed!r}")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: 'value' must be a number, got {value!r}") from None
         method = str(method)
-        key = (canonical(axes), method)
+        key = (text, method)
         if key not in cells:
             cells[key] = _Cell(axes, method)
-        cells[key].add(seed, float(value), nan_policy)
+        cells[key].add(seed, value, nan_policy)
     return cells
 
 
-def _intervals(
-    rows: list[list[float]], keys: list[Any], *, method: str, confidence: float, n_resamples: int
-) -> list[tuple[float | None, float | None]]:
-    """Intervals for variable-length rows, vectorized over rows of equal length.
+def _summaries(
+    rows: list[list[float]], keys: list[int], *, method: str, confidence: float, n_resamples: int
+) -> list[dict[str, Any]]:
+    """Mean, std (ddof=1) and interval of each variable-length row, vectorized over rows of equal length.
 
-    ``keys[i]`` is the integer seed of row ``i``'s generator.
+    ``keys[i]`` seeds row ``i``'s generator. An all-equal row keeps its value
+    exactly as mean; missing statistics are ``None``.
     """
-    result: list[tuple[float | None, float | None]] = [(None, None)] * len(rows)
+    result = [{"mean": None, "std": None, "ci_low": None, "ci_high": None} for _ in rows]
     by_length: dict[int, list[int]] = {}
     for i, row in enumerate(rows):
         by_length.setdefault(len(row), []).append(i)
     for length, members in sorted(by_length.items()):
-        if length < 2:
+        if length == 0:
             continue
+        samples = np.array([rows[i] for i in members])
+        flat = samples.max(axis=1) == samples.min(axis=1)
+        means = np.where(flat, samples[:, 0], samples.mean(axis=1)).tolist()
+        if length < 2:
+            for i, mean in zip(members, means):
+                result[i]["mean"] = mean
+            continue
+        stds = np.where(flat, 0.0, samples.std(axis=1, ddof=1)).tolist()
         low, high = bootstrap_ci(
-            np.array([rows[i] for i in members]),
-            method=method,
-            confidence=confidence,
-            n_resamples=n_resamples,
-            rngs=[keys[i] for i in members],
+            samples, method=method, confidence=confidence, n_resamples=n_resamples, rngs=[keys[i] for i in members]
         )
-        for i, lo, hi in zip(members, low.tolist(), high.tolist()):
+        for i, mean, std, lo, hi in zip(members, means, stds, low.tolist(), high.tolist()):
+            result[i].update(mean=mean, std=std)
             if math.isfinite(lo) and math.isfinite(hi):
-                result[i] = (lo, hi)
+                result[i].update(ci_low=lo, ci_high=hi)
     return result
 
 
@@ -507,16 +541,6 @@ def _no_interval_note(n: int, method: str) -> str:
     if n == 1:
         return "n=1: a single seed gives no confidence interval; run more seeds"
     return f"{method} gives no finite interval at n={n}; run more seeds or use method='student-t'"
-
-
-def _summary(values: list[float]) -> tuple[float | None, float | None]:
-    """Mean and sample standard deviation (ddof=1) of one row; an all-equal row keeps its value exactly."""
-    if not values:
-        return None, None
-    row = np.array(values)
-    if row.min() == row.max():
-        return values[0], (0.0 if len(values) > 1 else None)
-    return float(row.mean()), float(row.std(ddof=1))
 
 
 def aggregate(
@@ -567,6 +591,7 @@ def aggregate(
     """
     method = _check_method(method)
     confidence = _check_confidence(confidence)
+    n_resamples = _check_resamples(n_resamples)
     if nan_policy not in NAN_POLICIES:
         raise ValueError(f"unknown nan_policy {nan_policy!r}; valid: {', '.join(NAN_POLICIES)}")
     cells = _collect(observations, nan_policy)
@@ -578,22 +603,21 @@ def aggregate(
 
     cell_rows = [[c.values[s] for s in sorted(c.values)] for c in ordered]
     cell_keys = [derive_seed("axisflow.stats", "cell", seed, c.axes, c.method) for c in ordered]
-    cell_cis = _intervals(cell_rows, cell_keys, method=method, confidence=confidence, n_resamples=n_resamples)
+    cell_stats = _summaries(cell_rows, cell_keys, method=method, confidence=confidence, n_resamples=n_resamples)
     cell_out = []
-    for cell, row, (low, high) in zip(ordered, cell_rows, cell_cis):
-        mean, std = _summary(row)
+    for cell, row, summary in zip(ordered, cell_rows, cell_stats):
         entry = {
             "axes": dict(cell.axes),
             "method": cell.method,
             "n": len(row),
-            "mean": mean,
-            "ci_low": low,
-            "ci_high": high,
-            "std": std,
+            "mean": summary["mean"],
+            "ci_low": summary["ci_low"],
+            "ci_high": summary["ci_high"],
+            "std": summary["std"],
             "seeds": sorted(cell.values),
             "values": row,
         }
-        if low is None:
+        if summary["ci_low"] is None:
             entry["note"] = _no_interval_note(len(row), method)
         if cell.dropped:
             entry["n_dropped"] = cell.dropped
@@ -610,18 +634,18 @@ def aggregate(
         pair_seeds.append(common)
         pair_diffs.append([cell.values[s] - reference.values[s] for s in common])
         pair_keys.append(derive_seed("axisflow.stats", "paired", seed, cell.axes, cell.method, baseline))
-    pair_cis = _intervals(pair_diffs, pair_keys, method=method, confidence=confidence, n_resamples=n_resamples)
+    pair_stats = _summaries(pair_diffs, pair_keys, method=method, confidence=confidence, n_resamples=n_resamples)
     sign = 1.0 if higher_is_better else -1.0
     paired_out = []
-    for cell, common, diffs, (low, high) in zip(contenders, pair_seeds, pair_diffs, pair_cis):
-        mean_diff, _ = _summary(diffs)
+    for cell, common, diffs, summary in zip(contenders, pair_seeds, pair_diffs, pair_stats):
+        low, high = summary["ci_low"], summary["ci_high"]
         wins = sum(1.0 if sign * d > 0 else 0.5 if d == 0 else 0.0 for d in diffs)
         entry = {
             "axes": dict(cell.axes),
             "method": cell.method,
             "baseline": baseline,
             "n": len(diffs),
-            "mean_diff": mean_diff,
+            "mean_diff": summary["mean"],
             "ci_low": low,
             "ci_high": high,
             "p_improve": wins / len(diffs) if diffs else None,
@@ -636,7 +660,7 @@ def aggregate(
     settings = {
         "method": method,
         "confidence": confidence,
-        "n_resamples": int(n_resamples),
+        "n_resamples": n_resamples,
         "seed": int(seed),
         "higher_is_better": bool(higher_is_better),
         "nan_policy": nan_policy,

@@ -1,0 +1,206 @@
+"""Tests for components.query: selection, reduction, frames and the four output formats."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from components import query
+from components.query import FORMATS, ResultSet, format_table
+from components.stats import aggregate
+
+NOISES = (0.0, 0.2)
+EPOCHS = (10, 40)
+METHODS = ("logreg", "mlp", "mlp_es")
+
+
+def _results(seeds=5, noises=NOISES, epochs=EPOCHS):
+    rng = np.random.default_rng(0)
+    observations = [
+        {"axes": {"label_noise": noise, "epochs": epoch}, "method": method, "seed": seed, "value": 0.8 - noise / 4 + 0.02 * k + rng.normal(0, 0.01)}
+        for noise in noises
+        for epoch in epochs
+        for k, method in enumerate(METHODS)
+        for seed in range(seeds)
+    ]
+    agg = aggregate(observations, baseline="logreg", n_resamples=200)
+    return {
+        "schema": "axisflow.results/1",
+        "experiment": "demo",
+        "question": "Does the MLP beat logistic regression?",
+        "axes": {"data": {"label_noise": list(noises)}, "training": {"epochs": list(epochs)}},
+        "metric": {"name": "auroc", "higher_is_better": True},
+        "baseline": "logreg",
+        "methods": list(METHODS),
+        "statistics": agg["settings"],
+        "cells": agg["cells"],
+        "paired": agg["paired"],
+        "provenance": {"config_hash": "c0ffee"},
+        "plan": {},
+    }
+
+
+@pytest.fixture(scope="module")
+def results():
+    return _results()
+
+
+@pytest.fixture(scope="module")
+def rs(results):
+    return ResultSet.from_results(results)
+
+
+def test_result_set_orders_axes_data_then_training(rs):
+    assert rs.axis_names == ("label_noise", "epochs")
+    assert rs.methods == list(METHODS)
+    assert [c["axes"]["label_noise"] for c in rs.cells] == [0.0] * 6 + [0.2] * 6
+
+
+def test_result_set_where_selects_by_axis_value(rs):
+    selected = rs.where(label_noise=0.2)
+    assert len(selected) == 6 and all(c["axes"]["label_noise"] == 0.2 for c in selected.cells)
+    assert len(selected.paired) == 4 and all(p["axes"]["label_noise"] == 0.2 for p in selected.paired)
+
+
+def test_result_set_where_accepts_method_and_lists(rs):
+    selected = rs.where(method=["mlp", "logreg"], epochs=40)
+    assert {c["method"] for c in selected.cells} == {"mlp", "logreg"}
+    assert [p["method"] for p in selected.paired] == ["mlp", "mlp"]
+
+
+def test_result_set_where_unknown_axis_raises_listing_axes(rs):
+    with pytest.raises(ValueError, match="unknown axis 'noise'; known: label_noise, epochs, method"):
+        rs.where(noise=0.2)
+
+
+def test_result_set_where_absent_value_raises_listing_values(rs):
+    with pytest.raises(ValueError, match=r"label_noise=0\.3 is not in the results; label_noise takes \[0\.0, 0\.2\]"):
+        rs.where(label_noise=0.3)
+
+
+def test_result_set_where_does_not_match_booleans_to_numbers():
+    results = _results(noises=(0, 1))
+    with pytest.raises(ValueError, match="is not in the results"):
+        ResultSet.from_results(results).where(label_noise=True)
+
+
+def test_result_set_at_returns_the_single_cell(rs, results):
+    cell = rs.at(label_noise=0.2, epochs=40, method="mlp")
+    (expected,) = [c for c in results["cells"] if c["axes"] == {"label_noise": 0.2, "epochs": 40} and c["method"] == "mlp"]
+    assert cell == expected
+
+
+def test_result_set_at_names_axes_to_pin_when_ambiguous(rs):
+    with pytest.raises(ValueError, match=r"matches 6 cells; also pin epochs \(one of 10, 40\), method \(one of 'logreg', 'mlp', 'mlp_es'\)"):
+        rs.at(label_noise=0.2)
+
+
+def test_result_set_comparison_returns_paired_row(rs):
+    row = rs.comparison(label_noise=0.0, epochs=10, method="mlp_es")
+    assert row["baseline"] == "logreg" and row["method"] == "mlp_es"
+    with pytest.raises(ValueError, match="the baseline has none"):
+        rs.comparison(label_noise=0.0, epochs=10, method="logreg")
+
+
+def test_result_set_collapse_seed_mean_equals_cell_means(rs):
+    means = rs.collapse("seed", "mean")
+    assert means.name == "auroc"
+    assert list(means.index.names) == ["label_noise", "epochs", "method"]
+    for cell in rs.cells:
+        key = (cell["axes"]["label_noise"], cell["axes"]["epochs"], cell["method"])
+        assert means[key] == pytest.approx(cell["mean"], rel=1e-12)
+    assert means.unstack("method").shape == (4, 3)
+
+
+def test_result_set_collapse_axis_averages_over_it(rs):
+    collapsed = rs.collapse("label_noise", "mean")
+    assert list(collapsed.index.names) == ["epochs", "method", "seed"]
+    low = rs.at(label_noise=0.0, epochs=10, method="mlp")["values"][3]
+    high = rs.at(label_noise=0.2, epochs=10, method="mlp")["values"][3]
+    assert collapsed[(10, "mlp", 3)] == pytest.approx((low + high) / 2)
+    assert rs.collapse("seed", np.max)[(0.0, 10, "mlp")] == max(rs.at(label_noise=0.0, epochs=10, method="mlp")["values"])
+
+
+def test_result_set_collapse_unknown_axis_raises(rs):
+    with pytest.raises(ValueError, match="unknown axis 'lr'"):
+        rs.collapse("lr", "mean")
+
+
+def test_result_set_to_frame_long_form_has_one_row_per_seed(rs):
+    frame = rs.to_frame()
+    assert list(frame.columns) == ["label_noise", "epochs", "method", "seed", "value"]
+    assert len(frame) == 12 * 5
+    assert rs.to_series().loc[(0.2, 40, "mlp", 4)] == rs.at(label_noise=0.2, epochs=40, method="mlp")["values"][4]
+
+
+def test_result_set_to_frame_cell_and_paired_levels(rs):
+    cells = rs.to_frame("cell")
+    assert list(cells.columns) == ["label_noise", "epochs", "method", "n", "mean", "ci_low", "ci_high", "std"]
+    assert len(cells) == 12 and (cells["ci_low"] <= cells["mean"]).all()
+    paired = rs.to_frame("paired")
+    assert len(paired) == 8 and set(paired["verdict"]) <= {"better", "worse", "inconclusive"}
+    with pytest.raises(ValueError, match="unknown level"):
+        rs.to_frame("branch")
+
+
+def test_result_set_without_axes_works():
+    observations = [{"axes": {}, "method": m, "seed": s, "value": 0.5 + 0.1 * k + 0.01 * s} for k, m in enumerate(("a", "b")) for s in range(4)]
+    agg = aggregate(observations, baseline="a", n_resamples=100)
+    rs = ResultSet(agg["cells"], agg["paired"], statistics=agg["settings"])
+    assert rs.axis_names == () and rs.at(method="b")["n"] == 4
+    assert list(rs.collapse("seed", "mean").index) == ["a", "b"]
+    assert "b" in format_table(rs, "table")
+
+
+def test_format_table_text_has_cell_and_paired_sections(results):
+    text = format_table(results, "table")
+    assert "Cells: mean and confidence interval over seeds" in text
+    assert "Paired differences vs baseline logreg (diff = method - baseline" in text
+    header = next(line for line in text.splitlines() if line.startswith("label_noise") and "95% CI" in line and "mean" in line)
+    assert header.split()[:5] == ["label_noise", "epochs", "method", "n", "mean"]
+    assert len([line for line in text.splitlines() if line.startswith(("0.0 ", "0.2 "))]) == 12 + 8
+
+
+def test_format_table_text_shows_dash_for_missing_interval():
+    results = _results(seeds=1)
+    text = format_table(results, "table")
+    assert "—" in text and "nan" not in text.lower()
+
+
+def test_format_table_csv_has_one_row_per_cell_with_paired_columns(results):
+    frame = pd.read_csv(io.StringIO(format_table(results, "csv")))
+    assert len(frame) == 12
+    assert {"mean", "ci_low", "ci_high", "mean_diff", "diff_ci_low", "diff_ci_high", "p_improve", "verdict"} <= set(frame.columns)
+    baseline_rows = frame[frame["method"] == "logreg"]
+    assert baseline_rows["mean_diff"].isna().all()
+    mlp = frame[(frame["method"] == "mlp") & (frame["label_noise"] == 0.2) & (frame["epochs"] == 40)].iloc[0]
+    row = ResultSet.from_results(results).comparison(label_noise=0.2, epochs=40, method="mlp")
+    assert mlp["mean_diff"] == row["mean_diff"] and mlp["paired_n"] == 5
+
+
+def test_format_table_json_round_trips(results):
+    assert json.loads(format_table(results, "json")) == results
+
+
+def test_format_table_markdown_report_has_verdict_column(results):
+    md = format_table(results, "md")
+    assert md.startswith("# Results: demo\n")
+    assert "**Metric:** auroc (higher is better)" in md and "`c0ffee`" in md
+    assert "Does the MLP beat logistic regression?" in md
+    paired_header = next(line for line in md.splitlines() if line.startswith("|") and "P(improve)" in line)
+    assert paired_header.rstrip(" |").endswith("verdict")
+    assert md.count("| inconclusive |") + md.count("| better |") + md.count("| worse |") == 8
+
+
+def test_format_table_unknown_format_raises(results):
+    with pytest.raises(ValueError, match="unknown format 'html'; valid: table, csv, json, md"):
+        format_table(results, "html")
+
+
+def test_query_all_lists_existing_public_names():
+    assert set(query.__all__) == {"FORMATS", "ResultSet", "format_table"}
+    assert FORMATS == ("table", "csv", "json", "md")

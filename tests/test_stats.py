@@ -1,0 +1,341 @@
+"""Tests for components.stats: agreement with scipy, determinism, order independence, edge cases."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from components import stats
+from components.stats import (
+    METHODS,
+    aggregate,
+    bootstrap_ci,
+    bootstrap_distribution,
+    interval_from_distribution,
+    student_t_ci,
+)
+
+SCIPY_NAMES = {"percentile": "percentile", "basic": "basic", "bca": "BCa"}
+
+
+def _observations(seeds=5, noises=(0.0, 0.2), epochs=(10, 40), methods=("base", "mlp"), rng_seed=0):
+    rng = np.random.default_rng(rng_seed)
+    out = []
+    for noise in noises:
+        for epoch in epochs:
+            for shift, method in enumerate(methods):
+                for seed in range(seeds):
+                    value = 0.8 - noise / 4 + 0.01 * shift + rng.normal(0, 0.02)
+                    out.append({"axes": {"noise": noise, "epochs": epoch}, "method": method, "seed": seed, "value": value})
+    return out
+
+
+def _agg(observations, **kwargs):
+    kwargs.setdefault("baseline", "base")
+    kwargs.setdefault("n_resamples", 300)
+    return aggregate(observations, **kwargs)
+
+
+def _cell(result, method, **axes):
+    (match,) = [c for c in result["cells"] if c["method"] == method and c["axes"] == axes]
+    return match
+
+
+@pytest.mark.parametrize("method", sorted(SCIPY_NAMES))
+def test_interval_from_distribution_matches_scipy_on_same_resamples(method):
+    samples = np.random.default_rng(1).lognormal(size=(6, 8))
+    results = [
+        sps.bootstrap((row,), np.mean, n_resamples=999, method=SCIPY_NAMES[method], rng=np.random.default_rng(i))
+        for i, row in enumerate(samples)
+    ]
+    theta_b = np.stack([r.bootstrap_distribution for r in results])
+    low, high = interval_from_distribution(samples, theta_b, method=method, confidence=0.9)
+    scipy_90 = [
+        sps.bootstrap((row,), np.mean, n_resamples=999, method=SCIPY_NAMES[method], confidence_level=0.9, rng=np.random.default_rng(i))
+        for i, row in enumerate(samples)
+    ]
+    np.testing.assert_allclose(low, [r.confidence_interval.low for r in scipy_90], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(high, [r.confidence_interval.high for r in scipy_90], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("method", sorted(SCIPY_NAMES))
+def test_interval_from_distribution_matches_scipy_batched_form(method):
+    samples = np.random.default_rng(2).normal(size=(5, 10))
+    res = sps.bootstrap((samples,), np.mean, axis=-1, n_resamples=999, method=SCIPY_NAMES[method], rng=np.random.default_rng(0))
+    low, high = interval_from_distribution(samples, res.bootstrap_distribution, method=method)
+    np.testing.assert_allclose(low, res.confidence_interval.low, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(high, res.confidence_interval.high, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("method", sorted(SCIPY_NAMES))
+def test_bootstrap_ci_agrees_with_scipy_within_monte_carlo_error(method):
+    samples = np.random.default_rng(3).beta(18, 2, size=(8, 10))
+    low, high = bootstrap_ci(samples, method=method, n_resamples=20_000, rngs=range(8))
+    se = samples.std(axis=1, ddof=1) / math.sqrt(10)
+    for i, row in enumerate(samples):
+        ref = sps.bootstrap((row,), np.mean, n_resamples=20_000, method=SCIPY_NAMES[method], rng=np.random.default_rng(100 + i))
+        # The 2.5% quantile of 20,000 resample means has a Monte-Carlo s.d. of about 0.02 se.
+        assert abs(low[i] - ref.confidence_interval.low) < 0.15 * se[i]
+        assert abs(high[i] - ref.confidence_interval.high) < 0.15 * se[i]
+
+
+def test_bootstrap_distribution_draws_each_resample_uniformly():
+    # Distinct powers of ten make every resample's sum identify its counts.
+    values = np.array([[1.0, 10.0, 100.0]])
+    means, _ = bootstrap_distribution(values, n_resamples=60_000, rngs=[7])
+    sums = np.rint(means[0] * 3).astype(int)
+    compositions, counts = np.unique(sums, return_counts=True)
+    expected = []
+    for total in compositions:
+        c = [(total // 100) % 10, (total // 10) % 10, total % 10]
+        expected.append(math.factorial(3) / math.prod(math.factorial(k) for k in c) / 27)
+    assert len(compositions) == 10
+    assert sps.chisquare(counts, np.array(expected) * counts.sum()).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("n", [2, 5, 10, 17, 20, 64])
+def test_bootstrap_distribution_matches_bootstrap_moments(n):
+    row = np.random.default_rng(n).normal(size=(1, n))
+    means, _ = bootstrap_distribution(row, n_resamples=40_000, rngs=[n])
+    expected_sd = row.std() / math.sqrt(n)
+    assert abs(means.mean() - row.mean()) < 5 * expected_sd / math.sqrt(40_000)
+    assert abs(means.std() / expected_sd - 1) < 0.03
+
+
+@pytest.mark.parametrize("n", range(1, 70))
+def test_block_sizes_cover_n_with_small_tables(n):
+    sizes = stats._block_sizes(n)
+    assert sum(sizes) == n
+    assert n ** max(sizes) <= 4096 or max(sizes) == 1
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_student_t_ci_matches_scipy_t_interval():
+    samples = np.random.default_rng(4).normal(size=(3, 7))
+    low, high = student_t_ci(samples, confidence=0.9)
+    for i, row in enumerate(samples):
+        ref = sps.t.interval(0.9, 6, loc=row.mean(), scale=sps.sem(row))
+        np.testing.assert_allclose([low[i], high[i]], ref, rtol=1e-12)
+
+
+def test_bootstrap_ci_default_method_covers_near_nominal_at_n5():
+    rng = np.random.default_rng(5)
+    samples = rng.normal(size=(400, 5))
+    low, high = bootstrap_ci(samples, n_resamples=500, rngs=range(400))
+    coverage = np.mean((low <= 0) & (0 <= high))
+    assert 0.91 <= coverage <= 0.985
+
+
+def test_bootstrap_ci_rows_are_independent_of_other_rows():
+    samples = np.random.default_rng(6).normal(size=(5, 6))
+    for method in METHODS:
+        low, high = bootstrap_ci(samples, method=method, n_resamples=500, rngs=range(5))
+        low2, high2 = bootstrap_ci(samples[[3, 1]], method=method, n_resamples=500, rngs=[3, 1])
+        assert low2.tolist() == low[[3, 1]].tolist() and high2.tolist() == high[[3, 1]].tolist()
+
+
+def test_bootstrap_ci_unknown_method_lists_valid_ones():
+    with pytest.raises(ValueError, match="bootstrap-t, bca, percentile, basic, student-t"):
+        bootstrap_ci(np.ones((1, 3)), method="jackknife", rngs=[0])
+
+
+def test_aggregate_same_seed_gives_bit_identical_output():
+    observations = _observations()
+    first, second = _agg(observations), _agg(observations)
+    assert json.dumps(first) == json.dumps(second)
+
+
+def test_aggregate_ignores_global_random_state():
+    observations = _observations()
+    np.random.seed(1)
+    random.seed(1)
+    first = _agg(observations)
+    np.random.seed(2)
+    random.seed(2)
+    assert _agg(observations) == first
+
+
+def test_aggregate_shuffled_observations_give_identical_output():
+    observations = _observations()
+    shuffled = list(observations)
+    random.Random(3).shuffle(shuffled)
+    for method in METHODS:
+        assert json.dumps(_agg(shuffled, method=method)) == json.dumps(_agg(observations, method=method))
+
+
+def test_aggregate_added_cell_leaves_other_cells_unchanged():
+    observations = _observations()
+    before = _agg(observations)
+    extra = [{"axes": {"noise": 0.4, "epochs": 10}, "method": m, "seed": s, "value": 0.5 + 0.01 * s} for m in ("base", "mlp") for s in range(5)]
+    odd = [{"axes": {"noise": 0.6, "epochs": 10}, "method": m, "seed": s, "value": 0.4 + 0.02 * s} for m in ("base", "mlp") for s in range(3)]
+    after = _agg(extra + observations + odd)
+    for cell in before["cells"]:
+        assert _cell(after, cell["method"], **cell["axes"]) == cell
+    for row in before["paired"]:
+        assert row in after["paired"]
+
+
+def test_aggregate_different_seed_changes_intervals_but_not_means():
+    observations = _observations()
+    a, b = _agg(observations, seed=0), _agg(observations, seed=1)
+    assert [c["mean"] for c in a["cells"]] == [c["mean"] for c in b["cells"]]
+    assert [c["ci_low"] for c in a["cells"]] != [c["ci_low"] for c in b["cells"]]
+
+
+def test_aggregate_cells_and_paired_rows_in_canonical_order():
+    observations = _observations(noises=(0.2, 0.0, 1), epochs=(40, 10))
+    result = _agg(observations)
+    keys = [(c["axes"]["epochs"], c["axes"]["noise"], c["method"]) for c in result["cells"]]
+    assert keys == sorted(keys)
+    assert [c["axes"]["noise"] for c in result["cells"][:2]] == [0.0, 0.0]
+    assert [(p["axes"]["epochs"], p["axes"]["noise"]) for p in result["paired"]] == sorted(
+        (p["axes"]["epochs"], p["axes"]["noise"]) for p in result["paired"]
+    )
+
+
+def test_aggregate_mixed_axis_value_types_sort_without_error():
+    observations = [
+        {"axes": {"x": value}, "method": m, "seed": s, "value": float(s)}
+        for value in ("b", 2, None, True, 1.5)
+        for m in ("base", "mlp")
+        for s in range(2)
+    ]
+    result = _agg(observations)
+    assert [c["axes"]["x"] for c in result["cells"][::2]] == [None, True, 1.5, 2, "b"]
+
+
+def test_aggregate_values_in_seed_order_with_paired_diffs():
+    observations = [
+        {"axes": {}, "method": "base", "seed": 2, "value": 0.3},
+        {"axes": {}, "method": "mlp", "seed": 0, "value": 0.5},
+        {"axes": {}, "method": "base", "seed": 0, "value": 0.1},
+        {"axes": {}, "method": "mlp", "seed": 1, "value": 0.6},
+        {"axes": {}, "method": "base", "seed": 1, "value": 0.2},
+    ]
+    result = _agg(observations)
+    base = _cell(result, "base")
+    assert base["seeds"] == [0, 1, 2] and base["values"] == [0.1, 0.2, 0.3]
+    (row,) = result["paired"]
+    assert row["seeds"] == [0, 1] and row["diffs"] == pytest.approx([0.4, 0.4])
+    assert row["mean_diff"] == pytest.approx(0.4) and row["n"] == 2
+
+
+def test_aggregate_p_improve_and_verdict_follow_metric_direction():
+    observations = [
+        {"axes": {}, "method": m, "seed": s, "value": v}
+        for s in range(8)
+        for m, v in (("base", 1.0 + 0.1 * s), ("mlp", 1.5 + 0.1 * s + 0.05 * (s % 3)))
+    ]
+    up = _agg(observations, higher_is_better=True)["paired"][0]
+    down = _agg(observations, higher_is_better=False)["paired"][0]
+    assert up["p_improve"] == 1.0 and up["verdict"] == "better"
+    assert down["p_improve"] == 0.0 and down["verdict"] == "worse"
+    assert up["mean_diff"] == down["mean_diff"] > 0
+
+
+def test_aggregate_single_seed_has_no_interval_and_says_so():
+    observations = [{"axes": {"noise": 0.1}, "method": m, "seed": 0, "value": v} for m, v in (("base", 0.5), ("mlp", 0.7))]
+    result = _agg(observations)
+    cell = _cell(result, "mlp", noise=0.1)
+    assert cell["n"] == 1 and cell["mean"] == 0.7
+    assert cell["ci_low"] is None and cell["ci_high"] is None and cell["std"] is None
+    assert "single seed" in cell["note"]
+    row = result["paired"][0]
+    assert row["ci_low"] is None and row["verdict"] is None and "single seed" in row["note"]
+
+
+def test_aggregate_bootstrap_t_at_three_seeds_gives_no_interval_with_advice():
+    observations = [{"axes": {}, "method": m, "seed": s, "value": v * (s + 1)} for m, v in (("base", 0.1), ("mlp", 0.2)) for s in range(3)]
+    cell = _cell(_agg(observations), "mlp")
+    assert cell["ci_low"] is None and "student-t" in cell["note"]
+    assert _cell(_agg(observations, method="student-t"), "mlp")["ci_low"] is not None
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_aggregate_all_equal_values_give_zero_width_interval_without_warnings(method):
+    observations = [{"axes": {}, "method": m, "seed": s, "value": 0.1} for m in ("base", "mlp") for s in range(3)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = _agg(observations, method=method)
+    cell = _cell(result, "mlp")
+    assert cell["mean"] == cell["ci_low"] == cell["ci_high"] == 0.1 and cell["std"] == 0.0
+    row = result["paired"][0]
+    assert row["mean_diff"] == row["ci_low"] == row["ci_high"] == 0.0
+    assert row["verdict"] == "inconclusive" and row["p_improve"] == 0.5
+
+
+def test_aggregate_nan_value_raises_naming_cell_and_seed():
+    observations = _observations()
+    observations[7]["value"] = float("nan")
+    with pytest.raises(ValueError, match=r"noise=0\.0.*method='mlp'.*seed 2"):
+        _agg(observations)
+
+
+def test_aggregate_nan_policy_omit_drops_and_counts():
+    observations = _observations()
+    observations[7]["value"] = float("inf")
+    cell = _cell(_agg(observations, nan_policy="omit"), "mlp", noise=0.0, epochs=10)
+    assert cell["n"] == 4 and cell["n_dropped"] == 1 and 2 not in cell["seeds"]
+
+
+def test_aggregate_missing_baseline_raises_naming_it():
+    with pytest.raises(ValueError, match="baseline method 'logreg'.*'base', 'mlp'"):
+        aggregate(_observations(), baseline="logreg")
+
+
+def test_aggregate_baseline_absent_from_one_cell_raises_naming_cell():
+    observations = [o for o in _observations() if not (o["method"] == "base" and o["axes"]["noise"] == 0.2)]
+    with pytest.raises(ValueError, match=r"baseline 'base' has no observations in cell \(epochs=10, noise=0\.2"):
+        _agg(observations)
+
+
+def test_aggregate_unknown_method_lists_valid_ones():
+    with pytest.raises(ValueError, match="valid: bootstrap-t, bca, percentile, basic, student-t"):
+        _agg(_observations(), method="bootstrap")
+
+
+def test_aggregate_default_alias_uses_default_method():
+    assert _agg(_observations(), method="default")["settings"]["method"] == stats.DEFAULT_METHOD
+
+
+def test_aggregate_duplicate_seed_raises():
+    observations = _observations()
+    observations.append(dict(observations[0]))
+    with pytest.raises(ValueError, match="two observations for seed 0"):
+        _agg(observations)
+
+
+def test_aggregate_output_is_plain_json_types():
+    observations = [
+        {"axes": {"noise": np.float64(0.2), "epochs": np.int64(10)}, "method": m, "seed": np.int64(s), "value": np.float32(0.5 + 0.1 * s * k)}
+        for k, m in enumerate(("base", "mlp"), start=1)
+        for s in range(4)
+    ]
+    result = _agg(observations)
+
+    def check(value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                assert type(k) is str
+                check(v)
+        elif isinstance(value, list):
+            for v in value:
+                check(v)
+        else:
+            assert value is None or type(value) in (bool, int, float, str), (value, type(value))
+
+    check(result)
+    assert json.loads(json.dumps(result)) == result
+    assert set(result["settings"]) >= {"method", "confidence", "n_resamples", "seed", "higher_is_better"}
+
+
+def test_stats_all_lists_existing_public_names():
+    assert sorted(stats.__all__) == sorted(set(stats.__all__))
+    for name in stats.__all__:
+        assert hasattr(stats, name)
