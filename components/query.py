@@ -344,9 +344,12 @@ def _md_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(headers), "|" + "---|" * len(headers), *(line(r) for r in rows)])
 
 
-def _render_text(rs: ResultSet) -> str:
+def _render_text(rs: ResultSet, results: Mapping[str, Any]) -> str:
     title = f"Experiment {rs.experiment or '?'}: {rs.metric.get('name', 'value')} ({_direction(rs)}); {_describe_stats(rs)}"
-    parts = [title, "", "Cells: mean and confidence interval over seeds", _text_table(*_cell_rows(rs))]
+    parts = [title]
+    if results.get("question"):
+        parts.append(f"Question: {results['question']}")
+    parts += ["", "Cells: mean and confidence interval over seeds", _text_table(*_cell_rows(rs))]
     if rs.paired:
         parts += [
             "",
@@ -358,6 +361,8 @@ def _render_text(rs: ResultSet) -> str:
 
 def _render_md(rs: ResultSet, results: Mapping[str, Any]) -> str:
     lines = [f"# Results: {rs.experiment or 'experiment'}", ""]
+    if results.get("question"):
+        lines += [f"> {results['question']}", ""]
     lines.append(f"- **Metric:** {rs.metric.get('name', 'value')} ({_direction(rs)})")
     if rs.baseline:
         lines.append(f"- **Baseline:** {rs.baseline}")
@@ -436,4 +441,4 @@ def format_table(results: Mapping[str, Any] | ResultSet, fmt: str = "table") -> 
         return _render_csv(rs)
     if fmt == "md":
         return _render_md(rs, surface)
-    return _render_text(rs)
+    return _render_text(rs, surface)

@@ -1,0 +1,135 @@
+"""Time ``components.stats`` against ``scipy.stats.bootstrap`` on the aggregate's workload.
+
+Workload: 24 cells x 10 seeds plus the 20 paired comparisons (4 axis cells x 6
+methods, one of them the baseline), 10,000 resamples each. Timed:
+
+* axisflow ``aggregate`` end to end (grouping, per-cell seeding, JSON-ready output);
+* scipy in a per-cell loop, one ``bootstrap`` call per cell and per comparison,
+  the comparisons either as scipy documents paired samples
+  (``bootstrap((a, b), stat, paired=True)``) or, faster, as one-sample
+  bootstraps of the differences;
+* scipy batched: one ``bootstrap(..., axis=-1)`` call for the cells and one for the
+  differences. It shares one set of resample indices across all rows, so a row's
+  interval depends on which other rows are in the batch.
+
+scipy has no studentized bootstrap; the axisflow default (bootstrap-t) is set
+against scipy's default, BCa. Each timing is the best of ``--repeats`` runs after a
+warm-up; ratios come from the same run.
+
+    uv run python benchmarks/bootstrap_speed.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy
+from scipy import stats as sps
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from components.stats import DEFAULT_METHOD, aggregate  # noqa: E402
+
+SCIPY_NAMES = {"percentile": "percentile", "bca": "BCa", "bootstrap-t": "BCa"}
+
+
+def workload(seed: int) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    """Observations for 24 cells x 10 seeds, and the same numbers as (24, 10) cells and (20, 2, 10) pairs.
+
+    ``pairs[i, 0]`` holds a method's values, ``pairs[i, 1]`` the baseline's on the same seeds.
+    """
+    rng = np.random.default_rng(seed)
+    methods = ["baseline", "m1", "m2", "m3", "m4", "m5"]
+    observations = []
+    for noise in (0.0, 0.2):
+        for epochs in (10, 40):
+            for k, method in enumerate(methods):
+                for s in range(10):
+                    value = 0.8 - noise / 4 + 0.01 * k + rng.normal(0, 0.02)
+                    observations.append({"axes": {"noise": noise, "epochs": epochs}, "method": method, "seed": s, "value": value})
+    values = np.array([o["value"] for o in observations]).reshape(4, 6, 10)
+    cells = values.reshape(24, 10)
+    pairs = np.stack([values[:, 1:, :], np.broadcast_to(values[:, :1, :], (4, 5, 10))], axis=2).reshape(20, 2, 10)
+    return observations, cells, pairs
+
+
+def mean_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Mean of paired differences, vectorized for ``scipy.stats.bootstrap``."""
+    return np.mean(a - b, axis=axis)
+
+
+def timed(function, repeats: int) -> float:
+    """Best wall time of ``function()`` in seconds over ``repeats`` calls, after one warm-up call.
+
+    The minimum is the run least disturbed by other processes (as ``timeit`` advises).
+    """
+    function()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - started)
+    return min(samples)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--resamples", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    observations, cells, pairs = workload(args.seed)
+    diffs = pairs[:, 0] - pairs[:, 1]
+    resamples = args.resamples
+
+    def ours(method: str):
+        return lambda: aggregate(observations, baseline="baseline", method=method, n_resamples=resamples, seed=args.seed)
+
+    def scipy_loop(method: str, paired: bool):
+        def run():
+            for i, row in enumerate(cells):
+                sps.bootstrap((row,), np.mean, n_resamples=resamples, method=method, rng=np.random.default_rng(i))
+            for i, (a, b) in enumerate(pairs, start=len(cells)):
+                rng = np.random.default_rng(i)
+                if paired:
+                    sps.bootstrap((a, b), mean_difference, paired=True, n_resamples=resamples, method=method, rng=rng)
+                else:
+                    sps.bootstrap((a - b,), np.mean, n_resamples=resamples, method=method, rng=rng)
+
+        return run
+
+    def scipy_batched(method: str):
+        def run():
+            for block in (cells, diffs):
+                sps.bootstrap((block,), np.mean, axis=-1, n_resamples=resamples, method=method, rng=np.random.default_rng(0))
+
+        return run
+
+    print(
+        f"Workload: {cells.shape[0]} cells x {cells.shape[1]} seeds + {len(pairs)} paired comparisons, "
+        f"{resamples} resamples; best of {args.repeats} runs (numpy {np.__version__}, scipy {scipy.__version__})\n"
+    )
+    print(
+        "| axisflow method | axisflow | scipy method | scipy loop, paired=True | scipy loop, diffs | scipy batched "
+        "| vs loop paired=True | vs loop diffs | vs batched |"
+    )
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    for method in (DEFAULT_METHOD, "bca", "percentile"):
+        scipy_method = SCIPY_NAMES[method]
+        t_ours = timed(ours(method), args.repeats)
+        t_paired = timed(scipy_loop(scipy_method, paired=True), args.repeats)
+        t_diffs = timed(scipy_loop(scipy_method, paired=False), args.repeats)
+        t_batch = timed(scipy_batched(scipy_method), args.repeats)
+        print(
+            f"| {method} | {t_ours * 1e3:.1f} ms | {scipy_method} | {t_paired * 1e3:.1f} ms | {t_diffs * 1e3:.1f} ms "
+            f"| {t_batch * 1e3:.1f} ms | {t_paired / t_ours:.1f}x | {t_diffs / t_ours:.1f}x | {t_batch / t_ours:.1f}x |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
