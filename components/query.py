@@ -248,13 +248,16 @@ class ResultSet:
         return f"ResultSet({len(self.cells)} cells, {len(self.paired)} paired rows; axes: {axes}; methods: {', '.join(self.methods)})"
 
 
-def _decimals(values: Iterable[Any]) -> int:
-    """Decimal places that show about two significant digits of the typical interval width."""
-    widths = sorted(abs(v) for v in values if v)
-    if not widths:
+def _decimals(rows: list[Mapping[str, Any]], centre: str) -> int:
+    """Decimal places showing about two significant digits of the typical interval width.
+
+    Without any positive width, the typical ``centre`` value (mean or difference) sets the scale.
+    """
+    widths = [r["ci_high"] - r["ci_low"] for r in rows if r.get("ci_low") is not None and r.get("ci_high") is not None]
+    scales = sorted(w for w in widths if w > 0) or sorted(abs(r[centre]) for r in rows if r.get(centre))
+    if not scales:
         return 4
-    scale = widths[len(widths) // 2]
-    return min(8, max(0, 1 - math.floor(math.log10(scale)) + 1))
+    return min(8, max(0, 2 - math.floor(math.log10(scales[len(scales) // 2]))))
 
 
 def _num(value: Any, decimals: int) -> str:
@@ -273,12 +276,8 @@ def _axis_cell(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
-def _widths(rows: Iterable[Mapping[str, Any]]) -> list[float]:
-    return [r["ci_high"] - r["ci_low"] for r in rows if r.get("ci_low") is not None and r.get("ci_high") is not None]
-
-
 def _cell_rows(rs: ResultSet) -> tuple[list[str], list[list[str]]]:
-    places = _decimals(_widths(rs.cells) or [c["mean"] for c in rs.cells if c["mean"] is not None])
+    places = _decimals(rs.cells, "mean")
     headers = [*rs.axis_names, "method", "n", "mean", f"{_level(rs)} CI".strip()]
     rows = [
         [
@@ -294,7 +293,7 @@ def _cell_rows(rs: ResultSet) -> tuple[list[str], list[list[str]]]:
 
 
 def _paired_rows(rs: ResultSet) -> tuple[list[str], list[list[str]]]:
-    places = _decimals(_widths(rs.paired) or [p["mean_diff"] for p in rs.paired if p["mean_diff"] is not None])
+    places = _decimals(rs.paired, "mean_diff")
     headers = [*rs.axis_names, "method", "n", "diff", f"{_level(rs)} CI".strip(), "P(improve)", "verdict"]
     rows = [
         [
@@ -327,6 +326,15 @@ def _direction(rs: ResultSet) -> str:
     return "higher is better" if rs.metric.get("higher_is_better", True) else "lower is better"
 
 
+def _notes(rs: ResultSet) -> list[str]:
+    """Distinct notes of cells and paired rows, each with how many rows carry it."""
+    counts: dict[str, int] = {}
+    for row in [*rs.cells, *rs.paired]:
+        if row.get("note"):
+            counts[row["note"]] = counts.get(row["note"], 0) + 1
+    return [f"{count} row{'s' if count > 1 else ''}: {note}" for note, count in counts.items()]
+
+
 def _text_table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     right = [h in _NUMERIC_HEADERS for h in headers]
@@ -356,6 +364,8 @@ def _render_text(rs: ResultSet, results: Mapping[str, Any]) -> str:
             f"Paired differences vs baseline {rs.baseline} (diff = method - baseline, same seeds)",
             _text_table(*_paired_rows(rs)),
         ]
+    if _notes(rs):
+        parts += ["", "Notes (— marks a missing interval):", *(f"  {note}" for note in _notes(rs))]
     return "\n".join(parts) + "\n"
 
 
@@ -383,6 +393,8 @@ def _render_md(rs: ResultSet, results: Mapping[str, Any]) -> str:
             "",
             _md_table(*_paired_rows(rs)),
         ]
+    if _notes(rs):
+        lines += ["", "## Notes", "", "— marks a missing interval.", "", *(f"- {note}" for note in _notes(rs))]
     return "\n".join(lines) + "\n"
 
 

@@ -203,15 +203,17 @@ def _studentize(sums: np.ndarray, squares: np.ndarray, n: int) -> np.ndarray:
     """``t*`` from resample sums and sums of squares of deviations from the sample mean (same shapes)."""
     if n < 2:
         return np.zeros_like(sums)
-    scatter = sums * sums
-    scatter /= n
-    np.subtract(squares, scatter, out=scatter)
+    sums = np.ascontiguousarray(sums)
+    squares = np.ascontiguousarray(squares)
+    t = sums * sums
+    t *= -1.0 / n
+    t += squares
     # An all-equal resample has zero scatter; rounding can leave a tiny residue
     # (or a negative one), which must not pass for a real spread.
-    scatter[scatter <= squares * (8 * n * np.finfo(float).eps)] = 0.0
-    np.sqrt(scatter, out=scatter)
+    t[t <= squares * (8 * n * np.finfo(float).eps)] = 0.0
+    np.sqrt(t, out=t)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.divide(sums, scatter)
+        np.divide(sums, t, out=t)
     t[np.isnan(t)] = 0.0
     t *= math.sqrt((n - 1) / n)
     return t

@@ -169,6 +169,8 @@ def test_format_table_text_shows_dash_for_missing_interval():
     results = _results(seeds=1)
     text = format_table(results, "table")
     assert "—" in text and "nan" not in text.lower()
+    assert "20 rows: n=1: a single seed gives no confidence interval" in text
+    assert "- 20 rows: n=1" in format_table(results, "md")
 
 
 def test_format_table_csv_has_one_row_per_cell_with_paired_columns(results):
