@@ -45,6 +45,7 @@ class InvestigationFlow(FlowSpec):
         from components.surface import plan_run
 
         self.plan, self.branches = plan_run(self.config.to_dict())
+        self.contract = self.config.experiment.contract
         print(f"axisflow: {self.plan['branches']} branches, {self.plan['trainings']} trainings")
         self.next(self.branch, foreach="branches")
 
