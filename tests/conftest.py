@@ -25,6 +25,7 @@ def run_smoke(tmp_root: Path, *overrides: str, max_workers: int = 2, **options):
     with run_flow(FLOW, ["experiment=smoke", *overrides], max_workers=max_workers, datastore_root=tmp_root, **options) as running:
         if running.status != "successful":
             pytest.fail(f"smoke run failed ({running.status}):\n{running.stdout}\n{running.stderr}")
+        running.datastore_root = Path(tmp_root)
         return running
 
 

@@ -1,0 +1,103 @@
+"""End-to-end: the smoke experiment through metaflow.Runner, its work counted from its own records."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import FLOW, ROOT, run_smoke
+
+pytestmark = pytest.mark.slow
+
+
+def _records(smoke_run):
+    return smoke_run.run["join"].task.data.records
+
+
+def _results(smoke_run):
+    return smoke_run.run["end"].task.data.results
+
+
+def test_smoke_run_generates_data_exactly_once_per_branch(smoke_run):
+    records = _records(smoke_run)
+    assert len(records) == _results(smoke_run)["plan"]["branches"] == 6
+    assert [r["counts"]["make_data"] for r in records] == [1] * len(records)
+    assert len({r["data_fingerprint"] for r in records}) == len(records)
+
+
+def test_smoke_run_trains_axis_agnostic_baseline_once_per_branch(smoke_run):
+    for record in _records(smoke_run):
+        assert record["counts"]["train_arm:logreg"] == 1
+        logreg = [t for t in record["trainings"] if t["method"] == "logreg"]
+        assert len(logreg) == 1 and logreg[0]["train_axes"] == {}
+
+
+def test_smoke_run_trains_axis_dependent_methods_once_per_training_value(smoke_run):
+    epochs = _results(smoke_run)["axes"]["training"]["epochs"]
+    for record in _records(smoke_run):
+        for method in ("mlp", "mlp_early_stop"):
+            assert record["counts"][f"train_arm:{method}"] == len(epochs)
+            done = [t["train_axes"] for t in record["trainings"] if t["method"] == method]
+            assert done == [{"epochs": e} for e in epochs]
+
+
+def test_smoke_run_work_totals_match_the_plan(smoke_run):
+    results = _results(smoke_run)
+    assert results["work"]["make_data"] == results["plan"]["data_generations"]
+    assert results["work"]["train_arm"] == results["plan"]["trainings"]
+
+
+def test_smoke_results_cover_every_cell_and_pair_with_the_baseline(smoke_run):
+    results = _results(smoke_run)
+    noise, epochs = results["axes"]["data"]["label_noise"], results["axes"]["training"]["epochs"]
+    cells = {(c["axes"]["label_noise"], c["axes"]["epochs"], c["method"]) for c in results["cells"]}
+    assert cells == {(n, e, m) for n in noise for e in epochs for m in results["methods"]}
+    for cell in results["cells"]:
+        assert cell["n"] == results["seeds"] == len(cell["values"])
+        assert cell["ci_low"] <= cell["mean"] <= cell["ci_high"]
+    paired = {(p["axes"]["label_noise"], p["axes"]["epochs"], p["method"]) for p in results["paired"]}
+    assert paired == {(n, e, m) for n in noise for e in epochs for m in ("mlp", "mlp_early_stop")}
+    assert all(p["baseline"] == "logreg" for p in results["paired"])
+
+
+def test_axis_agnostic_score_is_shared_across_training_cells(smoke_run):
+    results = _results(smoke_run)
+    for noise in results["axes"]["data"]["label_noise"]:
+        values = [c["values"] for c in results["cells"] if c["method"] == "logreg" and c["axes"]["label_noise"] == noise]
+        assert len(values) == 2 and values[0] == values[1]
+
+
+def test_smoke_run_twice_gives_bit_identical_results(smoke_run):
+    # Same datastore, new run id: this process's Metaflow client reads one local datastore.
+    again = run_smoke(smoke_run.datastore_root, max_workers=1)
+    first, second = _results(smoke_run), again.run["end"].task.data.results
+    first, second = ({k: v for k, v in r.items() if k != "provenance"} for r in (first, second))
+    assert first == second
+    assert repr(first) == repr(second)  # floats bit-for-bit, not just ==
+
+
+def test_results_cli_prints_table_of_latest_run(smoke_run):
+    out = subprocess.run(
+        [sys.executable, "-m", "components.cli", "results"], cwd=smoke_run.datastore_root,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    for method in ("logreg", "mlp", "mlp_early_stop"):
+        assert method in out.stdout
+    assert re.search(r"mlp\s+3\s+\d\.\d+\s+\[\d\.\d+, \d\.\d+\]", out.stdout), out.stdout
+    assert "Paired differences vs baseline logreg" in out.stdout
+
+
+def test_flow_inline_dependencies_match_pyproject():
+    text = FLOW.read_text()
+    block = re.search(r"^# /// script\n(.*?)^# ///$", text, re.S | re.M).group(1)
+    inline = tomllib.loads("\n".join(line[2:] for line in block.splitlines()))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert inline["dependencies"] == project["dependencies"]
+    assert inline["requires-python"] == project["requires-python"]
