@@ -7,11 +7,31 @@ really did; the counts travel in the branch record and tests assert on them.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from components import registry
 
-__all__ = ["CALLS", "build_model", "make_data", "metric", "train_arm"]
+__all__ = ["CALLS", "TrainResult", "build_model", "make_data", "metric", "train_arm"]
+
+
+@dataclass
+class TrainResult:
+    """What ``train_arm`` returns.
+
+    ``model`` is the trained ``nn.Module`` (kept in-process, never an artifact);
+    ``scores`` are test-set probabilities of class 1, a float array of shape
+    ``(n_test,)``; ``val_score`` is the validation metric of the returned model
+    (AUROC for the shipped trainers); ``history`` maps per-epoch telemetry names
+    (``epoch``, ``train_loss``, ``val_auroc`` ...) to equal-length lists;
+    ``info`` holds scalars such as ``epochs_run``.
+    """
+
+    model: Any
+    scores: Any
+    val_score: float
+    history: dict[str, list[float]] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
 
 #: Calls per seam (and per method for ``train_arm``) in this process.
 CALLS: Counter[str] = Counter()

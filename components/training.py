@@ -8,7 +8,6 @@ values applied; methods never carry their own epochs/lr/batch size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
@@ -19,27 +18,10 @@ from components import registry
 from components.callbacks import Callback, Evaluate, TrainState, run_callbacks
 from components.data import Dataset
 from components.metrics import auroc
+from components.seams import TrainResult
 from components.seeding import derive_seed
 
-__all__ = ["TrainResult", "configure_torch", "predict", "train_logreg", "train_torch_classifier"]
-
-
-@dataclass
-class TrainResult:
-    """What ``train_arm`` returns.
-
-    ``model`` is the trained ``nn.Module`` (kept in-process, never an artifact);
-    ``scores`` are test-set probabilities of class 1, shape ``(n_test,)``;
-    ``val_score`` is validation AUROC of the returned model; ``history`` maps
-    per-epoch telemetry names (``epoch``, ``train_loss``, ``val_auroc`` ...) to
-    equal-length lists; ``info`` holds scalars such as ``epochs_run``.
-    """
-
-    model: Any
-    scores: np.ndarray
-    val_score: float
-    history: dict[str, list[float]] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
+__all__ = ["configure_torch", "predict", "train_logreg", "train_torch_classifier"]
 
 
 def configure_torch(train_cfg: Mapping[str, Any]) -> None:
