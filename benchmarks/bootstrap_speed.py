@@ -62,18 +62,21 @@ def mean_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean(a - b, axis=axis)
 
 
-def timed(function, repeats: int) -> float:
-    """Best wall time of ``function()`` in seconds over ``repeats`` calls, after one warm-up call.
+def best_times(functions: dict[str, object], repeats: int) -> dict[str, float]:
+    """Best wall time in seconds of each function over ``repeats`` rounds, after one warm-up call each.
 
-    The minimum is the run least disturbed by other processes (as ``timeit`` advises).
+    Rounds interleave the functions, so every contender sees the same machine load;
+    the minimum is the run least disturbed by other processes (as ``timeit`` advises).
     """
-    function()
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
+    for function in functions.values():
         function()
-        samples.append(time.perf_counter() - started)
-    return min(samples)
+    best = {name: float("inf") for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            started = time.perf_counter()
+            function()
+            best[name] = min(best[name], time.perf_counter() - started)
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,13 +123,19 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for method in (DEFAULT_METHOD, "bca", "percentile"):
         scipy_method = SCIPY_NAMES[method]
-        t_ours = timed(ours(method), args.repeats)
-        t_paired = timed(scipy_loop(scipy_method, paired=True), args.repeats)
-        t_diffs = timed(scipy_loop(scipy_method, paired=False), args.repeats)
-        t_batch = timed(scipy_batched(scipy_method), args.repeats)
+        t = best_times(
+            {
+                "ours": ours(method),
+                "paired": scipy_loop(scipy_method, paired=True),
+                "diffs": scipy_loop(scipy_method, paired=False),
+                "batched": scipy_batched(scipy_method),
+            },
+            args.repeats,
+        )
         print(
-            f"| {method} | {t_ours * 1e3:.1f} ms | {scipy_method} | {t_paired * 1e3:.1f} ms | {t_diffs * 1e3:.1f} ms "
-            f"| {t_batch * 1e3:.1f} ms | {t_paired / t_ours:.1f}x | {t_diffs / t_ours:.1f}x | {t_batch / t_ours:.1f}x |"
+            f"| {method} | {t['ours'] * 1e3:.1f} ms | {scipy_method} | {t['paired'] * 1e3:.1f} ms | {t['diffs'] * 1e3:.1f} ms "
+            f"| {t['batched'] * 1e3:.1f} ms | {t['paired'] / t['ours']:.1f}x | {t['diffs'] / t['ours']:.1f}x "
+            f"| {t['batched'] / t['ours']:.1f}x |"
         )
     return 0
 

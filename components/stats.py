@@ -108,40 +108,39 @@ def _block_sizes(n: int, table_limit: int = 4096) -> list[int]:
 
 
 def _block_table(columns: np.ndarray, size: int) -> np.ndarray:
-    """Sums of ``columns`` over every ``size``-tuple of row indices.
+    """Sums of ``columns`` over every ``size``-tuple of column indices.
 
-    ``columns`` has shape ``(n,)`` or ``(n, k)``; the table has shape ``(n**size,)``
-    or ``(n**size, k)``, and entry ``i`` sums the rows named by the base-``n``
-    digits of ``i`` (most significant first).
+    ``columns`` has shape ``(k, n)``; the table has shape ``(k, n**size)`` and
+    entry ``[:, i]`` sums the columns named by the base-``n`` digits of ``i``
+    (most significant first).
     """
     table = columns
     for _ in range(size - 1):
-        table = (table[:, None] + columns[None, :]).reshape((-1, *columns.shape[1:]))
+        table = (table[:, :, None] + columns[:, None, :]).reshape(columns.shape[0], -1)
     return table
 
 
 def _accumulate_resample_sums(columns: np.ndarray, rng: np.random.Generator, out: np.ndarray) -> None:
-    """Write column sums of bootstrap resamples of the rows of ``columns`` into ``out``.
+    """Write sums of bootstrap resamples of the columns of ``columns`` into ``out``.
 
-    ``columns`` has shape ``(n,)`` or ``(n, k)`` and ``out`` shape ``(B,)`` or
-    ``(B, k)``: resample ``b`` is ``n`` rows drawn with replacement, and
-    ``out[b]`` their sum. Rows are drawn block-wise (see :func:`_block_sizes`): the
-    same distribution as ``rng.integers(0, n, n)`` per resample, with about a
-    third of the random numbers. Packing several columns (values and their
-    squares) into one table gathers them with a single lookup.
+    ``columns`` has shape ``(k, n)`` (e.g. deviations and their squares, ``k = 2``)
+    and ``out`` shape ``(k, B)``: resample ``b`` is ``n`` column indices drawn with
+    replacement, and ``out[:, b]`` the sum of those columns. Indices are drawn
+    block-wise (see :func:`_block_sizes`): the same distribution as
+    ``rng.integers(0, n, n)`` per resample, with about a third of the random numbers.
     """
-    n = columns.shape[0]
+    n = columns.shape[1]
     sizes = _block_sizes(n)
     first = True
     for size in sorted(set(sizes), reverse=True):
-        draws = rng.integers(0, n**size, size=(sizes.count(size), out.shape[0]), dtype=np.uint16)
+        draws = rng.integers(0, n**size, size=(sizes.count(size), out.shape[1]), dtype=np.uint16)
         table = _block_table(columns, size)
         for block in draws:
             if first:
-                table.take(block, axis=0, out=out)
+                table.take(block, axis=1, out=out)
                 first = False
             else:
-                out += table.take(block, axis=0)
+                out += table.take(block, axis=1)
 
 
 def _rows_per_chunk(n_resamples: int, budget: int = 1 << 22) -> int:
@@ -174,49 +173,51 @@ def bootstrap_distribution(
         ``+-inf`` (or 0 when it also equals the mean), which sorts into the tails.
     """
     samples = _check_samples(samples)
+    return _resample(samples, _rngs_for(rngs, samples.shape[0]), n_resamples, means=True, studentized=studentized)
+
+
+def _resample(
+    samples: np.ndarray, generators: list[np.random.Generator], n_resamples: int, *, means: bool, studentized: bool
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """:func:`bootstrap_distribution` without checks, computing only what is asked for."""
     rows, n = samples.shape
-    generators = _rngs_for(rngs, rows)
     centre = samples.mean(axis=1)[:, None]
     # Centring first keeps the one-pass variance in _studentize accurate.
     deviations = samples - centre
-    means = np.empty((rows, n_resamples))
-    if not studentized:
-        for i in range(rows):
-            _accumulate_resample_sums(deviations[i], generators[i], means[i])
-        means /= n
-        means += centre
-        return means, None
-    tstats = np.empty((rows, n_resamples))
-    packed = np.empty((n_resamples, 2))
+    theta_b = np.empty((rows, n_resamples)) if means else None
+    tstats = np.empty((rows, n_resamples)) if studentized else None
+    work = np.empty((2, n_resamples)) if studentized else None
     # Row by row, so temporaries stay small enough to live in cache.
     for i in range(rows):
-        _accumulate_resample_sums(np.stack([deviations[i], deviations[i] ** 2], axis=1), generators[i], packed)
-        sums = packed[:, 0]
-        tstats[i] = _studentize(sums, packed[:, 1], n)
-        means[i] = sums
-    means /= n
-    means += centre
-    return means, tstats
+        if work is None:
+            _accumulate_resample_sums(deviations[i : i + 1], generators[i], theta_b[i : i + 1])
+            continue
+        _accumulate_resample_sums(np.stack([deviations[i], deviations[i] ** 2]), generators[i], work)
+        _studentize(work[0], work[1], n, out=tstats[i])
+        if theta_b is not None:
+            theta_b[i] = work[0]
+    if theta_b is not None:
+        theta_b /= n
+        theta_b += centre
+    return theta_b, tstats
 
 
-def _studentize(sums: np.ndarray, squares: np.ndarray, n: int) -> np.ndarray:
-    """``t*`` from resample sums and sums of squares of deviations from the sample mean (same shapes)."""
+def _studentize(sums: np.ndarray, squares: np.ndarray, n: int, out: np.ndarray) -> None:
+    """Write ``t*`` into ``out`` from resample sums and sums of squares of deviations (all shape ``(B,)``)."""
     if n < 2:
-        return np.zeros_like(sums)
-    sums = np.ascontiguousarray(sums)
-    squares = np.ascontiguousarray(squares)
-    t = sums * sums
-    t *= -1.0 / n
-    t += squares
+        out[:] = 0.0
+        return
+    np.multiply(sums, sums, out=out)
+    out *= -1.0 / n
+    out += squares
     # An all-equal resample has zero scatter; rounding can leave a tiny residue
     # (or a negative one), which must not pass for a real spread.
-    t[t <= squares * (8 * n * np.finfo(float).eps)] = 0.0
-    np.sqrt(t, out=t)
+    out[out <= squares * (8 * n * np.finfo(float).eps)] = 0.0
+    np.sqrt(out, out=out)
     with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(sums, t, out=t)
-    t[np.isnan(t)] = 0.0
-    t *= math.sqrt((n - 1) / n)
-    return t
+        np.divide(sums, out, out=out)
+    out[np.isnan(out)] = 0.0
+    out *= math.sqrt((n - 1) / n)
 
 
 def _quantile_sorted(ordered: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -380,7 +381,7 @@ def bootstrap_ci(
         if method == "bootstrap-t":
             low[chunk], high[chunk] = _bootstrap_t(part, confidence, n_resamples, chunk_rngs)
         else:
-            theta_b, _ = bootstrap_distribution(part, n_resamples=n_resamples, rngs=chunk_rngs)
+            theta_b, _ = _resample(part, chunk_rngs, n_resamples, means=True, studentized=False)
             low[chunk], high[chunk] = _distribution_interval(part, theta_b, method, (1 - confidence) / 2)
     return low, high
 
@@ -389,7 +390,7 @@ def _bootstrap_t(
     samples: np.ndarray, confidence: float, n_resamples: int, rngs: list[np.random.Generator]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Studentized bootstrap interval ``[mean - t*_(1-a/2) se, mean - t*_(a/2) se]``, shapes ``(cells, n) -> (cells,)``."""
-    _, tstats = bootstrap_distribution(samples, n_resamples=n_resamples, rngs=rngs, studentized=True)
+    _, tstats = _resample(samples, rngs, n_resamples, means=False, studentized=True)
     alpha = (1 - confidence) / 2
     rows, n = samples.shape
     tstats.sort(axis=1)
