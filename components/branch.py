@@ -62,7 +62,9 @@ def run_branch(config: Mapping[str, Any], branch: Mapping[str, Any], log: Callab
                 "value": value,
                 "val_score": float(result.val_score),
                 "info": _scalars(result.info),
-                "history": {name: [float(v) for v in values] for name, values in result.history.items()},
+                # Sorted by name: a trainer's history may be filled in set order, which follows
+                # each process's string-hash seed, so the record's key order would vary per run.
+                "history": {name: [float(v) for v in values] for name, values in sorted(result.history.items())},
             }
         )
         for cell in item.cells:
