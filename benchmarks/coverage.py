@@ -27,6 +27,7 @@ from components.seeding import derive_seed  # noqa: E402
 from components.stats import (  # noqa: E402
     METHODS,
     bootstrap_distribution,
+    bootstrap_t_interval,
     interval_from_distribution,
     student_t_ci,
 )
@@ -43,12 +44,7 @@ def intervals(samples: np.ndarray, rngs: list, n_resamples: int, confidence: flo
     """Every method's ``(low, high)`` for ``samples`` of shape ``(trials, n)``, bootstraps sharing resamples."""
     means, tstats = bootstrap_distribution(samples, n_resamples=n_resamples, rngs=rngs, studentized=True)
     out = {m: interval_from_distribution(samples, means, method=m, confidence=confidence) for m in ("percentile", "basic", "bca")}
-    alpha = (1 - confidence) / 2
-    t_lo, t_hi = np.quantile(tstats, [alpha, 1 - alpha], axis=1)
-    mean = samples.mean(axis=1)
-    se = samples.std(axis=1, ddof=1) / math.sqrt(samples.shape[1])
-    with np.errstate(invalid="ignore"):
-        out["bootstrap-t"] = (mean - t_hi * se, mean - t_lo * se)
+    out["bootstrap-t"] = bootstrap_t_interval(samples, tstats, confidence=confidence)
     out["student-t"] = student_t_ci(samples, confidence=confidence)
     return out
 

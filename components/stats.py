@@ -37,6 +37,7 @@ __all__ = [
     "aggregate",
     "bootstrap_ci",
     "bootstrap_distribution",
+    "bootstrap_t_interval",
     "cell_sort_key",
     "interval_from_distribution",
     "student_t_ci",
@@ -389,9 +390,25 @@ def bootstrap_ci(
 def _bootstrap_t(
     samples: np.ndarray, confidence: float, n_resamples: int, rngs: list[np.random.Generator]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Studentized bootstrap interval ``[mean - t*_(1-a/2) se, mean - t*_(a/2) se]``, shapes ``(cells, n) -> (cells,)``."""
     _, tstats = _resample(samples, rngs, n_resamples, means=False, studentized=True)
-    alpha = (1 - confidence) / 2
+    return _studentized_interval(samples, tstats, (1 - confidence) / 2)
+
+
+def bootstrap_t_interval(samples: Any, tstats: Any, *, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Studentized (bootstrap-t) interval ``[mean - t*_(1-a/2) se, mean - t*_(a/2) se]`` of each row.
+
+    ``samples`` has shape ``(cells, n)``; ``tstats`` shape ``(cells, B)``, e.g. the
+    second output of :func:`bootstrap_distribution` with ``studentized=True``.
+    Returns ``low, high`` of shape ``(cells,)``; infinite where more than
+    ``(1 - confidence) / 2`` of the resamples have no spread.
+    """
+    samples = _check_samples(samples)
+    tstats = np.array(tstats, dtype=np.float64, ndmin=2)
+    return _studentized_interval(samples, tstats, (1 - _check_confidence(confidence)) / 2)
+
+
+def _studentized_interval(samples: np.ndarray, tstats: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`bootstrap_t_interval` without checks; sorts ``tstats`` in place."""
     rows, n = samples.shape
     tstats.sort(axis=1)
     t_lo = _quantile_sorted(tstats, np.full(rows, alpha))

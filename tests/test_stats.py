@@ -116,6 +116,26 @@ def test_block_sizes_cover_n_with_small_tables(n):
     assert max(sizes) - min(sizes) <= 1
 
 
+def test_bootstrap_t_agrees_with_explicit_resampling_within_monte_carlo_error():
+    samples = np.random.default_rng(8).normal(size=(4, 15))
+    low, high = bootstrap_ci(samples, method="bootstrap-t", n_resamples=20_000, rngs=range(4))
+    se = samples.std(axis=1, ddof=1) / math.sqrt(15)
+    for i, row in enumerate(samples):
+        resamples = row[np.random.default_rng(50 + i).integers(0, 15, (20_000, 15))]
+        t = (resamples.mean(axis=1) - row.mean()) / (resamples.std(axis=1, ddof=1) / math.sqrt(15))
+        t_lo, t_hi = np.quantile(t, [0.025, 0.975])
+        assert abs(low[i] - (row.mean() - t_hi * se[i])) < 0.2 * se[i]
+        assert abs(high[i] - (row.mean() - t_lo * se[i])) < 0.2 * se[i]
+
+
+def test_bootstrap_t_interval_from_given_statistics():
+    samples = np.array([[1.0, 2.0, 4.0, 7.0]])
+    tstats = np.linspace(-3.0, 2.0, 101)[None, :]
+    low, high = stats.bootstrap_t_interval(samples, tstats, confidence=0.9)
+    se = samples.std(ddof=1) / 2
+    np.testing.assert_allclose([low[0], high[0]], [3.5 - np.quantile(tstats, 0.95) * se, 3.5 - np.quantile(tstats, 0.05) * se])
+
+
 def test_student_t_ci_matches_scipy_t_interval():
     samples = np.random.default_rng(4).normal(size=(3, 7))
     low, high = student_t_ci(samples, confidence=0.9)
