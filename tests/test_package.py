@@ -1,0 +1,97 @@
+"""The code package Metaflow ships to remote tasks carries the project and works on its own.
+
+Remote tasks (Kubernetes, Argo) download the package, extract it into an empty
+folder and put ``.mf_code`` on ``PYTHONPATH``. These tests build the package
+the same way a remote launch does (``package list`` / ``package save``, which
+use the flow's ``ship_project`` mutator), extract it, and run from the
+extracted copy only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOW = ROOT / "flows" / "investigation.py"
+PROJECT_FILES = sorted(
+    [*(ROOT / "components").glob("*.py"), *(ROOT / "configs").rglob("*.yaml")],
+)
+
+
+def _flow(*args: str, cwd: Path, env: dict[str, str] | None = None, flow: Path = FLOW) -> str:
+    """Run a flow command; return what it printed (Metaflow prints its listings on stderr)."""
+    result = subprocess.run(
+        [sys.executable, str(flow), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, f"{flow.name} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory) -> Path:
+    """The flow's code package, saved by Metaflow and extracted into an empty folder."""
+    work = tmp_path_factory.mktemp("package")
+    saved = _flow("package", "save", str(work / "package.tgz"), cwd=work)
+    line = next(line for line in saved.splitlines() if "with metadata: " in line)
+    metadata = json.loads(line.split("with metadata: ", 1)[1])
+    assert metadata["archive_format"] == "tgz", metadata
+    dest = work / "task"
+    dest.mkdir()
+    with tarfile.open(work / "package.tgz") as archive:
+        archive.extractall(dest, filter="data")
+    return dest
+
+
+def _packaged_env(dest: Path) -> dict[str, str]:
+    """The environment a remote task gets after extracting the package into ``dest`` (Metaflow's own exports)."""
+    from metaflow.package import MetaflowPackage
+
+    env = dict(os.environ)
+    info = json.dumps({"version": 0, "archive_format": "tgz", "mfcontent_version": 1})
+    for key, value in MetaflowPackage.get_post_extract_env_vars(info, dest_dir=str(dest)).items():
+        env[key.rstrip(":")] = value if key.endswith(":") else f"{value}:{env.get(key, '')}"
+    env.pop("METAFLOW_DATASTORE_SYSROOT_LOCAL", None)
+    return env
+
+
+def test_package_list_names_every_component_and_config(tmp_path):
+    listed = set(_flow("package", "list", cwd=tmp_path).split())
+    missing = [str(p.relative_to(ROOT)) for p in PROJECT_FILES if str(p) not in listed]
+    assert not missing, f"package list lacks {missing}"
+    assert str(FLOW) in listed
+
+
+def test_package_tarball_holds_components_and_configs_under_code_dir(extracted):
+    for path in PROJECT_FILES:
+        packaged = extracted / ".mf_code" / path.relative_to(ROOT)
+        assert packaged.is_file(), f"{path.relative_to(ROOT)} is not in the package's .mf_code/"
+        assert packaged.read_bytes() == path.read_bytes()
+    assert (extracted / "investigation.py").is_file()
+
+
+def test_package_imports_components_and_finds_configs_from_the_package(extracted):
+    probe = (
+        "import json, components, components.config as c; "
+        "c.compose(['experiment=smoke']); "
+        "print(json.dumps([components.__file__, str(c.CONFIG_DIR)]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=extracted, env=_packaged_env(extracted), capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    module_file, config_dir = json.loads(result.stdout.strip().splitlines()[-1])
+    code = (extracted / ".mf_code").resolve()
+    assert Path(module_file).resolve().is_relative_to(code), module_file
+    assert Path(config_dir).resolve() == code / "configs"
+
+
+def test_package_flow_file_composes_its_config_from_the_package(extracted):
+    shown = _flow("show", "experiment=smoke", cwd=extracted, env=_packaged_env(extracted), flow=extracted / "investigation.py")
+    assert "Step branch" in shown and "Step join" in shown, shown
