@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -37,11 +38,14 @@ def _flow(*args: str, cwd: Path, env: dict[str, str] | None = None, flow: Path =
 @pytest.fixture(scope="module")
 def extracted(tmp_path_factory) -> Path:
     """The flow's code package, saved by Metaflow and extracted into an empty folder."""
-    work = tmp_path_factory.mktemp("package")
-    saved = _flow("package", "save", str(work / "package.tgz"), cwd=work)
+    return _save_and_extract(tmp_path_factory.mktemp("package"))
+
+
+def _save_and_extract(work: Path, *options: str) -> Path:
+    """``package save`` (run in ``work``), then extract the tarball into ``work/task``; return that folder."""
+    saved = _flow(*options, "package", "save", str(work / "package.tgz"), cwd=work)
     line = next(line for line in saved.splitlines() if "with metadata: " in line)
-    metadata = json.loads(line.split("with metadata: ", 1)[1])
-    assert metadata["archive_format"] == "tgz", metadata
+    assert json.loads(line.split("with metadata: ", 1)[1])["archive_format"] == "tgz", line
     dest = work / "task"
     dest.mkdir()
     with tarfile.open(work / "package.tgz") as archive:
@@ -95,3 +99,21 @@ def test_package_imports_components_and_finds_configs_from_the_package(extracted
 def test_package_flow_file_composes_its_config_from_the_package(extracted):
     shown = _flow("show", "experiment=smoke", cwd=extracted, env=_packaged_env(extracted), flow=extracted / "investigation.py")
     assert "Step branch" in shown and "Step join" in shown, shown
+
+
+@pytest.mark.skipif(shutil.which("uv") is None, reason="needs uv on PATH")
+def test_package_for_uv_environment_builds_the_project_where_tasks_sync(tmp_path):
+    # --environment=uv finds pyproject.toml and uv.lock upward from the working directory.
+    for name in ("pyproject.toml", "uv.lock"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    dest = _save_and_extract(tmp_path, "--environment=uv")
+    # Metaflow's uv bootstrap moves these two next to the flow file and runs `uv sync` there,
+    # which builds this project: that needs every file pyproject.toml names (the readme).
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.move(dest / ".mf_meta" / name, dest / name)
+    built = subprocess.run(
+        ["uv", "build", "--wheel", "--quiet", "--out-dir", str(tmp_path / "dist"), str(dest)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    assert list((tmp_path / "dist").glob("axisflow-*.whl"))
