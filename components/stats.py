@@ -50,7 +50,6 @@ DEFAULT_METHOD = "bootstrap-t"
 #: What :func:`aggregate` does with NaN or infinite metric values.
 NAN_POLICIES = ("raise", "omit")
 
-_BOOTSTRAP_METHODS = ("bootstrap-t", "bca", "percentile", "basic")
 _DISTRIBUTION_METHODS = ("bca", "percentile", "basic")
 
 
@@ -134,7 +133,9 @@ def _accumulate_resample_sums(columns: np.ndarray, rng: np.random.Generator, out
     sizes = _block_sizes(n)
     first = True
     for size in sorted(set(sizes), reverse=True):
-        draws = rng.integers(0, n**size, size=(sizes.count(size), out.shape[1]), dtype=np.uint16)
+        high = n**size
+        dtype = np.uint16 if high <= 1 << 16 else np.int64
+        draws = rng.integers(0, high, size=(sizes.count(size), out.shape[1]), dtype=dtype)
         table = _block_table(columns, size)
         for block in draws:
             if first:
@@ -174,7 +175,10 @@ def bootstrap_distribution(
         ``+-inf`` (or 0 when it also equals the mean), which sorts into the tails.
     """
     samples = _check_samples(samples)
-    return _resample(samples, _rngs_for(rngs, samples.shape[0]), n_resamples, means=True, studentized=studentized)
+    if samples.shape[1] < 1:
+        raise ValueError("samples need at least one column (seed) to resample")
+    generators = _rngs_for(rngs, samples.shape[0])
+    return _resample(samples, generators, _check_resamples(n_resamples), means=True, studentized=studentized)
 
 
 def _resample(
@@ -229,6 +233,8 @@ def _quantile_sorted(ordered: np.ndarray, p: np.ndarray) -> np.ndarray:
     returns that point, so infinite neighbours do not turn it into NaN.
     """
     size = ordered.shape[1]
+    undefined = np.isnan(p)
+    p = np.where(undefined, 0.5, p)
     position = p * size + (1 - p)
     below = np.floor(position) - 1
     weight = np.where(below < 0, 0.0, position % 1)
@@ -238,7 +244,9 @@ def _quantile_sorted(ordered: np.ndarray, p: np.ndarray) -> np.ndarray:
     hi = np.take_along_axis(ordered, hi_index, axis=1)[:, 0]
     with np.errstate(invalid="ignore"):
         value = (1 - weight) * lo + weight * hi
-    return np.where(weight == 0, lo, np.where(weight == 1, hi, value))
+    value = np.where(weight == 0, lo, np.where(weight == 1, hi, value))
+    # An undefined level (BCa with an infinite bias correction) has no quantile.
+    return np.where(undefined, np.nan, value)
 
 
 def _bca_levels(samples: np.ndarray, theta_b: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:

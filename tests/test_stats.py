@@ -359,3 +359,12 @@ def test_stats_all_lists_existing_public_names():
     assert sorted(stats.__all__) == sorted(set(stats.__all__))
     for name in stats.__all__:
         assert hasattr(stats, name)
+
+
+def test_bootstrap_ci_tiny_resample_counts_stay_quiet():
+    samples = np.random.default_rng(9).lognormal(size=(30, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for method in METHODS:
+            low, high = bootstrap_ci(samples, method=method, n_resamples=1, rngs=range(30))
+            assert low.shape == high.shape == (30,)
