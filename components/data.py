@@ -8,6 +8,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from components.seeding import derive_seed
+
 __all__ = ["Dataset", "teacher"]
 
 
@@ -47,9 +49,12 @@ def teacher(data_spec: Mapping[str, Any], data_axes: Mapping[str, Any], seed: in
     """Labels from a random two-layer tanh teacher; training/validation labels flipped at ``label_noise``.
 
     Inputs are standard normal in ``n_features`` dimensions. The teacher's output
-    is thresholded at its median, so classes are balanced. Every draw comes from
-    one generator seeded with ``seed``, in a fixed order (teacher, inputs, flips),
-    so the dataset is a pure function of its spec, axes and seed.
+    is thresholded at its median, so classes are balanced. Teacher and inputs come
+    from one generator seeded with ``seed``; the label flips from a second one
+    seeded from ``seed`` alone, flipping example ``i`` when ``u_i < label_noise``.
+    So for one seed every noise level sees the same task and inputs, and the
+    examples flipped at a lower noise level are a subset of those flipped at a
+    higher one: the noise axis is the only thing that changes.
     """
     params = {**data_spec, **data_axes}
     rng = np.random.default_rng(seed)
@@ -67,7 +72,7 @@ def teacher(data_spec: Mapping[str, Any], data_axes: Mapping[str, Any], seed: in
     y = (logits > np.median(logits)).astype(np.int64)
 
     n_noisy = sizes[0] + sizes[1]
-    flip = rng.random(n_noisy) < noise
+    flip = np.random.default_rng(derive_seed(seed, "label_flips")).random(n_noisy) < noise
     y[:n_noisy] = np.where(flip, 1 - y[:n_noisy], y[:n_noisy])
 
     X = X.astype(np.float32)

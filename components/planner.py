@@ -49,8 +49,12 @@ def branches(spec: ExperimentSpec) -> list[dict[str, Any]]:
     """The foreach list: one plain dict per (data-axis values, seed index), in canonical order.
 
     Each has ``key`` (readable, unique), ``order`` (sort key: axis-value indices
-    then seed index), ``data_axes``, ``seed_index`` and ``seed`` (derived from the
-    experiment's ``seed_base``, the data-axis values and the seed index only).
+    then seed index), ``data_axes``, ``seed_index`` and ``seed``. The seed comes
+    from the experiment's ``seed_base`` and the seed index only: branches that
+    differ only in a data-axis value share it (common random numbers), so a
+    generator can hold everything but that axis fixed, and comparisons along a
+    data axis are paired by seed. Data-axis values reach the generator as
+    ``data_axes``; it derives any axis-specific stream from them.
     """
     out = []
     for idx, axes in _grid(spec.data_axes):
@@ -61,7 +65,7 @@ def branches(spec: ExperimentSpec) -> list[dict[str, Any]]:
                     "order": [*idx, seed_index],
                     "data_axes": axes,
                     "seed_index": seed_index,
-                    "seed": derive_seed("branch", spec.seed_base, axes, seed_index),
+                    "seed": derive_seed("replicate", spec.seed_base, seed_index),
                 }
             )
     return out

@@ -60,12 +60,16 @@ def test_no_axes_gives_one_cell_and_one_branch_per_seed():
     assert len(trainings(spec)) == 3
 
 
-def test_branch_seed_depends_only_on_seed_base_axes_and_index():
+def test_branch_seed_depends_only_on_seed_base_and_index():
     spec = _spec()
-    again = _spec("experiment.name=renamed", "experiment.axes.training.epochs=[9]")
-    assert [b["seed"] for b in branches(spec)] == [b["seed"] for b in branches(again)]
+    again = _spec("experiment.name=renamed", "experiment.axes.training.epochs=[9]", "experiment.axes.data.label_noise=[0.1]")
+    seeds = {b["seed_index"]: b["seed"] for b in branches(spec)}
+    assert seeds == {b["seed_index"]: b["seed"] for b in branches(again)}
+    # Branches differing only in a data-axis value share the seed (common random numbers).
+    assert all(b["seed"] == seeds[b["seed_index"]] for b in branches(spec))
+    assert len(set(seeds.values())) == spec.seeds
     shifted = _spec("experiment.seed_base=1")
-    assert {b["seed"] for b in branches(spec)}.isdisjoint(b["seed"] for b in branches(shifted))
+    assert set(seeds.values()).isdisjoint(b["seed"] for b in branches(shifted))
 
 
 def test_derive_seed_is_a_stable_hash():
