@@ -1,0 +1,441 @@
+"""What the dataset-keyed fan-out saves: the axisflow shell against per-cell branches and a plain loop.
+
+Every Metaflow task is a new process that re-imports its libraries, so the grain
+of the fan-out sets the overhead. In one invocation this script runs the same
+investigation grid three ways and prints wall-clock, CPU time (all child
+processes included), task count and trainings:
+
+(a) the axisflow shell, ``flows/investigation.py``, at ``--max-workers 2``;
+(b) one foreach branch per config cell, ``benchmarks/naive_flow.py`` (the grain
+    lint rule AXF301 catches; it goes through the shell's own gate with the
+    explicit override ``--lint-allow AXF301``), at ``--max-workers 2``;
+(c) a plain single-process loop over the same seams (the floor).
+
+It also prints what a task's imports cost, the shell's fixed cost at growing
+branch counts with a trivial seam (``benchmarks/scaling_flow.py``) and, with the
+``probe`` part, which libraries each step of the shipped flow really imports.
+All runs use one temporary datastore, deleted at the end unless ``--keep``.
+
+    uv run python benchmarks/fanout.py                       # reference grid, scaling at 10,100
+    uv run python benchmarks/fanout.py --quick               # smoke grid, scaling at 10
+    uv run python benchmarks/fanout.py --parts scaling --scaling 10,100,400
+    uv run python benchmarks/fanout.py --set data.n_train=500 # cheaper data, same grid
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SHELL_FLOW = ROOT / "flows" / "investigation.py"
+NAIVE_FLOW = ROOT / "benchmarks" / "naive_flow.py"
+SCALING_FLOW = ROOT / "benchmarks" / "scaling_flow.py"
+#: The investigation each mode runs: the default reference experiment (3 noise x 5 seeds x 3 methods x 3 epoch budgets).
+GRIDS = {"reference": ["experiment=reference"], "quick": ["experiment=smoke"]}
+PARTS = ("imports", "compare", "scaling", "probe")
+HEAVY = ("torch", "hydra", "omegaconf", "scipy", "pandas", "matplotlib")
+#: (label, code) pairs timed in a fresh interpreter each: what each kind of task pays before its step body runs.
+IMPORTS = (
+    ("python, nothing imported", "pass"),
+    ("import metaflow", "import metaflow"),
+    ("start/end task: flow module + components.surface", "import components.shell, components.surface"),
+    ("join task: + components.stats (numpy, scipy.stats)", "import components.shell, components.surface, components.stats"),
+    ("branch seams without torch: components.metrics (scipy.stats)", "import components.metrics"),
+    ("import torch", "import torch"),
+    ("torch + configure_torch (as shipped)", "import components.training as t; t.configure_torch({'threads': 1})"),
+    ("torch + threads + set_deterministic_debug_mode", "import torch; torch.set_num_threads(1); torch.set_deterministic_debug_mode('error')"),
+    ("launcher only: Hydra compose", "from components.config import compose; compose()"),
+)
+
+__all__ = ["GRIDS", "Measured", "floor", "main", "scaling_overrides"]
+
+
+@dataclass
+class Measured:
+    """One timed child process: wall seconds, CPU seconds of it and all its descendants, and run details."""
+
+    label: str
+    wall: float
+    cpu: float
+    load: tuple[float, float]
+    launched: float = 0.0
+    finished: float = 0.0
+    run_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def log(message: str) -> None:
+    """Progress goes to stderr; the tables go to stdout."""
+    print(f"[fanout] {message}", file=sys.stderr, flush=True)
+
+
+def timed(label: str, cmd: list[str], *, env: dict[str, str], logfile: Path) -> Measured:
+    """Run ``cmd`` in the working directory and measure it; exit with the log's tail if it fails.
+
+    CPU time is the ``RUSAGE_CHILDREN`` delta, which includes every descendant
+    that was waited for: the Metaflow runtime and all its task processes.
+    """
+    load_before = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    launched = time.time()
+    started = time.perf_counter()
+    with open(logfile, "w") as out:
+        code = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if code != 0:
+        tail = "\n".join(logfile.read_text().splitlines()[-25:])
+        raise SystemExit(f"fanout: error: {label} exited {code}; last lines of {logfile}:\n{tail}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Measured(label, wall, cpu, (load_before, os.getloadavg()[0]), launched=launched, finished=time.time())
+
+
+def child_env(work: Path, bytecode: str) -> dict[str, str]:
+    """The environment every measured process gets.
+
+    ``warm`` keeps compiled bytecode in a private cache under ``work`` (and lets
+    Python write it even when ``PYTHONDONTWRITEBYTECODE`` is set), so every mode
+    measures steady-state imports, as on a machine whose caches are warm,
+    without touching the project's virtualenv. ``env`` uses the environment as is.
+    """
+    env = dict(os.environ)
+    env.pop("METAFLOW_DATASTORE_SYSROOT_LOCAL", None)  # the datastore is the .metaflow under the working directory
+    if not any(env.get(name) for name in ("METAFLOW_USER", "USERNAME", "USER")):
+        env["METAFLOW_USER"] = "axisflow-benchmark"
+    if bytecode == "warm":
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    return env
+
+
+def flow_cmd(flow: Path, overrides: list[str], workers: int, run_id_file: Path, *extra: str) -> list[str]:
+    """The command a user types, run with this interpreter: ``python <flow> run key=value ... --max-workers N``."""
+    return [sys.executable, str(flow), "run", *overrides, "--max-workers", str(workers), "--run-id-file", str(run_id_file), *extra]
+
+
+def run_flow_measured(label: str, flow: Path, flow_name: str, overrides: list[str], *, workers: int, env, work: Path, extra=()) -> Measured:
+    """Run a flow through its command line and attach the Metaflow run's task timings and artifacts."""
+    slug = re.sub(r"\W+", "-", label).strip("-")
+    run_id_file = work / f"{slug}.run-id"
+    measured = timed(label, flow_cmd(flow, overrides, workers, run_id_file, *extra), env=env, logfile=work / f"{slug}.log")
+    measured.run_id = run_id_file.read_text().strip()
+    measured.details = describe_run(flow_name, measured.run_id)
+    return measured
+
+
+def describe_run(flow_name: str, run_id: str) -> dict[str, Any]:
+    """Task durations per step (created to finished, from the Metaflow client) and the results artifact."""
+    from metaflow import Run, namespace
+
+    namespace(None)
+    run = Run(f"{flow_name}/{run_id}")
+    steps: dict[str, list] = {}
+    for step in run:
+        steps[step.id] = list(step)
+    tasks = {name: [(t.created_at.timestamp(), t.finished_at.timestamp()) for t in ts] for name, ts in steps.items()}
+    end_task = steps["end"][0]
+    details: dict[str, Any] = {"tasks": tasks, "results": end_task["results"].data}
+    branch_step = next(name for name in steps if name not in ("start", "join", "end"))
+    details["branch_step"] = branch_step
+    details["artifact_bytes"] = {
+        name: max((a.size for t in ts[:3] for a in t.artifacts if not a.id.startswith("_")), default=0) for name, ts in steps.items()
+    }
+    branch_tasks = steps[branch_step]
+    records = [t["record"].data for t in branch_tasks]
+    details["record_timing"] = [r.get("timing", {}) for r in records]
+    details["probes"] = {name: [t["probe"].data for t in ts if "probe" in t] for name, ts in steps.items()}
+    return details
+
+
+def floor(overrides: list[str], out: Path) -> None:
+    """Mode (c): compose, plan, run every branch and aggregate in this one process; write the results as JSON."""
+    from components.branch import run_branch
+    from components.config import compose
+    from components.surface import aggregate_records, build_results, plan_run
+
+    config = compose(overrides)
+    _, branches = plan_run(config)
+    records = sorted((run_branch(config, branch) for branch in branches), key=lambda r: r["order"])
+    aggregate = aggregate_records(config, records)
+    results = build_results(config, records, aggregate, {"flow": "plain loop"})
+    out.write_text(json.dumps({"results": results, "record_timing": [r["timing"] for r in records]}))
+
+
+def scaling_overrides(branches: int) -> list[str]:
+    """Overrides for ``benchmarks/scaling_flow.py`` with exactly ``branches`` branches of the trivial seam."""
+    return [
+        "experiment=smoke",
+        "method=[logreg,mlp]",
+        "method.logreg.impl=first_feature",
+        "method.mlp.impl=first_feature",
+        "experiment.metric.name=plain_accuracy",
+        "experiment.axes.data.label_noise=[0.0]",
+        f"experiment.seeds={branches}",
+    ]
+
+
+def durations(details: dict[str, Any], step: str) -> list[float]:
+    """Seconds from task creation to finish for every task of ``step``."""
+    return [end - start for start, end in details["tasks"].get(step, [])]
+
+
+def shell_costs(m: Measured) -> dict[str, float]:
+    """Where a run's wall clock went: launcher before the first task, each step, and exit after the last."""
+    tasks = m.details["tasks"]
+    first = min(start for ts in tasks.values() for start, _ in ts)
+    last = max(end for ts in tasks.values() for _, end in ts)
+    return {
+        "launch": first - m.launched,
+        "start": sum(durations(m.details, "start")),
+        "join": sum(durations(m.details, "join")),
+        "end": sum(durations(m.details, "end")),
+        "exit": m.finished - last,
+    }
+
+
+def same_values(*results: dict[str, Any]) -> bool:
+    """True when every results dict holds the same cells with bit-identical per-seed values."""
+    keys = {json.dumps([[c["axes"], c["method"], c["seeds"], c["values"]] for c in r["cells"]], sort_keys=True) for r in results}
+    return len(keys) == 1
+
+
+def same_conclusions(*results: dict[str, Any]) -> bool:
+    """True when every results dict has identical cells and paired comparisons, intervals included."""
+    keys = {json.dumps([r["cells"], r["paired"]], sort_keys=True) for r in results}
+    return len(keys) == 1
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    """A Markdown table with right-aligned numbers."""
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.2f}"
+        return str(value)
+
+    text = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in text)) for i, h in enumerate(headers)]
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |"]
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in text:
+        lines.append("| " + " | ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths))) + " |")
+    return "\n".join(lines)
+
+
+def part_imports(grid: list[str], env: dict[str, str], repeats: int) -> None:
+    """Print the median wall time of each import set in a fresh interpreter, and what validating ``grid``'s config costs."""
+    rows = []
+    for label, code in IMPORTS:
+        prelude = f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", prelude + code], env=env, check=True, stdout=subprocess.DEVNULL)
+            times.append(time.perf_counter() - started)
+        rows.append([label, statistics.median(times)])
+    print(f"\n## What a task pays before its step body (fresh interpreter, median of {repeats})\n")
+    print(table(["imports", "wall s"], rows))
+
+    from components.config import compose, validate
+
+    config = compose(grid)
+    calls = 200
+    started = time.perf_counter()
+    for _ in range(calls):
+        validate(config)
+    per_call = (time.perf_counter() - started) / calls
+    print(
+        f"\nvalidate(config), which each step calls once: {per_call * 1e3:.2f} ms. Tasks receive the config Metaflow "
+        "stored at launch, already parsed: no task runs Hydra."
+    )
+
+
+def part_compare(grid: list[str], workers: int, env: dict[str, str], work: Path, modes: str = "abc") -> None:
+    """Run modes (a), (b), (c) (or the subset ``modes``) on ``grid`` and print the comparison."""
+    runs: dict[str, Measured] = {}
+    if "a" in modes:
+        log(f"(a) axisflow shell: {' '.join(grid)} --max-workers {workers}")
+        runs["a"] = run_flow_measured("a-shell", SHELL_FLOW, "InvestigationFlow", grid, workers=workers, env=env, work=work)
+        log(f"(a) done in {runs['a'].wall:.1f} s")
+    if "b" in modes:
+        log(f"(b) one branch per config cell: {' '.join(grid)} --max-workers {workers} --lint-allow AXF301")
+        runs["b"] = run_flow_measured(
+            "b-per-cell", NAIVE_FLOW, "NaiveFanoutFlow", grid, workers=workers, env=env, work=work, extra=("--lint-allow", "AXF301")
+        )
+        log(f"(b) done in {runs['b'].wall:.1f} s")
+    if "c" in modes:
+        log("(c) plain loop in one process")
+        out = work / "c-floor.json"
+        sets = [word for override in grid for word in ("--set", override)]
+        runs["c"] = timed("c-floor", [sys.executable, str(Path(__file__).resolve()), "--floor-out", str(out), *sets], env=env, logfile=work / "c-floor.log")
+        runs["c"].details = json.loads(out.read_text())
+        log(f"(c) done in {runs['c'].wall:.1f} s")
+
+    labels = {"a": f"(a) axisflow shell, {workers} workers", "b": f"(b) per-cell foreach, {workers} workers", "c": "(c) plain loop, 1 process"}
+    rows = []
+    for key, m in runs.items():
+        work_counts = m.details["results"]["work"]
+        n_tasks = sum(len(ts) for ts in m.details["tasks"].values()) if "tasks" in m.details else 1
+        rows.append([labels[key], m.wall, m.cpu, n_tasks, work_counts.get("train_arm", 0), work_counts.get("make_data", 0), f"{m.load[0]:.1f}/{m.load[1]:.1f}"])
+    print(f"\n## Fan-out comparison on {' '.join(grid)}\n")
+    print(table(["mode", "wall s", "CPU s", "tasks", "trainings", "datasets", "load before/after"], rows))
+    print()
+    for top, bottom, target in (("a", "c", "target <= 1.5"), ("b", "a", "target >= 3")):
+        if top in runs and bottom in runs:
+            t, b = runs[top], runs[bottom]
+            print(f"({top})/({bottom}) wall {t.wall / b.wall:.2f}x ({target}), CPU {t.cpu / b.cpu:.2f}x")
+    if len(runs) > 1:
+        results = [m.details["results"] for m in runs.values()]
+        print(f"per-seed metric values bit-identical across {', '.join(f'({k})' for k in runs)}: {'yes' if same_values(*results) else 'NO'}; "
+              f"cells and paired comparisons with their intervals too: {'yes' if same_conclusions(*results) else 'NO'}")
+
+    flows = [(key, m) for key, m in runs.items() if key != "c"]
+    if flows:
+        rows = []
+        for key, m in flows:
+            costs = shell_costs(m)
+            branch = durations(m.details, m.details["branch_step"])
+            rows.append([labels[key].split(",")[0], costs["launch"], costs["start"], statistics.mean(branch), max(branch), costs["join"], costs["end"], costs["exit"]])
+        print("\nWhere the wall clock goes (task seconds from creation to finish, Metaflow client):\n")
+        print(table(["run", "launch s", "start s", "branch mean s", "branch max s", "join s", "end s", "exit s"], rows))
+    if "a" in runs:
+        a = runs["a"]
+        timing = a.details["record_timing"]
+        branch = statistics.mean(durations(a.details, a.details["branch_step"]))
+        seams = statistics.mean(t["branch_seconds"] for t in timing)
+        imports = statistics.mean(t.get("import_seconds", 0.0) for t in timing)
+        print(
+            f"\n(a) branch task: mean {branch:.2f} s = seam work {seams:.2f} s + seam imports {imports:.2f} s"
+            f" + the rest (process start, metaflow, datastore) {branch - seams - imports:.2f} s"
+        )
+        sizes = a.details["artifact_bytes"]
+        print("(a) largest stored artifact per step (bytes, compressed): " + ", ".join(f"{k} {v}" for k, v in sorted(sizes.items())))
+    if "c" in runs:
+        c = runs["c"]
+        print(f"(c) seam work {sum(t['branch_seconds'] for t in c.details['record_timing']):.1f} s of its {c.wall:.1f} s wall")
+
+
+def part_scaling(counts: list[int], workers: int, env: dict[str, str], work: Path) -> None:
+    """Run the instrumented shell at each branch count and print its fixed cost and join footprint."""
+    rows, heavy = [], {}
+    for n in counts:
+        log(f"scaling: {n} branches of the trivial seam")
+        m = run_flow_measured(f"scaling-{n}", SCALING_FLOW, "ScalingFlow", scaling_overrides(n), workers=workers, env=env, work=work)
+        costs = shell_costs(m)
+        probes = m.details["probes"]
+        join = probes["join"][0]
+        branch = durations(m.details, "branch")
+        fixed = costs["launch"] + costs["start"] + costs["join"] + costs["end"] + costs["exit"]
+        rows.append([
+            n, m.wall, m.cpu, fixed, costs["launch"], costs["start"], statistics.mean(branch), costs["join"],
+            join["body_seconds"], join["max_rss_mb"], join["records_bytes"] / 1024, costs["end"], f"{m.load[0]:.1f}/{m.load[1]:.1f}",
+        ])
+        heavy = {step: sorted({mod for p in ps for mod in p["heavy_modules"]}) for step, ps in probes.items()}
+    print(f"\n## Shell fixed cost by branch count (trivial seam, --max-workers {workers})\n")
+    print(table(
+        ["branches", "wall s", "CPU s", "fixed s", "launch s", "start s", "branch mean s", "join s", "join body s",
+         "join max RSS MB", "records KB", "end s", "load"],
+        rows,
+    ))
+    print("\nfixed = launch + start + join + end + exit (everything but the branches). Heavy libraries imported per step: "
+          + "; ".join(f"{step}: {', '.join(mods) or 'none'}" for step, mods in sorted(heavy.items())))
+
+
+def part_probe(workers: int, env: dict[str, str], work: Path) -> None:
+    """Run the shipped flow on the smoke grid with ``PYTHONPROFILEIMPORTTIME`` and list each step's heavy imports."""
+    log("probe: shipped flow on experiment=smoke with PYTHONPROFILEIMPORTTIME=1")
+    probe_env = {**env, "PYTHONPROFILEIMPORTTIME": "1"}
+    m = run_flow_measured("probe", SHELL_FLOW, "InvestigationFlow", ["experiment=smoke"], workers=workers, env=probe_env, work=work)
+    from metaflow import Run, namespace
+
+    namespace(None)
+    rows = []
+    pattern = re.compile(r"import time:\s+\d+ \|\s+(\d+) \| (\S+)$")  # one space before the name: a top-level import
+    for step in reversed(list(Run(f"InvestigationFlow/{m.run_id}"))):
+        task = next(iter(step))
+        total, heavy = 0, {}
+        for line in task.stderr.splitlines():
+            match = pattern.match(line)
+            if match:
+                micros, name = int(match.group(1)), match.group(2)
+                total += micros
+                if name.split(".")[0] in HEAVY or name.startswith("components."):
+                    heavy[name] = heavy.get(name, 0) + micros
+        shown = ", ".join(f"{k} {v / 1e6:.2f}" for k, v in sorted(heavy.items(), key=lambda kv: -kv[1]))
+        rows.append([step.id, total / 1e6, shown])
+    print("\n## Imports per step of the shipped flow (one task per step, -X importtime, seconds)\n")
+    print(table(["step", "all imports s", "project modules and heavy libraries (cumulative s)"], rows))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, run the selected parts and print their tables."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke grid (2 noise x 3 seeds x 3 methods x 2 epoch budgets), scaling at 10 branches")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="extra Hydra override for the compared grid (repeatable)")
+    parser.add_argument("--workers", type=int, default=2, help="--max-workers for the flow runs (default 2)")
+    parser.add_argument("--scaling", default=None, metavar="N,N,...", help="branch counts for the scaling part (default 10,100; 10 with --quick)")
+    parser.add_argument("--parts", default=None, help=f"comma-separated parts to run, from {','.join(PARTS)} (default all)")
+    parser.add_argument("--bytecode", choices=("warm", "env"), default="warm", help="warm: private warmed bytecode cache for every mode (default); env: the environment as is")
+    parser.add_argument("--modes", default="abc", help="which of the compared modes to run, e.g. ac (default abc)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary datastore and logs, and print where")
+    parser.add_argument("--floor-out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.floor_out is not None:  # mode (c), launched by this script as a child process
+        floor(args.overrides, args.floor_out)
+        return 0
+
+    grid = [*GRIDS["quick" if args.quick else "reference"], *args.overrides]
+    parts = [p.strip() for p in (args.parts or ",".join(PARTS)).split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"--parts: unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    counts = [int(n) for n in (args.scaling or ("10" if args.quick else "10,100")).split(",") if n.strip()]
+
+    work = Path(tempfile.mkdtemp(prefix="axisflow-fanout-"))
+    os.environ.pop("METAFLOW_DATASTORE_SYSROOT_LOCAL", None)
+    os.chdir(work)  # every run and every client read use the .metaflow datastore here
+    env = child_env(work, args.bytecode)
+    from components.shell import ensure_user
+
+    ensure_user()
+    try:
+        print(f"# Fan-out benchmark: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start, bytecode {args.bytecode}")
+        log(f"working in {work}; warming caches (imports and one tiny scaling run)")
+        warm = "; ".join(code for _, code in IMPORTS[1:])
+        subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); {warm}"], env=env, check=True)
+        timed("warm-up", flow_cmd(SCALING_FLOW, scaling_overrides(2), args.workers, work / "warm.run-id"), env=env, logfile=work / "warm-up.log")
+        if "imports" in parts:
+            part_imports(grid, env, repeats=1 if args.quick else 3)
+        if "compare" in parts:
+            part_compare(grid, args.workers, env, work, modes=args.modes)
+        if "scaling" in parts and counts:
+            part_scaling(counts, args.workers, env, work)
+        if "probe" in parts:
+            part_probe(args.workers, env, work)
+        print(f"\nload average at end {os.getloadavg()[0]:.2f}")
+    finally:
+        os.chdir(ROOT)
+        if args.keep:
+            print(f"kept datastore and logs in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
