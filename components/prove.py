@@ -35,7 +35,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from components.config import ConfigError, load_spec
+from components.config import ConfigError, ExperimentSpec, load_spec
 
 __all__ = [
     "EXCLUDED",
@@ -55,11 +55,8 @@ __all__ = [
 #: element), each with the reason it legitimately differs between two runs of
 #: the same config. Everything else must match bit for bit.
 EXCLUDED: dict[str, str] = {
-    "results.provenance": (
-        "where and when the run happened: flow, run id, user, lint verdict, and any timestamps, "
-        "host or worker count recorded there; by definition not a function of the config"
-    ),
-    "*.timing": "wall-clock durations (a branch record's data, training and branch seconds)",
+    "results.provenance": "where and when the run happened (run id, user, lint verdict, timestamps, host, workers)",
+    "*.timing": "wall-clock durations and timestamps (a branch record's timing block)",
 }
 #: Version of the JSON verdict written by ``--report``.
 REPORT_SCHEMA = "axisflow.prove/1"
@@ -136,8 +133,13 @@ class Verdict:
         """0 when proven or skipped, 1 when the runs differ."""
         return 1 if self.status == "differs" else 0
 
-    def to_json(self, limit: int = 50) -> dict[str, Any]:
-        """The verdict as a JSON-able dict (at most ``limit`` differences listed)."""
+    def to_json(self, limit: int = 200) -> dict[str, Any]:
+        """The verdict as a JSON-able dict.
+
+        ``locations`` holds the first difference at every place that differs
+        (branch, method, training-axis values, item); ``differences`` the first
+        ``limit`` differing fields in full; ``n_differences`` counts them all.
+        """
         return {
             "schema": REPORT_SCHEMA,
             "status": self.status,
@@ -151,6 +153,7 @@ class Verdict:
             "compared": self.compared,
             "runs": [asdict(r) for r in self.runs],
             "n_differences": len(self.differences),
+            "locations": [asdict(d) for d in _first_per_location(self.differences)],
             "differences": [asdict(d) for d in self.differences[:limit]],
             "seconds": round(self.seconds, 3),
         }
@@ -172,21 +175,16 @@ def _same_scalar(a: Any, b: Any) -> bool:
 def _diff(a: Any, b: Any, path: str, schema: str) -> Iterator[tuple[str, str, Any, Any]]:
     """Yield ``(path, schema path, a, b)`` for every leaf where ``a`` and ``b`` differ.
 
-    Mappings compare by key (order does not matter); sequences compare in order;
-    NumPy arrays by dtype, shape and bytes; everything else by type and value.
-    A mapping whose entries agree but whose key order differs is reported too
-    (after its values), since the pickled artifact and any JSON export keep it.
+    Mappings compare key by key, then their key order (see :func:`_key_order`);
+    sequences compare in order; NumPy arrays by dtype, shape and bytes;
+    everything else by type and value (floats by their bits).
     """
     if _excluded(schema):
         return
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         for key in [*a, *(k for k in b if k not in a)]:
             yield from _diff(a.get(key, _MISSING), b.get(key, _MISSING), f"{path}.{key}", f"{schema}.{key}")
-        kept_a = [k for k in a if not _excluded(f"{schema}.{k}")]
-        kept_b = [k for k in b if not _excluded(f"{schema}.{k}")]
-        if kept_a != kept_b and sorted(map(str, kept_a)) == sorted(map(str, kept_b)):
-            # Same entries, different insertion order: the pickled artifact and any JSON export differ.
-            yield f"{path} key order", f"{schema}", kept_a, kept_b
+        yield from _key_order(a, b, path, schema)
         return
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and type(a) is type(b):
         if len(a) != len(b):
@@ -201,6 +199,18 @@ def _diff(a: Any, b: Any, path: str, schema: str) -> Iterator[tuple[str, str, An
         return
     if a is _MISSING or b is _MISSING or not _same_scalar(a, b):
         yield path, schema, a, b
+
+
+def _key_order(a: Mapping[str, Any], b: Mapping[str, Any], path: str, schema: str) -> Iterator[tuple[str, str, Any, Any]]:
+    """Report two mappings with the same (compared) keys in a different insertion order.
+
+    Their entries may all agree, yet the pickled artifact and any JSON export
+    differ, and so does everything that iterates them (a table's rows, a plot's legend).
+    """
+    kept_a = [k for k in a if not _excluded(f"{schema}.{k}")]
+    kept_b = [k for k in b if not _excluded(f"{schema}.{k}")]
+    if kept_a != kept_b and sorted(map(str, kept_a)) == sorted(map(str, kept_b)):
+        yield f"{path} key order", schema, kept_a, kept_b
 
 
 def _show(value: Any) -> str:
@@ -221,6 +231,11 @@ def _keyed(
     """
     by_a = {key(x): x for x in items_a}
     by_b = {key(x): x for x in items_b}
+    if len(by_a) != len(items_a) or len(by_b) != len(items_b):
+        # Keys are not unique, so items cannot be matched by them: compare position by position.
+        for p, _, va, vb in _diff(list(items_a), list(items_b), path, schema):
+            yield Difference(p, _field(p, path.rsplit(".", 1)[0]), _show(va), _show(vb))
+        return
     for k in [*by_a, *(k for k in by_b if k not in by_a)]:
         x, y = by_a.get(k), by_b.get(k)
         where = locate(x if x is not None else y)
@@ -287,6 +302,8 @@ def _record_differences(records_a: Sequence[Mapping[str, Any]], records_b: Seque
                 continue
             for p, _, x, y in _diff(va, vb, f"{path}.{name}", schema):
                 yield Difference(p, _field(p, path), _show(x), _show(y), branch=key)
+        for p, _, x, y in _key_order(ra, rb, path, "records[]"):
+            yield Difference(p, "key order", _show(x), _show(y), branch=key)
     yield from _order([r["key"] for r in records_a], [r["key"] for r in records_b], "records")
 
 
@@ -303,6 +320,8 @@ def _result_differences(results_a: Mapping[str, Any], results_b: Mapping[str, An
             continue
         for p, _, x, y in _diff(va, vb, f"results.{name}", schema):
             yield Difference(p, _field(p, "results"), _show(x), _show(y))
+    for p, _, x, y in _key_order(results_a, results_b, "results", "results"):
+        yield Difference(p, "key order", _show(x), _show(y))
 
 
 def compare(
@@ -339,7 +358,7 @@ def workers_for(contract: str, requested: Sequence[int] | None) -> tuple[int, in
     return (1, 1) if contract == "single_worker" else (1, 2)
 
 
-def _validate(flow_file: Path, overrides: list[str]):
+def _validate(flow_file: Path, overrides: list[str]) -> ExperimentSpec:
     """Validate ``overrides`` as the flow will: with what the flow file registers at import time.
 
     A flow may add implementations to ``components.registry`` when it is
@@ -407,19 +426,16 @@ def _outputs(run: Any) -> tuple[dict[str, Any], list[dict[str, Any]], dict[int, 
     if "results" not in end.data:
         raise ProveError(f"{run.pathspec}: the end step has no `results` artifact to compare")
     results = end.data.results
-    records, branch_records, branch_tasks = None, [], {}
+    records, record_tasks = None, []
     for step in run:
         tasks = list(step)
         if records is None and len(tasks) == 1 and "records" in tasks[0].data:
             records = list(tasks[0].data.records)
-        for task in tasks:
-            if "record" in task.data:
-                branch_records.append(task.data.record)
-                if task.index is not None:
-                    branch_tasks[task.index] = task.id
+        record_tasks += [task for task in tasks if "record" in task.data]
+    branch_tasks = {task.index: task.id for task in record_tasks if task.index is not None}
     if records is None:
         # No join artifact: compare the branch tasks' own records, in canonical order.
-        records = sorted(branch_records, key=lambda r: (r.get("order", []), r.get("key")))
+        records = sorted((t.data.record for t in record_tasks), key=lambda r: (r.get("order", []), r.get("key")))
     if not records:
         raise ProveError(f"{run.pathspec}: found neither a join `records` artifact nor branch `record` artifacts")
     return results, records, dict(sorted(branch_tasks.items()))
@@ -437,10 +453,10 @@ def _spread(differences: Sequence[Difference]) -> str:
 
 
 def _first_per_location(differences: Sequence[Difference]) -> list[Difference]:
-    """The first difference at each distinct (branch, method, axes), in order."""
+    """The first difference in each item that differs (a training, an observation, a cell...), in order."""
     seen, out = set(), []
     for d in differences:
-        where = (d.branch, d.method, _axes_text(d.axes), d.path.split("[", 1)[0])
+        where = d.path[: -len(d.field)] if d.path.endswith(d.field) else d.path
         if where not in seen:
             seen.add(where)
             out.append(d)
@@ -587,15 +603,19 @@ def _handle(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``prove`` subcommand to the ``axisflow`` console script."""
+    excluded = "\n".join(f"  {pattern:<20}{reason}" for pattern, reason in EXCLUDED.items())
     parser = subparsers.add_parser(
         "prove",
         help="run a flow twice at two worker counts and check its outputs match bit for bit",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "Run FLOW twice in separate temporary datastores (1 and 2 workers by default; both at 1 for "
-            "contract single_worker; skipped, loudly, for contract nondeterministic) and compare the end "
-            "step's `results` and every branch record exactly. Excluded fields: "
-            + "; ".join(f"{k} ({v})" for k, v in EXCLUDED.items())
-            + ". Exit 0 proven or skipped, 1 outputs differ, 2 usage error or failed run."
+            "Run FLOW twice, each run in its own temporary datastore, and compare the end step's `results`\n"
+            "and every branch record exactly (floats by their bits, lists and keys in order).\n\n"
+            "Worker counts follow experiment.contract: order_independent 1 and 2 (or --workers A B);\n"
+            "single_worker 1 and 1; nondeterministic: nothing runs, the verdict is SKIPPED and says why.\n\n"
+            f"Not compared:\n{excluded}\n\n"
+            "Exit status: 0 proven or skipped; 1 the runs differ (the first difference names branch, method,\n"
+            "training-axis values and field); 2 usage error or a run that failed."
         ),
     )
     parser.add_argument("flow", help="the flow file, e.g. flows/investigation.py")

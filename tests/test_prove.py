@@ -165,12 +165,87 @@ def test_compare_reports_mapping_key_order_after_values():
     assert difference.field == "data_fingerprints key order"
 
 
+def test_compare_reports_a_records_own_key_order():
+    results_a, records_a, results_b, records_b = _pair()
+    records_b[1] = dict(reversed(list(records_b[1].items())))
+    (difference,) = compare(results_a, records_a, results_b, records_b)
+    assert (difference.branch, difference.field) == ("label_noise=0.0,seed=1", "key order")
+
+
+def test_compare_matches_rows_by_position_when_their_keys_repeat():
+    results_a, records_a, results_b, records_b = _pair()
+    results_a["cells"].append(dict(results_a["cells"][0]))
+    results_b["cells"].append(dict(results_b["cells"][0], mean=0.25))
+    (difference,) = compare(results_a, records_a, results_b, records_b)
+    assert (difference.path, difference.b) == ("results.cells[4].mean", "0.25")
+
+
 def test_compare_lists_branch_records_before_the_results_they_feed():
     results_a, records_a, results_b, records_b = _pair()
     results_b["cells"][0]["mean"] = 0.5
     records_b[1]["data_fingerprint"] = results_b["data_fingerprints"]["label_noise=0.0,seed=1"] = "other"
     differences = compare(results_a, records_a, results_b, records_b)
     assert [d.field for d in differences] == ["data_fingerprint", "data_fingerprints.label_noise=0.0,seed=1", "mean"]
+
+
+def test_aggregate_does_not_depend_on_the_order_records_arrive_in():
+    """The join's statistics draw from generators keyed by the cell, so record order cannot leak in."""
+    from components.surface import aggregate_records
+
+    config = compose(["experiment=smoke", "experiment.statistics.n_resamples=500"])
+    records = [_record(0), _record(1), _record(2), _record(0, noise=0.3), _record(1, noise=0.3), _record(2, noise=0.3)]
+    forward = aggregate_records(config, records)
+    backward = aggregate_records(config, records[::-1])
+    assert compare(forward, [], backward, []) == []
+    assert forward["cells"] and all(c["ci_low"] is not None for c in forward["cells"])
+
+
+def test_run_branch_depends_on_config_and_branch_only():
+    """A worker runs several branches in one process, in any order, with whatever global state they left.
+
+    The record must not care: every draw comes from a generator seeded by the
+    branch key, and torch's thread count comes from the training config. (What
+    this cannot see, in one process, is hash-seed dependence; the gate's
+    separate runs catch that: see the history-order fix in components/branch.py.)
+    """
+    import random
+
+    import numpy as np
+    import torch
+
+    from components.branch import run_branch
+    from components.planner import branches
+
+    config = compose(["experiment=smoke", "method=[logreg,mlp_early_stop]", "experiment.axes.training.epochs=[3]"])
+    first, second = branches(validate(config))[:2]
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    try:
+        alone = run_branch(config, first, log=lambda line: None)
+        np.random.seed(1), random.seed(2), torch.manual_seed(3), torch.set_num_threads(2)
+        run_branch(config, second, log=lambda line: None)
+        np.random.rand(), random.random(), torch.rand(3)
+        after_another = run_branch(config, first, log=lambda line: None)
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+    assert compare({}, [alone], {}, [after_another]) == []
+    assert all(list(t["history"]) == sorted(t["history"]) for t in alone["trainings"])
+
+
+def test_verdict_report_lists_the_first_difference_of_every_item_that_differs():
+    from components.prove import Verdict
+
+    results_a, records_a, results_b, records_b = _pair()
+    for record in records_b:
+        for training in record["trainings"][1:]:
+            training["value"] += 0.125
+            training["val_score"] += 0.125
+    differences = compare(results_a, records_a, results_b, records_b)
+    report = Verdict("differs", "DIFFERS: ...", "flow.py", "smoke", "order_independent", [], differences=differences).to_json()
+    assert report["n_differences"] == len(differences) > len(report["locations"])
+    trainings = [(d["branch"], d["axes"], d["field"]) for d in report["locations"] if "trainings" in d["path"]]
+    assert trainings == [(f"label_noise=0.0,seed={i}", {"epochs": e}, "value") for i in (0, 1) for e in (2, 4)]
+    assert json.loads(json.dumps(report)) == report
 
 
 @pytest.mark.parametrize(
@@ -324,11 +399,11 @@ def test_prove_catches_planted_trainers_and_names_branch_method_axis_and_field(c
     first = verdict["differences"][0]
     assert (first["branch"], first["method"], first["axes"], first["field"]) == ("label_noise=0.3,seed=0", "global_rng", {"epochs": 2}, "value")
     assert first["a"] != first["b"]
-    planted = {(d["branch"], d["method"], json.dumps(d["axes"]), d["field"]) for d in verdict["differences"]}
+    planted = {(d["branch"], d["method"], json.dumps(d["axes"]), d["field"]) for d in verdict["locations"]}
     for branch in ("label_noise=0.3,seed=0", "label_noise=0.3,seed=1"):
         for epochs in (2, 4):
             assert (branch, "task_seeded", json.dumps({"epochs": epochs}), "value") in planted
-    assert not [d for d in verdict["differences"] if d["method"] == "logreg" or d["field"] == "data_fingerprint"]
+    assert not [d for d in verdict["locations"] if d["method"] == "logreg" or d["field"] == "data_fingerprint"]
 
 
 @pytest.mark.slow
