@@ -1,6 +1,8 @@
 """What the prove gate costs, as a ratio to one plain run of the same experiment.
 
-Measured in one session, one after the other, so both see the same machine load:
+Measured in one session: a plain run, the gate, then a plain run again, so
+the ratio's denominator (the mean of the two plain runs) brackets the load the
+gate saw on a shared machine:
 
 * a plain run: ``components.runs.run_flow`` of the flow at ``--workers-plain``
   workers (default 2, what ``uv run flows/investigation.py run`` users pick on
@@ -52,16 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     flow = Path(args.flow)
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start", flush=True)
-    plain = plain_run(flow, args.overrides, args.workers_plain)
-    print(f"plain run ({args.workers_plain} workers): {plain:.1f} s", flush=True)
+    before = plain_run(flow, args.overrides, args.workers_plain)
+    print(f"plain run before ({args.workers_plain} workers): {before:.1f} s", flush=True)
 
     started = time.perf_counter()
     verdict = prove(flow, args.overrides, log=lambda line: print(f"  {line}", flush=True))
     gate = time.perf_counter() - started
     run_seconds = " + ".join(f"{r.seconds:.1f} s at {r.workers}w" for r in verdict.runs)
     print(f"prove gate: {gate:.1f} s ({run_seconds}; rest: import, validation, reading and comparing artifacts)")
-    print(f"verdict: {verdict.message}")
-    print(f"overhead ratio (gate / plain run): {gate / plain:.2f}  [load average {os.getloadavg()[0]:.2f} at end]")
+    print(f"verdict: {verdict.message}", flush=True)
+    after = plain_run(flow, args.overrides, args.workers_plain)
+    plain = (before + after) / 2
+    print(f"plain run after ({args.workers_plain} workers): {after:.1f} s; mean {plain:.1f} s")
+    print(f"overhead ratio (gate / mean plain run): {gate / plain:.2f}  [load average {os.getloadavg()[0]:.2f} at end]")
     return verdict.exit_code
 
 
