@@ -1,0 +1,692 @@
+"""The run report: figures of the output surface, the ``end`` step's card, and ``axisflow report``.
+
+Three figures, each built from the pinned ``results`` dict (plus the branch
+``records`` for learning curves) and never changing either:
+
+- :func:`forest_figure`: per-cell means with their intervals, one panel per
+  data-axis value, rows grouped by training-axis cell, the baseline's interval
+  shaded across its group, the per-seed values as open dots;
+- :func:`paired_figure`: each method's mean paired difference against the
+  baseline with its interval, a line at 0, coloured and shaped by verdict;
+- :func:`learning_curve_figure`: validation AUROC and training loss per epoch,
+  averaged over the seeds still training at that epoch; a cross marks where a
+  run stopped before the others in its group.
+
+:func:`render_card` fills the flow's ``@card(type="blank", id="report")`` with a
+header, the Markdown tables of :func:`components.query.format_table`, the figures
+and the run's provenance. ``axisflow report`` writes the same figures as PNGs
+(and the Markdown report) for readers without a card viewer.
+
+Figures are plain :class:`matplotlib.figure.Figure` objects drawn by the Agg
+canvas (no pyplot state, no display needed); matplotlib is imported inside the
+functions so the flow's other steps never pay for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+__all__ = [
+    "FIGURES",
+    "card_components",
+    "forest_figure",
+    "learning_curve_figure",
+    "metric_label",
+    "paired_figure",
+    "register",
+    "render_card",
+    "report_figures",
+    "save_figures",
+]
+
+#: Figure names, in report order; also the PNG file stems ``axisflow report`` writes.
+FIGURES = ("forest", "paired", "learning_curves")
+
+#: Display names of metric seams and per-epoch telemetry series.
+_METRIC_NAMES = {"auroc": "AUROC", "accuracy": "accuracy", "log_loss": "log loss", "brier": "Brier score"}
+_CURVE_LABELS = {"val_auroc": "validation AUROC", "train_loss": "training loss", "val_loss": "validation loss"}
+#: Learning-curve panels: one row per series, top to bottom.
+_CURVES = ("val_auroc", "train_loss")
+
+_VERDICT_STYLE = {  # colour and marker, so the verdict survives greyscale and colour blindness
+    "better": ("#1a9641", "P"),
+    "worse": ("#d7191c", "X"),
+    "inconclusive": ("#525252", "o"),
+    None: ("#9e9e9e", "o"),
+}
+_BASELINE_COLOUR = "#202020"
+_LINESTYLES = ("-", "--", ":", (0, (3, 1, 1, 1, 1, 1)))
+_ONE_FIT_STYLE = (0, (8, 3, 1, 3))  # long dash-dot: unlike any training-cell style
+_STYLE = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9.5,
+    "legend.fontsize": 9,
+    "figure.titlesize": 12,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+_WIDTH = 10.0  # inches; at the card's 100 dpi that is 1000 px, about the card's column width
+_MAX_COLUMNS = 3
+
+
+def metric_label(results: Mapping[str, Any]) -> str:
+    """The primary metric as a reader says it, with its split, e.g. ``"test AUROC"``."""
+    metric = results.get("metric") or {}
+    name = str(metric.get("name", "value"))
+    shown = _METRIC_NAMES.get(name, name)
+    return f"{metric['split']} {shown}" if metric.get("split") else shown
+
+
+def _direction(results: Mapping[str, Any]) -> str:
+    return "higher is better" if (results.get("metric") or {}).get("higher_is_better", True) else "lower is better"
+
+
+def _axes(results: Mapping[str, Any], kind: str) -> dict[str, list[Any]]:
+    return {name: list(values) for name, values in ((results.get("axes") or {}).get(kind) or {}).items()}
+
+
+def _combos(axes: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Every combination of axis values in declared order (one empty combination without axes)."""
+    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+
+
+def _key(axes: Mapping[str, Any]) -> tuple:
+    # repr keeps 1, 1.0 and True apart, as the statistics engine does.
+    return tuple(sorted((name, repr(value)) for name, value in axes.items()))
+
+
+def _describe(combo: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name} = {value}" for name, value in combo.items())
+
+
+def _level(results: Mapping[str, Any]) -> str:
+    confidence = (results.get("statistics") or {}).get("confidence")
+    return f"{confidence:.0%}" if isinstance(confidence, (int, float)) else ""
+
+
+def _method_colours(results: Mapping[str, Any]) -> dict[str, str]:
+    """One colour per method, stable across all figures; the baseline is near-black."""
+    methods = list(results.get("methods") or sorted({c["method"] for c in results.get("cells", ())}))
+    others = [m for m in methods if m != results.get("baseline")]
+    palette = ["#1f77b4", "#ff7f0e", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f"]
+    colours = {m: palette[i % len(palette)] for i, m in enumerate(others)}
+    colours[results.get("baseline")] = _BASELINE_COLOUR
+    return colours
+
+
+def _panels(results: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> list[tuple[dict[str, Any], list[dict]]]:
+    """Rows split by data-axis value (declared order), keeping only values that have rows."""
+    data = _axes(results, "data")
+    rows = list(rows)
+    out = []
+    for combo in _combos(data):
+        mine = [dict(r) for r in rows if all(repr(r["axes"].get(k)) == repr(v) for k, v in combo.items())]
+        if mine:
+            out.append((combo, mine))
+    return out
+
+
+def _grid(n: int, columns: int = _MAX_COLUMNS) -> tuple[int, int]:
+    ncols = max(1, min(n, columns))
+    return math.ceil(n / ncols), ncols
+
+
+def _forest_rows(results: Mapping[str, Any], rows: list[dict], methods: list[str]) -> list[tuple[str, dict | None]]:
+    """(label, row or None for a group header) in display order: training cells in declared order, then methods."""
+    training = _axes(results, "training")
+    by_key = {(_key(r["axes"]), r["method"]): r for r in rows}
+    data_names = set(_axes(results, "data"))
+    data_part = {k: v for k, v in rows[0]["axes"].items() if k in data_names} if rows else {}
+    out: list[tuple[str, dict | None]] = []
+    for cell in _combos(training):
+        group = [(m, by_key.get((_key({**data_part, **cell}), m))) for m in methods]
+        group = [(m, r) for m, r in group if r is not None]
+        if not group:
+            continue
+        if training:
+            out.append((_describe(cell), None))
+        for method, row in group:
+            label = f"{method} (baseline)" if method == results.get("baseline") else method
+            out.append((label, row))
+    return out
+
+
+def _style_header_ticks(ax: Any, labels: list[tuple[str, dict | None]]) -> None:
+    ax.set_yticks(range(len(labels)), [label for label, _ in labels])
+    for tick, (_, row) in zip(ax.get_yticklabels(), labels):
+        if row is None:
+            tick.set_fontweight("bold")
+    ax.tick_params(axis="y", length=0)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+
+
+def _group_spans(labels: list[tuple[str, dict | None]]) -> list[tuple[int, int]]:
+    """(first, last) row index of each group's data rows."""
+    spans, start = [], None
+    for i, (_, row) in enumerate(labels):
+        if row is None:
+            if start is not None and start < i:
+                spans.append((start, i - 1))
+            start = i + 1
+        elif start is None:
+            start = i
+    if start is not None and start < len(labels):
+        spans.append((start, len(labels) - 1))
+    return spans
+
+
+def _interval(ax: Any, y: float, centre: float, low: Any, high: Any, colour: str, marker: str, size: float) -> None:
+    """A point with its interval; an open marker when there is no interval."""
+    if low is None or high is None:
+        ax.plot([centre], [y], marker=marker, markersize=size, markerfacecolor="white", color=colour, zorder=4)
+        return
+    ax.errorbar(
+        [centre], [y], xerr=[[centre - low], [high - centre]], fmt=marker, color=colour,
+        markersize=size, elinewidth=2.0, capsize=3.5, capthick=1.5, zorder=4,
+    )
+
+
+def _seed_dots(ax: Any, y: float, values: Sequence[float], colour: str) -> None:
+    ax.scatter(values, [y] * len(values), s=16, facecolors="none", edgecolors=colour, linewidths=0.8, alpha=0.6, zorder=3)
+
+
+def _include_zero(ax: Any) -> None:
+    """Widen the x range so 0 is inside it with a margin, not on the frame."""
+    low, high = ax.get_xlim()
+    low, high = min(low, 0.0), max(high, 0.0)
+    pad = 0.06 * (high - low or 1.0)
+    ax.set_xlim(low - pad if low >= -pad else low, high + pad if high <= pad else high)
+
+
+def _new_figure(nrows: int, ncols: int, height: float, **kwargs: Any) -> tuple[Any, Any]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(_WIDTH, height), layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=False, **kwargs)
+
+
+def _hide_unused(axes: Any, used: int) -> None:
+    for ax in list(axes.flat)[used:]:
+        ax.set_visible(False)
+
+
+def _seed_summary(results: Mapping[str, Any]) -> str:
+    stats = results.get("statistics") or {}
+    how = {"bootstrap-t": "bootstrap-t", "bca": "BCa bootstrap", "percentile": "percentile bootstrap",
+           "basic": "basic bootstrap", "student-t": "Student t"}.get(stats.get("method"), stats.get("method") or "?")
+    return f"{results.get('seeds', '?')} seeds, {_level(results)} intervals ({how})".replace("  ", " ")
+
+
+def forest_figure(results: Mapping[str, Any]) -> Any:
+    """Forest plot of per-cell means: one panel per data-axis value, one row per training cell x method.
+
+    A filled marker is the mean over seeds, its bar the cell's confidence
+    interval, the open dots the per-seed values. The baseline is near-black
+    with a diamond, and its interval is shaded across the rows of its training
+    cell so overlaps read at a glance. Returns a matplotlib ``Figure``.
+    """
+    from matplotlib import rc_context
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    colours = _method_colours(results)
+    methods = [m for m in colours if m is not None]
+    baseline = results.get("baseline")
+    panels = _panels(results, results.get("cells", ()))
+    with rc_context(_STYLE):
+        nrows, ncols = _grid(len(panels))
+        first = _forest_rows(results, panels[0][1], methods) if panels else []
+        fig, axes = _new_figure(nrows, ncols, 1.3 + nrows * (0.75 + 0.27 * len(first)), sharey=True)
+        no_interval = False
+        for ax, (combo, rows) in zip(axes.flat, panels):
+            labels = _forest_rows(results, rows, methods)
+            for (start, end) in _group_spans(labels):
+                base = next((r for _, r in labels[start : end + 1] if r["method"] == baseline), None)
+                if base is not None and base["ci_low"] is not None:
+                    ax.fill_betweenx([start - 0.45, end + 0.45], base["ci_low"], base["ci_high"], color=_BASELINE_COLOUR, alpha=0.10, lw=0)
+            for y, (_, row) in enumerate(labels):
+                if row is None:
+                    continue
+                is_base = row["method"] == baseline
+                colour = colours.get(row["method"], "#555555")
+                _seed_dots(ax, y, row.get("values", ()), colour)
+                _interval(ax, y, row["mean"], row["ci_low"], row["ci_high"], colour, "D" if is_base else "o", 6.5 if is_base else 6)
+                no_interval |= row["ci_low"] is None
+            for (start, _end) in _group_spans(labels)[1:]:
+                ax.axhline(start - 1.5, color="#d0d0d0", lw=0.8, zorder=1)
+            _style_header_ticks(ax, labels)
+            ax.grid(axis="x", color="#ececec", lw=0.8)
+            ax.set_axisbelow(True)
+            ax.set_xlabel(f"{metric_label(results)} ({_direction(results)})")
+            if combo:
+                ax.set_title(_describe(combo))
+        _hide_unused(axes, len(panels))
+        handles = [
+            Line2D([], [], color="#555555", marker="o", lw=2, label=f"mean with {_level(results)} CI".replace("  ", " ")),
+            Line2D([], [], color="#555555", marker="o", ls="none", markerfacecolor="none", alpha=0.7, label="per-seed value"),
+            Patch(color=_BASELINE_COLOUR, alpha=0.15, label=f"baseline ({baseline}) CI"),
+        ]
+        if no_interval:
+            handles.append(Line2D([], [], color="#555555", marker="o", ls="none", markerfacecolor="white", label="mean, no interval"))
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+        fig.suptitle(f"{results.get('experiment', '')}: mean {metric_label(results)} per cell, {_seed_summary(results)}")
+    return fig
+
+
+def paired_figure(results: Mapping[str, Any]) -> Any:
+    """Paired differences against the baseline: one panel per data-axis value, one row per training cell x method.
+
+    The marker is the mean of ``method - baseline`` over the seeds both share,
+    the bar its confidence interval, the open dots the per-seed differences;
+    colour and marker shape give the verdict (better / worse / inconclusive).
+    Each panel scales its own x axis (always showing 0), so small differences
+    stay readable next to large ones. Returns a matplotlib ``Figure``.
+    """
+    from matplotlib import rc_context
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    baseline = results.get("baseline")
+    methods = [m for m in _method_colours(results) if m is not None and m != baseline]
+    panels = _panels(results, results.get("paired", ()))
+    higher = (results.get("metric") or {}).get("higher_is_better", True)
+    with rc_context(_STYLE):
+        nrows, ncols = _grid(len(panels))
+        first = _forest_rows(results, panels[0][1], methods) if panels else []
+        fig, axes = _new_figure(nrows, ncols, 1.4 + nrows * (0.75 + 0.27 * len(first)), sharey=True)
+        seen: set = set()
+        for ax, (combo, rows) in zip(axes.flat, panels):
+            labels = _forest_rows(results, rows, methods)
+            ax.axvline(0.0, color="#404040", lw=1.0, zorder=2)
+            for y, (_, row) in enumerate(labels):
+                if row is None:
+                    continue
+                colour, marker = _VERDICT_STYLE.get(row.get("verdict"), _VERDICT_STYLE[None])
+                _seed_dots(ax, y, row.get("diffs", ()), colour)
+                _interval(ax, y, row["mean_diff"], row["ci_low"], row["ci_high"], colour, marker, 7.5)
+                seen.add(row.get("verdict"))
+            for (start, _end) in _group_spans(labels)[1:]:
+                ax.axhline(start - 1.5, color="#d0d0d0", lw=0.8, zorder=1)
+            _style_header_ticks(ax, labels)
+            _include_zero(ax)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+            ax.grid(axis="x", color="#ececec", lw=0.8)
+            ax.set_axisbelow(True)
+            ax.set_xlabel(f"Δ {metric_label(results)}, method − {baseline}\n({'> 0' if higher else '< 0'}: method better)")
+            if combo:
+                ax.set_title(_describe(combo))
+        _hide_unused(axes, len(panels))
+        order = ["better", "inconclusive", "worse", None]
+        names = {"better": "better (CI excludes 0)", "worse": "worse (CI excludes 0)", "inconclusive": "inconclusive (CI spans 0)", None: "no interval"}
+        handles = [
+            Line2D([], [], color=_VERDICT_STYLE[v][0], marker=_VERDICT_STYLE[v][1], markersize=8, lw=2, label=names[v])
+            for v in order
+            if v in seen
+        ]
+        handles.append(Line2D([], [], color="#555555", marker="o", ls="none", markerfacecolor="none", alpha=0.7, label="per-seed difference"))
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+        fig.suptitle(
+            f"{results.get('experiment', '')}: paired difference vs {baseline} on shared seeds, {_seed_summary(results)}"
+        )
+    return fig
+
+
+def _training_cells(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return _combos(_axes(results, "training"))
+
+
+def _curve_groups(results: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per (data-axis value, method, training) the seeds' curves, with the mean and stop points per series.
+
+    An axis-agnostic method trains once per branch and is scored in every
+    training cell; its curve is counted once, not once per cell.
+    """
+    from components.telemetry import learning_curves, mean_curves
+
+    data_names = list(_axes(results, "data"))
+    curves = [c for c in learning_curves(records) if not c["shared"] or c["axes"] == {**{k: c["axes"][k] for k in data_names}, **_first_cell(results)}]
+    groups: dict[tuple, dict[str, Any]] = {}
+    for curve in curves:
+        data = {k: curve["axes"][k] for k in data_names if k in curve["axes"]}
+        key = (_key(data), curve["method"], _key(curve["train_axes"]))
+        group = groups.setdefault(key, {"data": data, "method": curve["method"], "train_axes": dict(curve["train_axes"]), "curves": []})
+        group["curves"].append(curve)
+    for group in groups.values():
+        group["series"] = {}
+        longest = max(len(c["epoch"]) for c in group["curves"])
+        group["longest"] = longest
+        for name in _CURVES:
+            means = mean_curves(group["curves"], name)
+            if not means:
+                continue
+            means = means[0]
+            # A run stopped early if its trainer says so, or (trainers that do not say) if it is shorter than its group.
+            stopped = [c for c in group["curves"] if len(c["epoch"]) < longest or c["info"].get("stopped_epoch") is not None]
+            stops = [_last_point(c, name) for c in stopped if name in c["curves"]]
+            group["series"][name] = {
+                "epoch": means["epoch"],
+                "mean": means["mean"],
+                "n": means["n"],
+                "stops": [point for point in stops if point is not None],
+            }
+    return list(groups.values())
+
+
+def _first_cell(results: Mapping[str, Any]) -> dict[str, Any]:
+    cells = _training_cells(results)
+    return cells[0] if cells else {}
+
+
+def _has_curves(records: Iterable[Mapping[str, Any]] | None) -> bool:
+    return any(len(t.get("history", {}).get("epoch", ())) > 1 for r in records or () for t in r.get("trainings", ()))
+
+
+def _last_point(curve: Mapping[str, Any], name: str) -> tuple[int, float] | None:
+    """(epoch, value) of the last evaluated point of series ``name`` in one seed's curve."""
+    for epoch, value in reversed(list(zip(curve["epoch"], curve["curves"][name]))):
+        if value is not None and not math.isnan(value):
+            return epoch, value
+    return None
+
+
+def _plot_series(ax: Any, series: Mapping[str, Any], colour: str, style: str) -> bool:
+    """Draw one mean curve; return whether part of it averages fewer than all seeds.
+
+    Solid while every seed still trains; faint while only some do, and only
+    while at least half do (a mean of the last one or two survivors is one
+    run's curve, not a summary). Crosses mark each stopped run at its own last
+    value.
+    """
+    points = [(e + 1, m, n) for e, m, n in zip(series["epoch"], series["mean"], series["n"]) if n and not math.isnan(m)]
+    for epoch, value in series["stops"]:
+        ax.plot([epoch + 1], [value], ls="none", marker="x", markersize=6, mew=1.5, color=colour, alpha=0.9, zorder=4)
+    if not points:
+        return False
+    full = max(n for _, _, n in points)
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    all_running = [i for i, p in enumerate(points) if p[2] == full]
+    cut = all_running[-1] + 1 if all_running else 0
+    ax.plot(xs[:cut], ys[:cut], color=colour, ls=style, lw=1.8, zorder=3)
+    shown = [i for i, p in enumerate(points) if i >= cut and 2 * p[2] >= full]
+    if shown:
+        tail = slice(max(cut - 1, 0), shown[-1] + 1)
+        ax.plot(xs[tail], ys[tail], color=colour, ls=style, lw=1.1, alpha=0.45, zorder=3)
+    return cut < len(points)
+
+
+def learning_curve_figure(results: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) -> Any:
+    """Learning curves: validation AUROC and training loss per epoch, averaged over seeds.
+
+    One column per data-axis value, one row per series. Colour is the method,
+    line style the training-axis cell. Early-stopped runs are shorter: each
+    epoch averages the seeds still training (the line turns faint once some
+    have stopped and ends when fewer than half remain) and a cross marks each
+    stopped run at its last value. A method fitted in one step (no epochs,
+    e.g. logistic regression by L-BFGS) is a thin horizontal line at its
+    validation value in the validation panels. Returns a matplotlib ``Figure``.
+    """
+    from matplotlib import rc_context
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    colours = _method_colours(results)
+    groups = _curve_groups(results, records)
+    combos = [c for c in _combos(_axes(results, "data")) if any(_key(g["data"]) == _key(c) for g in groups)]
+    cells = _training_cells(results)
+    styles = {_key(cell): _LINESTYLES[i % len(_LINESTYLES)] for i, cell in enumerate(cells)}
+    names = [n for n in _CURVES if any(n in g["series"] for g in groups)]
+    blocks, ncols = _grid(max(len(combos), 1), columns=4)
+    with rc_context(_STYLE):
+        fig, axes = _new_figure(blocks * len(names), ncols, 1.2 + blocks * len(names) * 2.3, sharex=True)
+        flat_seen: set = set()
+        stopped = faint = False
+        for index, combo in enumerate(combos):
+            block, column = divmod(index, ncols)
+            for r, name in enumerate(names):
+                ax = axes[block * len(names) + r, column]
+                for group in [g for g in groups if _key(g["data"]) == _key(combo)]:
+                    series = group["series"].get(name)
+                    if series is None:
+                        continue
+                    colour = colours.get(group["method"], "#555555")
+                    if group["longest"] <= 1:
+                        # One fit and no epochs: a reference level where it compares (validation
+                        # series); its training objective is not the MLP's, so no loss line.
+                        value = series["mean"][0]
+                        if name.startswith("val_") and not math.isnan(value):
+                            ax.axhline(value, color=colour, ls=_ONE_FIT_STYLE, lw=1.2, zorder=2)
+                            flat_seen.add(group["method"])
+                        continue
+                    faint |= _plot_series(ax, series, colour, styles.get(_key(group["train_axes"]), "-"))
+                    stopped |= bool(series["stops"])
+                ax.set_ylabel(_CURVE_LABELS.get(name, name))
+                ax.grid(color="#ececec", lw=0.8)
+                ax.set_axisbelow(True)
+                if r == 0 and combo:
+                    ax.set_title(_describe(combo))
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+                if r == len(names) - 1:
+                    ax.set_xlabel("epochs trained")
+                    ax.xaxis.set_tick_params(labelbottom=True)
+        _hide_unused_grid(axes, len(combos), ncols, len(names))
+        epochs = _epoch_methods(groups)
+        handles = [Line2D([], [], color=colours[m], lw=2, label=m) for m in colours if m in epochs]
+        handles += [
+            Line2D([], [], color=colours[m], ls=_ONE_FIT_STYLE, lw=1.2, label=f"{m}: one fit, final validation value")
+            for m in colours
+            if m in flat_seen and m not in epochs
+        ]
+        if len(cells) > 1:
+            handles += [Line2D([], [], color="#808080", ls=styles[_key(c)], lw=1.8, label=_describe(c)) for c in cells]
+        if stopped:
+            handles.append(Line2D([], [], color="#555555", ls="none", marker="x", mew=1.5, label="a run stopped (its last value)"))
+        if faint:
+            handles.append(Line2D([], [], color="#555555", lw=1.1, alpha=0.45, label="mean of the seeds still running (≥ half)"))
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), frameon=False)
+        fig.suptitle(f"{results.get('experiment', '')}: learning curves, mean over {results.get('seeds', '?')} seeds")
+    return fig
+
+
+def _epoch_methods(groups: list[dict[str, Any]]) -> set[str]:
+    return {g["method"] for g in groups if g["longest"] > 1}
+
+
+def _hide_unused_grid(axes: Any, used: int, ncols: int, rows_per_block: int) -> None:
+    for index in range(used, axes.shape[0] // rows_per_block * ncols):
+        block, column = divmod(index, ncols)
+        for r in range(rows_per_block):
+            axes[block * rows_per_block + r, column].set_visible(False)
+
+
+def report_figures(results: Mapping[str, Any], records: Iterable[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The report's figures by name (see :data:`FIGURES`); learning curves only when records hold per-epoch history."""
+    figures = {"forest": forest_figure(results)}
+    if results.get("paired"):
+        figures["paired"] = paired_figure(results)
+    records = list(records or ())
+    if _has_curves(records):
+        figures["learning_curves"] = learning_curve_figure(results, records)
+    return figures
+
+
+_CAPTIONS = {
+    "forest": "Per-cell mean over seeds (marker) with its confidence interval (bar); open dots are single seeds; "
+    "the grey band is the baseline's interval.",
+    "paired": "Mean paired difference to the baseline on shared seeds with its confidence interval; "
+    "colour and marker give the verdict.",
+    "learning_curves": "Mean over seeds of each per-epoch series; a cross marks a run that stopped early, "
+    "after which the faint line averages the seeds still training.",
+}
+
+
+def _header(results: Mapping[str, Any]) -> str:
+    """Facts about the experiment the Markdown tables do not already state."""
+    axes = {kind: _axes(results, kind) for kind in ("data", "training")}
+    shown = "; ".join(
+        f"{kind}: " + ", ".join(f"{name} ∈ {{{', '.join(str(v) for v in values)}}}" for name, values in named.items())
+        for kind, named in axes.items()
+        if named
+    )
+    kinds = results.get("kinds") or {}
+    plan = results.get("plan") or {}
+    provenance = results.get("provenance") or {}
+    lines = [
+        f"- **Contract:** {results.get('contract', '?')}",
+        f"- **Seeds:** {results.get('seeds', '?')} per cell (paired comparisons use the seeds both methods share)",
+        f"- **Axes:** {shown or 'none'}",
+        "- **Methods:** " + ", ".join(f"{m} ({kinds[m]})" if m in kinds else m for m in results.get("methods", ())),
+    ]
+    if plan:
+        lines.append(f"- **Plan:** {plan.get('branches')} branches, {plan.get('trainings')} trainings")
+    if results.get("overrides"):
+        lines.append("- **Overrides:** " + " ".join(f"`{o}`" for o in results["overrides"]))
+    if provenance.get("flow") and provenance.get("run_id"):
+        lines.append(f"- **Run:** `{provenance['flow']}/{provenance['run_id']}`")
+    return "\n".join(lines)
+
+
+def _split_report(markdown: str) -> tuple[str, str]:
+    """The Markdown report's title block and the rest (its tables), split at the first section heading."""
+    head, sep, rest = markdown.partition("\n## ")
+    return head.rstrip(), (sep.lstrip("\n") + rest) if sep else ""
+
+
+def _brief(value: Any) -> str:
+    """One-line rendering of a provenance value; long or nested values are summarised."""
+    if isinstance(value, Mapping):
+        if all(not isinstance(v, (Mapping, list, tuple)) for v in value.values()) and len(value) <= 10:
+            return ", ".join(f"{k}={v}" for k, v in value.items())
+        scalars = {k: v for k, v in value.items() if not isinstance(v, (Mapping, list, tuple))}
+        rest = len(value) - len(scalars)
+        shown = ", ".join(f"{k}={v}" for k, v in scalars.items())
+        return f"{shown}{'; ' if shown else ''}{rest} more field{'s' if rest != 1 else ''} in the JSON below" if rest else shown
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) if len(value) <= 6 else f"{len(value)} items (see the JSON below)"
+    return str(value)
+
+
+def _provenance_components(provenance: Mapping[str, Any]) -> list[Any]:
+    from metaflow.cards import Markdown
+
+    if not provenance:
+        return [Markdown("## Provenance\n\nThis run recorded no provenance.")]
+    lines = ["## Provenance", ""] + [f"- **{key}:** {_brief(value)}".replace("|", "\\|") for key, value in provenance.items()]
+    text = json.dumps(provenance, indent=1, default=str, sort_keys=False)
+    try:
+        from metaflow.cards import JSONViewer
+    except ImportError:  # older Metaflow without the viewer: a fenced block says the same
+        return [Markdown("\n".join(lines)), Markdown(f"```json\n{text}\n```")]
+    return [Markdown("\n".join(lines)), JSONViewer(json.loads(text), collapsible=True, title="provenance (JSON)")]
+
+
+def card_components(results: Mapping[str, Any], records: Iterable[Mapping[str, Any]] | None = None) -> list[Any]:
+    """The report card's components, in order: header, tables, figures, provenance.
+
+    A figure that fails to draw becomes a one-line Markdown note (and a line on
+    stderr) instead of failing the ``end`` step: the results are pinned by then
+    and the tables still stand.
+    """
+    from metaflow.cards import Image, Markdown
+
+    from components.query import format_table
+
+    head, tables = _split_report(format_table(results, "md"))
+    parts: list[Any] = [Markdown(head + "\n" + _header(results))]
+    if tables:
+        parts.append(Markdown(tables))
+    parts.append(Markdown("## Figures"))
+    records = list(records or ())
+    builders = {
+        "forest": lambda: forest_figure(results),
+        "paired": (lambda: paired_figure(results)) if results.get("paired") else None,
+        "learning_curves": (lambda: learning_curve_figure(results, records)) if _has_curves(records) else None,
+    }
+    for name, build in builders.items():
+        if build is None:
+            continue
+        try:
+            figure = build()
+        except Exception as exc:  # a drawing bug must not fail a run whose results are already pinned
+            print(f"axisflow: warning: report figure {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            parts.append(Markdown(f"*Figure `{name}` could not be drawn: {type(exc).__name__}: {exc}*"))
+            continue
+        parts.append(Image.from_matplotlib(figure, label=_CAPTIONS[name]))
+    parts += _provenance_components(results.get("provenance") or {})
+    return parts
+
+
+def render_card(card: Any, results: Mapping[str, Any], records: Iterable[Mapping[str, Any]] | None = None) -> None:
+    """Append the report to ``card`` (``current.card["report"]`` in the ``end`` step); reads, never changes, ``results``."""
+    for component in card_components(results, records):
+        card.append(component)
+
+
+def save_figures(figures: Mapping[str, Any], out: str | Path, dpi: int = 150) -> list[Path]:
+    """Write each figure as ``<out>/<name>.png``; returns the paths written."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, figure in figures.items():
+        path = out / f"{name}.png"
+        figure.savefig(path, dpi=dpi)
+        paths.append(path)
+    return paths
+
+
+def _card_path(run: Any) -> str | None:
+    """Where the run's report card HTML lives, when the client can read it here."""
+    try:
+        from metaflow.cards import get_cards
+
+        cards = get_cards(run["end"].task, id="report")
+        return str(cards[0].path) if len(cards) else None
+    except Exception:  # cards are optional extras: a missing or unreadable card only drops the hint
+        return None
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from components.query import format_table
+    from components.runs import find_run
+
+    run = find_run(args.flow, args.run)
+    task = run["end"].task
+    results = task.data.results
+    records = task.data.records if "records" in task else []
+    out = Path(args.out or f"axisflow-report-{run.id}")
+    paths = save_figures(report_figures(results, records), out, dpi=args.dpi)
+    markdown = format_table(results, "md") + "\n## Figures\n\n" + "\n\n".join(f"![{p.stem}]({p.name})" for p in paths) + "\n"
+    report = out / "report.md"
+    report.write_text(markdown)
+    print(f"{run.pathspec} ({results['experiment']}): wrote {len(paths)} figures and the Markdown report to {out}/")
+    for path in [*paths, report]:
+        print(f"  {path}")
+    card = _card_path(run)
+    if card:
+        print(f"card: {card}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``axisflow report`` (figures as PNGs plus the Markdown report of a run) to the CLI."""
+    from components.cli import DEFAULT_FLOW
+
+    parser = subparsers.add_parser(
+        "report",
+        help="write the report figures (PNG) and Markdown tables of the latest successful run (or --run ID)",
+        description="Write forest.png, paired.png, learning_curves.png and report.md for one run: the same "
+        "figures and tables as the run's report card, for reading without a card viewer.",
+    )
+    parser.add_argument("--run", help="run id (default: the latest successful run)")
+    parser.add_argument("--flow", default=DEFAULT_FLOW, help=f"flow name (default {DEFAULT_FLOW})")
+    parser.add_argument("--out", help="folder to write into (default ./axisflow-report-<run id>)")
+    parser.add_argument("--dpi", type=int, default=150, help="PNG resolution (default 150)")
+    parser.set_defaults(func=_cmd_report)
