@@ -28,7 +28,7 @@ from pathlib import Path
 # Script mode (``uv run flows/x.py``) does not install the repository; anchor on this file.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from metaflow import Config, FlowSpec, current, step  # noqa: E402
+from metaflow import Config, FlowSpec, card, current, step  # noqa: E402
 
 from components.shell import CONFIG_NAME, DEFAULT_CONFIG, parse_config, prepare_argv, ship_project  # noqa: E402
 
@@ -66,12 +66,15 @@ class InvestigationFlow(FlowSpec):
         self.aggregate = aggregate_records(self.config.to_dict(), self.records)
         self.next(self.end)
 
+    @card(type="blank", id="report")
     @step
     def end(self):
-        """Pin the output surface and say where it lives."""
+        """Pin the output surface, draw the report card from it, and say where both live."""
+        from components.report import render_card
         from components.surface import build_results, provenance
 
         self.results = build_results(self.config.to_dict(), self.records, self.aggregate, provenance(self))
+        render_card(current.card["report"], self.results, self.records)
         print(f"axisflow: results pinned at {current.pathspec}.results; read them with `uv run axisflow results`")
 
 
