@@ -38,7 +38,8 @@ class TrainState:
 
     def record(self) -> None:
         """Append this epoch's logs to the history (NaN-padding missing names)."""
-        names = set(self.history) | set(self.logs) | {"epoch"}
+        # Sorted: set order follows the per-process string hash seed and would make records differ between runs.
+        names = sorted(set(self.history) | set(self.logs) | {"epoch"})
         length = len(self.history.get("epoch", []))
         for name in names:
             column = self.history.setdefault(name, [float("nan")] * length)
