@@ -3,6 +3,13 @@
 Returns a compact, JSON-able record (scalars and short lists, never a model or
 tensor) for the join. Timing fields live under ``timing`` so the prove gate can
 exclude them by name.
+
+Progress: the branch logs ``branch k/N started`` and ``branch k/N finished`` with
+its position in the plan, and, when the caller can count finished sibling
+branches (``done``, e.g. :func:`components.telemetry.branches_done` inside a
+Metaflow task), how many of the N are done. A failing seam raises a
+``RuntimeError`` naming the branch key, the method and its training axes,
+chained to the original exception so both tracebacks are printed.
 """
 
 from __future__ import annotations
@@ -11,17 +18,24 @@ import time
 from typing import Any, Callable, Mapping
 
 from components.config import validate
-from components.planner import trainings
+from components.planner import branches, trainings
 from components.surface import metric_options
 
 __all__ = ["run_branch"]
 
 
-def run_branch(config: Mapping[str, Any], branch: Mapping[str, Any], log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_branch(
+    config: Mapping[str, Any],
+    branch: Mapping[str, Any],
+    log: Callable[[str], None] = print,
+    done: Callable[[], int | None] | None = None,
+) -> dict[str, Any]:
     """Run one branch of the plan and return its record.
 
     ``config`` is the resolved config; ``branch`` one entry of
-    :func:`components.planner.branches`. ``log`` receives progress lines.
+    :func:`components.planner.branches`. ``log`` receives progress lines;
+    ``done()`` (optional) returns how many *other* branches of the run have
+    finished, or ``None`` when it cannot tell.
     """
     from components import seams
     from components.seeding import derive_seed
@@ -30,8 +44,14 @@ def run_branch(config: Mapping[str, Any], branch: Mapping[str, Any], log: Callab
     spec = validate(config)
     configure_torch(spec.training)
     calls_before = seams.CALLS.copy()
-    started = time.perf_counter()
-    data = seams.make_data(spec.data, branch["data_axes"], branch["seed"])
+    keys = [b["key"] for b in branches(spec)]
+    where = f"[{branch['key']}] branch {keys.index(branch['key']) + 1}/{len(keys)}"
+    log(f"{where} started")
+    started_at, started = time.time(), time.perf_counter()
+    try:
+        data = seams.make_data(spec.data, branch["data_axes"], branch["seed"])
+    except Exception as exc:
+        raise RuntimeError(f"branch {branch['key']}, make_data ({spec.data['generator']}): {type(exc).__name__}: {exc}") from exc
     record: dict[str, Any] = {
         "key": branch["key"],
         "order": list(branch["order"]),
@@ -41,7 +61,11 @@ def run_branch(config: Mapping[str, Any], branch: Mapping[str, Any], log: Callab
         "data_fingerprint": data.fingerprint(),
         "trainings": [],
         "observations": [],
-        "timing": {"data_seconds": time.perf_counter() - started, "training_seconds": []},
+        "timing": {
+            "started_at": started_at,
+            "data_seconds": time.perf_counter() - started,
+            "training_seconds": [],
+        },
     }
     plan = trainings(spec)
     for number, item in enumerate(plan, 1):
@@ -51,9 +75,17 @@ def run_branch(config: Mapping[str, Any], branch: Mapping[str, Any], log: Callab
         log(f"[{branch['key']}] training {number}/{len(plan)}: {method.name} ({axes_text})")
         seed = derive_seed(branch["seed"], method.name)
         t0 = time.perf_counter()
-        result = seams.train_arm({**method.spec, "name": method.name}, data, seed, train_cfg)
-        record["timing"]["training_seconds"].append(time.perf_counter() - t0)
-        value = seams.metric(result.scores, data.y_test, **metric_options(spec.metric)[0])
+        try:
+            result = seams.train_arm({**method.spec, "name": method.name}, data, seed, train_cfg)
+            train_seconds = time.perf_counter() - t0
+            value = seams.metric(result.scores, data.y_test, **metric_options(spec.metric)[0])
+        except Exception as exc:
+            # Name the arm: Metaflow prints this line and, through the chain, the original traceback.
+            raise RuntimeError(
+                f"branch {branch['key']}, method {method.name}, training axes {axes_text if item.train_axes else 'none'}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        record["timing"]["training_seconds"].append(train_seconds)
         record["trainings"].append(
             {
                 "method": method.name,
@@ -74,6 +106,10 @@ def run_branch(config: Mapping[str, Any], branch: Mapping[str, Any], log: Callab
     calls = seams.CALLS - calls_before
     record["counts"] = {name: calls[name] for name in sorted(calls)}
     record["timing"]["branch_seconds"] = time.perf_counter() - started
+    record["timing"]["finished_at"] = time.time()
+    others = done() if done is not None else None
+    progress = f"; {others + 1} of {len(keys)} branches done" if others is not None else ""
+    log(f"{where} finished in {record['timing']['branch_seconds']:.1f}s{progress}")
     return record
 
 

@@ -5,7 +5,9 @@
 * :func:`prepare_argv` is the flow file's entry point hook: it turns Hydra-style
   ``key=value`` words after ``run`` into ``--config-value``, validates the config
   (one-line errors, exit 2, before Metaflow starts), enforces the
-  ``single_worker`` contract and runs the lint gate on ``run``/``resume``.
+  ``single_worker`` contract (on ``resume`` too, from the original run's
+  config), runs the lint gate on ``run``/``resume`` and captures the
+  checkout's git state (see :mod:`components.provenance` for why here).
 * :class:`ship_project` is a flow mutator that puts ``components/`` and
   ``configs/`` into the code package, so remote tasks can import them.
 """
@@ -17,12 +19,13 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from metaflow import FlowMutator
 from metaflow.packaging_sys import ContentType
 
 from components.config import CONFIG_DIR, ConfigError, config_hash, load_spec
+from components.provenance import resume_tag
 
 __all__ = ["CONFIG_NAME", "DEFAULT_CONFIG", "LAUNCH_KEY", "ensure_user", "parse_config", "prepare_argv", "ship_project"]
 
@@ -43,6 +46,8 @@ _VALUE_OPTIONS = {
 # Commands whose config this shell composes; everything else (notably the internal
 # ``step`` command that executes a task) passes through untouched.
 _COMMANDS = ("run", "resume", "show", "check", "package", "argo-workflows", "step-functions", "airflow")
+# Commands that start (or deploy) a run; a dirty checkout warns on these.
+_LAUNCHES = ("run", "argo-workflows", "step-functions", "airflow")
 
 
 def parse_config(text: str | dict[str, Any]) -> dict[str, Any]:
@@ -50,19 +55,21 @@ def parse_config(text: str | dict[str, Any]) -> dict[str, Any]:
 
     Accepts the JSON text (or a dict, as ``metaflow.Runner`` passes) with the keys
     ``overrides`` (list of Hydra overrides) and optionally ``lint`` (the gate's
-    verdict, recorded by :func:`prepare_argv`). Returns the resolved config with
-    that launch metadata under ``axisflow``. Pure: clears Hydra's global state.
+    verdict) and ``git`` (the launching checkout's state), both recorded by
+    :func:`prepare_argv`. Returns the resolved config with that launch metadata
+    under ``axisflow``. Pure: clears Hydra's global state.
     """
     value = json.loads(text) if isinstance(text, str) else dict(text)
-    unknown = set(value) - {"overrides", "lint"}
+    unknown = set(value) - {"overrides", "lint", "git"}
     if unknown:
-        raise ConfigError(f"config value has unknown key(s) {sorted(unknown)}; expected 'overrides' (and 'lint')")
+        raise ConfigError(f"config value has unknown key(s) {sorted(unknown)}; expected 'overrides' (and 'lint', 'git')")
     overrides = [str(o) for o in value.get("overrides", [])]
     config, _ = load_spec(overrides)
     config[LAUNCH_KEY] = {
         "overrides": overrides,
         "config_hash": config_hash(config),
         "lint": value.get("lint", {"verdict": "not run"}),
+        "git": value.get("git", {"commit": None, "reason": "not captured: the config value came without git state"}),
     }
     return config
 
@@ -157,7 +164,14 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
         if overrides:
             _fail(f"resume reuses the original run's config; drop the override(s) {' '.join(overrides)}")
         _lint_gate(Path(flow_file), allow)
-        return [*head, *before, command, *after]
+        git = _launch_git(flow_file)
+        origin = _origin_config(flow_file, after)
+        if origin is not None:
+            experiment = origin.get("experiment", {})
+            after = _enforce_contract(experiment.get("name"), experiment.get("contract"), after)
+            _warn_code_change(origin.get(LAUNCH_KEY, {}).get("git") or {}, git)
+        # The resumed run's re-executed tasks run this checkout's code: record it as a run tag.
+        return [*head, *before, command, *after, "--tag", resume_tag(git)]
 
     try:
         _, spec = load_spec(overrides)
@@ -165,23 +179,105 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
         _fail(str(exc))
     value: dict[str, Any] = {"overrides": overrides}
     if command == "run":
-        workers = _max_workers(after)
-        if spec.contract == "single_worker" and workers is not None and workers > 1:
-            _fail(
-                f"experiment {spec.name!r} declares contract single_worker; it cannot run with "
-                f"--max-workers {workers} (use --max-workers 1)"
-            )
-        if spec.contract == "single_worker" and workers is None:
-            after = [*after, "--max-workers", "1"]
+        after = _enforce_contract(spec.name, spec.contract, after)
         value["lint"] = _lint_gate(Path(flow_file), allow)
+    # Git state is captured here, in the launching checkout: remote tasks have no .git, and the
+    # config value (stored with the run, shipped to every task, reused on resume) carries it.
+    value["git"] = _launch_git(flow_file, warn=command in _LAUNCHES)
     return [*head, *before, "--config-value", CONFIG_NAME, json.dumps(value), command, *after]
 
 
+def _enforce_contract(name: str | None, contract: str | None, after: list[str]) -> list[str]:
+    """Refuse ``--max-workers`` > 1 for a ``single_worker`` experiment, and default it to 1."""
+    if contract != "single_worker":
+        return after
+    workers = _max_workers(after)
+    if workers is not None and workers > 1:
+        _fail(
+            f"experiment {name!r} declares contract single_worker; it cannot run with "
+            f"--max-workers {workers} (use --max-workers 1)"
+        )
+    return after if workers is not None else [*after, "--max-workers", "1"]
+
+
+def _launch_git(flow_file: str, warn: bool = True) -> dict[str, Any]:
+    """The flow checkout's git state; print the dirty-tree warning when asked."""
+    from components.provenance import dirty_warning, git_state
+
+    state = git_state(flow_file)
+    message = dirty_warning(state) if warn else None
+    if message:
+        print(message, file=sys.stderr)
+    return state
+
+
+def _flow_name(flow_file: str) -> str | None:
+    """Name of the FlowSpec class the flow file instantiates under ``if __name__ == "__main__"``."""
+    import ast
+
+    try:
+        tree = ast.parse(Path(flow_file).read_text())
+    except (OSError, SyntaxError):
+        return None
+    classes = [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
+    for node in tree.body:
+        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
+            called = [c.func.id for c in ast.walk(node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)]
+            for name in called:
+                if name in classes:
+                    return name
+    return classes[-1] if classes else None
+
+
+def _origin_config(flow_file: str, after: list[str]) -> dict[str, Any] | None:
+    """The config of the run a ``resume`` continues (``--origin-run-id`` or Metaflow's latest run), if readable."""
+    from metaflow import Run
+    from metaflow.util import get_latest_run_id
+
+    flow = _flow_name(flow_file)
+    origin = next((after[i + 1] for i, w in enumerate(after[:-1]) if w == "--origin-run-id"), None)
+    origin = origin or next((w.split("=", 1)[1] for w in after if w.startswith("--origin-run-id=")), None)
+    try:
+        origin = origin or get_latest_run_id(lambda *a, **k: None, flow)
+        if flow is None or origin is None:
+            return None
+        return dict(Run(f"{flow}/{origin}", _namespace_check=False)["_parameters"].task[CONFIG_NAME].data)
+    except Exception:  # Metaflow itself reports a missing origin run; these checks are best effort
+        print(f"axisflow: warning: could not read the config of the run being resumed ({flow}/{origin}); "
+              "its contract is not enforced here (a single_worker experiment needs --max-workers 1)", file=sys.stderr)
+        return None
+
+
+def _warn_code_change(original: Mapping[str, Any], current: Mapping[str, Any]) -> None:
+    """Warn when a resume runs different code from the run it continues."""
+    before = (original.get("commit"), original.get("diff_hash"))
+    now = (current.get("commit"), current.get("diff_hash"))
+    if original.get("commit") and before != now:
+        print(
+            f"axisflow: warning: resuming with different code: the original run used {_describe(before)}, this "
+            f"checkout is {_describe(now)}; re-executed branches run the new code, cloned ones keep the old results",
+            file=sys.stderr,
+        )
+
+
+def _describe(state: tuple[str | None, str | None]) -> str:
+    commit, diff = state
+    return f"commit {(commit or 'none')[:12]}" + (f" + diff {diff}" if diff else "")
+
+
 class ship_project(FlowMutator):
-    """Add ``components/`` (Python files) and ``configs/`` (YAML) to the flow's code package."""
+    """Add ``components/`` (Python files) and ``configs/`` (YAML) to the flow's code package.
+
+    They go in as code content, under ``.mf_code/`` in the package, which remote
+    tasks put on ``PYTHONPATH``: ``import components`` works there and
+    ``CONFIG_DIR`` is the packaged ``configs/``. ``README.md`` goes next to the
+    flow file, where ``--environment=uv`` runs ``uv sync``: building this
+    project's metadata needs the readme that ``pyproject.toml`` names.
+    """
 
     def add_to_package(self):
-        """Yield the project's files as code content, keeping their repository-relative paths."""
+        """Yield the project's files, keeping their repository-relative paths."""
         for folder, pattern in (("components", "*.py"), ("configs", "*.yaml")):
             for path in sorted((ROOT / folder).rglob(pattern)):
                 yield (str(path), path.relative_to(ROOT).as_posix(), ContentType.CODE_CONTENT)
+        yield (str(ROOT / "README.md"), "README.md", ContentType.USER_CONTENT)

@@ -94,15 +94,23 @@ def build_results(
 
 
 def provenance(flow: Any) -> dict[str, Any]:
-    """Where and when this run happened (excluded when comparing runs)."""
+    """Where, when and from which code this run happened (excluded when comparing runs).
+
+    Called in ``end``: reads the launch metadata from the config, the start
+    timestamp (``flow.started_at``) and the branch records (``flow.records``);
+    the layout is :func:`components.provenance.run_provenance`'s.
+    """
     from metaflow import current
 
-    config = flow.config.to_dict()
-    from components.shell import LAUNCH_KEY
+    from components.provenance import run_provenance
 
-    return {
-        "flow": current.flow_name,
-        "run_id": current.run_id,
-        "user": current.username,
-        "lint": config.get(LAUNCH_KEY, {}).get("lint"),
-    }
+    return run_provenance(
+        flow.config.to_dict(),
+        getattr(flow, "records", []),
+        flow=current.flow_name,
+        run_id=current.run_id,
+        user=current.username,
+        origin_run_id=current.origin_run_id,
+        tags=current.tags or (),
+        started_at=getattr(flow, "started_at", None),
+    )

@@ -42,8 +42,10 @@ class InvestigationFlow(FlowSpec):
     @step
     def start(self):
         """Validate the config and plan the branches (data-axis values x seed)."""
+        from components.provenance import utc_now
         from components.surface import plan_run
 
+        self.started_at = utc_now()
         self.plan, self.branches = plan_run(self.config.to_dict())
         self.contract = self.config.experiment.contract
         print(f"axisflow: {self.plan['branches']} branches, {self.plan['trainings']} trainings")
@@ -51,10 +53,11 @@ class InvestigationFlow(FlowSpec):
 
     @step
     def branch(self):
-        """Generate this branch's dataset once and train every planned arm on it."""
+        """Generate this branch's dataset once and train every planned arm on it, reporting progress."""
         from components.branch import run_branch
+        from components.telemetry import branches_done
 
-        self.record = run_branch(self.config.to_dict(), self.input)
+        self.record = run_branch(self.config.to_dict(), self.input, done=branches_done)
         self.next(self.join)
 
     @step
@@ -63,6 +66,7 @@ class InvestigationFlow(FlowSpec):
         from components.surface import aggregate_records
 
         self.records = sorted((inp.record for inp in inputs), key=lambda r: r["order"])
+        self.merge_artifacts(inputs, include=["started_at"])
         self.aggregate = aggregate_records(self.config.to_dict(), self.records)
         self.next(self.end)
 

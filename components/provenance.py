@@ -1,0 +1,286 @@
+"""Where a run's numbers came from: code state, environment, timing.
+
+Git state is captured **at launch**, by the shell's entry point
+(:func:`components.shell.prepare_argv`), in the launching checkout, and travels
+inside the run's config value under ``axisflow.git``. That is the only moment a
+``.git`` folder is guaranteed to exist: remote tasks unpack a code package
+without one, and Metaflow stores the config value with the run, ships it to
+every task (local or remote) and reuses it on ``resume``. A ``resume`` records
+the checkout it was launched from as a run tag (:func:`resume_tag`), because
+its re-executed tasks run that code while the cloned ones ran the original's.
+
+Package versions and the platform are read in the ``end`` task from installed
+distribution metadata (no imports of torch); timestamps come from the ``start``
+step and each branch record's ``timing``. Nothing from the environment is
+copied: no variables, no host name, no paths outside the repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+__all__ = [
+    "PACKAGES",
+    "RESUME_TAG_PREFIX",
+    "SCHEMA",
+    "dirty_warning",
+    "durations",
+    "git_state",
+    "iso",
+    "package_versions",
+    "parse_resume_tag",
+    "platform_info",
+    "resume_tag",
+    "run_provenance",
+    "utc_now",
+]
+
+#: Version of the ``results["provenance"]`` layout.
+SCHEMA = "axisflow.provenance/1"
+#: Distributions whose versions every run records (``python`` is added separately).
+PACKAGES = ("metaflow", "torch", "numpy", "scipy", "hydra-core", "omegaconf", "pandas")
+#: Prefix of the run tag a ``resume`` carries its own checkout's git state in.
+RESUME_TAG_PREFIX = "axisflow.resume-git:"
+
+# A dirty tree lists its changed paths in provenance; beyond this many only the count is kept.
+_LISTED_CHANGES = 20
+# Git must never block on (or take) the index lock another process holds.
+_GIT_ENV = {"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+
+
+def utc_now() -> float:
+    """Wall-clock seconds since the epoch (UTC); the run's timestamps are these."""
+    return time.time()
+
+
+def iso(seconds: float | None) -> str | None:
+    """Render epoch seconds as an ISO-8601 UTC timestamp (``None`` stays ``None``)."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _git(cwd: Path, *args: str) -> bytes | None:
+    """Run one git command; ``None`` when git is missing or the command fails."""
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            timeout=30,
+            env={**os.environ, **_GIT_ENV},
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def git_state(path: str | Path) -> dict[str, Any]:
+    """The git state of the checkout containing ``path``.
+
+    Returns ``{"commit", "branch", "dirty", "diff_hash", "changed", "changed_count"}``:
+    ``dirty`` is true when tracked files differ from ``HEAD`` (staged or not) or
+    untracked, non-ignored files exist; ``diff_hash`` is the first 16 hex digits
+    of a SHA-256 over ``git diff HEAD --binary`` and every untracked file's path
+    and contents, so the same uncommitted edit always gives the same hash (it is
+    ``None`` for a clean tree); ``changed`` lists up to 20 changed paths. Outside
+    a git checkout (or without git) returns ``{"commit": None, "reason": ...}``.
+    """
+    where = Path(path).resolve()
+    cwd = where if where.is_dir() else where.parent
+    top = _git(cwd, "rev-parse", "--show-toplevel")
+    if top is None:
+        return {"commit": None, "reason": f"{cwd} is not inside a git checkout (or git is not installed)"}
+    root = Path(top.decode().strip())
+    head = _git(root, "rev-parse", "--verify", "--quiet", "HEAD")
+    commit = head.decode().strip() if head else None
+    branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD") if commit else None
+    changed = _changed_paths(_git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all") or b"")
+    state: dict[str, Any] = {
+        "commit": commit,
+        "branch": branch.decode().strip() if branch else None,
+        "dirty": bool(changed),
+        "diff_hash": _diff_hash(root, commit) if changed else None,
+        "changed": changed[:_LISTED_CHANGES],
+        "changed_count": len(changed),
+    }
+    if commit is None:
+        state["reason"] = "the repository has no commits yet"
+    return state
+
+
+def _changed_paths(status: bytes) -> list[str]:
+    """Paths named by ``git status --porcelain=v1 -z`` (a rename's source entry is skipped)."""
+    entries = status.split(b"\0")
+    paths, i = set(), 0
+    while i < len(entries):
+        entry = entries[i]
+        if len(entry) > 3:
+            paths.add(entry[3:].decode(errors="replace"))
+            if entry[:1] in (b"R", b"C"):  # renames and copies are followed by their source path
+                i += 1
+        i += 1
+    return sorted(paths)
+
+
+def _diff_hash(root: Path, commit: str | None) -> str:
+    """SHA-256 (16 hex digits) of the uncommitted tracked diff plus every untracked file."""
+    digest = hashlib.sha256()
+    diff_args = ["diff", "HEAD"] if commit else ["diff", "--cached"]
+    digest.update(_git(root, *diff_args, "--binary", "--no-ext-diff", "--no-color", "--no-textconv") or b"")
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z") or b""
+    for name in sorted(n for n in untracked.split(b"\0") if n):
+        digest.update(b"\0untracked\0" + name + b"\0")
+        file = root / name.decode(errors="surrogateescape")
+        try:
+            digest.update(hashlib.sha256(file.read_bytes()).digest())
+        except OSError:  # deleted between listing and reading, or a socket/fifo
+            digest.update(b"<unreadable>")
+    return digest.hexdigest()[:16]
+
+
+def dirty_warning(state: Mapping[str, Any]) -> str | None:
+    """The one-line warning a run launched from a dirty (or git-less) checkout prints; ``None`` when clean."""
+    if state.get("commit") is None and "reason" in state and not state.get("dirty"):
+        return f"axisflow: warning: no git commit recorded for this run: {state['reason']}"
+    if not state.get("dirty"):
+        return None
+    shown = ", ".join(state.get("changed", [])[:5])
+    more = state.get("changed_count", 0) - min(5, len(state.get("changed", [])))
+    if more > 0:
+        shown += f" and {more} more"
+    commit = (state.get("commit") or "no commit")[:12]
+    return (
+        f"axisflow: warning: the checkout has uncommitted changes ({shown}); the run records commit {commit} "
+        f"+ diff {state.get('diff_hash')}, which cannot recreate the code: commit first for a reproducible run"
+    )
+
+
+def resume_tag(state: Mapping[str, Any]) -> str:
+    """The run tag a ``resume`` carries: ``axisflow.resume-git:<commit>[+dirty:<diff_hash>]``."""
+    tag = RESUME_TAG_PREFIX + (state.get("commit") or "none")
+    return tag + f"+dirty:{state['diff_hash']}" if state.get("dirty") else tag
+
+
+def parse_resume_tag(tags: Iterable[str]) -> dict[str, Any] | None:
+    """Read :func:`resume_tag`'s tag back from a run's tags: ``{"commit", "dirty", "diff_hash"}`` or ``None``."""
+    for tag in tags:
+        if tag.startswith(RESUME_TAG_PREFIX):
+            commit, _, dirty = tag[len(RESUME_TAG_PREFIX) :].partition("+dirty:")
+            return {"commit": None if commit == "none" else commit, "dirty": bool(dirty), "diff_hash": dirty or None}
+    return None
+
+
+def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str | None]:
+    """Installed versions of ``names`` plus ``python`` (``None`` for a distribution that is not installed)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def platform_info() -> dict[str, str]:
+    """Operating system, kernel release, CPU architecture and Python implementation (no host name)."""
+    return {
+        "system": platform.system(),
+        "release": platform.release(),
+        "machine": platform.machine(),
+        "python_implementation": platform.python_implementation(),
+        "byteorder": sys.byteorder,
+    }
+
+
+def durations(started_at: float | None, ended_at: float, records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Wall-clock phases of a run, from the ``start`` timestamp and the branch records' ``timing``.
+
+    ``before_fan_out_seconds`` runs from the start step to the first branch's
+    first line (the start step plus task launch), ``fan_out_seconds`` from there
+    to the last branch's end, ``after_fan_out_seconds`` from there to the pinning
+    of the results (join and end, with their launches). ``branch_seconds`` maps
+    each branch key to its own compute time. After a ``resume`` the clock spans
+    the original run and the resume, since cloned tasks keep their timestamps.
+    """
+    records = list(records)
+    timing = [r.get("timing", {}) for r in records]
+    starts = [t["started_at"] for t in timing if "started_at" in t]
+    ends = [t["finished_at"] for t in timing if "finished_at" in t]
+    first, last = (min(starts), max(ends)) if starts and ends else (None, None)
+
+    def span(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else round(b - a, 3)
+
+    return {
+        "wall_seconds": span(started_at, ended_at),
+        "before_fan_out_seconds": span(started_at, first),
+        "fan_out_seconds": span(first, last),
+        "after_fan_out_seconds": span(last, ended_at),
+        "branch_seconds": {r["key"]: round(r["timing"]["branch_seconds"], 3) for r in records if "branch_seconds" in r.get("timing", {})},
+    }
+
+
+def run_provenance(
+    config: Mapping[str, Any],
+    records: Iterable[Mapping[str, Any]],
+    *,
+    flow: str,
+    run_id: str,
+    user: str | None = None,
+    origin_run_id: str | None = None,
+    tags: Iterable[str] = (),
+    started_at: float | None = None,
+    ended_at: float | None = None,
+) -> dict[str, Any]:
+    """Assemble ``results["provenance"]`` for one run (pure apart from reading package metadata).
+
+    ``config`` is the run's config including the launch key the shell added
+    (overrides, config hash, lint verdict, git state); ``records`` the branch
+    records. The resolved config and the data fingerprints are not repeated
+    here: they are deterministic and live in the pinned part of ``results``
+    (``results["config"]``, ``results["data_fingerprints"]``); ``config_hash``
+    is the reference to them.
+    """
+    from components.shell import LAUNCH_KEY
+
+    launch = config.get(LAUNCH_KEY, {})
+    experiment = config.get("experiment", {})
+    ended_at = utc_now() if ended_at is None else ended_at
+    git = dict(launch.get("git") or {"commit": None, "reason": "not captured: the run was not launched through the shell"})
+    git.setdefault("captured_at", "launch")
+    resume_git = parse_resume_tag(tags) if origin_run_id else None
+    prov: dict[str, Any] = {
+        "schema": SCHEMA,
+        "flow": flow,
+        "run_id": run_id,
+        "user": user,
+        "experiment": experiment.get("name"),
+        "contract": experiment.get("contract"),
+        "config_hash": launch.get("config_hash"),
+        "overrides": list(launch.get("overrides", [])),
+        "lint": launch.get("lint"),
+        "git": git,
+        "resumed_from": origin_run_id,
+        "packages": package_versions(),
+        "platform": platform_info(),
+        "started_at": iso(started_at),
+        "ended_at": iso(ended_at),
+        "durations": durations(started_at, ended_at, records),
+    }
+    if origin_run_id:
+        prov["resume_git"] = resume_git
+        prov["code_changed_on_resume"] = (
+            None if resume_git is None else (resume_git["commit"], resume_git["diff_hash"]) != (git.get("commit"), git.get("diff_hash"))
+        )
+    return prov

@@ -1,0 +1,144 @@
+"""Run history: ``axisflow runs`` and ``axisflow diff`` (pure parts, then two real runs sharing one datastore)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from components.history import diff_configs, format_diff, format_runs, headline, moved_cells, verdict_changes
+
+
+def _cell(method, mean, low, high, epochs=2):
+    return {"axes": {"epochs": epochs}, "method": method, "n": 3, "mean": mean, "ci_low": low, "ci_high": high}
+
+
+def _pair(method, verdict, diff, epochs=2):
+    return {"axes": {"epochs": epochs}, "method": method, "baseline": "logreg", "mean_diff": diff, "verdict": verdict}
+
+
+def test_diff_configs_lists_changed_added_and_removed_dotted_keys_and_ignores_launch_metadata():
+    a = {"training": {"lr": 0.001, "epochs": 4}, "method": {"mlp": {"hidden": [64, 64]}}, "axisflow": {"config_hash": "x"}}
+    b = {"training": {"lr": 0.01, "epochs": 4, "clip": 1.0}, "method": {"mlp": {"hidden": [32]}}, "axisflow": {"config_hash": "y"}}
+    changes = {c["key"]: c for c in diff_configs(a, b)}
+    assert set(changes) == {"training.lr", "training.clip", "method.mlp.hidden"}
+    assert (changes["training.lr"]["old"], changes["training.lr"]["new"]) == (0.001, 0.01)
+    assert changes["training.clip"]["added"] and not changes["training.clip"]["removed"]
+    assert changes["method.mlp.hidden"]["new"] == [32]
+    assert diff_configs(a, a) == []
+
+
+def test_moved_cells_need_each_mean_outside_the_other_runs_interval():
+    a = {"cells": [_cell("mlp", 0.70, 0.65, 0.75), _cell("logreg", 0.80, 0.78, 0.82), _cell("lone", 0.5, None, None)]}
+    b = {"cells": [_cell("mlp", 0.90, 0.85, 0.95), _cell("logreg", 0.83, 0.79, 0.87), _cell("lone", 0.9, None, None)]}
+    moved = moved_cells(a, b)
+    assert [m["method"] for m in moved] == ["mlp"]  # logreg: the old mean is inside the new CI; "lone" has no CI
+    assert moved[0]["delta"] == pytest.approx(0.20) and moved[0]["a_ci"] == [0.65, 0.75]
+
+
+def test_verdict_changes_report_old_and_new_verdicts():
+    a = {"paired": [_pair("mlp", "worse", -0.1), _pair("mlp", "better", 0.1, epochs=4)]}
+    b = {"paired": [_pair("mlp", "better", 0.05), _pair("mlp", "better", 0.2, epochs=4)]}
+    changes = verdict_changes(a, b)
+    assert [(c["axes"], c["old"], c["new"]) for c in changes] == [({"epochs": 2}, "worse", "better")]
+
+
+def test_headline_names_the_best_method_of_the_first_cell_and_counts_verdicts():
+    results = {
+        "metric": {"name": "auroc", "higher_is_better": True},
+        "baseline": "logreg",
+        "cells": [_cell("logreg", 0.8, 0.78, 0.82), _cell("mlp", 0.9, 0.85, 0.95), _cell("mlp", 0.99, 0.98, 1.0, epochs=4)],
+        "paired": [_pair("mlp", "better", 0.1), _pair("mlp", None, 0.1, epochs=4)],
+    }
+    assert headline(results) == "auroc best mlp 0.900 [0.850, 0.950] @ epochs=2; vs logreg: 1 better, 1 without interval"
+
+
+def test_format_runs_puts_one_run_per_line_with_the_dirty_flag():
+    row = {
+        "run_id": "17", "started_at": "2026-01-01T00:00:00", "status": "failed", "experiment": "smoke",
+        "contract": "order_independent", "config_hash": "abc", "commit": "0123456789abcdef", "dirty": True,
+        "duration_seconds": 61.4, "resumed_from": None, "headline": "branch/7: RuntimeError: boom",
+    }
+    lines = format_runs([row, {**row, "run_id": "18", "resumed_from": "17", "status": "successful"}]).splitlines()
+    assert lines[0].split() == ["RUN", "STARTED", "STATUS", "EXPERIMENT", "CONTRACT", "CONFIG", "COMMIT", "DURATION", "HEADLINE"]
+    assert lines[1].split()[:8] == ["17", "2026-01-01T00:00:00", "failed", "smoke", "order_independent", "abc", "0123456789+dirty", "61s"]
+    assert lines[2].endswith("[resume of 17] branch/7: RuntimeError: boom")
+
+
+@pytest.fixture(scope="module")
+def two_runs(smoke_run, tmp_path_factory):
+    """A copy of the shared smoke datastore plus a second smoke run with ``training.lr=0.01`` in it."""
+    from conftest import run_smoke
+
+    root = tmp_path_factory.mktemp("history-datastore")
+    # Copying the datastore leaves the shared one untouched (other tests read its latest run).
+    shutil.copytree(smoke_run.datastore_root / ".metaflow", root / ".metaflow")
+    changed = run_smoke(root, "training.lr=0.01")
+    return root, smoke_run.run.id, changed.run.id
+
+
+def _cli(root, *args):
+    return subprocess.run([sys.executable, "-m", "components.cli", *args], cwd=root, capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_runs_lists_both_runs_newest_first_with_hash_commit_and_headline(two_runs):
+    root, first, second = two_runs
+    listed = _cli(root, "runs", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    ids = [row["run_id"] for row in rows]
+    assert ids.index(second) < ids.index(first), "newest first"
+    by_id = {row["run_id"]: row for row in rows}
+    a, b = by_id[first], by_id[second]
+    assert a["status"] == b["status"] == "successful" and a["experiment"] == b["experiment"] == "smoke"
+    assert a["contract"] == "order_independent" and a["config_hash"] != b["config_hash"]
+    assert b["overrides"] == ["experiment=smoke", "training.lr=0.01"]
+    assert len(a["commit"]) == 40 and isinstance(a["dirty"], bool) and a["duration_seconds"] > 0
+    assert a["headline"].startswith("auroc best ") and "vs logreg:" in a["headline"]
+
+    table = _cli(root, "runs", "--limit", "1")
+    assert table.returncode == 0 and len(table.stdout.strip().splitlines()) == 2
+    assert table.stdout.splitlines()[1].startswith(second)
+
+
+@pytest.mark.slow
+def test_diff_names_the_changed_key_and_the_cells_it_moved(two_runs):
+    root, first, second = two_runs
+    out = _cli(root, "diff", first, second, "--format", "json")
+    assert out.returncode == 0, out.stderr
+    diff = json.loads(out.stdout)
+    assert [(c["key"], c["old"], c["new"]) for c in diff["config"]] == [("training.lr", 0.001, 0.01)]
+    assert diff["code"][0] == diff["code"][1] and diff["code"][0]["commit"]
+    assert all(old == new for old, new in diff["packages"].values())
+    assert diff["data"]["identical"] == diff["data"]["branches"][0] == 6, "the learning rate does not touch the data"
+    moved = diff["cells"]["moved"]
+    assert moved, "a 10x learning rate must move some MLP cells beyond their intervals"
+    assert {m["method"] for m in moved} <= {"mlp", "mlp_early_stop"}, "logreg ignores training.lr: its cells are identical"
+
+    text = _cli(root, "diff", first, f"InvestigationFlow/{second}")
+    assert text.returncode == 0, text.stderr
+    assert "  training.lr: 0.001 -> 0.01" in text.stdout
+    assert f"cells: {len(moved)} of {diff['cells']['compared']} moved beyond both runs' confidence intervals" in text.stdout
+    assert "packages: same (" in text.stdout
+
+
+def test_diff_of_an_unknown_run_is_a_one_line_error(tmp_path):
+    (tmp_path / ".metaflow").mkdir()
+    out = _cli(tmp_path, "diff", "1", "2")
+    assert out.returncode == 2 and out.stderr.startswith("axisflow: error: no run InvestigationFlow/1")
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_format_diff_reports_missing_results_instead_of_cells():
+    diff = {
+        "a": "F/1", "b": "F/2", "config_hash": ["h", "h"], "config": [],
+        "code": [{"commit": "c" * 40, "dirty": False, "diff_hash": None}] * 2,
+        "packages": None, "platform": None, "data": None, "cells": None, "verdicts": None, "missing_results": ["F/2"],
+    }
+    text = format_diff(diff)
+    assert "config: identical (hash h)" in text and "(same)" in text
+    assert "results: F/2 has none (it did not finish successfully); cells not compared" in text

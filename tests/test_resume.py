@@ -1,0 +1,169 @@
+"""Failure handling and crash recovery, end to end.
+
+A planted one-time failure in one branch fails the run with a message naming
+the branch, method and training axes (plus the original traceback) and pins
+nothing; a run whose process group is SIGKILLed mid-fan-out leaves finished
+branches behind. In both cases ``resume`` through the shell re-runs only the
+unfinished branches (counted from Metaflow's clone metadata) and pins the same
+output surface as an uninterrupted run (the shared ``smoke_run``), provenance aside.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import FLOW, ROOT
+
+FAIL_ONCE_FLOW = ROOT / "tests" / "fixtures" / "failing" / "fail_once_flow.py"
+PLANTED_BRANCH = "label_noise=0.3,seed=2"  # the last branch of experiment=smoke
+
+
+def _surface(results) -> str:
+    """The output surface without provenance, as canonical JSON (floats keep every digit)."""
+    return json.dumps({k: v for k, v in results.items() if k != "provenance"}, sort_keys=True)
+
+
+def _run(root: Path, pathspec: str):
+    """The client Run ``pathspec`` in the datastore under ``root``.
+
+    Metaflow's client keeps one local datastore root per process (every
+    ``Runner`` result re-points it), so each read names its datastore first.
+    """
+    import metaflow
+
+    metaflow.metadata(f"local@{root}")
+    return metaflow.Run(pathspec, _namespace_check=False)
+
+
+def _clean(smoke_run):
+    """The uninterrupted run's output surface and branch count."""
+    results = _run(smoke_run.datastore_root, smoke_run.run.pathspec)["end"].task.data.results
+    return _surface(results), results["plan"]["branches"]
+
+
+def _resume(flow_file: Path, root: Path, origin_id: str, env: dict[str, str] | None = None):
+    """Resume ``origin_id`` through the shell (no config value: resume reuses the original's)."""
+    from metaflow import Runner
+
+    with Runner(str(flow_file), cwd=str(root), env=env or {}) as runner:
+        resumed = runner.resume(origin_run_id=origin_id, max_workers=2)
+        if resumed.status != "successful":
+            pytest.fail(f"resume failed ({resumed.status}):\n{resumed.stdout}\n{resumed.stderr}")
+        return resumed
+
+
+def _split_clones(run):
+    """Branch tasks of a resumed run: (cloned origin task ids, branch keys that were executed again)."""
+    cloned, executed = set(), []
+    for task in run["branch"]:
+        if task.origin_pathspec:
+            cloned.add(task.origin_pathspec.rsplit("/", 1)[-1])
+        else:
+            executed.append(task["record"].data["key"])
+    return cloned, sorted(executed)
+
+
+def _finished_branch_tasks(run) -> dict[str, str]:
+    """Task id -> branch key of every branch task of ``run`` that completed successfully."""
+    return {t.id: t["record"].data["key"] for t in run["branch"] if t.finished and t.successful}
+
+
+@pytest.mark.slow
+def test_planted_branch_failure_is_named_pins_nothing_and_resume_reruns_only_unfinished_branches(smoke_run, tmp_path):
+    from components.runs import run_flow
+
+    clean, total = _clean(smoke_run)
+    marker = tmp_path / "planted.json"
+    marker.write_text(json.dumps({"branch": PLANTED_BRANCH, "method": "mlp"}))
+    env = {"AXISFLOW_PLANTED_FAILURE": str(marker)}
+    root = tmp_path / "datastore"
+    with run_flow(FAIL_ONCE_FLOW, ["experiment=smoke"], datastore_root=root, env=env) as failed:
+        status, output, origin = failed.status, failed.stdout + failed.stderr, _run(root, failed.run.pathspec)
+
+    assert status == "failed"
+    assert f"branch {PLANTED_BRANCH}, method mlp, training axes epochs=2: FloatingPointError: planted failure" in output
+    # Metaflow prints the chained original traceback too: the planted trainer's frame and the chain marker.
+    assert "planted_trainer" in output and "direct cause of the following exception" in output
+    assert not marker.exists(), "the planted failure fires once"
+    # Nothing reached the output surface: the end step never ran.
+    assert not origin.successful and "end" not in {step.id for step in origin}
+
+    finished = _finished_branch_tasks(origin)
+    assert PLANTED_BRANCH not in finished.values()
+    resumed = _run(root, _resume(FAIL_ONCE_FLOW, root, origin.id, env).run.pathspec)
+    cloned, executed = _split_clones(resumed)
+    assert cloned == set(finished), "exactly the branches that finished were cloned, not recomputed"
+    assert PLANTED_BRANCH in executed and len(cloned) + len(executed) == total
+    assert len(cloned) >= 3, f"expected most branches to survive the failure, cloned only {sorted(cloned)}"
+
+    results = resumed["end"].task.data.results
+    assert _surface(results) == clean
+    assert results["provenance"]["resumed_from"] == origin.id
+    assert results["provenance"]["resume_git"]["commit"] == results["provenance"]["git"]["commit"]
+
+
+def _launch_and_kill_after(root: Path, branches_finished: int, deadline_seconds: float = 1200) -> str:
+    """Start a smoke run as its own process group; SIGKILL the group once ``branches_finished`` branches finished.
+
+    Returns the killed run's id.
+    """
+    value = json.dumps({"overrides": ["experiment=smoke"]})
+    run_id_file = root / "run-id"
+    command = [sys.executable, str(FLOW), "--config-value", "config", value, "run", "--max-workers", "2", "--run-id-file", str(run_id_file)]
+    proc = subprocess.Popen(
+        command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout] + [lines.put(None)], daemon=True).start()
+    seen, done, deadline = [], 0, time.monotonic() + deadline_seconds
+    try:
+        while done < branches_finished:
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0.1))
+            if line is None:
+                pytest.fail("the run ended before it could be killed:\n" + "".join(seen))
+            seen.append(line)
+            done += "/branch/" in line and "Task finished successfully" in line
+    except queue.Empty:
+        pytest.fail("timed out waiting for branches to finish:\n" + "".join(seen))
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    return run_id_file.read_text().strip()
+
+
+@pytest.mark.slow
+def test_sigkilled_run_resumes_without_recomputing_finished_branches(smoke_run, tmp_path):
+    clean, total = _clean(smoke_run)
+    origin_id = _launch_and_kill_after(tmp_path, branches_finished=2)
+    resumed = _run(tmp_path, _resume(FLOW, tmp_path, origin_id).run.pathspec)
+    origin = _run(tmp_path, f"InvestigationFlow/{origin_id}")
+    finished = _finished_branch_tasks(origin)
+    assert 2 <= len(finished) < total and not origin.successful
+
+    cloned, executed = _split_clones(resumed)
+    assert cloned == set(finished), "every branch that finished before the kill was cloned, none recomputed"
+    assert len(executed) == total - len(finished)
+    assert not set(executed) & set(finished.values())
+
+    results = resumed["end"].task.data.results
+    assert _surface(results) == clean
+    assert results["provenance"]["resumed_from"] == origin_id
+
+    # The run history shows the killed run as unfinished and the resume as its continuation.
+    listed = subprocess.run(
+        [sys.executable, "-m", "components.cli", "runs", "--format", "json"], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    rows = {row["run_id"]: row for row in json.loads(listed.stdout)}
+    assert rows[origin_id]["status"] == "unfinished" and rows[origin_id]["headline"] == "no results"
+    assert rows[resumed.id]["status"] == "successful" and rows[resumed.id]["resumed_from"] == origin_id
