@@ -21,6 +21,7 @@ and written up in ``docs/statistics.md``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -94,10 +95,10 @@ def _rngs_for(rngs: Sequence[Any], rows: int) -> list[np.random.Generator]:
 def _block_sizes(n: int, table_limit: int = 4096) -> list[int]:
     """Split ``n`` draws into as few near-equal blocks as tables of ``table_limit`` allow.
 
-    One integer uniform on ``[0, n**s)`` is exactly ``s`` independent uniform
-    indices (its base-``n`` digits), so a block of ``s`` draws costs one random
-    number and one lookup in a table of the ``n**s`` possible block sums. The
-    limit keeps every table in L1/L2 cache and its index in ``uint16``.
+    ``s`` independent uniform indices are exactly the base-``n`` digits of one
+    integer uniform on ``[0, n**s)``, so a block of ``s`` draws costs one lookup in
+    a table of the ``n**s`` possible block sums. The limit keeps every table in
+    L1/L2 cache.
     """
     per_block = 1
     while per_block < n and n ** (per_block + 1) <= table_limit:
@@ -107,11 +108,33 @@ def _block_sizes(n: int, table_limit: int = 4096) -> list[int]:
     return [small + 1] * extra + [small] * (blocks - extra)
 
 
-def _block_table(columns: np.ndarray, size: int) -> np.ndarray:
-    """Sums of ``columns`` over every ``size``-tuple of column indices.
+@functools.lru_cache(maxsize=64)
+def _draw_groups(n: int, limit: int = 1 << 63) -> tuple[tuple[int, ...], ...]:
+    """The blocks of :func:`_block_sizes`, packed into groups whose bases multiply to at most ``limit``.
 
-    ``columns`` has shape ``(k, n)``; the table has shape ``(k, n**size)`` and
-    entry ``[:, i]`` sums the columns named by the base-``n`` digits of ``i``
+    A block of ``s`` indices is one digit in base ``n**s``; the blocks of a group
+    are the mixed-radix digits of a single integer uniform on ``[0, product of
+    bases)``, so one 64-bit draw serves several blocks (all four blocks of a
+    10-seed resample: bases 1000, 1000, 100, 100).
+    """
+    groups: list[list[int]] = []
+    product = limit
+    for size in _block_sizes(n):
+        base = n**size
+        if groups and product * base <= limit:
+            groups[-1].append(size)
+            product *= base
+        else:
+            groups.append([size])
+            product = base
+    return tuple(tuple(group) for group in groups)
+
+
+def _block_table(columns: np.ndarray, size: int) -> np.ndarray:
+    """Sums of each row of ``columns`` over every ``size``-tuple of its indices.
+
+    ``columns`` has shape ``(rows, n)``; the table has shape ``(rows, n**size)``
+    and entry ``[:, i]`` sums the entries named by the base-``n`` digits of ``i``
     (most significant first).
     """
     table = columns
@@ -120,32 +143,54 @@ def _block_table(columns: np.ndarray, size: int) -> np.ndarray:
     return table
 
 
-def _accumulate_resample_sums(columns: np.ndarray, rng: np.random.Generator, out: np.ndarray) -> None:
-    """Write sums of bootstrap resamples of the columns of ``columns`` into ``out``.
+def _resample_sums(
+    tables: Mapping[int, np.ndarray], n: int, rng: np.random.Generator, n_resamples: int
+) -> np.ndarray:
+    """Sums of one row's values over ``n_resamples`` bootstrap resamples of its ``n`` entries.
 
-    ``columns`` has shape ``(k, n)`` (e.g. deviations and their squares, ``k = 2``)
-    and ``out`` shape ``(k, B)``: resample ``b`` is ``n`` column indices drawn with
-    replacement, and ``out[:, b]`` the sum of those columns. Indices are drawn
-    block-wise (see :func:`_block_sizes`): the same distribution as
-    ``rng.integers(0, n, n)`` per resample, with about a third of the random numbers.
+    ``tables`` maps each block size of :func:`_draw_groups` to the row's table of
+    block sums (:func:`_block_table`, one row). Resample ``b`` is ``n`` indices
+    drawn uniformly with replacement: each group of blocks is one uniform integer,
+    split into its mixed-radix digits, and each digit picks a block sum. The
+    distribution is the ordinary bootstrap's. Complex tables carry two real
+    columns at once (real and imaginary parts are summed independently, exactly
+    as two real sums), gathered by one lookup. Returns shape ``(n_resamples,)``.
     """
-    n = columns.shape[1]
-    sizes = _block_sizes(n)
-    first = True
-    for size in sorted(set(sizes), reverse=True):
-        high = n**size
-        dtype = np.uint16 if high <= 1 << 16 else np.int64
-        draws = rng.integers(0, high, size=(sizes.count(size), out.shape[1]), dtype=dtype)
-        table = _block_table(columns, size)
-        for block in draws:
-            if first:
-                table.take(block, axis=1, out=out)
-                first = False
+    total = None
+    for high, steps in _draw_plan(n):
+        digits = rng.integers(0, high, size=n_resamples, dtype=np.uint64)
+        for size, base in steps:
+            if base is None:
+                index = digits
             else:
-                out += table.take(block, axis=1)
+                rest = digits // base
+                digits -= rest * base
+                index, digits = digits, rest
+            # Digits are below n**size < 2**63, so the int64 view holds the same value.
+            block = tables[size].take(index.view(np.int64))
+            if total is None:
+                total = block
+            else:
+                total += block
+    return total
 
 
-def _rows_per_chunk(n_resamples: int, budget: int = 1 << 22) -> int:
+@functools.lru_cache(maxsize=64)
+def _draw_plan(n: int) -> tuple[tuple[int, tuple[tuple[int, np.uint64 | None], ...]], ...]:
+    """Per group of :func:`_draw_groups`: the draw's bound and its blocks, least significant first.
+
+    Each block is ``(size, base)``; ``base`` divides its digit off the draw, and is
+    ``None`` for the most significant block, which is what remains.
+    """
+    plan = []
+    for group in _draw_groups(n):
+        steps = [(size, np.uint64(n**size)) for size in reversed(group[1:])] + [(group[0], None)]
+        plan.append((n ** sum(group), tuple(steps)))
+    return tuple(plan)
+
+
+def _rows_per_chunk(n_resamples: int, budget: int = 1 << 17) -> int:
+    # 2**17 float64 values (1 MiB) per buffer keep a chunk of rows in L2 cache.
     return max(1, budget // max(n_resamples, 1))
 
 
@@ -178,70 +223,141 @@ def bootstrap_distribution(
     if samples.shape[1] < 1:
         raise ValueError("samples need at least one column (seed) to resample")
     generators = _rngs_for(rngs, samples.shape[0])
-    return _resample(samples, generators, _check_resamples(n_resamples), means=True, studentized=studentized)
+    means, keys = _resample(samples, generators, _check_resamples(n_resamples), means=True, studentized=studentized)
+    return means, None if keys is None else _t_from_key(keys, samples.shape[1])
 
 
 def _resample(
     samples: np.ndarray, generators: list[np.random.Generator], n_resamples: int, *, means: bool, studentized: bool
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """:func:`bootstrap_distribution` without checks, computing only what is asked for."""
+    """Resample means and/or t-order keys of each row, computing only what is asked for.
+
+    The key of a resample is ``u* = s |s| / q``, with ``s`` and ``q`` its sums of
+    deviations from the row mean and of their squares. ``t*`` is an increasing
+    function of ``u*`` (:func:`_t_from_key`), so quantiles of ``t*`` need the
+    keys and only the few selected order statistics converted; the keys cost no
+    square root. Shapes ``(rows, B)``.
+    """
     rows, n = samples.shape
     centre = samples.mean(axis=1)[:, None]
-    # Centring first keeps the one-pass variance in _studentize accurate.
+    # Centring first keeps the variance that _t_from_key recovers accurate.
     deviations = samples - centre
     theta_b = np.empty((rows, n_resamples)) if means else None
-    tstats = np.empty((rows, n_resamples)) if studentized else None
-    work = np.empty((2, n_resamples)) if studentized else None
+    keys = np.empty((rows, n_resamples)) if studentized else None
+    if studentized:
+        columns = np.empty((rows, n), dtype=np.complex128)
+        columns.real = deviations
+        columns.imag = deviations**2
+        # Only a row with a zero (or underflowing) squared deviation can draw a
+        # resample with q = 0, whose key 0/0 must read 0 (no deviation at all).
+        spreadless = (columns.imag == 0).any(axis=1).tolist()
+        pair = np.empty((2, n_resamples))
+    else:
+        columns = deviations
+    tables = {size: _block_table(columns, size) for size in {size for group in _draw_groups(n) for size in group}}
     # Row by row, so temporaries stay small enough to live in cache.
-    for i in range(rows):
-        if work is None:
-            _accumulate_resample_sums(deviations[i : i + 1], generators[i], theta_b[i : i + 1])
-            continue
-        _accumulate_resample_sums(np.stack([deviations[i], deviations[i] ** 2]), generators[i], work)
-        _studentize(work[0], work[1], n, out=tstats[i])
-        if theta_b is not None:
-            theta_b[i] = work[0]
-    if theta_b is not None:
-        theta_b /= n
-        theta_b += centre
-    return theta_b, tstats
-
-
-def _studentize(sums: np.ndarray, squares: np.ndarray, n: int, out: np.ndarray) -> None:
-    """Write ``t*`` into ``out`` from resample sums and sums of squares of deviations (all shape ``(B,)``)."""
-    if n < 2:
-        out[:] = 0.0
-        return
-    np.multiply(sums, sums, out=out)
-    out *= -1.0 / n
-    out += squares
-    # An all-equal resample has zero scatter; rounding can leave a tiny residue
-    # (or a negative one), which must not pass for a real spread.
-    out[out <= squares * (8 * n * np.finfo(float).eps)] = 0.0
-    np.sqrt(out, out=out)
     with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(sums, out, out=out)
-    out[np.isnan(out)] = 0.0
-    out *= math.sqrt((n - 1) / n)
+        for i in range(rows):
+            sums = _resample_sums({size: table[i] for size, table in tables.items()}, n, generators[i], n_resamples)
+            if studentized:
+                # Contiguous halves: the arithmetic below runs several times faster on them.
+                np.copyto(pair, sums.view(np.float64).reshape(n_resamples, 2).T)
+                sums, squares = pair
+                key = keys[i]
+                np.abs(sums, out=key)
+                key *= sums
+                key /= squares
+                if spreadless[i]:
+                    key[np.isnan(key)] = 0.0
+            if theta_b is not None:
+                np.divide(sums, n, out=theta_b[i])
+    if theta_b is not None:
+        theta_b += centre
+    return theta_b, keys
 
 
-def _quantile_sorted(ordered: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Linear (Hyndman-Fan type 7) quantile of each sorted row at its own level.
+def _t_from_key(keys: np.ndarray, n: int) -> np.ndarray:
+    """``t*`` from the key ``u* = s |s| / q``: ``t* = sign(u*) sqrt((n-1)/n * |u*| / (1 - |u*|/n))``.
 
-    ``ordered`` has shape ``(rows, B)``, ``p`` shape ``(rows,)``. Same arithmetic
-    as ``scipy.stats.quantile(method="linear")``; an exact hit on a data point
-    returns that point, so infinite neighbours do not turn it into NaN.
+    With ``v = q - s^2/n`` the resample's scatter, ``1 - |u*|/n = v / q``, so this
+    is ``(mean* - mean) / se*``. Every step is monotone, so the map is
+    non-decreasing in floating point too: sorting ``t*`` or converting sorted keys
+    gives the same numbers. A resample whose values are all equal has ``v = 0``;
+    rounding can leave a tiny residue (or a negative one), which must not pass for
+    a real spread, so it gets ``t* = +-inf``.
     """
-    size = ordered.shape[1]
-    undefined = np.isnan(p)
-    p = np.where(undefined, 0.5, p)
+    if n < 2:
+        return np.zeros_like(keys)
+    magnitude = np.abs(keys)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = 1.0 - magnitude / n
+        t = np.sqrt(magnitude / spread)
+    t[spread <= 8 * n * np.finfo(float).eps] = np.inf
+    np.copysign(t, keys, out=t)
+    t *= math.sqrt((n - 1) / n)
+    return t
+
+
+def _order_statistics(values: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Order statistics ``index`` and ``index + 1`` (capped at the last) of each row.
+
+    ``values`` has shape ``(rows, B)`` and is partially sorted in place; ``index``
+    has shape ``(rows, k)``. Returns two arrays of shape ``(rows, k)``. Each needed
+    position costs one single-``kth`` partition of what lies above the previous
+    one (NumPy's vectorized selection; a list of ``kth`` takes a slower path), and
+    its upper neighbour is the minimum of the stretch up to the next position. NaN
+    counts as the largest value, as in a sort.
+    """
+    rows, size = values.shape
+    low = np.empty(index.shape)
+    high = np.empty(index.shape)
+    # Rows that need the same positions (all of them unless BCa) share one call per step.
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for row, key in enumerate(map(tuple, index.tolist())):
+        groups.setdefault(key, []).append(row)
+    for key, members in groups.items():
+        if len(members) == rows:
+            block = values
+        elif len(members) == 1:
+            block = values[members[0] : members[0] + 1]
+        else:
+            block = values[members]
+        kth = sorted(set(key))
+        start = 0
+        for k in kth:
+            block[:, start:].partition(k - start, axis=1)
+            start = k + 1
+        for column, k in enumerate(key):
+            low[members, column] = block[:, k]
+            if k + 1 == size:
+                high[members, column] = block[:, k]
+                continue
+            following = [other for other in kth if other > k]
+            stop = following[0] + 1 if following else size
+            high[members, column] = np.fmin.reduce(block[:, k + 1 : stop], axis=1)
+    return low, high
+
+
+def _quantiles(values: np.ndarray, levels: np.ndarray, transform: Any = None) -> np.ndarray:
+    """Linear (Hyndman-Fan type 7) quantiles of each row of ``values`` at its own levels.
+
+    ``values`` has shape ``(rows, B)`` (partially sorted in place), ``levels`` shape
+    ``(rows, k)``; returns shape ``(rows, k)``. Same arithmetic as
+    ``scipy.stats.quantile(method="linear")``; an exact hit on a data point returns
+    that point, so infinite neighbours do not turn it into NaN. ``transform``, a
+    non-decreasing function, is applied to the two order statistics before
+    interpolating: the quantile of ``transform(values)`` without transforming all
+    of them.
+    """
+    size = values.shape[1]
+    undefined = np.isnan(levels)
+    p = np.where(undefined, 0.5, levels)
     position = p * size + (1 - p)
     below = np.floor(position) - 1
     weight = np.where(below < 0, 0.0, position % 1)
-    lo_index = np.clip(below, 0, size - 1).astype(np.intp)[:, None]
-    hi_index = np.clip(below + 1, 0, size - 1).astype(np.intp)[:, None]
-    lo = np.take_along_axis(ordered, lo_index, axis=1)[:, 0]
-    hi = np.take_along_axis(ordered, hi_index, axis=1)[:, 0]
+    lo, hi = _order_statistics(values, np.clip(below, 0, size - 1).astype(np.intp))
+    if transform is not None:
+        lo, hi = transform(lo), transform(hi)
     with np.errstate(invalid="ignore"):
         value = (1 - weight) * lo + weight * hi
     value = np.where(weight == 0, lo, np.where(weight == 1, hi, value))
@@ -309,15 +425,13 @@ def interval_from_distribution(
 def _distribution_interval(
     samples: np.ndarray, theta_b: np.ndarray, method: str, alpha: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`interval_from_distribution` without checks; sorts ``theta_b`` in place."""
+    """:func:`interval_from_distribution` without checks; partially sorts ``theta_b`` in place."""
     rows = samples.shape[0]
     if method == "bca":
         level_lo, level_hi = _bca_levels(samples, theta_b, alpha)
     else:
         level_lo, level_hi = np.full(rows, alpha), np.full(rows, 1 - alpha)
-    theta_b.sort(axis=1)
-    low = _quantile_sorted(theta_b, level_lo)
-    high = _quantile_sorted(theta_b, level_hi)
+    low, high = _quantiles(theta_b, np.stack([level_lo, level_hi], axis=1)).T
     if method == "basic":
         theta_hat = samples.mean(axis=1)
         low, high = 2 * theta_hat - high, 2 * theta_hat - low
@@ -382,24 +496,19 @@ def bootstrap_ci(
     if method == "student-t":
         low[todo], high[todo] = student_t_ci(samples[todo], confidence=confidence)
         return low, high
+    alpha = (1 - confidence) / 2
     step = _rows_per_chunk(n_resamples)
     for start in range(0, todo.size, step):
         chunk = todo[start : start + step]
         part = samples[chunk]
         chunk_rngs = [generators[i] for i in chunk]
         if method == "bootstrap-t":
-            low[chunk], high[chunk] = _bootstrap_t(part, confidence, n_resamples, chunk_rngs)
+            _, keys = _resample(part, chunk_rngs, n_resamples, means=False, studentized=True)
+            low[chunk], high[chunk] = _studentized_interval(part, keys, alpha, lambda u: _t_from_key(u, n))
         else:
             theta_b, _ = _resample(part, chunk_rngs, n_resamples, means=True, studentized=False)
-            low[chunk], high[chunk] = _distribution_interval(part, theta_b, method, (1 - confidence) / 2)
+            low[chunk], high[chunk] = _distribution_interval(part, theta_b, method, alpha)
     return low, high
-
-
-def _bootstrap_t(
-    samples: np.ndarray, confidence: float, n_resamples: int, rngs: list[np.random.Generator]
-) -> tuple[np.ndarray, np.ndarray]:
-    _, tstats = _resample(samples, rngs, n_resamples, means=False, studentized=True)
-    return _studentized_interval(samples, tstats, (1 - confidence) / 2)
 
 
 def bootstrap_t_interval(samples: Any, tstats: Any, *, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -415,12 +524,16 @@ def bootstrap_t_interval(samples: Any, tstats: Any, *, confidence: float = 0.95)
     return _studentized_interval(samples, tstats, (1 - _check_confidence(confidence)) / 2)
 
 
-def _studentized_interval(samples: np.ndarray, tstats: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`bootstrap_t_interval` without checks; sorts ``tstats`` in place."""
+def _studentized_interval(
+    samples: np.ndarray, tstats: np.ndarray, alpha: float, transform: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`bootstrap_t_interval` without checks; partially sorts ``tstats`` in place.
+
+    ``transform`` turns the given statistics into ``t*`` (see :func:`_quantiles`).
+    """
     rows, n = samples.shape
-    tstats.sort(axis=1)
-    t_lo = _quantile_sorted(tstats, np.full(rows, alpha))
-    t_hi = _quantile_sorted(tstats, np.full(rows, 1 - alpha))
+    levels = np.broadcast_to(np.array([alpha, 1 - alpha]), (rows, 2))
+    t_lo, t_hi = _quantiles(tstats, levels, transform).T
     mean = samples.mean(axis=1)
     se = samples.std(axis=1, ddof=1) / math.sqrt(n)
     with np.errstate(invalid="ignore"):

@@ -99,7 +99,7 @@ def test_bootstrap_distribution_draws_each_resample_uniformly():
     assert sps.chisquare(counts, np.array(expected) * counts.sum()).pvalue > 1e-3
 
 
-@pytest.mark.parametrize("n", [2, 5, 10, 17, 20, 64])
+@pytest.mark.parametrize("n", [2, 5, 10, 17, 20, 64, 70])
 def test_bootstrap_distribution_matches_bootstrap_moments(n):
     row = np.random.default_rng(n).normal(size=(1, n))
     means, _ = bootstrap_distribution(row, n_resamples=40_000, rngs=[n])
@@ -114,6 +114,97 @@ def test_block_sizes_cover_n_with_small_tables(n):
     assert sum(sizes) == n
     assert n ** max(sizes) <= 4096 or max(sizes) == 1
     assert max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.parametrize("n", range(1, 70))
+def test_draw_groups_pack_every_block_into_64_bit_draws(n):
+    groups = stats._draw_groups(n)
+    assert [size for group in groups for size in group] == stats._block_sizes(n)
+    assert all(math.prod(n**size for size in group) <= 2**63 for group in groups)
+
+
+def test_bootstrap_distribution_counts_are_multinomial_across_blocks():
+    # n = 7 splits each resample into blocks of 4 and 3 indices, digits of one draw;
+    # powers of ten make every resample's sum spell out its counts.
+    n, draws = 7, 60_000
+    values = 10.0 ** np.arange(n)[None, :]
+    assert stats._draw_groups(n) == ((4, 3),)
+    means, _ = bootstrap_distribution(values, n_resamples=draws, rngs=[11])
+    sums = np.rint(means[0] * n).astype(np.int64)
+    counts = np.stack([(sums // 10**j) % 10 for j in range(n)], axis=1)
+    assert (counts.sum(axis=1) == n).all()
+    p = 1 / n
+    expected = n * (np.diag(np.full(n, p)) - p * p)
+    # Covariances across indices of different blocks are -n p^2, as for one multinomial draw.
+    np.testing.assert_allclose(np.cov(counts, rowvar=False), expected, atol=6 * math.sqrt(2 / draws))
+    np.testing.assert_allclose(counts.mean(axis=0), 1.0, atol=5 * math.sqrt(n * p * (1 - p) / draws))
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 40, 999])
+def test_quantiles_by_selection_match_full_sort(size):
+    rng = np.random.default_rng(size)
+    values = rng.integers(-3, 4, size=(6, size)).astype(float)  # many ties
+    values[1, : size // 3] = np.inf
+    values[2, : size // 4] = -np.inf
+    values[3, : size // 5] = np.nan
+    levels = np.column_stack([rng.uniform(0, 1, 6), rng.uniform(0, 1, 6), np.full(6, 0.025), np.full(6, 0.975)])
+    levels[4, 0] = np.nan
+    levels[5, :2] = [0.0, 1.0]
+    ordered = np.sort(values, axis=1)
+    expected = np.column_stack([_reference_quantile(ordered, levels[:, j]) for j in range(4)])
+    for rows in (slice(None), [0], [0, 3]):  # shared and per-row positions
+        got = stats._quantiles(values[rows].copy(), levels[rows])
+        np.testing.assert_array_equal(got, expected[rows])
+
+
+def _reference_quantile(ordered, p):
+    """Linear quantile of sorted rows, written out as the old full-sort implementation did."""
+    size = ordered.shape[1]
+    undefined = np.isnan(p)
+    p = np.where(undefined, 0.5, p)
+    position = p * size + (1 - p)
+    below = np.floor(position) - 1
+    weight = np.where(below < 0, 0.0, position % 1)
+    lo = np.take_along_axis(ordered, np.clip(below, 0, size - 1).astype(np.intp)[:, None], axis=1)[:, 0]
+    hi = np.take_along_axis(ordered, np.clip(below + 1, 0, size - 1).astype(np.intp)[:, None], axis=1)[:, 0]
+    with np.errstate(invalid="ignore"):
+        value = (1 - weight) * lo + weight * hi
+    value = np.where(weight == 0, lo, np.where(weight == 1, hi, value))
+    return np.where(undefined, np.nan, value)
+
+
+def test_t_from_key_matches_direct_studentization_and_keeps_order():
+    rng = np.random.default_rng(12)
+    n = 6
+    resamples = rng.choice(rng.normal(size=n), size=(5_000, n))
+    resamples[:3] = resamples[:3, :1]  # all-equal resamples: no spread
+    deviations = resamples - resamples.mean()
+    s, q = deviations.sum(axis=1), (deviations**2).sum(axis=1)
+    t = stats._t_from_key(s * np.abs(s) / q, n)
+    with np.errstate(divide="ignore"):
+        direct = (resamples.mean(axis=1) - resamples.mean()) / (resamples.std(axis=1, ddof=1) / math.sqrt(n))
+    assert np.isinf(t[:3]).all() and (np.sign(t[:3]) == np.sign(s[:3])).all()
+    np.testing.assert_allclose(t[3:], direct[3:], rtol=1e-9)
+    ordered = t[np.argsort(s * np.abs(s) / q, kind="stable")]
+    assert (ordered[1:] >= ordered[:-1]).all()
+
+
+@pytest.mark.parametrize("n", [4, 10])
+def test_bootstrap_ci_bootstrap_t_equals_interval_from_its_distribution(n):
+    samples = np.random.default_rng(13).lognormal(size=(5, n))
+    low, high = bootstrap_ci(samples, method="bootstrap-t", n_resamples=2_000, rngs=range(5))
+    _, tstats = bootstrap_distribution(samples, n_resamples=2_000, rngs=range(5), studentized=True)
+    low2, high2 = stats.bootstrap_t_interval(samples, tstats)
+    assert low.tolist() == low2.tolist() and high.tolist() == high2.tolist()
+
+
+@pytest.mark.parametrize("method", sorted(SCIPY_NAMES))
+def test_bootstrap_ci_equals_interval_from_its_distribution(method):
+    samples = np.random.default_rng(14).lognormal(size=(5, 10))
+    low, high = bootstrap_ci(samples, method=method, n_resamples=2_000, rngs=range(5))
+    theta_b, _ = bootstrap_distribution(samples, n_resamples=2_000, rngs=range(5))
+    low2, high2 = interval_from_distribution(samples, theta_b, method=method)
+    assert low.tolist() == low2.tolist() and high.tolist() == high2.tolist()
 
 
 def test_bootstrap_t_agrees_with_explicit_resampling_within_monte_carlo_error():
