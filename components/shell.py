@@ -120,9 +120,10 @@ def _lint_gate(flow_file: Path, allow: list[str]) -> dict[str, Any]:
     """Lint the flow file and ``components/``; block on findings not explicitly allowed."""
     import lint
 
-    if not hasattr(lint, "check_paths"):  # TEMP until the lint package lands
-        return {"verdict": "unavailable", "allowed": allow}
-    findings = lint.check_paths([str(flow_file), str(ROOT / "components")])
+    try:
+        findings = lint.check_paths([str(flow_file), str(ROOT / "components")])
+    except lint.LintError as exc:
+        _fail(f"the lint gate could not run: {exc}")
     blocking = [f for f in findings if f.code not in allow]
     if blocking:
         print(lint.format_findings(blocking), file=sys.stderr)
