@@ -1,0 +1,75 @@
+"""The lint gate in front of `run`: findings block the launch unless explicitly allowed, and the override is recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components.shell import CONFIG_NAME, LAUNCH_KEY, parse_config, prepare_argv
+
+ROOT = Path(__file__).resolve().parents[1]
+PLANT = '''
+
+_EPOCHS = 3  # a hyperparameter hiding in a module constant
+
+
+def _budget():
+    return _EPOCHS
+'''
+
+
+@pytest.fixture
+def planted_flow(tmp_path):
+    """A copy of the shell whose start step reads a module-level hyperparameter (AXF101)."""
+    (tmp_path / "components").symlink_to(ROOT / "components")
+    text = (ROOT / "flows" / "investigation.py").read_text()
+    anchor = "@ship_project\n"
+    text = text.replace(anchor, PLANT.lstrip("\n") + "\n\n" + anchor, 1)
+    text = text.replace("        from components.surface import plan_run\n", "        from components.surface import plan_run\n\n        print(_budget())\n", 1)
+    flow = tmp_path / "flows" / "planted.py"
+    flow.parent.mkdir()
+    flow.write_text(text)
+    return flow
+
+
+def test_run_gate_blocks_a_flow_with_findings_before_any_task(planted_flow, tmp_path):
+    env = {**os.environ, "METAFLOW_USER": "axisflow-tests"}
+    out = subprocess.run(
+        [sys.executable, str(planted_flow), "run", "experiment=smoke"], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 2
+    assert "AXF101" in out.stderr and "planted.py" in out.stderr
+    assert "--lint-allow AXF101" in out.stderr.splitlines()[-1]
+    assert not (tmp_path / ".metaflow").exists()
+
+
+def test_run_gate_override_names_codes_and_is_recorded_in_the_config(planted_flow):
+    argv = prepare_argv([str(planted_flow), "run", "experiment=smoke", "--lint-allow", "AXF101"], str(planted_flow))
+    assert "--lint-allow" not in argv
+    value = argv[argv.index("--config-value") + 2]
+    assert argv[argv.index("--config-value") + 1] == CONFIG_NAME
+    lint = parse_config(value)[LAUNCH_KEY]["lint"]
+    assert lint["verdict"] == "overridden"
+    assert lint["allowed"] == ["AXF101"]
+    assert any("AXF101" in finding for finding in lint["findings"])
+
+
+def test_run_gate_override_of_another_code_still_blocks(planted_flow, capsys):
+    with pytest.raises(SystemExit) as info:
+        prepare_argv([str(planted_flow), "run", "experiment=smoke", "--lint-allow", "AXF601"], str(planted_flow))
+    assert info.value.code == 2
+    assert "AXF101" in capsys.readouterr().err
+
+
+def test_run_gate_passes_the_shipped_flow_clean():
+    flow = ROOT / "flows" / "investigation.py"
+    argv = prepare_argv([str(flow), "run", "experiment=smoke"], str(flow))
+    value = json.loads(argv[argv.index("--config-value") + 2])
+    assert value["lint"]["verdict"] == "clean"
+    assert value["overrides"] == ["experiment=smoke"]
