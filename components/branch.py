@@ -14,6 +14,7 @@ chained to the original exception so both tracebacks are printed.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any, Callable, Mapping
 
@@ -37,12 +38,22 @@ def run_branch(
     ``done()`` (optional) returns how many *other* branches of the run have
     finished, or ``None`` when it cannot tell.
     """
-    from components import seams
+    from components import registry, seams
     from components.seeding import derive_seed
-    from components.training import configure_torch
 
     spec = validate(config)
-    configure_torch(spec.training)
+    # Import only the implementations this config names, before the clock starts, so seam timings
+    # measure work; a branch whose seams do not use torch never imports it.
+    imports_started = time.perf_counter()
+    registry.resolve(registry.DATA, spec.data["generator"], "data.generator")
+    for method in spec.methods:
+        registry.resolve(registry.TRAINERS, method.impl, f"method.{method.name}.impl")
+    registry.resolve(registry.METRICS, spec.metric["name"], "experiment.metric.name")
+    if "torch" in sys.modules:  # a trainer uses torch: pin threads and deterministic kernels up front
+        from components.training import configure_torch
+
+        configure_torch(spec.training)
+    import_seconds = time.perf_counter() - imports_started
     calls_before = seams.CALLS.copy()
     keys = [b["key"] for b in branches(spec)]
     where = f"[{branch['key']}] branch {keys.index(branch['key']) + 1}/{len(keys)}"
@@ -63,6 +74,7 @@ def run_branch(
         "observations": [],
         "timing": {
             "started_at": started_at,
+            "import_seconds": import_seconds,
             "data_seconds": time.perf_counter() - started,
             "training_seconds": [],
         },
