@@ -48,6 +48,8 @@ SCALING_FLOW = ROOT / "benchmarks" / "scaling_flow.py"
 #: The investigation each mode runs: the default reference experiment (3 noise x 5 seeds x 3 methods x 3 epoch budgets).
 GRIDS = {"reference": ["experiment=reference"], "quick": ["experiment=smoke"]}
 PARTS = ("imports", "compare", "scaling", "probe")
+#: Metaflow refuses a foreach wider than 100 unless told; the per-cell grid and the scaling runs are wider.
+MAX_SPLITS = 10_000
 HEAVY = ("torch", "hydra", "omegaconf", "scipy", "pandas", "matplotlib")
 #: (label, code) pairs timed in a fresh interpreter each: what each kind of task pays before its step body runs.
 IMPORTS = (
@@ -274,7 +276,8 @@ def part_compare(grid: list[str], workers: int, env: dict[str, str], work: Path,
     if "b" in modes:
         log(f"(b) one branch per config cell: {' '.join(grid)} --max-workers {workers} --lint-allow AXF301")
         runs["b"] = run_flow_measured(
-            "b-per-cell", NAIVE_FLOW, "NaiveFanoutFlow", grid, workers=workers, env=env, work=work, extra=("--lint-allow", "AXF301")
+            "b-per-cell", NAIVE_FLOW, "NaiveFanoutFlow", grid, workers=workers, env=env, work=work,
+            extra=("--lint-allow", "AXF301", "--max-num-splits", str(MAX_SPLITS)),
         )
         log(f"(b) done in {runs['b'].wall:.1f} s")
     if "c" in modes:
@@ -334,7 +337,10 @@ def part_scaling(counts: list[int], workers: int, env: dict[str, str], work: Pat
     rows, heavy = [], {}
     for n in counts:
         log(f"scaling: {n} branches of the trivial seam")
-        m = run_flow_measured(f"scaling-{n}", SCALING_FLOW, "ScalingFlow", scaling_overrides(n), workers=workers, env=env, work=work)
+        m = run_flow_measured(
+            f"scaling-{n}", SCALING_FLOW, "ScalingFlow", scaling_overrides(n), workers=workers, env=env, work=work,
+            extra=("--max-num-splits", str(max(n, MAX_SPLITS))),
+        )
         costs = shell_costs(m)
         probes = m.details["probes"]
         join = probes["join"][0]
