@@ -28,6 +28,7 @@ from lint.rules.axf402_join_arrival_order import JoinArrivalOrderRule
 from lint.rules.axf501_script_project_import import ScriptProjectImportRule
 from lint.rules.axf601_global_random_state import GlobalRandomStateRule
 from lint.rules.axf602_unseeded_generator import UnseededGeneratorRule
+from lint.rules.axf603_run_identity_seed import RunIdentitySeedRule
 from lint.rules.base import Rule
 
 __all__ = ["RULES", "Rule", "SYNTAX_ERROR", "expand_codes", "rule_for"]
@@ -45,6 +46,7 @@ RULES: tuple[Rule, ...] = (
     ScriptProjectImportRule(),
     GlobalRandomStateRule(),
     UnseededGeneratorRule(),
+    RunIdentitySeedRule(),
 )
 
 
