@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -86,10 +87,46 @@ def _check_samples(samples: Any) -> np.ndarray:
 
 
 def _rngs_for(rngs: Sequence[Any], rows: int) -> list[np.random.Generator]:
+    """One generator per row; rows given equal integer seeds, or the same Generator, get the same object.
+
+    Rows that share a generator object share one matrix of resample indices
+    (:func:`_resample`), so equal seeds mean "resample these rows together".
+    """
     rngs = list(rngs)
     if len(rngs) != rows:
         raise ValueError(f"need one generator (or seed) per row: {rows} rows, {len(rngs)} given")
-    return [r if isinstance(r, np.random.Generator) else np.random.default_rng(r) for r in rngs]
+    made: dict[int, np.random.Generator] = {}
+    generators = []
+    for r in rngs:
+        if isinstance(r, np.random.Generator):
+            generators.append(r)
+        elif isinstance(r, numbers.Integral) and not isinstance(r, (bool, np.bool_)):
+            if int(r) not in made:
+                made[int(r)] = np.random.default_rng(int(r))
+            generators.append(made[int(r)])
+        else:
+            # Anything else numpy accepts as a seed (SeedSequence, BitGenerator, ...) is its own stream.
+            generators.append(np.random.default_rng(r))
+    return generators
+
+
+def _stream_chunks(generators: Sequence[np.random.Generator], rows: Sequence[int], limit: int) -> list[list[int]]:
+    """``rows`` ordered so rows sharing a generator are adjacent, cut into chunks of about ``limit`` rows.
+
+    Rows sharing a generator are never split across chunks (their shared
+    indices are drawn once, inside one :func:`_resample` call); a chunk holds
+    whole groups, in the order each group first appears.
+    """
+    groups: dict[int, list[int]] = {}
+    for row in rows:
+        groups.setdefault(id(generators[row]), []).append(row)
+    chunks: list[list[int]] = []
+    for members in groups.values():
+        if chunks and len(chunks[-1]) + len(members) <= limit:
+            chunks[-1].extend(members)
+        else:
+            chunks.append(list(members))
+    return chunks
 
 
 def _block_sizes(n: int, table_limit: int = 4096) -> list[int]:
@@ -143,20 +180,17 @@ def _block_table(columns: np.ndarray, size: int) -> np.ndarray:
     return table
 
 
-def _resample_sums(
-    tables: Mapping[int, np.ndarray], n: int, rng: np.random.Generator, n_resamples: int
-) -> np.ndarray:
-    """Sums of one row's values over ``n_resamples`` bootstrap resamples of its ``n`` entries.
+def _draw_indices(n: int, rng: np.random.Generator, n_resamples: int) -> list[tuple[int, np.ndarray]]:
+    """The resample indices of ``n_resamples`` bootstrap resamples of ``n`` entries, as block digits.
 
-    ``tables`` maps each block size of :func:`_draw_groups` to the row's table of
-    block sums (:func:`_block_table`, one row). Resample ``b`` is ``n`` indices
-    drawn uniformly with replacement: each group of blocks is one uniform integer,
-    split into its mixed-radix digits, and each digit picks a block sum. The
-    distribution is the ordinary bootstrap's. Complex tables carry two real
-    columns at once (real and imaginary parts are summed independently, exactly
-    as two real sums), gathered by one lookup. Returns shape ``(n_resamples,)``.
+    Each group of :func:`_draw_plan` is one uniform integer per resample, split
+    into its mixed-radix digits; a digit of a block of ``size`` indices names one
+    of the ``n**size`` index tuples, so it picks that tuple's entry in a table of
+    block sums (:func:`_block_table`). Together the blocks are ``n`` independent
+    uniform indices per resample: the ordinary bootstrap's. Returns ``(size,
+    digits)`` pairs, digits of shape ``(n_resamples,)`` as int64.
     """
-    total = None
+    blocks = []
     for high, steps in _draw_plan(n):
         digits = rng.integers(0, high, size=n_resamples, dtype=np.uint64)
         for size, base in steps:
@@ -167,11 +201,25 @@ def _resample_sums(
                 digits -= rest * base
                 index, digits = digits, rest
             # Digits are below n**size < 2**63, so the int64 view holds the same value.
-            block = tables[size].take(index.view(np.int64))
-            if total is None:
-                total = block
-            else:
-                total += block
+            blocks.append((size, index.view(np.int64)))
+    return blocks
+
+
+def _gather_sums(tables: Mapping[int, np.ndarray], blocks: list[tuple[int, np.ndarray]]) -> np.ndarray:
+    """Sums of one row's values over the resamples ``blocks`` (:func:`_draw_indices`) describe.
+
+    ``tables`` maps each block size to the row's table of block sums. Complex
+    tables carry two real columns at once (real and imaginary parts are summed
+    independently, exactly as two real sums), gathered by one lookup. Returns
+    shape ``(n_resamples,)``.
+    """
+    total = None
+    for size, index in blocks:
+        block = tables[size].take(index)
+        if total is None:
+            total = block
+        else:
+            total += block
     return total
 
 
@@ -189,7 +237,7 @@ def _draw_plan(n: int) -> tuple[tuple[int, tuple[tuple[int, np.uint64 | None], .
     return tuple(plan)
 
 
-def _rows_per_chunk(n_resamples: int, budget: int = 1 << 17) -> int:
+def _rows_per_chunk(n_resamples: int, budget: int = 1 << 19) -> int:
     # 2**17 float64 values (1 MiB) per buffer keep a chunk of rows in L2 cache.
     return max(1, budget // max(n_resamples, 1))
 
@@ -206,7 +254,8 @@ def bootstrap_distribution(
     n_resamples : int
         Resamples per row (``B``).
     rngs : sequence of Generator or int, length cells
-        Row ``i`` draws only from ``rngs[i]``.
+        Row ``i`` draws only from ``rngs[i]``; rows given equal integer seeds (or
+        the same Generator) are resampled with the same indices.
     studentized : bool
         Also return the studentized statistics ``t* = (mean* - mean) / se*``.
 
@@ -232,6 +281,9 @@ def _resample(
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Resample means and/or t-order keys of each row, computing only what is asked for.
 
+    Row ``i`` is resampled with indices drawn from ``generators[i]``; rows given
+    the same generator object are resampled with the same indices, drawn once.
+
     The key of a resample is ``u* = s |s| / q``, with ``s`` and ``q`` its sums of
     deviations from the row mean and of their squares. ``t*`` is an increasing
     function of ``u*`` (:func:`_t_from_key`), so quantiles of ``t*`` need the
@@ -255,10 +307,20 @@ def _resample(
     else:
         columns = deviations
     tables = {size: _block_table(columns, size) for size in {size for group in _draw_groups(n) for size in group}}
+    # Rows sharing a generator share one draw of indices, kept until its last row.
+    uses: dict[int, int] = {}
+    for generator in generators:
+        uses[id(generator)] = uses.get(id(generator), 0) + 1
+    drawn: dict[int, list[tuple[int, np.ndarray]]] = {}
     # Row by row, so temporaries stay small enough to live in cache.
     with np.errstate(divide="ignore", invalid="ignore"):
         for i in range(rows):
-            sums = _resample_sums({size: table[i] for size, table in tables.items()}, n, generators[i], n_resamples)
+            stream = id(generators[i])
+            if stream not in drawn:
+                drawn[stream] = _draw_indices(n, generators[i], n_resamples)
+            uses[stream] -= 1
+            blocks = drawn[stream] if uses[stream] else drawn.pop(stream)
+            sums = _gather_sums({size: table[i] for size, table in tables.items()}, blocks)
             if studentized:
                 # Contiguous halves: the arithmetic below runs several times faster on them.
                 np.copyto(pair, sums.view(np.float64).reshape(n_resamples, 2).T)
@@ -471,7 +533,9 @@ def bootstrap_ci(
         Bootstrap resamples per row (ignored by ``student-t``).
     rngs : sequence of Generator or int, length cells
         Row ``i`` draws only from ``rngs[i]``, so its interval is independent of
-        the other rows and of their order.
+        the other rows and of their order. Rows given equal integer seeds (or
+        the same Generator) are resampled with the same indices -- the paired
+        bootstrap, for rows whose columns are the same seeds.
 
     Returns
     -------
@@ -497,9 +561,7 @@ def bootstrap_ci(
         low[todo], high[todo] = student_t_ci(samples[todo], confidence=confidence)
         return low, high
     alpha = (1 - confidence) / 2
-    step = _rows_per_chunk(n_resamples)
-    for start in range(0, todo.size, step):
-        chunk = todo[start : start + step]
+    for chunk in _stream_chunks(generators, todo.tolist(), _rows_per_chunk(n_resamples)):
         part = samples[chunk]
         chunk_rngs = [generators[i] for i in chunk]
         if method == "bootstrap-t":
@@ -589,8 +651,9 @@ def _describe(axes: Mapping[str, Any], method: str) -> str:
 class _Cell:
     """Per-seed values of one (axes, method) cell while observations are collected."""
 
-    def __init__(self, axes: dict[str, Any], method: str) -> None:
+    def __init__(self, axes: dict[str, Any], text: str, method: str) -> None:
         self.axes = axes
+        self.text = text  # canonical JSON of axes: the axis point's identity
         self.method = method
         self.values: dict[int, float] = {}
         self.dropped = 0
@@ -614,32 +677,35 @@ def _collect(observations: Iterable[Mapping[str, Any]], nan_policy: str) -> dict
     # Many observations share one axes dict shape; normalize each distinct one once.
     normalized: dict[tuple, tuple[dict[str, Any], str]] = {}
     for index, observation in enumerate(observations):
-        where = f"observation {index}"
         try:
-            axes, method, seed, value = (observation[k] for k in ("axes", "method", "seed", "value"))
+            axes, method, seed, value = observation["axes"], observation["method"], observation["seed"], observation["value"]
         except (KeyError, TypeError):
-            raise ValueError(f"{where}: needs keys 'axes', 'method', 'seed', 'value', got {observation!r}") from None
+            raise ValueError(
+                f"observation {index}: needs keys 'axes', 'method', 'seed', 'value', got {observation!r}"
+            ) from None
         try:
-            raw = tuple((name, type(v), v) for name, v in axes.items())
+            raw = tuple([(name, type(v), v) for name, v in axes.items()])
             axes, text = normalized[raw]
         except KeyError:
-            axes = _normalize_axes(axes, where)
+            axes = _normalize_axes(axes, f"observation {index}")
             axes, text = normalized.setdefault(raw, (axes, canonical(axes)))
         except (AttributeError, TypeError):
-            axes = _normalize_axes(axes, where)
+            axes = _normalize_axes(axes, f"observation {index}")
             text = canonical(axes)
-        seed = _plain(seed)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"{where}: 'seed' must be an integer replicate index, got {seed!r}")
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{where}: 'value' must be a number, got {value!r}") from None
-        method = str(method)
-        key = (text, method)
-        if key not in cells:
-            cells[key] = _Cell(axes, method)
-        cells[key].add(seed, value, nan_policy)
+        if type(seed) is not int:
+            seed = _plain(seed)
+            if isinstance(seed, bool) or not isinstance(seed, int):
+                raise ValueError(f"observation {index}: 'seed' must be an integer replicate index, got {seed!r}")
+        if type(value) is not float:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"observation {index}: 'value' must be a number, got {value!r}") from None
+        key = (text, method if type(method) is str else str(method))
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = _Cell(axes, text, key[1])
+        cell.add(seed, value, nan_policy)
     return cells
 
 
@@ -742,11 +808,38 @@ def aggregate(
         raise ValueError(f"baseline method {baseline!r} has no observations; methods found: {found}")
     ordered = sorted(cells.values(), key=lambda c: cell_sort_key(c.axes, c.method))
 
-    cell_rows = [[c.values[s] for s in sorted(c.values)] for c in ordered]
-    cell_keys = [derive_seed("axisflow.stats", "cell", seed, c.axes, c.method) for c in ordered]
-    cell_stats = _summaries(cell_rows, cell_keys, method=method, confidence=confidence, n_resamples=n_resamples)
+    # One resampling stream per axis point and seed set, shared by every method
+    # and every paired difference measured on those seeds (the paired bootstrap).
+    streams: dict[tuple[str, tuple[int, ...]], int] = {}
+
+    def stream(cell: _Cell, seeds: list[int]) -> int:
+        key = (cell.text, tuple(seeds))
+        if key not in streams:
+            streams[key] = derive_seed("axisflow.stats", "resample", seed, cell.axes, seeds)
+        return streams[key]
+
+    cell_seeds = [sorted(c.values) for c in ordered]
+    cell_rows = [[c.values[s] for s in seeds] for c, seeds in zip(ordered, cell_seeds)]
+    cell_keys = [stream(c, seeds) for c, seeds in zip(ordered, cell_seeds)]
+
+    baselines = {c.text: c for c in ordered if c.method == baseline}
+    contenders = [c for c in ordered if c.method != baseline]
+    pair_diffs, pair_seeds, pair_keys = [], [], []
+    for cell in contenders:
+        reference = baselines.get(cell.text)
+        if reference is None:
+            raise ValueError(f"baseline {baseline!r} has no observations in {_describe(cell.axes, cell.method)}")
+        common = sorted(set(cell.values) & set(reference.values))
+        pair_seeds.append(common)
+        pair_diffs.append([cell.values[s] - reference.values[s] for s in common])
+        pair_keys.append(stream(cell, common))
+
+    summaries = _summaries(
+        cell_rows + pair_diffs, cell_keys + pair_keys, method=method, confidence=confidence, n_resamples=n_resamples
+    )
+    cell_stats, pair_stats = summaries[: len(cell_rows)], summaries[len(cell_rows) :]
     cell_out = []
-    for cell, row, summary in zip(ordered, cell_rows, cell_stats):
+    for cell, seeds, row, summary in zip(ordered, cell_seeds, cell_rows, cell_stats):
         entry = {
             "axes": dict(cell.axes),
             "method": cell.method,
@@ -755,7 +848,7 @@ def aggregate(
             "ci_low": summary["ci_low"],
             "ci_high": summary["ci_high"],
             "std": summary["std"],
-            "seeds": sorted(cell.values),
+            "seeds": seeds,
             "values": row,
         }
         if summary["ci_low"] is None:
@@ -764,18 +857,6 @@ def aggregate(
             entry["n_dropped"] = cell.dropped
         cell_out.append(entry)
 
-    baselines = {canonical(c.axes): c for c in ordered if c.method == baseline}
-    contenders = [c for c in ordered if c.method != baseline]
-    pair_diffs, pair_seeds, pair_keys = [], [], []
-    for cell in contenders:
-        reference = baselines.get(canonical(cell.axes))
-        if reference is None:
-            raise ValueError(f"baseline {baseline!r} has no observations in {_describe(cell.axes, cell.method)}")
-        common = sorted(set(cell.values) & set(reference.values))
-        pair_seeds.append(common)
-        pair_diffs.append([cell.values[s] - reference.values[s] for s in common])
-        pair_keys.append(derive_seed("axisflow.stats", "paired", seed, cell.axes, cell.method, baseline))
-    pair_stats = _summaries(pair_diffs, pair_keys, method=method, confidence=confidence, n_resamples=n_resamples)
     sign = 1.0 if higher_is_better else -1.0
     paired_out = []
     for cell, common, diffs, summary in zip(contenders, pair_seeds, pair_diffs, pair_stats):

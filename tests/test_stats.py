@@ -251,6 +251,65 @@ def test_bootstrap_ci_rows_are_independent_of_other_rows():
         assert low2.tolist() == low[[3, 1]].tolist() and high2.tolist() == high[[3, 1]].tolist()
 
 
+def test_rows_with_equal_seeds_share_resample_indices():
+    x = np.random.default_rng(8).normal(size=7)
+    rows = np.stack([x, 2 * x + 1, x, np.exp(x)])
+    shared, _ = bootstrap_distribution(rows, n_resamples=2_000, rngs=[5, 5, 6, 5])
+    alone, _ = bootstrap_distribution(x[None, :], n_resamples=2_000, rngs=[5])
+    # Row 0's draws do not depend on how many rows share them, nor where they sit.
+    assert shared[0].tolist() == alone[0].tolist()
+    # Same indices: a linear transform of the row moves every resample mean the same way.
+    np.testing.assert_allclose(shared[1], 2 * shared[0] + 1, rtol=1e-12)
+    # A different seed means different indices: the same values, other resamples.
+    assert shared[2].tolist() != shared[0].tolist()
+    # A row sharing a seed with non-adjacent rows still gets exactly its own draws.
+    exp_means = bootstrap_distribution(np.exp(x)[None, :], n_resamples=2_000, rngs=[5])[0][0]
+    assert shared[3].tolist() == exp_means.tolist()
+
+
+def test_bootstrap_ci_rows_sharing_a_seed_match_their_own_ci():
+    samples = np.random.default_rng(9).normal(size=(6, 8))
+    for method in ("bootstrap-t", "bca", "percentile", "basic"):
+        low, high = bootstrap_ci(samples, method=method, n_resamples=400, rngs=[1, 2, 1, 2, 1, 3])
+        for row, key in enumerate([1, 2, 1, 2, 1, 3]):
+            lo1, hi1 = bootstrap_ci(samples[[row]], method=method, n_resamples=400, rngs=[key])
+            assert (lo1[0], hi1[0]) == (low[row], high[row]), (method, row)
+
+
+def test_bootstrap_ci_shared_indices_make_intervals_equivariant():
+    x = np.random.default_rng(10).lognormal(size=9)
+    rows = np.stack([x, 3 * x - 2])
+    for method in ("bootstrap-t", "percentile", "basic"):
+        low, high = bootstrap_ci(rows, method=method, n_resamples=3_000, rngs=[4, 4])
+        np.testing.assert_allclose([low[1], high[1]], [3 * low[0] - 2, 3 * high[0] - 2], rtol=1e-10)
+
+
+def test_aggregate_resamples_seeds_jointly_at_each_axis_point():
+    observations = _observations(seeds=8, methods=("base",))
+    scaled = [dict(o, method="double", value=2 * o["value"]) for o in observations]
+    result = _agg(observations + scaled, n_resamples=2_000)
+    for cell in result["cells"]:
+        if cell["method"] == "double":
+            base = _cell(result, "base", **cell["axes"])
+            np.testing.assert_allclose([cell["ci_low"], cell["ci_high"]], [2 * base["ci_low"], 2 * base["ci_high"]], rtol=1e-10)
+    # The paired difference of double vs base is base itself, resampled on the same seeds.
+    for row in result["paired"]:
+        base = _cell(result, "base", **row["axes"])
+        np.testing.assert_allclose([row["ci_low"], row["ci_high"]], [base["ci_low"], base["ci_high"]], rtol=1e-10)
+
+
+def test_aggregate_a_cell_with_dropped_seeds_leaves_the_others_unchanged():
+    observations = _observations(methods=("base", "mlp", "wide"))
+    clean = _agg(observations, nan_policy="omit")
+    broken = [dict(o, value=float("nan")) if (o["method"], o["seed"], o["axes"]["noise"]) == ("wide", 2, 0.2) else o for o in observations]
+    after = _agg(broken, nan_policy="omit")
+    for cell in clean["cells"]:
+        if cell["method"] != "wide" or cell["axes"]["noise"] != 0.2:
+            assert _cell(after, cell["method"], **cell["axes"]) == cell
+    dropped = _cell(after, "wide", noise=0.2, epochs=10)
+    assert dropped["n_dropped"] == 1 and dropped["seeds"] == [0, 1, 3, 4] and dropped["ci_low"] is not None
+
+
 def test_bootstrap_ci_unknown_method_lists_valid_ones():
     with pytest.raises(ValueError, match="bootstrap-t, bca, percentile, basic, student-t"):
         bootstrap_ci(np.ones((1, 3)), method="jackknife", rngs=[0])
