@@ -110,23 +110,37 @@ def _rngs_for(rngs: Sequence[Any], rows: int) -> list[np.random.Generator]:
     return generators
 
 
-def _stream_chunks(generators: Sequence[np.random.Generator], rows: Sequence[int], limit: int) -> list[list[int]]:
-    """``rows`` ordered so rows sharing a generator are adjacent, cut into chunks of about ``limit`` rows.
+class _Draws:
+    """Resample indices per generator, drawn on first use and dropped after the last.
 
-    Rows sharing a generator are never split across chunks (their shared
-    indices are drawn once, inside one :func:`_resample` call); a chunk holds
-    whole groups, in the order each group first appears.
+    Rows that share a generator share one draw (:func:`_draw_indices`), however
+    the rows are split into chunks, as long as every row asks exactly once.
+    """
+
+    def __init__(self, generators: Sequence[np.random.Generator], rows: Iterable[int], n: int, n_resamples: int) -> None:
+        self.n, self.n_resamples = n, n_resamples
+        self.uses: dict[int, int] = {}
+        for row in rows:
+            self.uses[id(generators[row])] = self.uses.get(id(generators[row]), 0) + 1
+        self.drawn: dict[int, list[tuple[int, np.ndarray]]] = {}
+
+    def blocks(self, generator: np.random.Generator) -> list[tuple[int, np.ndarray]]:
+        stream = id(generator)
+        if stream not in self.drawn:
+            self.drawn[stream] = _draw_indices(self.n, generator, self.n_resamples)
+        self.uses[stream] -= 1
+        return self.drawn[stream] if self.uses[stream] else self.drawn.pop(stream)
+
+
+def _by_stream(generators: Sequence[np.random.Generator], rows: Iterable[int]) -> list[int]:
+    """``rows`` reordered so rows sharing a generator are adjacent (groups in order of first appearance).
+
+    Only one group's indices are then held at a time (:class:`_Draws`).
     """
     groups: dict[int, list[int]] = {}
     for row in rows:
         groups.setdefault(id(generators[row]), []).append(row)
-    chunks: list[list[int]] = []
-    for members in groups.values():
-        if chunks and len(chunks[-1]) + len(members) <= limit:
-            chunks[-1].extend(members)
-        else:
-            chunks.append(list(members))
-    return chunks
+    return [row for members in groups.values() for row in members]
 
 
 def _block_sizes(n: int, table_limit: int = 4096) -> list[int]:
@@ -277,12 +291,19 @@ def bootstrap_distribution(
 
 
 def _resample(
-    samples: np.ndarray, generators: list[np.random.Generator], n_resamples: int, *, means: bool, studentized: bool
+    samples: np.ndarray,
+    generators: list[np.random.Generator],
+    n_resamples: int,
+    *,
+    means: bool,
+    studentized: bool,
+    draws: _Draws | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Resample means and/or t-order keys of each row, computing only what is asked for.
 
     Row ``i`` is resampled with indices drawn from ``generators[i]``; rows given
-    the same generator object are resampled with the same indices, drawn once.
+    the same generator object are resampled with the same indices, drawn once
+    (``draws`` carries them across calls when one group spans several).
 
     The key of a resample is ``u* = s |s| / q``, with ``s`` and ``q`` its sums of
     deviations from the row mean and of their squares. ``t*`` is an increasing
@@ -307,20 +328,12 @@ def _resample(
     else:
         columns = deviations
     tables = {size: _block_table(columns, size) for size in {size for group in _draw_groups(n) for size in group}}
-    # Rows sharing a generator share one draw of indices, kept until its last row.
-    uses: dict[int, int] = {}
-    for generator in generators:
-        uses[id(generator)] = uses.get(id(generator), 0) + 1
-    drawn: dict[int, list[tuple[int, np.ndarray]]] = {}
+    if draws is None:
+        draws = _Draws(generators, range(rows), n, n_resamples)
     # Row by row, so temporaries stay small enough to live in cache.
     with np.errstate(divide="ignore", invalid="ignore"):
         for i in range(rows):
-            stream = id(generators[i])
-            if stream not in drawn:
-                drawn[stream] = _draw_indices(n, generators[i], n_resamples)
-            uses[stream] -= 1
-            blocks = drawn[stream] if uses[stream] else drawn.pop(stream)
-            sums = _gather_sums({size: table[i] for size, table in tables.items()}, blocks)
+            sums = _gather_sums({size: table[i] for size, table in tables.items()}, draws.blocks(generators[i]))
             if studentized:
                 # Contiguous halves: the arithmetic below runs several times faster on them.
                 np.copyto(pair, sums.view(np.float64).reshape(n_resamples, 2).T)
@@ -360,17 +373,43 @@ def _t_from_key(keys: np.ndarray, n: int) -> np.ndarray:
     return t
 
 
+def _select(block: np.ndarray, positions: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Order statistics ``positions`` and ``positions + 1`` (capped at the last) of every row of ``block``.
+
+    ``block`` has shape ``(rows, B)`` and is partially sorted in place. Returns two
+    arrays of shape ``(rows, len(positions))``. Each needed position costs one
+    single-``kth`` partition of what lies above the previous one (NumPy's
+    vectorized selection; a list of ``kth`` takes a slower path), and its upper
+    neighbour is the minimum of the stretch up to the next position. NaN counts
+    as the largest value, as in a sort.
+    """
+    size = block.shape[1]
+    low = np.empty((block.shape[0], len(positions)))
+    high = np.empty_like(low)
+    kth = sorted(set(positions))
+    start = 0
+    for k in kth:
+        block[:, start:].partition(k - start, axis=1)
+        start = k + 1
+    for column, k in enumerate(positions):
+        low[:, column] = block[:, k]
+        if k + 1 == size:
+            high[:, column] = block[:, k]
+            continue
+        following = [other for other in kth if other > k]
+        stop = following[0] + 1 if following else size
+        high[:, column] = np.fmin.reduce(block[:, k + 1 : stop], axis=1)
+    return low, high
+
+
 def _order_statistics(values: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Order statistics ``index`` and ``index + 1`` (capped at the last) of each row.
+    """Order statistics ``index`` and ``index + 1`` (capped at the last) of each row, at per-row positions.
 
     ``values`` has shape ``(rows, B)`` and is partially sorted in place; ``index``
-    has shape ``(rows, k)``. Returns two arrays of shape ``(rows, k)``. Each needed
-    position costs one single-``kth`` partition of what lies above the previous
-    one (NumPy's vectorized selection; a list of ``kth`` takes a slower path), and
-    its upper neighbour is the minimum of the stretch up to the next position. NaN
-    counts as the largest value, as in a sort.
+    has shape ``(rows, k)``. Returns two arrays of shape ``(rows, k)`` (see
+    :func:`_select`).
     """
-    rows, size = values.shape
+    rows = values.shape[0]
     low = np.empty(index.shape)
     high = np.empty(index.shape)
     # Rows that need the same positions (all of them unless BCa) share one call per step.
@@ -384,20 +423,37 @@ def _order_statistics(values: np.ndarray, index: np.ndarray) -> tuple[np.ndarray
             block = values[members[0] : members[0] + 1]
         else:
             block = values[members]
-        kth = sorted(set(key))
-        start = 0
-        for k in kth:
-            block[:, start:].partition(k - start, axis=1)
-            start = k + 1
-        for column, k in enumerate(key):
-            low[members, column] = block[:, k]
-            if k + 1 == size:
-                high[members, column] = block[:, k]
-                continue
-            following = [other for other in kth if other > k]
-            stop = following[0] + 1 if following else size
-            high[members, column] = np.fmin.reduce(block[:, k + 1 : stop], axis=1)
+        low[members], high[members] = _select(block, key)
     return low, high
+
+
+def _common_quantiles(values: np.ndarray, levels: Sequence[float], transform: Any = None) -> np.ndarray:
+    """:func:`_quantiles` with the same levels for every row: shape ``(rows, len(levels))``.
+
+    The positions and weights are plain floats, computed once, so the cost is the
+    selection itself; the arithmetic per element is :func:`_quantiles`'.
+    """
+    size = values.shape[1]
+    positions, weights = [], []
+    for p in levels:
+        position = p * size + (1 - p)
+        below = math.floor(position) - 1
+        weights.append(0.0 if below < 0 else position % 1)
+        positions.append(min(max(below, 0), size - 1))
+    lo, hi = _select(values, positions)
+    if transform is not None:
+        both = transform(np.concatenate([lo, hi], axis=1))
+        lo, hi = both[:, : len(positions)], both[:, len(positions) :]
+    value = np.empty_like(lo)
+    with np.errstate(invalid="ignore"):
+        for column, weight in enumerate(weights):
+            if weight == 0:
+                value[:, column] = lo[:, column]
+            elif weight == 1:
+                value[:, column] = hi[:, column]
+            else:
+                value[:, column] = (1 - weight) * lo[:, column] + weight * hi[:, column]
+    return value
 
 
 def _quantiles(values: np.ndarray, levels: np.ndarray, transform: Any = None) -> np.ndarray:
@@ -488,12 +544,11 @@ def _distribution_interval(
     samples: np.ndarray, theta_b: np.ndarray, method: str, alpha: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`interval_from_distribution` without checks; partially sorts ``theta_b`` in place."""
-    rows = samples.shape[0]
     if method == "bca":
         level_lo, level_hi = _bca_levels(samples, theta_b, alpha)
+        low, high = _quantiles(theta_b, np.stack([level_lo, level_hi], axis=1)).T
     else:
-        level_lo, level_hi = np.full(rows, alpha), np.full(rows, 1 - alpha)
-    low, high = _quantiles(theta_b, np.stack([level_lo, level_hi], axis=1)).T
+        low, high = _common_quantiles(theta_b, (alpha, 1 - alpha)).T
     if method == "basic":
         theta_hat = samples.mean(axis=1)
         low, high = 2 * theta_hat - high, 2 * theta_hat - low
@@ -561,14 +616,18 @@ def bootstrap_ci(
         low[todo], high[todo] = student_t_ci(samples[todo], confidence=confidence)
         return low, high
     alpha = (1 - confidence) / 2
-    for chunk in _stream_chunks(generators, todo.tolist(), _rows_per_chunk(n_resamples)):
+    order = _by_stream(generators, todo.tolist())
+    draws = _Draws(generators, order, n, n_resamples)
+    step = _rows_per_chunk(n_resamples)
+    for start in range(0, len(order), step):
+        chunk = order[start : start + step]
         part = samples[chunk]
         chunk_rngs = [generators[i] for i in chunk]
         if method == "bootstrap-t":
-            _, keys = _resample(part, chunk_rngs, n_resamples, means=False, studentized=True)
+            _, keys = _resample(part, chunk_rngs, n_resamples, means=False, studentized=True, draws=draws)
             low[chunk], high[chunk] = _studentized_interval(part, keys, alpha, lambda u: _t_from_key(u, n))
         else:
-            theta_b, _ = _resample(part, chunk_rngs, n_resamples, means=True, studentized=False)
+            theta_b, _ = _resample(part, chunk_rngs, n_resamples, means=True, studentized=False, draws=draws)
             low[chunk], high[chunk] = _distribution_interval(part, theta_b, method, alpha)
     return low, high
 
@@ -593,9 +652,8 @@ def _studentized_interval(
 
     ``transform`` turns the given statistics into ``t*`` (see :func:`_quantiles`).
     """
-    rows, n = samples.shape
-    levels = np.broadcast_to(np.array([alpha, 1 - alpha]), (rows, 2))
-    t_lo, t_hi = _quantiles(tstats, levels, transform).T
+    n = samples.shape[1]
+    t_lo, t_hi = _common_quantiles(tstats, (alpha, 1 - alpha), transform).T
     mean = samples.mean(axis=1)
     se = samples.std(axis=1, ddof=1) / math.sqrt(n)
     with np.errstate(invalid="ignore"):
@@ -705,7 +763,10 @@ def _collect(observations: Iterable[Mapping[str, Any]], nan_policy: str) -> dict
         cell = cells.get(key)
         if cell is None:
             cell = cells[key] = _Cell(axes, text, key[1])
-        cell.add(seed, value, nan_policy)
+        if seed in cell.values or not math.isfinite(value):
+            cell.add(seed, value, nan_policy)  # raises, or drops and counts
+        else:
+            cell.values[seed] = value
     return cells
 
 
