@@ -49,7 +49,14 @@ def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]
     method = settings.pop("method", "default")
     if method != "default":
         settings["method"] = method
-    return stats.aggregate(observations(records), baseline=spec.baseline, higher_is_better=higher, **settings)
+    # A branch (data point x seed) is one replicate for every method and training-axis value.
+    return stats.aggregate(
+        observations(records),
+        baseline=spec.baseline,
+        higher_is_better=higher,
+        stream_axes=sorted(spec.data_axes),
+        **settings,
+    )
 
 
 def build_results(

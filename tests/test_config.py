@@ -67,6 +67,12 @@ BAD_INPUTS = {
     "baseline-not-selected": (["method=[mlp,mlp_early_stop]"], "experiment.baseline"),
     "unknown-metric": (["experiment.metric.name=f1"], "experiment.metric.name"),
     "repeated-axis-value": (["experiment.axes.training.epochs=[2,2]"], "experiment.axes.training.epochs"),
+    "unknown-statistics-setting": (["+experiment.statistics.methd=bca"], "experiment.statistics.methd"),
+    "unknown-statistics-method": (["experiment.statistics.method=jackknife"], "experiment.statistics.method"),
+    "confidence-as-percent": (["experiment.statistics.confidence=95"], "experiment.statistics.confidence"),
+    "zero-resamples": (["experiment.statistics.n_resamples=0"], "experiment.statistics.n_resamples"),
+    "unknown-nan-policy": (["+experiment.statistics.nan_policy=ignore"], "experiment.statistics.nan_policy"),
+    "flow-owned-statistics-setting": (["+experiment.statistics.stream_axes=[label_noise]"], "experiment.statistics.stream_axes"),
 }
 
 

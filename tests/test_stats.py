@@ -276,6 +276,17 @@ def test_bootstrap_ci_rows_sharing_a_seed_match_their_own_ci():
             assert (lo1[0], hi1[0]) == (low[row], high[row]), (method, row)
 
 
+def test_bootstrap_ci_group_spanning_several_chunks_draws_its_indices_once(monkeypatch):
+    samples = np.random.default_rng(12).normal(size=(15, 6))
+    seeds = [1] * 8 + [2] * 7
+    monkeypatch.setattr(stats, "_rows_per_chunk", lambda n_resamples: 3)  # both groups span chunks
+    for method in ("bootstrap-t", "percentile"):
+        low, high = bootstrap_ci(samples, method=method, n_resamples=2_000, rngs=seeds)
+        for row in (0, 7, 8, 14):
+            lo1, hi1 = bootstrap_ci(samples[[row]], method=method, n_resamples=2_000, rngs=[seeds[row]])
+            assert (lo1[0], hi1[0]) == (low[row], high[row])
+
+
 def test_bootstrap_ci_shared_indices_make_intervals_equivariant():
     x = np.random.default_rng(10).lognormal(size=9)
     rows = np.stack([x, 3 * x - 2])
@@ -308,6 +319,29 @@ def test_aggregate_a_cell_with_dropped_seeds_leaves_the_others_unchanged():
             assert _cell(after, cell["method"], **cell["axes"]) == cell
     dropped = _cell(after, "wide", noise=0.2, epochs=10)
     assert dropped["n_dropped"] == 1 and dropped["seeds"] == [0, 1, 3, 4] and dropped["ci_low"] is not None
+
+
+def test_aggregate_stream_axes_resample_each_replicate_jointly_across_other_axes():
+    observations = _observations(seeds=6, methods=("base", "mlp"))
+    # "flat" ignores epochs: the same score at every epochs value, as an axis-agnostic method has.
+    flat = [dict(o, method="flat", value=o["value"] + 0.05) for o in observations if o["method"] == "base" and o["axes"]["epochs"] == 10]
+    flat = [dict(o, axes={**o["axes"], "epochs": e}) for o in flat for e in (10, 40)]
+    joint = _agg(observations + flat, stream_axes=["noise"])
+    per_cell = _agg(observations + flat)
+    for noise in (0.0, 0.2):
+        cells = [_cell(joint, "flat", noise=noise, epochs=e) for e in (10, 40)]
+        assert cells[0]["values"] == cells[1]["values"]
+        assert (cells[0]["ci_low"], cells[0]["ci_high"]) == (cells[1]["ci_low"], cells[1]["ci_high"])
+        apart = [_cell(per_cell, "flat", noise=noise, epochs=e) for e in (10, 40)]
+        assert (apart[0]["ci_low"], apart[0]["ci_high"]) != (apart[1]["ci_low"], apart[1]["ci_high"])
+    assert joint["settings"]["stream_axes"] == ["noise"] and per_cell["settings"]["stream_axes"] is None
+    # Grouping more cells into one stream never changes the means.
+    assert [c["mean"] for c in joint["cells"]] == [c["mean"] for c in per_cell["cells"]]
+
+
+def test_aggregate_stream_axes_typo_names_the_axis():
+    with pytest.raises(ValueError, match=r"stream_axes names 'nois'.*no observation has"):
+        _agg(_observations(), stream_axes=["nois"])
 
 
 def test_bootstrap_ci_unknown_method_lists_valid_ones():
