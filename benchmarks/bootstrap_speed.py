@@ -1,21 +1,28 @@
 """Time ``components.stats`` against ``scipy.stats.bootstrap`` on the aggregate's workload.
 
-Workload: 24 cells x 10 seeds plus the 20 paired comparisons (4 axis cells x 6
+Workload: 24 cells x 10 seeds plus the 20 paired comparisons (4 axis points x 6
 methods, one of them the baseline), 10,000 resamples each. Timed:
 
-* axisflow ``aggregate`` end to end (grouping, per-cell seeding, JSON-ready output);
+* axisflow ``aggregate`` end to end: grouping 240 observations into cells, the
+  per-axis-point streams, every interval, the JSON-ready output;
+* the axisflow engine on arrays: ``bootstrap_ci`` on the same 44 rows the scipy
+  loop gets (24 cells and 20 rows of paired differences), seeded per axis point as
+  ``aggregate`` seeds them -- the like-for-like comparison with the scipy loop,
+  which is also handed ready-made arrays;
 * scipy in a per-cell loop, one ``bootstrap`` call per cell and per comparison,
   the comparisons either as scipy documents paired samples
   (``bootstrap((a, b), stat, paired=True)``) or, faster, as one-sample
   bootstraps of the differences;
 * scipy batched: one ``bootstrap(..., axis=-1)`` call for the cells and one for the
-  differences. It shares one set of resample indices across all rows, so a row's
-  interval depends on which other rows are in the batch.
+  differences. It draws one index matrix and resamples every row with it, so all
+  cells of the grid share their resamples and none can be seeded on its own.
 
 scipy has no studentized bootstrap; the axisflow default (bootstrap-t) is set
-against scipy's default, BCa. Each timing is the best of ``--repeats`` runs after a
-warm-up, as wall time and as CPU time (the latter is what to compare across runs
-on a shared machine); ratios come from the same run.
+against scipy's default, BCa. Each timing is the best of ``--repeats`` rounds after
+a warm-up; the rounds interleave the contenders, so each sees the same machine
+load and starts with caches the others left cold. Times are wall time and CPU time
+(the latter is what to compare across runs on a shared machine); ratios come from
+the same run.
 
     uv run python benchmarks/bootstrap_speed.py
 """
@@ -33,7 +40,8 @@ from scipy import stats as sps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.stats import DEFAULT_METHOD, aggregate  # noqa: E402
+from components.seeding import derive_seed  # noqa: E402
+from components.stats import DEFAULT_METHOD, aggregate, bootstrap_ci  # noqa: E402
 
 SCIPY_NAMES = {"percentile": "percentile", "bca": "BCa", "bootstrap-t": "BCa"}
 
@@ -85,6 +93,17 @@ def best_times(functions: dict[str, object], repeats: int) -> tuple[dict[str, fl
     return wall, cpu
 
 
+def stream_seeds(observations: list[dict], seed: int) -> list[int]:
+    """The generator seed of each of the 44 rows, as ``aggregate`` derives them: one per axis point and seed set."""
+    points = []
+    for o in observations:
+        if o["axes"] not in points:
+            points.append(o["axes"])
+    seeds = list(range(10))
+    keys = [derive_seed("axisflow.stats", "resample", seed, axes, seeds) for axes in points]
+    return [keys[i // 6] for i in range(24)] + [keys[i // 5] for i in range(20)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--resamples", type=int, default=10_000)
@@ -93,10 +112,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     observations, cells, pairs = workload(args.seed)
     diffs = pairs[:, 0] - pairs[:, 1]
+    rows = np.concatenate([cells, diffs])
+    row_seeds = stream_seeds(observations, args.seed)
     resamples = args.resamples
+    # The engine contender does exactly the aggregate's interval work: same rows, same streams, same numbers.
+    low, _ = bootstrap_ci(rows, n_resamples=resamples, rngs=row_seeds)
+    result = aggregate(observations, baseline="baseline", n_resamples=resamples, seed=args.seed)
+    expected = sorted([c["ci_low"] for c in result["cells"]] + [p["ci_low"] for p in result["paired"]])
+    assert sorted(low.tolist()) == expected, "engine rows do not reproduce the aggregate's intervals"
 
     def ours(method: str):
         return lambda: aggregate(observations, baseline="baseline", method=method, n_resamples=resamples, seed=args.seed)
+
+    def engine(method: str):
+        return lambda: bootstrap_ci(rows, method=method, n_resamples=resamples, rngs=row_seeds)
 
     def scipy_loop(method: str, paired: bool):
         def run():
@@ -120,18 +149,24 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"Workload: {cells.shape[0]} cells x {cells.shape[1]} seeds + {len(pairs)} paired comparisons, "
-        f"{resamples} resamples; best of {args.repeats} runs (numpy {np.__version__}, scipy {scipy.__version__})\n"
+        f"{resamples} resamples; best of {args.repeats} interleaved rounds (numpy {np.__version__}, scipy {scipy.__version__})\n"
     )
     header = (
-        "| axisflow method | axisflow | scipy method | scipy loop, paired=True | scipy loop, diffs | scipy batched "
-        "| vs loop paired=True | vs loop diffs | vs batched |\n|---|---:|---|---:|---:|---:|---:|---:|---:|"
+        "| axisflow method | aggregate | engine | scipy method | scipy loop, paired=True | scipy loop, diffs "
+        "| scipy batched |\n|---|---:|---:|---|---:|---:|---:|"
     )
-    rows = {"wall": [], "cpu": []}
+    ratio_header = (
+        "| axisflow method | aggregate vs loop paired=True | aggregate vs loop diffs | engine vs loop paired=True "
+        "| engine vs loop diffs | aggregate vs batched |\n|---|---:|---:|---:|---:|---:|"
+    )
+    rows_out = {"wall": [], "cpu": []}
+    ratios_out = {"wall": [], "cpu": []}
     for method in (DEFAULT_METHOD, "bca", "percentile"):
         scipy_method = SCIPY_NAMES[method]
         timings = best_times(
             {
                 "ours": ours(method),
+                "engine": engine(method),
                 "paired": scipy_loop(scipy_method, paired=True),
                 "diffs": scipy_loop(scipy_method, paired=False),
                 "batched": scipy_batched(scipy_method),
@@ -139,14 +174,19 @@ def main(argv: list[str] | None = None) -> int:
             args.repeats,
         )
         for kind, t in zip(("wall", "cpu"), timings):
-            rows[kind].append(
-                f"| {method} | {t['ours'] * 1e3:.1f} ms | {scipy_method} | {t['paired'] * 1e3:.1f} ms "
-                f"| {t['diffs'] * 1e3:.1f} ms | {t['batched'] * 1e3:.1f} ms | {t['paired'] / t['ours']:.1f}x "
-                f"| {t['diffs'] / t['ours']:.1f}x | {t['batched'] / t['ours']:.1f}x |"
+            rows_out[kind].append(
+                f"| {method} | {t['ours'] * 1e3:.1f} ms | {t['engine'] * 1e3:.1f} ms | {scipy_method} "
+                f"| {t['paired'] * 1e3:.1f} ms | {t['diffs'] * 1e3:.1f} ms | {t['batched'] * 1e3:.1f} ms |"
+            )
+            ratios_out[kind].append(
+                f"| {method} | {t['paired'] / t['ours']:.1f}x | {t['diffs'] / t['ours']:.1f}x "
+                f"| {t['paired'] / t['engine']:.1f}x | {t['diffs'] / t['engine']:.1f}x | {t['batched'] / t['ours']:.1f}x |"
             )
     for kind, title in (("wall", "Wall time"), ("cpu", "CPU time (thread_time)")):
         print(f"{title}, best of {args.repeats}:\n\n{header}")
-        print("\n".join(rows[kind]) + "\n")
+        print("\n".join(rows_out[kind]) + "\n")
+        print(f"Speed-up ({kind}):\n\n{ratio_header}")
+        print("\n".join(ratios_out[kind]) + "\n")
     return 0
 
 
