@@ -319,7 +319,12 @@ def _describe_stats(rs: ResultSet) -> str:
     s = rs.statistics
     if not s:
         return "intervals: unknown settings"
-    return f"{_level(rs)} intervals by {s.get('method')}, {s.get('n_resamples')} resamples, seed {s.get('seed')}"
+    text = f"{_level(rs)} intervals by {s.get('method')}, {s.get('n_resamples')} resamples, seed {s.get('seed')}"
+    stream_axes = s.get("stream_axes")
+    if stream_axes is not None:
+        point = f"{' x '.join(stream_axes)} point" if stream_axes else "run"
+        text += f"; seeds resampled jointly for every cell of a {point}"
+    return text
 
 
 def _direction(rs: ResultSet) -> str:

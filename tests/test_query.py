@@ -198,6 +198,13 @@ def test_format_table_markdown_report_has_verdict_column(results):
     assert md.count("| inconclusive |") + md.count("| better |") + md.count("| worse |") == 8
 
 
+def test_format_table_says_which_cells_share_their_resamples(results):
+    assert "seeds resampled jointly" not in format_table(results, "md")  # aggregate's default: every axis point alone
+    joint = dict(results, statistics={**results["statistics"], "stream_axes": ["label_noise"]})
+    assert "; seeds resampled jointly for every cell of a label_noise point" in format_table(joint, "md")
+    assert "seeds resampled jointly for every cell of a label_noise point" in format_table(joint, "table")
+
+
 def test_format_table_unknown_format_raises(results):
     with pytest.raises(ValueError, match="unknown format 'html'; valid: table, csv, json, md"):
         format_table(results, "html")
