@@ -5,9 +5,10 @@
 * :func:`prepare_argv` is the flow file's entry point hook: it turns Hydra-style
   ``key=value`` words after ``run`` into ``--config-value``, validates the config
   (one-line errors, exit 2, before Metaflow starts), enforces the
-  ``single_worker`` contract (on ``resume`` too, from the original run's
-  config), runs the lint gate on ``run``/``resume`` and captures the
-  checkout's git state (see :mod:`components.provenance` for why here).
+  ``single_worker`` contract (on ``resume`` and on a scheduler's ``create``
+  too), runs the lint gate on ``run``/``resume`` and on ``argo-workflows
+  create`` (and the other schedulers' ``create``), and captures the checkout's
+  git state (see :mod:`components.provenance` for why here).
 * :class:`ship_project` is a flow mutator that puts ``components/`` and
   ``configs/`` into the code package, so remote tasks can import them.
 """
@@ -48,6 +49,8 @@ _VALUE_OPTIONS = {
 _COMMANDS = ("run", "resume", "show", "check", "package", "argo-workflows", "step-functions", "airflow")
 # Commands that start (or deploy) a run; a dirty checkout warns on these.
 _LAUNCHES = ("run", "argo-workflows", "step-functions", "airflow")
+# Schedulers whose ``create`` deploys the flow: every run they start later uses that deployment.
+_DEPLOYERS = ("argo-workflows", "step-functions", "airflow")
 
 
 def parse_config(text: str | dict[str, Any]) -> dict[str, Any]:
@@ -179,7 +182,8 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     except ConfigError as exc:
         _fail(str(exc))
     value: dict[str, Any] = {"overrides": overrides}
-    if command == "run":
+    # A deployment gets the same gates as a run: the scheduler runs it later with no shell in front.
+    if command == "run" or (command in _DEPLOYERS and "create" in after):
         after = _enforce_contract(spec.name, spec.contract, after)
         value["lint"] = _lint_gate(Path(flow_file), allow)
     # Git state is captured here, in the launching checkout: remote tasks have no .git, and the

@@ -121,4 +121,5 @@ def test_argo_template_ships_the_resolved_config_in_its_code_package(compiled, s
     assert {".mf_code/components/shell.py", ".mf_code/configs/config.yaml", ".mf_code/configs/experiment/smoke.yaml"} <= names
     config = stored["user_configs"]["config"][0]
     assert config[LAUNCH_KEY]["overrides"] == ["experiment=smoke"]
+    assert config[LAUNCH_KEY]["lint"]["verdict"] == "clean", "the deployment passed the lint gate"
     assert {k: v for k, v in config.items() if k != LAUNCH_KEY} == compose(["experiment=smoke"])

@@ -73,3 +73,35 @@ def test_run_gate_passes_the_shipped_flow_clean():
     value = json.loads(argv[argv.index("--config-value") + 2])
     assert value["lint"]["verdict"] == "clean"
     assert value["overrides"] == ["experiment=smoke"]
+
+
+def test_deploy_gate_blocks_argo_create_of_a_flow_with_findings(planted_flow, capsys):
+    with pytest.raises(SystemExit) as info:
+        prepare_argv([str(planted_flow), "argo-workflows", "create", "--only-json", "experiment=smoke"], str(planted_flow))
+    assert info.value.code == 2
+    assert "AXF101" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scheduler", ["argo-workflows", "step-functions", "airflow"])
+def test_deploy_gate_records_its_verdict_in_the_deployed_config(scheduler):
+    flow = ROOT / "flows" / "investigation.py"
+    argv = prepare_argv([str(flow), scheduler, "create", "experiment=smoke"], str(flow))
+    value = json.loads(argv[argv.index("--config-value") + 2])
+    assert value["lint"]["verdict"] == "clean" and value["overrides"] == ["experiment=smoke"]
+    assert argv[-1] == "create"  # an order_independent experiment keeps the scheduler's own parallelism
+
+
+def test_deploy_of_a_single_worker_experiment_refuses_parallelism_and_defaults_to_one(capsys):
+    flow = ROOT / "flows" / "investigation.py"
+    single = ["experiment=smoke", "experiment.contract=single_worker"]
+    with pytest.raises(SystemExit) as info:
+        prepare_argv([str(flow), "argo-workflows", "create", "--max-workers", "4", *single], str(flow))
+    assert info.value.code == 2
+    assert "single_worker" in capsys.readouterr().err
+    argv = prepare_argv([str(flow), "argo-workflows", "create", *single], str(flow))
+    assert argv[-2:] == ["--max-workers", "1"]
+
+
+def test_scheduler_commands_other_than_create_are_not_gated(planted_flow):
+    argv = prepare_argv([str(planted_flow), "argo-workflows", "trigger", "experiment=smoke"], str(planted_flow))
+    assert "lint" not in json.loads(argv[argv.index("--config-value") + 2])
