@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ from components.config import load_spec
 from components.seams import build_model, make_data, metric, train_arm
 
 SPEC = load_spec(["experiment=smoke"])[1]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _data(noise=0.0, seed=7):
@@ -107,6 +111,30 @@ def test_metric_auroc_matches_pairwise_definition():
     pairs = [(p, n) for p, n in itertools.product(scores[labels == 1], scores[labels == 0])]
     expected = np.mean([1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs])
     assert metric(scores, labels, name="auroc") == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("case", range(40))
+def test_metric_auroc_equals_the_rank_sum_statistic_bit_for_bit(case):
+    from scipy.stats import mannwhitneyu
+
+    rng = np.random.default_rng(case)
+    n = int(rng.integers(2, 3000))
+    labels = rng.integers(0, 2, n)
+    labels[:2] = (0, 1)
+    scores = np.round(rng.random(n), int(rng.integers(1, 6)))  # few decimals: many ties
+    u = mannwhitneyu(scores[labels == 1], scores[labels == 0], method="asymptotic").statistic
+    assert metric(scores, labels, name="auroc") == float(u / (labels.sum() * (n - labels.sum())))
+
+
+def test_branch_task_modules_do_not_import_scipy():
+    """scipy costs a branch task over a second to import and nothing there needs it."""
+    code = (
+        "import sys; import components.branch, components.metrics, components.telemetry, components.stats, "
+        "components.surface, components.config; print('scipy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
 
 
 def test_metric_accuracy_and_unknown_name():
