@@ -40,8 +40,7 @@ from scipy import stats as sps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.seeding import derive_seed  # noqa: E402
-from components.stats import DEFAULT_METHOD, aggregate, bootstrap_ci  # noqa: E402
+from components.stats import DEFAULT_METHOD, aggregate, bootstrap_ci, replicate_seed  # noqa: E402
 
 SCIPY_NAMES = {"percentile": "percentile", "bca": "BCa", "bootstrap-t": "BCa"}
 
@@ -99,8 +98,7 @@ def stream_seeds(observations: list[dict], seed: int) -> list[int]:
     for o in observations:
         if o["axes"] not in points:
             points.append(o["axes"])
-    seeds = list(range(10))
-    keys = [derive_seed("axisflow.stats", "resample", seed, axes, seeds) for axes in points]
+    keys = [replicate_seed(seed, axes, range(10)) for axes in points]
     return [keys[i // 6] for i in range(24)] + [keys[i // 5] for i in range(20)]
 
 

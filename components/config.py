@@ -21,7 +21,6 @@ __all__ = [
     "ConfigError",
     "ExperimentSpec",
     "MethodSpec",
-    "STATISTICS_KEYS",
     "compose",
     "config_hash",
     "load_spec",
@@ -182,11 +181,6 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     )
 
 
-#: Settings of ``experiment.statistics`` (the keyword arguments of ``components.stats.aggregate``
-#: a config may set; the flow sets ``baseline``, ``higher_is_better`` and ``stream_axes`` itself).
-STATISTICS_KEYS = ("confidence", "method", "n_resamples", "nan_policy", "seed")
-
-
 def _statistics(cfg: Any) -> dict[str, Any]:
     """Check ``experiment.statistics`` now, so a typo fails at launch and not at the join after all the training."""
     from components import stats
@@ -195,23 +189,11 @@ def _statistics(cfg: Any) -> dict[str, Any]:
         return {}
     if not isinstance(cfg, Mapping):
         raise ConfigError(f"experiment.statistics: expected a mapping, got {type(cfg).__name__}")
-    settings = dict(cfg)
-    for key in settings:
-        if key not in STATISTICS_KEYS:
-            raise ConfigError(f"experiment.statistics.{key}: unknown setting; known: {', '.join(STATISTICS_KEYS)}")
-    method = settings.get("method", "default")
-    if not isinstance(method, str) or method.lower() not in (*stats.METHODS, "default"):
-        raise ConfigError(f"experiment.statistics.method {method!r}: valid: {', '.join(stats.METHODS)}, default")
-    confidence = settings.get("confidence", 0.95)
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
-        raise ConfigError(f"experiment.statistics.confidence must be strictly between 0 and 1 (0.95 for 95%), got {confidence!r}")
-    for key, least in (("n_resamples", 1), ("seed", 0)):
-        value = settings.get(key, least)
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ConfigError(f"experiment.statistics.{key} must be an integer >= {least}, got {value!r}")
-    if settings.get("nan_policy", "raise") not in stats.NAN_POLICIES:
-        raise ConfigError(f"experiment.statistics.nan_policy {settings['nan_policy']!r}: valid: {', '.join(stats.NAN_POLICIES)}")
-    return settings
+    try:
+        stats.check_settings(cfg)
+    except ValueError as exc:
+        raise ConfigError(f"experiment.statistics.{exc}") from None
+    return dict(cfg)
 
 
 def _method(name: str, cfg: Any, training: Mapping[str, Any]) -> MethodSpec:

@@ -35,12 +35,15 @@ __all__ = [
     "DEFAULT_METHOD",
     "METHODS",
     "NAN_POLICIES",
+    "SETTINGS",
     "aggregate",
     "bootstrap_ci",
     "bootstrap_distribution",
     "bootstrap_t_interval",
     "cell_sort_key",
+    "check_settings",
     "interval_from_distribution",
+    "replicate_seed",
     "student_t_ci",
 ]
 
@@ -54,8 +57,8 @@ NAN_POLICIES = ("raise", "omit")
 _DISTRIBUTION_METHODS = ("bca", "percentile", "basic")
 
 
-def _check_method(method: str) -> str:
-    name = str(method).lower()
+def _check_method(method: Any) -> str:
+    name = method.lower() if isinstance(method, str) else None
     if name == "default":
         return DEFAULT_METHOD
     if name not in METHODS:
@@ -63,17 +66,55 @@ def _check_method(method: str) -> str:
     return name
 
 
-def _check_confidence(confidence: float) -> float:
-    confidence = float(confidence)
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence}")
-    return confidence
+def _check_confidence(confidence: Any) -> float:
+    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real) or not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1 (0.95 for 95%), got {confidence!r}")
+    return float(confidence)
 
 
 def _check_resamples(n_resamples: Any) -> int:
-    if isinstance(n_resamples, bool) or int(n_resamples) != n_resamples or n_resamples < 1:
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, numbers.Real) or not (
+        math.isfinite(n_resamples) and int(n_resamples) == n_resamples >= 1
+    ):
         raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
     return int(n_resamples)
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def _check_nan_policy(nan_policy: Any) -> str:
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"unknown nan_policy {nan_policy!r}; valid: {', '.join(NAN_POLICIES)}")
+    return nan_policy
+
+
+_SETTING_CHECKS = {
+    "confidence": _check_confidence,
+    "method": _check_method,
+    "n_resamples": _check_resamples,
+    "nan_policy": _check_nan_policy,
+    "seed": _check_seed,
+}
+#: The settings of :func:`aggregate` an experiment config may set (``experiment.statistics``).
+SETTINGS = tuple(_SETTING_CHECKS)
+
+
+def check_settings(settings: Mapping[str, Any]) -> None:
+    """Check ``experiment.statistics``-style settings with :func:`aggregate`'s own checks.
+
+    Raises ``ValueError("<key>: <what is wrong>")`` for the first unknown key or bad value.
+    """
+    for key, value in settings.items():
+        if key not in _SETTING_CHECKS:
+            raise ValueError(f"{key}: unknown setting; known: {', '.join(SETTINGS)}")
+        try:
+            _SETTING_CHECKS[key](value)
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
 
 
 def _check_samples(samples: Any) -> np.ndarray:
@@ -428,33 +469,32 @@ def _order_statistics(values: np.ndarray, index: np.ndarray) -> tuple[np.ndarray
     return low, high
 
 
+def _positions(levels: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lower order-statistic index and interpolation weight of linear (type 7) quantiles at ``levels`` of ``size`` values."""
+    position = levels * size + (1 - levels)
+    below = np.floor(position) - 1
+    weight = np.where(below < 0, 0.0, position % 1)
+    return np.clip(below, 0, size - 1).astype(np.intp), weight
+
+
+def _interpolate(lo: np.ndarray, hi: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``(1 - w) lo + w hi``, returning ``lo`` or ``hi`` itself at ``w`` = 0 or 1 (so infinite neighbours stay out)."""
+    with np.errstate(invalid="ignore"):
+        value = (1 - weight) * lo + weight * hi
+    return np.where(weight == 0, lo, np.where(weight == 1, hi, value))
+
+
 def _common_quantiles(values: np.ndarray, levels: Sequence[float], transform: Any = None) -> np.ndarray:
     """:func:`_quantiles` with the same levels for every row: shape ``(rows, len(levels))``.
 
-    The positions and weights are plain floats, computed once, so the cost is the
-    selection itself; the arithmetic per element is :func:`_quantiles`'.
+    Every row needs the same order statistics, so one :func:`_select` serves all
+    rows, with no per-row level arrays.
     """
-    size = values.shape[1]
-    positions, weights = [], []
-    for p in levels:
-        position = p * size + (1 - p)
-        below = math.floor(position) - 1
-        weights.append(0.0 if below < 0 else position % 1)
-        positions.append(min(max(below, 0), size - 1))
-    lo, hi = _select(values, positions)
+    index, weight = _positions(np.asarray(levels, dtype=np.float64), values.shape[1])
+    lo, hi = _select(values, index.tolist())
     if transform is not None:
-        both = transform(np.concatenate([lo, hi], axis=1))
-        lo, hi = both[:, : len(positions)], both[:, len(positions) :]
-    value = np.empty_like(lo)
-    with np.errstate(invalid="ignore"):
-        for column, weight in enumerate(weights):
-            if weight == 0:
-                value[:, column] = lo[:, column]
-            elif weight == 1:
-                value[:, column] = hi[:, column]
-            else:
-                value[:, column] = (1 - weight) * lo[:, column] + weight * hi[:, column]
-    return value
+        lo, hi = transform(lo), transform(hi)
+    return _interpolate(lo, hi, weight)
 
 
 def _quantiles(values: np.ndarray, levels: np.ndarray, transform: Any = None) -> np.ndarray:
@@ -468,20 +508,13 @@ def _quantiles(values: np.ndarray, levels: np.ndarray, transform: Any = None) ->
     interpolating: the quantile of ``transform(values)`` without transforming all
     of them.
     """
-    size = values.shape[1]
     undefined = np.isnan(levels)
-    p = np.where(undefined, 0.5, levels)
-    position = p * size + (1 - p)
-    below = np.floor(position) - 1
-    weight = np.where(below < 0, 0.0, position % 1)
-    lo, hi = _order_statistics(values, np.clip(below, 0, size - 1).astype(np.intp))
+    index, weight = _positions(np.where(undefined, 0.5, levels), values.shape[1])
+    lo, hi = _order_statistics(values, index)
     if transform is not None:
         lo, hi = transform(lo), transform(hi)
-    with np.errstate(invalid="ignore"):
-        value = (1 - weight) * lo + weight * hi
-    value = np.where(weight == 0, lo, np.where(weight == 1, hi, value))
     # An undefined level (BCa with an infinite bias correction) has no quantile.
-    return np.where(undefined, np.nan, value)
+    return np.where(undefined, np.nan, _interpolate(lo, hi, weight))
 
 
 def _bca_levels(samples: np.ndarray, theta_b: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -768,11 +801,18 @@ def _collect(observations: Iterable[Mapping[str, Any]], nan_policy: str) -> dict
         cell = cells.get(key)
         if cell is None:
             cell = cells[key] = _Cell(axes, text, key[1])
-        if seed in cell.values or not math.isfinite(value):
-            cell.add(seed, value, nan_policy)  # raises, or drops and counts
-        else:
-            cell.values[seed] = value
+        cell.add(seed, value, nan_policy)
     return cells
+
+
+def replicate_seed(seed: int, axes: Mapping[str, Any], seeds: Sequence[int]) -> int:
+    """Seed of the resampling stream of one replicate set: the stream-axis values ``axes`` and the ``seeds``.
+
+    :func:`aggregate` resamples every row measured on that set with the indices
+    this generator draws (pass the result as a row's ``rngs`` entry to
+    :func:`bootstrap_ci` to reproduce them).
+    """
+    return derive_seed("axisflow.stats", "resample", seed, dict(axes), list(seeds))
 
 
 def _summaries(
@@ -874,8 +914,8 @@ def aggregate(
     method = _check_method(method)
     confidence = _check_confidence(confidence)
     n_resamples = _check_resamples(n_resamples)
-    if nan_policy not in NAN_POLICIES:
-        raise ValueError(f"unknown nan_policy {nan_policy!r}; valid: {', '.join(NAN_POLICIES)}")
+    nan_policy = _check_nan_policy(nan_policy)
+    seed = _check_seed(seed)
     cells = _collect(observations, nan_policy)
     methods = sorted({m for _, m in cells})
     if baseline not in methods:
@@ -896,16 +936,12 @@ def aggregate(
 
     def stream(cell: _Cell, seeds: list[int]) -> int:
         if cell.text not in points:
-            if stream_axes is None:
-                points[cell.text] = (cell.axes, cell.text)
-            else:
-                axes = {k: v for k, v in cell.axes.items() if k in stream_axes}
-                points[cell.text] = (axes, canonical(axes))
+            axes = {k: v for k, v in cell.axes.items() if stream_axes is None or k in stream_axes}
+            points[cell.text] = (axes, canonical(axes))
         axes, text = points[cell.text]
-        key = (text, tuple(seeds))
-        if key not in streams:
-            streams[key] = derive_seed("axisflow.stats", "resample", seed, axes, seeds)
-        return streams[key]
+        if (text, tuple(seeds)) not in streams:
+            streams[text, tuple(seeds)] = replicate_seed(seed, axes, seeds)
+        return streams[text, tuple(seeds)]
 
     cell_seeds = [sorted(c.values) for c in ordered]
     cell_rows = [[c.values[s] for s in seeds] for c, seeds in zip(ordered, cell_seeds)]
@@ -918,10 +954,7 @@ def aggregate(
         reference = baselines.get(cell.text)
         if reference is None:
             raise ValueError(f"baseline {baseline!r} has no observations in {_describe(cell.axes, cell.method)}")
-        if cell.values.keys() == reference.values.keys():
-            common = sorted(cell.values)
-        else:
-            common = sorted(cell.values.keys() & reference.values.keys())
+        common = sorted(cell.values.keys() & reference.values.keys())
         pair_seeds.append(common)
         pair_diffs.append([cell.values[s] - reference.values[s] for s in common])
         pair_keys.append(stream(cell, common))

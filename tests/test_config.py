@@ -103,7 +103,7 @@ def _launch(tmp_path: Path, *words: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     "case",
     ["unknown-group-option", "unknown-override-key", "unknown-kind", "method-sets-training-key", "empty-axis",
-     "axis-both-data-and-training", "non-integer-seeds"],
+     "axis-both-data-and-training", "non-integer-seeds", "confidence-as-percent"],
 )
 def test_flow_run_with_bad_override_exits_2_before_any_task(tmp_path, case):
     overrides, key = BAD_INPUTS[case]

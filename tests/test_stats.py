@@ -499,6 +499,43 @@ def test_aggregate_baseline_absent_from_one_cell_raises_naming_cell():
         _agg(observations)
 
 
+@pytest.mark.parametrize(
+    "settings, start",
+    [
+        ({"methd": "bca"}, "methd: unknown setting; known: confidence, method, n_resamples, nan_policy, seed"),
+        ({"method": 3}, "method: unknown statistics method 3"),
+        ({"confidence": 95}, "confidence: confidence must be strictly between 0 and 1 (0.95 for 95%)"),
+        ({"confidence": True}, "confidence: "),
+        ({"n_resamples": 2.5}, "n_resamples: n_resamples must be a positive integer"),
+        ({"n_resamples": float("nan")}, "n_resamples: "),
+        ({"seed": -1}, "seed: seed must be a non-negative integer"),
+        ({"nan_policy": "ignore"}, "nan_policy: unknown nan_policy 'ignore'"),
+    ],
+)
+def test_check_settings_names_the_first_bad_key(settings, start):
+    with pytest.raises(ValueError) as info:
+        stats.check_settings({"method": "default", "confidence": 0.9, **settings})
+    assert str(info.value).startswith(start) and "\n" not in str(info.value)
+
+
+def test_aggregate_checks_settings_as_the_config_does():
+    stats.check_settings({"method": "bca", "confidence": 0.9, "n_resamples": 2000, "nan_policy": "omit", "seed": 3})
+    with pytest.raises(ValueError, match="nan_policy 'ignore'"):
+        _agg(_observations(), nan_policy="ignore")
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        _agg(_observations(), seed=-2)
+
+
+def test_replicate_seed_reproduces_aggregate_intervals_on_arrays():
+    observations = _observations(seeds=6, noises=(0.2,), epochs=(10,), methods=("base", "mlp"))
+    result = _agg(observations, n_resamples=500)
+    rows = [c["values"] for c in result["cells"]] + [p["diffs"] for p in result["paired"]]
+    key = stats.replicate_seed(0, {"noise": 0.2, "epochs": 10}, range(6))
+    low, high = bootstrap_ci(np.array(rows), n_resamples=500, rngs=[key] * len(rows))
+    expected = [(c["ci_low"], c["ci_high"]) for c in result["cells"] + result["paired"]]
+    assert list(zip(low.tolist(), high.tolist())) == expected
+
+
 def test_aggregate_unknown_method_lists_valid_ones():
     with pytest.raises(ValueError, match="valid: bootstrap-t, bca, percentile, basic, student-t"):
         _agg(_observations(), method="bootstrap")
