@@ -22,6 +22,7 @@ from components.cli import DEFAULT_FLOW
 from components.shell import CONFIG_NAME, LAUNCH_KEY
 
 __all__ = [
+    "compare_cells",
     "diff_configs",
     "diff_runs",
     "format_diff",
@@ -254,6 +255,12 @@ def moved_cells(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[dict[str, An
     return out
 
 
+def compare_cells(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"compared": cells present in both results, "moved": moved_cells(a, b)}``."""
+    common = {_cell_key(row) for row in a.get("cells", [])} & {_cell_key(row) for row in b.get("cells", [])}
+    return {"compared": len(common), "moved": moved_cells(a, b)}
+
+
 def verdict_changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Paired comparisons (same axes, method and baseline) whose verdict differs between the two results."""
     def key(row: Mapping[str, Any]) -> str:
@@ -304,7 +311,7 @@ def diff_runs(run_a, run_b) -> dict[str, Any]:
             "identical": sum(fp_a[k] == fp_b[k] for k in shared),
             "changed": sorted(k for k in shared if fp_a[k] != fp_b[k]),
         }
-        out["cells"] = {"compared": len(results_a.get("cells", [])), "moved": moved_cells(results_a, results_b)}
+        out["cells"] = compare_cells(results_a, results_b)
         out["verdicts"] = verdict_changes(results_a, results_b)
     return out
 
@@ -350,7 +357,10 @@ def format_diff(diff: Mapping[str, Any]) -> str:
                      + (f"; changed in {', '.join(data['changed'])}" if data["changed"] else ""))
     if diff["cells"] is not None:
         moved = diff["cells"]["moved"]
-        lines.append(f"cells: {len(moved)} of {diff['cells']['compared']} moved beyond both runs' confidence intervals")
+        if diff["cells"]["compared"]:
+            lines.append(f"cells: {len(moved)} of {diff['cells']['compared']} moved beyond both runs' confidence intervals")
+        else:
+            lines.append("cells: none in common (different axes or methods); nothing to compare")
         for cell in moved:
             lines.append(
                 f"  {_axes_text(cell['axes'])}  {cell['method']}: {_fmt(cell['a'])} [{_fmt(cell['a_ci'][0])}, {_fmt(cell['a_ci'][1])}]"

@@ -6,10 +6,11 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from components.history import diff_configs, format_diff, format_runs, headline, moved_cells, verdict_changes
+from components.history import compare_cells, diff_configs, format_diff, format_runs, headline, moved_cells, verdict_changes
 
 
 def _cell(method, mean, low, high, epochs=2):
@@ -142,3 +143,38 @@ def test_format_diff_reports_missing_results_instead_of_cells():
     text = format_diff(diff)
     assert "config: identical (hash h)" in text and "(same)" in text
     assert "results: F/2 has none (it did not finish successfully); cells not compared" in text
+
+
+def test_compare_cells_counts_only_cells_both_runs_have():
+    def cell(noise, mean):
+        return {"axes": {"label_noise": noise}, "method": "mlp", "mean": mean, "ci_low": mean - 0.01, "ci_high": mean + 0.01}
+
+    a = {"cells": [cell(0.0, 0.9), cell(0.2, 0.8)]}
+    assert compare_cells(a, {"cells": [cell(0.2, 0.5), cell(0.4, 0.7)]})["compared"] == 1
+    disjoint = compare_cells(a, {"cells": [cell(0.3, 0.5)]})
+    assert disjoint == {"compared": 0, "moved": []}
+    diff = {
+        "a": "F/1", "b": "F/2", "config_hash": ["h", "g"], "config": [],
+        "code": [{"commit": "c" * 40, "dirty": False, "diff_hash": None}] * 2,
+        "packages": None, "platform": None, "data": None, "cells": disjoint, "verdicts": [], "missing_results": [],
+    }
+    assert "cells: none in common (different axes or methods); nothing to compare" in format_diff(diff)
+
+
+def test_cli_output_cut_short_by_a_closed_pipe_exits_quietly():
+    """`axisflow results | head` must not end in a BrokenPipeError traceback."""
+    code = (
+        "import components.cli as cli\n"
+        "def flood(args):\n"
+        "    for _ in range(200_000):\n"
+        "        print('x' * 80)\n"
+        "    return 0\n"
+        "cli._cmd_results = flood\n"
+        "raise SystemExit(cli.main(['results']))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"x" * 80
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and err == ""
