@@ -9,6 +9,9 @@
 #     "scipy>=1.11",
 #     "pandas>=2.1",
 #     "matplotlib>=3.8",
+#     "pydantic>=2.6",
+#     "scikit-learn>=1.4",
+#     "pyarrow>=15",
 # ]
 # ///
 """The reference investigation as an axisflow shell.
