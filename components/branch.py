@@ -14,13 +14,11 @@ chained to the original exception so both tracebacks are printed.
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any, Callable, Mapping
 
 from components.config import validate
 from components.planner import branches, trainings
-from components.surface import metric_options
 
 __all__ = ["run_branch"]
 
@@ -38,21 +36,17 @@ def run_branch(
     ``done()`` (optional) returns how many *other* branches of the run have
     finished, or ``None`` when it cannot tell.
     """
-    from components import registry, seams
+    from components import seams
     from components.seeding import derive_seed
 
-    spec = validate(config)
-    # Import only the implementations this config names, before the clock starts, so seam timings
-    # measure work; a branch whose seams do not use torch never imports it.
+    # Validation resolves every implementation the config names (their modules, not torch);
+    # importing torch itself is timed separately when a trainer declares it trains torch models.
     imports_started = time.perf_counter()
-    registry.resolve(registry.DATA, spec.data["generator"], "data.generator")
-    for method in spec.methods:
-        registry.resolve(registry.TRAINERS, method.impl, f"method.{method.name}.impl")
-    registry.resolve(registry.METRICS, spec.metric["name"], "experiment.metric.name")
-    if "torch" in sys.modules:  # a trainer uses torch: pin threads and deterministic kernels up front
-        from components.training import configure_torch
+    spec = validate(config)
+    if any(method.target.startswith("components.library.torch_train.") for method in spec.methods):
+        from components.library.torch_train import configure_torch
 
-        configure_torch(spec.training)
+        configure_torch(spec.training["threads"])
     import_seconds = time.perf_counter() - imports_started
     calls_before = seams.CALLS.copy()
     keys = [b["key"] for b in branches(spec)]
@@ -62,7 +56,7 @@ def run_branch(
     try:
         data = seams.make_data(spec.data, branch["data_axes"], branch["seed"])
     except Exception as exc:
-        raise RuntimeError(f"branch {branch['key']}, make_data ({spec.data['generator']}): {type(exc).__name__}: {exc}") from exc
+        raise RuntimeError(f"branch {branch['key']}, make_data ({spec.data['_target_']}): {type(exc).__name__}: {exc}") from exc
     record: dict[str, Any] = {
         "key": branch["key"],
         "order": list(branch["order"]),
@@ -88,9 +82,9 @@ def run_branch(
         seed = derive_seed(branch["seed"], method.name)
         t0 = time.perf_counter()
         try:
-            result = seams.train_arm({**method.spec, "name": method.name}, data, seed, train_cfg)
+            result = seams.train_arm({**method.spec, "name": method.name}, data, seed, train_cfg, metric_spec=spec.metric)
             train_seconds = time.perf_counter() - t0
-            value = seams.metric(result.scores, data.y_test, **metric_options(spec.metric)[0])
+            value = seams.metric(result.predictions, data.y_test, metric_spec=spec.metric)
         except Exception as exc:
             # Name the arm: Metaflow prints this line and, through the chain, the original traceback.
             raise RuntimeError(

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from components.declarations import TARGET, Declaration, ImplementationError, declaration_of, describe, locate
+
 __all__ = [
     "CONFIG_DIR",
     "CONTRACTS",
+    "EXPERIMENT_KEYS",
     "KINDS",
     "ConfigError",
     "ExperimentSpec",
@@ -38,12 +41,19 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """One method of the experiment: its registry ``impl``, ``kind`` and own settings."""
+    """One method of the experiment: its trainer's import path (``target``), ``kind`` and own settings.
+
+    ``reads_training`` and ``data_order``/``selection`` come from the trainer's
+    declaration.
+    """
 
     name: str
-    impl: str
+    target: str
     kind: str
     spec: dict[str, Any]
+    reads_training: tuple[str, ...] = ()
+    data_order: str = ""
+    selection: str = ""
 
     @property
     def axis_dependent(self) -> bool:
@@ -53,7 +63,12 @@ class MethodSpec:
 
 @dataclass(frozen=True)
 class ExperimentSpec:
-    """The validated experiment: everything the planner and the branches need."""
+    """The validated experiment: everything the planner and the branches need.
+
+    ``task`` is the generator's task type; ``metric_info`` the metric's declared
+    direction, range and definition; ``split`` the generator's declared split
+    convention.
+    """
 
     name: str
     contract: str
@@ -67,6 +82,9 @@ class ExperimentSpec:
     training: dict[str, Any]
     methods: tuple[MethodSpec, ...]
     statistics: dict[str, Any]
+    task: str = ""
+    metric_info: Any = None
+    split: str = ""
 
     def method(self, name: str) -> MethodSpec:
         """Return the method called ``name``."""
@@ -74,6 +92,11 @@ class ExperimentSpec:
             if method.name == name:
                 return method
         raise KeyError(name)
+
+    @property
+    def higher_is_better(self) -> bool:
+        """The metric's declared direction."""
+        return self.metric_info.higher_is_better
 
 
 def compose(overrides: list[str] | tuple[str, ...] = (), config_dir: Path | str = CONFIG_DIR) -> dict[str, Any]:
@@ -96,11 +119,29 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_dir: Path | str 
     try:
         with initialize_config_dir(config_dir=str(config_dir), version_base=None):
             cfg = hydra_compose(config_name="config", overrides=list(overrides))
-        return OmegaConf.to_container(cfg, resolve=True)
+        config = OmegaConf.to_container(cfg, resolve=True)
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_one_line(str(exc))) from None
     finally:
         GlobalHydra.instance().clear()
+    _check_swept_overrides(config, overrides)
+    return config
+
+
+def _check_swept_overrides(config: Mapping[str, Any], overrides: list[str] | tuple[str, ...]) -> None:
+    """Refuse an override of a key an axis sweeps: the axis would silently replace it in every cell."""
+    experiment = config.get("experiment") if isinstance(config.get("experiment"), Mapping) else {}
+    axes = experiment.get("axes") if isinstance(experiment.get("axes"), Mapping) else {}
+    for override in overrides:
+        key = str(override).lstrip("~+").split("=", 1)[0]
+        group, _, name = key.partition(".")
+        swept = axes.get(group) if group in ("data", "training") else None
+        if isinstance(swept, Mapping) and name in swept:
+            raise ConfigError(
+                f"{key} is overridden, but experiment.axes.{group}.{name} sweeps it, so the override would be ignored; "
+                f"change the axis values (experiment.axes.{group}.{name}=[...]) instead"
+            )
+
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -116,14 +157,22 @@ def load_spec(overrides: list[str] | tuple[str, ...] = ()) -> tuple[dict[str, An
 
 
 def validate(config: Mapping[str, Any]) -> ExperimentSpec:
-    """Check the composed config against the user contract and build the spec."""
-    from components import registry
+    """Check the composed config against the user contract and every implementation's declaration; build the spec.
 
+    Raises :class:`ConfigError` with one line naming the offending key: wrong
+    types, out-of-range values, unknown keys or choices (checked against the
+    ``Params`` each implementation declares), axis values (typed and ranged
+    against the key they sweep), task types that do not fit together, and an
+    ``axis_agnostic`` method whose trainer reads a swept training key.
+    """
     exp = _mapping(config, "experiment")
     data = _mapping(config, "data")
     training = _mapping(config, "training")
     method_cfgs = _mapping(config, "method")
 
+    unknown = sorted(set(exp) - set(EXPERIMENT_KEYS))
+    if unknown:
+        raise ConfigError(f"experiment.{unknown[0]} is not an experiment setting; known: {', '.join(EXPERIMENT_KEYS)}")
     name = _require(exp, "experiment.name", str)
     contract = exp.get("contract")
     if contract not in CONTRACTS:
@@ -133,36 +182,50 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     if seeds < 1:
         raise ConfigError(f"experiment.seeds must be a positive integer, got {seeds}")
     seed_base = _require(exp, "experiment.seed_base", int)
+    if not isinstance(exp.get("question", ""), str):
+        raise ConfigError(f"experiment.question must be a string, got {exp.get('question')!r}")
 
-    generator = data.get("generator")
-    if generator not in registry.DATA:
-        raise ConfigError(f"data.generator {generator!r} is not registered; known: {', '.join(sorted(registry.DATA))}")
+    generator, data_decl = _implementation(data, "generator", "data")
+    train_schema, training_decl = _implementation(training, "training", "training")
+    _params(data_decl, data, "data")
+    _params(training_decl, training, "training")
 
     axes = _mapping(exp, "experiment.axes", key="axes")
+    unknown = sorted(set(axes) - {"data", "training"})
+    if unknown:
+        raise ConfigError(f"experiment.axes.{unknown[0]}: axes are declared under experiment.axes.data or experiment.axes.training")
     data_axes = _axes(axes, "data")
     training_axes = _axes(axes, "training")
     for axis in data_axes:
         if axis in training_axes:
             raise ConfigError(f"axis {axis!r} is declared both under experiment.axes.data and experiment.axes.training")
-        if axis == "generator" or axis not in data:
-            raise ConfigError(f"experiment.axes.data.{axis}: not a setting of data ({generator}); data keys: {', '.join(sorted(k for k in data if k != 'generator'))}")
+        if axis == TARGET or axis not in data:
+            keys = ", ".join(sorted(k for k in data if k != TARGET))
+            raise ConfigError(f"experiment.axes.data.{axis}: not a setting of data ({data[TARGET]}); data keys: {keys}")
+        _axis_values(data_decl, data, "data", axis, data_axes[axis])
     for axis in training_axes:
-        if axis not in training:
-            raise ConfigError(f"experiment.axes.training.{axis}: not a key of the training group; training keys: {', '.join(sorted(training))}")
+        if axis == TARGET or axis not in training:
+            keys = ", ".join(sorted(k for k in training if k != TARGET))
+            raise ConfigError(f"experiment.axes.training.{axis}: not a key of the training group; training keys: {keys}")
+        _axis_values(training_decl, training, "training", axis, training_axes[axis])
 
-    methods = []
+    task = data_decl.tasks[0]
+    metric = dict(_mapping(exp, "experiment.metric", key="metric"))
+    metric_name = metric.get("name")
+    if not isinstance(metric_name, str) or not metric_name.isidentifier():
+        raise ConfigError(f"experiment.metric.name must be a short identifier (the label tables show), got {metric_name!r}")
+    _, metric_decl = _implementation(metric, "metric", "experiment.metric")
+    _params(metric_decl, {k: v for k, v in metric.items() if k != "name"}, "experiment.metric")
+    if task not in metric_decl.tasks:
+        raise ConfigError(f"experiment.metric {metric[TARGET]} scores {'/'.join(metric_decl.tasks)} tasks, but data ({data[TARGET]}) is a {task} task")
+
     if not method_cfgs:
         raise ConfigError("method: no methods selected; pick some with method=[logreg,mlp]")
-    for mname in sorted(method_cfgs):
-        methods.append(_method(mname, method_cfgs[mname], training))
+    methods = tuple(_method(mname, method_cfgs[mname], training, training_axes, task) for mname in sorted(method_cfgs))
 
     baseline = _require(exp, "experiment.baseline", str)
     if baseline not in method_cfgs:
         raise ConfigError(f"experiment.baseline {baseline!r} is not among the selected methods: {', '.join(sorted(method_cfgs))}")
-
-    metric = dict(_mapping(exp, "experiment.metric", key="metric"))
-    if metric.get("name") not in registry.METRICS:
-        raise ConfigError(f"experiment.metric.name {metric.get('name')!r} is not registered; known: {', '.join(sorted(registry.METRICS))}")
 
     statistics = _statistics(exp.get("statistics"))
     return ExperimentSpec(
@@ -176,9 +239,57 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
         training_axes=training_axes,
         data=dict(data),
         training=dict(training),
-        methods=tuple(methods),
+        methods=methods,
         statistics=statistics,
+        task=task,
+        metric_info=metric_decl.metric,
+        split=data_decl.split,
     )
+
+
+#: Keys an experiment may set.
+EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "axes", "statistics")
+
+
+def _implementation(node: Mapping[str, Any], role: str, where: str) -> tuple[Any, Declaration]:
+    if TARGET not in node:
+        raise ConfigError(f"{where}.{TARGET} is missing; name the {role} by import path, e.g. {_EXAMPLES[role]}")
+    try:
+        obj = locate(node[TARGET], f"{where}.{TARGET}")
+        return obj, declaration_of(obj, role, f"{where}.{TARGET}")
+    except ImplementationError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+_EXAMPLES = {
+    "generator": "components.investigations.reference.data.teacher",
+    "training": "components.library.torch_train.TorchTraining",
+    "metric": "components.library.metrics.<metric>",
+    "trainer": "components.library.torch_train.train_torch",
+}
+
+
+def _params(declaration: Declaration, node: Mapping[str, Any], where: str, exclude: tuple[str, ...] = ()) -> Any:
+    from pydantic import ValidationError
+
+    values = {k: v for k, v in node.items() if k != TARGET and k not in exclude}
+    try:
+        return declaration.params(**values)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, where, tuple(declaration.params.model_fields))) from None
+
+
+def _axis_values(declaration: Declaration, node: Mapping[str, Any], group: str, axis: str, values: list[Any]) -> None:
+    """Check every value of an axis as if it were set in the config: typed and ranged like the key it sweeps."""
+    from pydantic import ValidationError
+
+    base = {k: v for k, v in node.items() if k != TARGET}
+    for i, value in enumerate(values):
+        try:
+            declaration.params(**{**base, axis: value})
+        except ValidationError as exc:
+            line = describe(exc, group)
+            raise ConfigError(f"experiment.axes.{group}.{axis}[{i}] = {value!r}: {line}") from None
 
 
 def _statistics(cfg: Any) -> dict[str, Any]:
@@ -196,24 +307,41 @@ def _statistics(cfg: Any) -> dict[str, Any]:
     return dict(cfg)
 
 
-def _method(name: str, cfg: Any, training: Mapping[str, Any]) -> MethodSpec:
-    from components import registry
-
+def _method(name: str, cfg: Any, training: Mapping[str, Any], training_axes: Mapping[str, Any], task: str) -> MethodSpec:
+    where = f"method.{name}"
     if not isinstance(cfg, Mapping):
-        raise ConfigError(f"method.{name}: expected a mapping, got {type(cfg).__name__}")
+        raise ConfigError(f"{where}: expected a mapping, got {type(cfg).__name__}")
     kind = cfg.get("kind")
     if kind not in KINDS:
-        raise ConfigError(f"method.{name}.kind is {kind!r}; must be one of {', '.join(KINDS)}")
-    impl = cfg.get("impl")
-    if impl not in registry.TRAINERS:
-        raise ConfigError(f"method.{name}.impl {impl!r} is not registered; known: {', '.join(sorted(registry.TRAINERS))}")
+        raise ConfigError(f"{where}.kind is {kind!r}; must be one of {', '.join(KINDS)}")
     for key in cfg:
-        if key in training:
+        if key in training and key != TARGET:
             raise ConfigError(
-                f"method.{name}.{key} sets a training key; the training group is authoritative "
+                f"{where}.{key} sets a training key; the training group is authoritative "
                 f"(set training.{key}, or declare it as a training axis)"
             )
-    return MethodSpec(name=name, impl=impl, kind=kind, spec=dict(cfg))
+    _, declaration = _implementation(cfg, "trainer", where)
+    _params(declaration, cfg, where, exclude=("kind",))
+    if task not in declaration.tasks:
+        raise ConfigError(f"{where}.{TARGET} {cfg[TARGET]} trains {'/'.join(declaration.tasks)} tasks, but the data is a {task} task")
+    missing = [key for key in declaration.reads_training if key not in training]
+    if missing:
+        raise ConfigError(f"{where}: its trainer reads training.{missing[0]}, which the training group does not have")
+    swept = [key for key in declaration.reads_training if key in training_axes]
+    if kind == "axis_agnostic" and swept:
+        raise ConfigError(
+            f"{where}.kind is axis_agnostic, but its trainer reads training.{swept[0]}, which experiment.axes.training sweeps; "
+            "declare it axis_dependent (or stop sweeping that key)"
+        )
+    return MethodSpec(
+        name=name,
+        target=cfg[TARGET],
+        kind=kind,
+        spec=dict(cfg),
+        reads_training=declaration.reads_training,
+        data_order=declaration.data_order,
+        selection=declaration.selection,
+    )
 
 
 def _axes(axes: Mapping[str, Any], group: str) -> dict[str, list[Any]]:

@@ -255,7 +255,7 @@ def _order(keys_a: list[str], keys_b: list[str], path: str) -> Iterator[Differen
 
 
 def _field(path: str, item: str) -> str:
-    """The part of ``path`` inside ``item`` (``history.val_auroc[3]``); the item itself is ``(whole)``."""
+    """The part of ``path`` inside ``item`` (``history.val_metric[3]``); the item itself is ``(whole)``."""
     inner = path[len(item):].lstrip(".") if path.startswith(item) else path
     return inner or "(whole)"
 
@@ -359,52 +359,23 @@ def workers_for(contract: str, requested: Sequence[int] | None) -> tuple[int, in
 
 
 def _validate(flow_file: Path, overrides: list[str]) -> ExperimentSpec:
-    """Validate ``overrides`` as the flow will: with what the flow file registers at import time.
+    """Validate ``overrides`` as the flow will, after checking the flow file imports. Returns the spec.
 
-    A flow may add implementations to ``components.registry`` when it is
-    imported; the file is loaded as a module (its ``__main__`` block does not
-    run) and the registry tables are restored afterwards. Returns the spec.
+    The file is loaded as a module (its ``__main__`` block does not run), so an
+    import-time failure is reported on one line before any run starts.
     """
-    from components import registry
-
-    tables = {name: getattr(registry, name) for name in registry.__all__ if isinstance(getattr(registry, name), dict)}
-    saved = {name: dict(table) for name, table in tables.items()}
     spec = importlib.util.spec_from_file_location(f"_axisflow_prove_{flow_file.stem}", flow_file)
     if spec is None or spec.loader is None:
         raise ProveError(f"{flow_file}: not a Python file")
     module = importlib.util.module_from_spec(spec)
     try:
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:  # any import-time failure is a usage error here, reported on one line
-            raise ProveError(f"{flow_file}: cannot be imported ({type(exc).__name__}: {exc})") from None
-        try:
-            return load_spec(overrides)[1]
-        except ConfigError as exc:
-            raise ProveError(str(exc)) from None
-    finally:
-        for name, table in tables.items():
-            table.clear()
-            table.update(saved[name])
-
-
-@contextmanager
-def _heartbeat(log: Callable[[str], None], label: str, every: float = 30.0) -> Iterator[None]:
-    """Log ``label ... still running`` every ``every`` seconds until the block ends."""
-    done = threading.Event()
-    started = time.perf_counter()
-
-    def beat() -> None:
-        while not done.wait(every):
-            log(f"prove: {label} still running ({time.perf_counter() - started:.0f} s)")
-
-    thread = threading.Thread(target=beat, daemon=True)
-    thread.start()
+        spec.loader.exec_module(module)
+    except Exception as exc:  # any import-time failure is a usage error here, reported on one line
+        raise ProveError(f"{flow_file}: cannot be imported ({type(exc).__name__}: {exc})") from None
     try:
-        yield
-    finally:
-        done.set()
-        thread.join()
+        return load_spec(overrides)[1]
+    except ConfigError as exc:
+        raise ProveError(str(exc)) from None
 
 
 def _error_line(text: str) -> str | None:

@@ -8,7 +8,7 @@ Three figures, each built from the pinned ``results`` dict (plus the branch
   shaded across its group, the per-seed values as open dots;
 - :func:`paired_figure`: each method's mean paired difference against the
   baseline with its interval, a line at 0, coloured and shaped by verdict;
-- :func:`learning_curve_figure`: validation AUROC and training loss per epoch,
+- :func:`learning_curve_figure`: the validation metric and training loss per epoch,
   averaged over the seeds still training at that epoch; a cross marks where a
   run stopped before the others in its group.
 
@@ -48,11 +48,10 @@ __all__ = [
 #: Figure names, in report order; also the PNG file stems ``axisflow report`` writes.
 FIGURES = ("forest", "paired", "learning_curves")
 
-#: Display names of metric seams and per-epoch telemetry series.
-_METRIC_NAMES = {"auroc": "AUROC", "accuracy": "accuracy", "log_loss": "log loss", "brier": "Brier score"}
-_CURVE_LABELS = {"val_auroc": "validation AUROC", "train_loss": "training loss", "val_loss": "validation loss"}
+#: Display names of per-epoch telemetry series (``val_metric`` is labelled with the experiment's metric).
+_CURVE_LABELS = {"train_loss": "training loss", "val_loss": "validation loss"}
 #: Learning-curve panels: one row per series, top to bottom.
-_CURVES = ("val_auroc", "train_loss")
+_CURVES = ("val_metric", "train_loss")
 
 _VERDICT_STYLE = {  # colour and marker, so the verdict survives greyscale and colour blindness
     "better": ("#1a9641", "P"),
@@ -79,10 +78,9 @@ _MAX_COLUMNS = 3
 
 
 def metric_label(results: Mapping[str, Any]) -> str:
-    """The primary metric as a reader says it, with its split, e.g. ``"test AUROC"``."""
+    """The primary metric as a reader says it, with its split, e.g. ``"test auroc"`` (the name the experiment gives it)."""
     metric = results.get("metric") or {}
-    name = str(metric.get("name", "value"))
-    shown = _METRIC_NAMES.get(name, name)
+    shown = str(metric.get("name", "value"))
     return f"{metric['split']} {shown}" if metric.get("split") else shown
 
 
@@ -424,7 +422,7 @@ def _plot_series(ax: Any, series: Mapping[str, Any], colour: str, style: str) ->
 
 
 def learning_curve_figure(results: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) -> Any:
-    """Learning curves: validation AUROC and training loss per epoch, averaged over seeds.
+    """Learning curves: the validation metric and training loss per epoch, averaged over seeds.
 
     One column per data-axis value, one row per series. Colour is the method,
     line style the training-axis cell. Early-stopped runs are shorter: each
@@ -468,7 +466,7 @@ def learning_curve_figure(results: Mapping[str, Any], records: Iterable[Mapping[
                         continue
                     faint |= _plot_series(ax, series, colour, styles.get(_key(group["train_axes"]), "-"))
                     stopped |= bool(series["stops"])
-                ax.set_ylabel(_CURVE_LABELS.get(name, name))
+                ax.set_ylabel(_CURVE_LABELS.get(name, f"validation {(results.get('metric') or {}).get('name', 'metric')}"))
                 ax.grid(color="#ececec", lw=0.8)
                 ax.set_axisbelow(True)
                 if r == 0 and combo:

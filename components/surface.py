@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from components.config import validate
 from components.planner import branches, plan_summary
 
-__all__ = ["SCHEMA", "aggregate_records", "build_results", "metric_options", "observations", "plan_run", "provenance"]
+__all__ = ["SCHEMA", "aggregate_records", "build_results", "observations", "plan_run", "provenance"]
 
 #: Version of the ``results`` layout; bump it when a field changes meaning.
 SCHEMA = "axisflow.results/1"
@@ -22,12 +22,6 @@ def plan_run(config: Mapping[str, Any]) -> tuple[dict[str, int], list[dict[str, 
     """Validate ``config`` and return ``(plan counts, foreach branch list)``."""
     spec = validate(config)
     return plan_summary(spec), branches(spec)
-
-
-def metric_options(metric: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Split ``experiment.metric`` into (arguments for the ``metric`` seam, higher_is_better)."""
-    options = {k: v for k, v in metric.items() if k != "higher_is_better"}
-    return options, bool(metric.get("higher_is_better", True))
 
 
 def observations(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -44,7 +38,6 @@ def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]
     from components import stats
 
     spec = validate(config)
-    _, higher = metric_options(spec.metric)
     settings = dict(spec.statistics)
     method = settings.pop("method", "default")
     if method != "default":
@@ -53,7 +46,7 @@ def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]
     return stats.aggregate(
         observations(records),
         baseline=spec.baseline,
-        higher_is_better=higher,
+        higher_is_better=spec.higher_is_better,
         stream_axes=sorted(spec.data_axes),
         **settings,
     )
@@ -71,7 +64,7 @@ def build_results(
     spec = validate(config)
     resolved = {k: v for k, v in config.items() if k != LAUNCH_KEY}
     launch = config.get(LAUNCH_KEY, {})
-    _, higher = metric_options(spec.metric)
+    info = spec.metric_info
     counts: dict[str, int] = {}
     for record in records:
         for name, n in record["counts"].items():
@@ -85,7 +78,15 @@ def build_results(
         "config_hash": launch.get("config_hash"),
         "overrides": list(launch.get("overrides", [])),
         "axes": {"data": spec.data_axes, "training": spec.training_axes},
-        "metric": {"name": spec.metric["name"], "higher_is_better": higher, "split": "test"},
+        "metric": {
+            "name": spec.metric["name"],
+            "target": spec.metric["_target_"],
+            "higher_is_better": info.higher_is_better,
+            "range": list(info.range),
+            "definition": info.definition,
+            "split": "test",
+        },
+        "task": spec.task,
         "baseline": spec.baseline,
         "methods": [m.name for m in spec.methods],
         "kinds": {m.name: m.kind for m in spec.methods},

@@ -2,7 +2,7 @@
 
 Every training in a branch record carries its per-epoch ``history`` (equal-length
 lists of floats keyed by name: ``epoch``, ``train_loss``, ``val_loss``,
-``val_auroc``; NaN where a value was not computed that epoch). Branch records
+``val_metric`` (the experiment's metric on the validation split); NaN where a value was not computed that epoch). Branch records
 reach the ``join`` and ``end`` steps as the ``records`` artifact, so a card or a
 notebook reads learning curves with::
 

@@ -8,10 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from components.callbacks import Callback, EarlyStopping, Evaluate, TrainState, run_callbacks
+from components.library.callbacks import Callback, EarlyStopping, EarlyStoppingParams, Evaluate, TrainState, run_callbacks
 
 
-def _train(curve, callbacks, model=None, monitor="val_auroc"):
+def _stopper(monitor="val_metric", patience=5, mode="max", min_delta=0.0, restore_best=True):
+    """An EarlyStopping built as the trainer builds it: validated settings plus the monitored direction."""
+    params = EarlyStoppingParams(monitor=monitor, patience=patience, min_delta=min_delta, restore_best=restore_best)
+    stopper = EarlyStopping(params, metric_higher_is_better=mode == "max")
+    assert stopper.mode == (mode if monitor == "val_metric" else "min")
+    return stopper
+
+
+def _train(curve, callbacks, model=None, monitor="val_metric"):
     """Drive ``callbacks`` like a trainer would, with ``curve[epoch]`` as the validation metric.
 
     The model is a ``torch.nn.Linear(1, 1)`` whose bias is set *in place* to the
@@ -44,22 +52,22 @@ PLANTED = [0.60, 0.70, 0.75, 0.80, 0.79, 0.78, 0.80, 0.77, 0.90, 0.95]
 
 
 def test_early_stopping_stops_patience_epochs_after_the_best():
-    stopper = EarlyStopping("val_auroc", patience=3, mode="max")
+    stopper = _stopper("val_metric", patience=3, mode="max")
     state, _ = _train(PLANTED, [stopper])
     assert state.info == {"best_epoch": 3, "best_value": 0.80, "stopped_epoch": 6}
     assert state.history["epoch"] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # epochs 7.. never ran
-    assert state.history["val_auroc"] == PLANTED[:7]
+    assert state.history["val_metric"] == PLANTED[:7]
 
 
 def test_early_stopping_restores_the_best_epochs_weights():
-    stopper = EarlyStopping("val_auroc", patience=3, mode="max", restore_best=True)
+    stopper = _stopper("val_metric", patience=3, mode="max", restore_best=True)
     _, model = _train(PLANTED, [stopper])
     # The trainer overwrote the bias in place at epochs 4-6; the restore must bring back epoch 3's copy.
     assert _bias(model) == 3.0
 
 
 def test_early_stopping_without_restore_keeps_the_last_weights():
-    stopper = EarlyStopping("val_auroc", patience=3, mode="max", restore_best=False)
+    stopper = _stopper("val_metric", patience=3, mode="max", restore_best=False)
     state, model = _train(PLANTED, [stopper])
     assert _bias(model) == 6.0
     assert state.info["best_epoch"] == 3
@@ -67,20 +75,20 @@ def test_early_stopping_without_restore_keeps_the_last_weights():
 
 def test_early_stopping_min_mode_with_min_delta_ignores_tiny_improvements():
     losses = [1.0, 0.5, 0.49, 0.48, 0.47, 0.2]  # 0.49..0.47 improve by less than min_delta
-    stopper = EarlyStopping("val_loss", patience=2, mode="min", min_delta=0.05)
+    stopper = _stopper("val_loss", patience=2, mode="min", min_delta=0.05)
     state, model = _train(losses, [stopper], monitor="val_loss")
     assert state.info == {"best_epoch": 1, "best_value": 0.5, "stopped_epoch": 3}
     assert _bias(model) == 1.0
 
 
 def test_early_stopping_zero_patience_stops_at_the_first_non_improvement():
-    stopper = EarlyStopping("val_auroc", patience=0)
+    stopper = _stopper("val_metric", patience=0)
     state, _ = _train([0.5, 0.6, 0.6, 0.9], [stopper])
     assert state.info["stopped_epoch"] == 2
 
 
 def test_early_stopping_runs_to_the_budget_when_the_curve_keeps_improving():
-    stopper = EarlyStopping("val_auroc", patience=2)
+    stopper = _stopper("val_metric", patience=2)
     state, model = _train([0.1, 0.2, 0.3, 0.4], [stopper])
     assert state.info == {"best_epoch": 3, "best_value": 0.4, "stopped_epoch": None}
     assert _bias(model) == 3.0
@@ -91,7 +99,7 @@ def test_early_stopping_counts_only_epochs_where_the_monitor_was_evaluated():
     curve = [0.0, 0.8, 0.0, 0.7, 0.0, 0.6, 0.0, 0.5, 0.0, 0.4]
     model = torch.nn.Linear(1, 1)
     state = TrainState(model=model, rng=np.random.default_rng(0))
-    chain = [Evaluate(lambda m: {"val_auroc": curve[state.epoch]}, every=2, last_epoch=9), EarlyStopping("val_auroc", patience=2)]
+    chain = [Evaluate(lambda m: {"val_metric": curve[state.epoch]}, every=2, last_epoch=9), _stopper("val_metric", patience=2)]
     run_callbacks(chain, "on_train_begin", state)
     for epoch in range(10):
         with torch.no_grad():
@@ -104,21 +112,23 @@ def test_early_stopping_counts_only_epochs_where_the_monitor_was_evaluated():
     run_callbacks(chain, "on_train_end", state)
     assert state.info == {"best_epoch": 1, "best_value": 0.8, "stopped_epoch": 5}
     assert _bias(model) == 1.0
-    assert [math.isnan(v) for v in state.history["val_auroc"]] == [True, False, True, False, True, False]
+    assert [math.isnan(v) for v in state.history["val_metric"]] == [True, False, True, False, True, False]
 
 
 def test_early_stopping_rejects_a_nan_monitor_and_a_missing_one():
-    with pytest.raises(ValueError, match="val_auroc.*NaN at epoch 1"):
-        _train([0.5, float("nan"), 0.6], [EarlyStopping("val_auroc")])
-    with pytest.raises(ValueError, match="'val_f1' was never logged"):
-        _train([0.5, 0.6], [EarlyStopping("val_f1")])
+    with pytest.raises(ValueError, match="val_metric.*NaN at epoch 1"):
+        _train([0.5, float("nan"), 0.6], [_stopper("val_metric")])
+    with pytest.raises(ValueError, match="'val_loss' was never logged"):
+        _train([0.5, 0.6], [_stopper("val_loss", mode="min")])
 
 
 def test_early_stopping_rejects_bad_settings():
-    with pytest.raises(ValueError, match="early_stopping.mode"):
-        EarlyStopping("val_auroc", mode="up")
-    with pytest.raises(ValueError, match="early_stopping.patience"):
-        EarlyStopping("val_auroc", patience=-1)
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="patience"):
+        _stopper("val_metric", patience=-1)
+    with pytest.raises(ValidationError, match="monitor"):
+        _stopper("val_auroc")
 
 
 def test_evaluate_runs_on_schedule_and_at_the_last_epoch():
@@ -137,11 +147,11 @@ def test_train_state_history_aligns_names_that_appear_later():
     state = TrainState(model=None, rng=np.random.default_rng(0))
     state.epoch, state.logs = 0, {"train_loss": 1.0}
     state.record()
-    state.epoch, state.logs = 1, {"train_loss": 0.5, "val_auroc": 0.7}
+    state.epoch, state.logs = 1, {"train_loss": 0.5, "val_metric": 0.7}
     state.record()
     assert state.history["epoch"] == [0.0, 1.0]
     assert state.history["train_loss"] == [1.0, 0.5]
-    assert math.isnan(state.history["val_auroc"][0]) and state.history["val_auroc"][1] == 0.7
+    assert math.isnan(state.history["val_metric"][0]) and state.history["val_metric"][1] == 0.7
 
 
 def test_callbacks_run_in_list_order_with_every_hook():
@@ -176,11 +186,13 @@ def test_mlp_early_stop_returns_the_restored_models_validation_score():
     data = seams.make_data(spec.data, {"label_noise": 0.3}, 11)
     method = spec.method("mlp_early_stop")
     callbacks = [{**c, "patience": 2} for c in method.spec["callbacks"]]
-    result = seams.train_arm({**method.spec, "callbacks": callbacks, "name": method.name}, data, 5, {**spec.training, "epochs": 60})
+    result = seams.train_arm(
+        {**method.spec, "callbacks": callbacks, "name": method.name}, data, 5, {**spec.training, "epochs": 60}, metric_spec=spec.metric
+    )
     info, history = result.info, result.history
     assert info["stopped_epoch"] is not None, "the planted budget is long enough that early stopping must trigger"
     assert info["stopped_epoch"] == info["best_epoch"] + 2
     assert info["epochs_run"] == info["stopped_epoch"] + 1 == len(history["epoch"])
-    assert history["val_auroc"][info["best_epoch"]] == max(history["val_auroc"]) == info["best_value"]
+    assert history["val_metric"][info["best_epoch"]] == max(history["val_metric"]) == info["best_value"]
     # The model handed back scores exactly like the best epoch did: its weights were restored.
     assert result.val_score == info["best_value"]

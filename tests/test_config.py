@@ -49,41 +49,95 @@ def test_config_hash_ignores_key_order_and_sees_values():
     assert config_hash(compose(["experiment=smoke", "training.lr=0.01"])) != config_hash(config)
 
 
-BAD_INPUTS = {
-    "unknown-group-option": (["experiment=nope"], "experiment/nope"),
-    "unknown-method-option": (["method=[logreg,nope]"], "method/nope"),
-    "unknown-override-key": (["training.epochz=3"], "training.epochz"),
-    "unknown-kind": (["method.mlp.kind=sometimes"], "method.mlp.kind"),
-    "method-sets-training-key": (["+method.mlp.epochs=5"], "method.mlp.epochs"),
-    "empty-axis": (["experiment.axes.data.label_noise=[]"], "experiment.axes.data.label_noise"),
-    "axis-both-data-and-training": (["+experiment.axes.training.label_noise=[0.1]"], "label_noise"),
-    "non-integer-seeds": (["experiment.seeds=five"], "experiment.seeds"),
-    "fractional-seeds": (["experiment.seeds=2.5"], "experiment.seeds"),
-    "zero-seeds": (["experiment.seeds=0"], "experiment.seeds"),
-    "missing-contract": (["~experiment.contract"], "experiment.contract"),
-    "unknown-contract": (["experiment.contract=mostly"], "experiment.contract"),
-    "unknown-training-axis": (["+experiment.axes.training.momentum=[0.9]"], "experiment.axes.training.momentum"),
-    "unknown-data-axis": (["+experiment.axes.data.label_nose=[0.1]"], "experiment.axes.data.label_nose"),
-    "baseline-not-selected": (["method=[mlp,mlp_early_stop]"], "experiment.baseline"),
-    "unknown-metric": (["experiment.metric.name=f1"], "experiment.metric.name"),
-    "repeated-axis-value": (["experiment.axes.training.epochs=[2,2]"], "experiment.axes.training.epochs"),
-    "unknown-statistics-setting": (["+experiment.statistics.methd=bca"], "experiment.statistics.methd"),
-    "unknown-statistics-method": (["experiment.statistics.method=jackknife"], "experiment.statistics.method"),
-    "confidence-as-percent": (["experiment.statistics.confidence=95"], "experiment.statistics.confidence"),
-    "zero-resamples": (["experiment.statistics.n_resamples=0"], "experiment.statistics.n_resamples"),
-    "unknown-nan-policy": (["+experiment.statistics.nan_policy=ignore"], "experiment.statistics.nan_policy"),
-    "flow-owned-statistics-setting": (["+experiment.statistics.stream_axes=[label_noise]"], "experiment.statistics.stream_axes"),
-}
+#: Mistaken overrides a tired researcher makes, each with the key its one-line error must name.
+#: README's "Mistakes refused at launch" table lists every one with its exact message.
+MISTAKES = [
+    # (overrides, key the one-line error must name)
+    (["training.lr=fast"], "training.lr"),
+    (["training.lr=0"], "training.lr"),
+    (["training.batch_size=0"], "training.batch_size"),
+    (["training.batch_size=-3"], "training.batch_size"),
+    (["training.optimizer=adamw_typo"], "training.optimizer"),
+    (["training.threads=0"], "training.threads"),
+    (["training.reshuffle=never"], "training.reshuffle"),
+    (["training.momentum=1.5"], "training.momentum"),
+    (["~training.eval_every"], "training.eval_every"),
+    (["training.epochs=not_a_number"], "training.epochs"),
+    (["training.epochz=3"], "training.epochz"),
+    (["+training.dropout=0.1"], "training.dropout"),
+    (["data.n_train=-100"], "data.n_train"),
+    (["data.n_features=zero"], "data.n_features"),
+    (["data.teacher_scale=-1"], "data.teacher_scale"),
+    (["data._target_=components.investigations.reference.data.teachr"], "data._target_"),
+    (["experiment.axes.data.label_noise=[0.1,high]"], "experiment.axes.data.label_noise[1]"),
+    (["experiment.axes.data.label_noise=[1.5]"], "experiment.axes.data.label_noise[0]"),
+    (["experiment.axes.training.epochs=[10,-5]"], "experiment.axes.training.epochs[1]"),
+    (["experiment.axes.data.label_noise=[]"], "experiment.axes.data.label_noise"),
+    (["experiment.axes.training.epochs=[2,2]"], "experiment.axes.training.epochs"),
+    (["+experiment.axes.training.label_noise=[0.1]"], "label_noise"),
+    (["+experiment.axes.training.dropout=[0.1]"], "experiment.axes.training.dropout"),
+    (["+experiment.axes.data.label_nose=[0.1]"], "experiment.axes.data.label_nose"),
+    (["method.mlp.model._target_=components.library.models.mlpp"], "method.mlp.model._target_"),
+    (["+method.mlp.model.arch=mlp"], "method.mlp.model.arch"),
+    (["method.mlp.model.hidden=[64,0]"], "method.mlp.model.hidden[1]"),
+    (["method.mlp_early_stop.callbacks=[{_target_:components.library.callbacks.EarlyStoping,monitor:val_metric,patience:5,min_delta:0.0,restore_best:true}]"], "method.mlp_early_stop.callbacks[0]._target_"),
+    (["method.mlp_early_stop.callbacks=[{_target_:components.library.callbacks.EarlyStopping,monitor:val_auroc,patience:5,min_delta:0.0,restore_best:true}]"], "method.mlp_early_stop.callbacks[0].monitor"),
+    (["method.mlp_early_stop.callbacks=[{_target_:components.library.callbacks.EarlyStopping,monitor:val_metric,patience:5,min_delta:0.0}]"], "method.mlp_early_stop.callbacks[0].restore_best"),
+    (["method.logreg.l2=-1"], "method.logreg.l2"),
+    (["~method.logreg.max_iter"], "method.logreg.max_iter"),
+    (["method.mlp.kind=sometimes"], "method.mlp.kind"),
+    (["method.mlp.kind=axis_agnostic"], "method.mlp.kind"),
+    (["+method.mlp.epochs=5"], "method.mlp.epochs"),
+    (["method=[logreg,nope]"], "method/nope"),
+    (["method=[mlp,mlp_early_stop]"], "experiment.baseline"),
+    (["experiment=nope"], "experiment/nope"),
+    (["experiment.seeds=five"], "experiment.seeds"),
+    (["experiment.seeds=2.5"], "experiment.seeds"),
+    (["experiment.seeds=0"], "experiment.seeds"),
+    (["~experiment.contract"], "experiment.contract"),
+    (["experiment.contract=mostly"], "experiment.contract"),
+    (["+experiment.seed=3"], "experiment.seed"),
+    (["experiment.metric._target_=components.library.metrics.f1"], "experiment.metric._target_"),
+    (["experiment.metric._target_=components.library.metrics.rmse"], "experiment.metric"),
+    (["+experiment.metric.higher_is_better=false"], "experiment.metric.higher_is_better"),
+    (["+experiment.statistics.methd=bca"], "experiment.statistics.methd"),
+    (["experiment.statistics.method=jackknife"], "experiment.statistics.method"),
+    (["experiment.statistics.confidence=95"], "experiment.statistics.confidence"),
+    (["experiment.statistics.n_resamples=0"], "experiment.statistics.n_resamples"),
+    (["+experiment.statistics.nan_policy=ignore"], "experiment.statistics.nan_policy"),
+    (["+experiment.statistics.stream_axes=[label_noise]"], "experiment.statistics.stream_axes"),
+]
 
 
-@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_config_raises_one_line_error_naming_the_key(case):
-    overrides, key = BAD_INPUTS[case]
+@pytest.mark.parametrize(("overrides", "key"), MISTAKES, ids=[m[0][0][:60] for m in MISTAKES])
+def test_bad_config_raises_one_line_error_naming_the_key(overrides, key):
     with pytest.raises(ConfigError) as info:
         load_spec(["experiment=smoke", *overrides])
     message = str(info.value)
     assert "\n" not in message
     assert key in message
+
+
+def _readme_mistakes() -> dict[str, str]:
+    """The README's table of mistaken overrides: {override: the error line it documents}."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Mistakes refused at launch", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        if line.startswith("| `") and line.count("`") >= 4:
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            rows[cells[0].strip("`")] = cells[1].strip("`")
+    return rows
+
+
+def test_readme_table_of_mistakes_shows_the_exact_error_of_each():
+    rows = _readme_mistakes()
+    assert len(rows) >= 25
+    assert sorted(rows) == sorted(" ".join(overrides) for overrides, _ in MISTAKES)
+    for overrides, _ in MISTAKES:
+        with pytest.raises(ConfigError) as info:
+            load_spec(["experiment=smoke", *overrides])
+        assert rows[" ".join(overrides)] == f"axisflow: error: {info.value}"
 
 
 def test_validate_rejects_boolean_seed_count():
@@ -100,13 +154,9 @@ def _launch(tmp_path: Path, *words: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize(
-    "case",
-    ["unknown-group-option", "unknown-override-key", "unknown-kind", "method-sets-training-key", "empty-axis",
-     "axis-both-data-and-training", "non-integer-seeds", "confidence-as-percent"],
-)
-def test_flow_run_with_bad_override_exits_2_before_any_task(tmp_path, case):
-    overrides, key = BAD_INPUTS[case]
+@pytest.mark.slow
+@pytest.mark.parametrize(("overrides", "key"), MISTAKES, ids=[m[0][0][:60] for m in MISTAKES])
+def test_flow_run_with_bad_override_exits_2_before_any_task(tmp_path, overrides, key):
     result = _launch(tmp_path, "experiment=smoke", *overrides)
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]

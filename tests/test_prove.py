@@ -15,7 +15,6 @@ import math
 
 import pytest
 
-from components import registry
 from components.cli import main as cli_main
 from components.config import ConfigError, compose, validate
 from components.prove import EXCLUDED, Difference, ProveError, compare, prove, workers_for
@@ -23,6 +22,8 @@ from components.prove import EXCLUDED, Difference, ProveError, compare, prove, w
 from conftest import FLOW, ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "flows"
+#: The rest of a planted method's config (tests/fixtures/planted.py), as a Hydra override value.
+PLANTED_MLP = "kind:axis_dependent,model:{_target_:components.library.models.mlp,hidden:[16]},callbacks:[]"
 #: A small smoke variant for end-to-end gate runs: 2 branches (one noise level x 2 seeds).
 TINY = ["experiment=smoke", "experiment.seeds=2", "experiment.axes.data.label_noise=[0.3]"]
 
@@ -323,15 +324,14 @@ def test_prove_cli_nondeterministic_contract_skips_loudly_without_loose_files(ca
     assert verdict["message"] == out.splitlines()[0]
 
 
-def test_prove_validates_with_the_flows_own_registrations_and_restores_the_registry():
-    before = copy.deepcopy(registry.TRAINERS)
+def test_prove_validates_methods_named_by_import_path_and_names_a_bad_path():
     overrides = [
         "experiment=smoke", "experiment.contract=nondeterministic",
-        "+method.global_rng={impl:global_rng,kind:axis_dependent,model:{arch:mlp}}",
+        f"+method.global_rng={{_target_:tests.fixtures.planted.train_global_rng,{PLANTED_MLP}}}",
     ]
-    assert prove(FIXTURES / "planted_trainers.py", overrides).status == "skipped"
-    assert registry.TRAINERS == before
-    with pytest.raises(ProveError, match="method.global_rng.impl 'global_rng' is not registered"):
+    assert prove(FLOW, overrides).status == "skipped"
+    overrides[-1] = overrides[-1].replace("train_global_rng", "train_nothing")
+    with pytest.raises(ProveError, match=r"method.global_rng._target_ 'tests.fixtures.planted.train_nothing': module tests.fixtures.planted has no train_nothing"):
         prove(FLOW, overrides)
 
 
@@ -384,11 +384,11 @@ def test_prove_catches_planted_trainers_and_names_branch_method_axis_and_field(c
     ``current.task_id`` does not). ``logreg`` (the shipped, fixed trainer)
     runs in the same branches and must show no difference at all.
     """
-    mlp = "kind:axis_dependent,model:{arch:mlp,hidden:[16]}"
     report = tmp_path / "verdict.json"
     code, out, _ = _cli(
-        capsys, FIXTURES / "planted_trainers.py", *TINY, "method=[logreg]",
-        f"+method.global_rng={{impl:global_rng,{mlp}}}", f"+method.task_seeded={{impl:task_seeded,{mlp}}}",
+        capsys, FLOW, *TINY, "method=[logreg]",
+        f"+method.global_rng={{_target_:tests.fixtures.planted.train_global_rng,{PLANTED_MLP}}}",
+        f"+method.task_seeded={{_target_:tests.fixtures.planted.train_task_seeded,{PLANTED_MLP}}}",
         "--report", report,
     )
     verdict = json.loads(report.read_text())

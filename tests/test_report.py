@@ -21,7 +21,7 @@ def _stop(seed: int) -> int:
     return 8 + 3 * seed
 
 
-def _val_auroc(noise: float, seed: int, epoch: int) -> float:
+def _val_metric(noise: float, seed: int, epoch: int) -> float:
     return 0.9 - noise / 2 + 0.01 * seed - 0.0005 * epoch
 
 
@@ -29,7 +29,7 @@ def _history(noise: float, seed: int, length: int) -> dict[str, list[float]]:
     return {
         "epoch": [float(e) for e in range(length)],
         "train_loss": [0.7 * 0.97**e for e in range(length)],
-        "val_auroc": [_val_auroc(noise, seed, e) for e in range(length)],
+        "val_metric": [_val_metric(noise, seed, e) for e in range(length)],
         "val_loss": [0.6 + 0.001 * e for e in range(length)],
     }
 
@@ -40,7 +40,7 @@ def _record(order: int, noise: float, seed: int) -> dict:
         {
             "method": "logreg", "train_axes": {}, "seed": seed, "value": 0.93 - noise / 3 + 0.003 * seed,
             "val_score": 0.92, "info": {"epochs_run": 1},
-            "history": {"epoch": [0.0], "train_loss": [0.3], "val_auroc": [0.92 - noise / 3]},
+            "history": {"epoch": [0.0], "train_loss": [0.3], "val_metric": [0.92 - noise / 3]},
         }
     ]
     for budget in EPOCHS:
@@ -105,7 +105,7 @@ def _legend_labels(fig):
 
 def test_metric_label_names_the_split_and_the_metric(reference):
     results, _ = reference
-    assert report.metric_label(results) == "test AUROC"
+    assert report.metric_label(results) == "test auroc"
     assert report.metric_label({"metric": {"name": "custom_score"}}) == "custom_score"
 
 
@@ -118,7 +118,7 @@ def test_forest_figure_has_a_panel_per_data_value_and_a_row_per_training_cell_an
     assert labels == [
         label for budget in EPOCHS for label in (f"epochs = {budget}", "mlp", "mlp_early_stop", "logreg (baseline)")
     ]
-    assert all(ax.get_xlabel() == "test AUROC (higher is better)" for ax in axes)
+    assert all(ax.get_xlabel() == "test auroc (higher is better)" for ax in axes)
     assert {"mean with 95% CI", "per-seed value", "baseline (logreg) CI"} <= set(_legend_labels(fig))
     # One mean marker per cell: 9 rows of data per panel, each drawn as an errorbar.
     assert all(len(ax.containers) == 9 for ax in axes)
@@ -154,7 +154,7 @@ def test_paired_figure_colours_rows_by_verdict_and_keeps_zero_in_view(reference)
         low, high = ax.get_xlim()
         assert low < 0 < high
         assert any(list(line.get_xdata()) == [0, 0] for line in ax.lines), "no vertical line at 0"
-        assert "method − logreg" in ax.get_xlabel() and "test AUROC" in ax.get_xlabel()
+        assert "method − logreg" in ax.get_xlabel() and "test auroc" in ax.get_xlabel()
     verdicts = {p["verdict"] for p in results["paired"]}
     assert len(verdicts) > 1, "fixture should exercise more than one verdict"
     names = {"better": "better (CI excludes 0)", "worse": "worse (CI excludes 0)", "inconclusive": "inconclusive (CI spans 0)"}
@@ -169,7 +169,7 @@ def test_learning_curve_figure_has_series_rows_and_data_value_columns(reference)
     fig = report.learning_curve_figure(results, records)
     axes = _visible(fig)
     assert len(axes) == 6
-    assert [ax.get_ylabel() for ax in axes] == ["validation AUROC"] * 3 + ["training loss"] * 3
+    assert [ax.get_ylabel() for ax in axes] == ["validation auroc"] * 3 + ["training loss"] * 3
     assert [ax.get_title() for ax in axes[:3]] == ["label_noise = 0.0", "label_noise = 0.2", "label_noise = 0.4"]
     assert all(ax.get_xlabel() == "epochs trained" for ax in axes[3:])
     labels = _legend_labels(fig)
@@ -184,7 +184,7 @@ def test_learning_curve_figure_marks_every_early_stop(reference):
     expected = sum(_stop(s) + 1 < budget for budget in EPOCHS for s in range(SEEDS))
     assert len(crosses) == expected == 11
     # Each cross sits at the stopped run's own last epoch and value.
-    assert (float(_stop(0) + 1), pytest.approx(_val_auroc(0.0, 0, _stop(0)))) in [
+    assert (float(_stop(0) + 1), pytest.approx(_val_metric(0.0, 0, _stop(0)))) in [
         (float(line.get_xdata()[0]), float(line.get_ydata()[0])) for line in crosses
     ]
 
@@ -199,7 +199,7 @@ def test_learning_curve_figure_averages_only_the_seeds_still_running(reference):
     assert faint.get_xdata()[-1] == _stop(2) + 1
     for x, y in zip(faint.get_xdata(), faint.get_ydata()):
         running = [s for s in range(SEEDS) if _stop(s) >= x - 1]
-        assert y == pytest.approx(sum(_val_auroc(0.0, s, x - 1) for s in running) / len(running))
+        assert y == pytest.approx(sum(_val_metric(0.0, s, x - 1) for s in running) / len(running))
 
 
 def test_learning_curve_figure_draws_one_fit_methods_as_a_level_only_on_validation_rows(reference):

@@ -29,9 +29,9 @@ def _record(key, seed, noise, histories):
 
 def _histories(offset):
     return {
-        "logreg": {"epoch": [0.0], "train_loss": [0.3 + offset], "val_auroc": [0.8]},
-        2: {"epoch": [0.0, 1.0], "train_loss": [0.7 + offset, 0.5 + offset], "val_auroc": [float("nan"), 0.7]},
-        4: {"epoch": [0.0, 1.0, 2.0], "train_loss": [0.7 + offset, 0.4 + offset, 0.2 + offset], "val_auroc": [0.6, 0.8, 0.9]},
+        "logreg": {"epoch": [0.0], "train_loss": [0.3 + offset], "val_metric": [0.8]},
+        2: {"epoch": [0.0, 1.0], "train_loss": [0.7 + offset, 0.5 + offset], "val_metric": [float("nan"), 0.7]},
+        4: {"epoch": [0.0, 1.0, 2.0], "train_loss": [0.7 + offset, 0.4 + offset, 0.2 + offset], "val_metric": [0.6, 0.8, 0.9]},
     }
 
 
@@ -58,7 +58,7 @@ def test_learning_curves_match_each_cell_to_the_training_that_produced_it():
 
 
 def test_mean_curves_average_over_seeds_and_skip_unevaluated_epochs():
-    means = {(m["axes"]["epochs"], m["method"]): m for m in mean_curves(learning_curves(RECORDS), "val_auroc")}
+    means = {(m["axes"]["epochs"], m["method"]): m for m in mean_curves(learning_curves(RECORDS), "val_metric")}
     short = means[(2, "mlp")]
     assert short["epoch"] == [0, 1] and short["n"] == [0, 2]
     assert math.isnan(short["mean"][0]) and short["mean"][1] == pytest.approx(0.7)
@@ -92,17 +92,33 @@ def test_run_branch_reports_its_position_and_the_done_count(smoke):
         assert training["history"]["epoch"] and all(isinstance(v, float) for v in training["history"]["train_loss"])
 
 
-def _diverge(method_spec, data, seed, train_cfg):
-    """A trainer that fails the way a diverging optimisation would."""
-    raise FloatingPointError("loss is NaN")
+def _diverge(method_spec, data, seed, train_cfg, **kwargs):
+    """The train_arm seam failing the way a diverging optimisation would, for ``method``."""
+    if method_spec["name"] in _DIVERGING:
+        raise FloatingPointError("loss is NaN")
+    return _REAL_TRAIN_ARM(method_spec, data, seed, train_cfg, **kwargs)
 
 
-def test_run_branch_failure_names_branch_method_and_training_axes(smoke, monkeypatch):
-    from components import registry
+_DIVERGING: set[str] = set()
+_REAL_TRAIN_ARM = None
 
+
+@pytest.fixture
+def diverging(monkeypatch):
+    """Make the named methods' training fail (through the train_arm seam the branch calls)."""
+    from components import seams
+
+    global _REAL_TRAIN_ARM
+    _REAL_TRAIN_ARM = seams.train_arm
+    monkeypatch.setattr(seams, "train_arm", _diverge)
+    _DIVERGING.clear()
+    yield _DIVERGING
+    _DIVERGING.clear()
+
+
+def test_run_branch_failure_names_branch_method_and_training_axes(smoke, diverging):
     config, spec = smoke
-    # Registry entries are "module:attribute"; this test module is importable under its own name.
-    monkeypatch.setitem(registry.TRAINERS, "torch_classifier", f"{__name__}:_diverge")
+    diverging.update({"mlp", "mlp_early_stop"})
     branch = branches(spec)[0]
     with pytest.raises(RuntimeError) as info:
         run_branch(config, branch, log=lambda line: None)
@@ -110,11 +126,9 @@ def test_run_branch_failure_names_branch_method_and_training_axes(smoke, monkeyp
     assert isinstance(info.value.__cause__, FloatingPointError)
 
 
-def test_run_branch_failure_of_an_axis_agnostic_method_says_it_has_no_training_axes(smoke, monkeypatch):
-    from components import registry
-
+def test_run_branch_failure_of_an_axis_agnostic_method_says_it_has_no_training_axes(smoke, diverging):
     config, spec = smoke
-    monkeypatch.setitem(registry.TRAINERS, "logreg", f"{__name__}:_diverge")
+    diverging.add("logreg")
     branch = branches(spec)[0]
     with pytest.raises(RuntimeError, match=r"^branch label_noise=0.0,seed=0, method logreg, training axes none: FloatingPointError"):
         run_branch(config, branch, log=lambda line: None)

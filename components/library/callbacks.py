@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, Literal
 
 import numpy as np
+from pydantic import Field
 
-__all__ = ["Callback", "EarlyStopping", "Evaluate", "TrainState", "run_callbacks"]
+from components.declarations import Params, callback
+
+__all__ = ["Callback", "EarlyStopping", "EarlyStoppingParams", "Evaluate", "TrainState", "run_callbacks"]
 
 
 @dataclass
 class TrainState:
     """Mutable state shared by a trainer and its callbacks.
 
-    ``logs`` holds this epoch's scalars (``train_loss``, ``val_auroc`` ...);
+    ``logs`` holds this epoch's scalars (``train_loss``, ``val_loss``, ``val_metric`` ...);
     ``history`` accumulates one list per scalar name, aligned on ``history["epoch"]``
     (a value is NaN at epochs where it was not computed). Setting ``stop`` ends
     training after the current epoch.
@@ -62,7 +65,7 @@ class Callback:
 class Evaluate(Callback):
     """Every ``every`` epochs (and at the last one), add ``evaluate(model)``'s scalars to the logs.
 
-    ``evaluate`` returns a mapping such as ``{"val_auroc": 0.91, "val_loss": 0.33}``.
+    ``evaluate`` returns a mapping such as ``{"val_metric": 0.91, "val_loss": 0.33}``.
     """
 
     def __init__(self, evaluate: Callable[[Any], dict[str, float]], every: int = 1, last_epoch: int | None = None):
@@ -76,25 +79,36 @@ class Evaluate(Callback):
             state.logs.update(self.evaluate(state.model))
 
 
+class EarlyStoppingParams(Params):
+    """Settings of :class:`EarlyStopping`."""
+
+    monitor: Literal["val_metric", "val_loss"] = Field(
+        description="val_metric: the experiment's metric on the validation split (in its declared direction); val_loss: the training loss there (lower is better)"
+    )
+    patience: Annotated[int, Field(ge=0, description="evaluations without improvement before stopping")]
+    min_delta: Annotated[float, Field(ge=0.0, description="an improvement must exceed this")]
+    restore_best: bool = Field(description="restore the best weights when training ends")
+
+
+@callback(params=EarlyStoppingParams)
 class EarlyStopping(Callback):
     """Stop once ``monitor`` has not improved for ``patience`` evaluations; optionally restore the best weights.
 
     With the best value at epoch ``b`` and an evaluation every epoch, training
     stops at the end of epoch ``b + patience`` (the Keras convention).
 
-    ``mode`` is ``"max"`` (higher is better, e.g. AUROC) or ``"min"`` (e.g. a loss);
-    an improvement must exceed ``min_delta``. Epochs where ``monitor`` was not
-    computed are ignored. After training, ``state.info`` holds ``best_epoch``,
-    ``best_value`` and ``stopped_epoch`` (None if the budget ran out first).
+    The direction follows what is monitored: ``val_metric`` in the experiment
+    metric's declared direction (``metric_higher_is_better``), ``val_loss``
+    downwards. An improvement must exceed ``min_delta``. Epochs where ``monitor``
+    was not computed are ignored. After training, ``state.info`` holds
+    ``best_epoch``, ``best_value`` and ``stopped_epoch`` (None if the budget ran
+    out first).
     """
 
-    def __init__(self, monitor: str, patience: int = 5, mode: str = "max", min_delta: float = 0.0, restore_best: bool = True):
-        if mode not in ("max", "min"):
-            raise ValueError(f"early_stopping.mode must be 'max' or 'min', got {mode!r}")
-        if patience < 0:
-            raise ValueError(f"early_stopping.patience must be >= 0, got {patience}")
-        self.monitor, self.patience, self.mode = monitor, patience, mode
-        self.min_delta, self.restore_best = float(min_delta), restore_best
+    def __init__(self, params: EarlyStoppingParams, metric_higher_is_better: bool):
+        self.monitor, self.patience = params.monitor, params.patience
+        self.mode = "max" if params.monitor == "val_metric" and metric_higher_is_better else "min"
+        self.min_delta, self.restore_best = params.min_delta, params.restore_best
 
     def on_train_begin(self, state: TrainState) -> None:
         """Reset the tracked best."""

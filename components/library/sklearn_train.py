@@ -1,0 +1,107 @@
+"""scikit-learn estimators as methods: any estimator named by import path, with its parameters checked at launch.
+
+A method config::
+
+    ridge:
+      _target_: components.library.sklearn_train.fit_estimator
+      kind: axis_agnostic
+      estimator:
+        _target_: sklearn.linear_model.Ridge
+        alpha: 1.0
+
+The estimator's parameters are validated by scikit-learn's own constraints
+(``_validate_params``) when the config is checked. ``random_state`` is never a
+config key: when the estimator has one, it is set from the arm's seed, so
+scikit-learn never falls back to NumPy's global random state. The estimator is
+fitted on the training split only (a ``Pipeline`` keeps preprocessing inside
+that fit); the validation split is only scored.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from components.declarations import TARGET, FieldError, ImplementationError, Params, locate, trainer
+from components.seams import Dataset, Scorer, TrainResult
+
+__all__ = ["EstimatorParams", "build_estimator", "fit_estimator"]
+
+
+def build_estimator(node: Mapping[str, Any], seed: int | None = None, loc: tuple[Any, ...] = ()):
+    """Instantiate the scikit-learn estimator ``node`` names, with its settings and ``random_state`` from ``seed``.
+
+    Nested estimators (``{_target_: ...}`` values, e.g. a ``Pipeline``'s steps
+    given as ``steps: [[name, {_target_: ...}], ...]``) are built the same way.
+    Raises :class:`FieldError` at the offending key for an unknown class or
+    parameter, or a value scikit-learn's own constraints reject.
+    """
+    if not isinstance(node, Mapping) or TARGET not in node:
+        raise FieldError(loc, f"expected a mapping with {TARGET}: an estimator's import path")
+    try:
+        cls = locate(node[TARGET], TARGET)
+    except ImplementationError as exc:
+        raise FieldError(loc, str(exc)) from None
+    kwargs = {key: _build_value(value, seed, (*loc, key)) for key, value in node.items() if key != TARGET}
+    if "random_state" in kwargs:
+        raise FieldError((*loc, "random_state"), "is set by axisflow from the arm's seed; remove it from the config")
+    try:
+        estimator = cls(**kwargs)
+    except TypeError as exc:
+        raise FieldError(loc, f"{node[TARGET]} does not accept these settings ({exc})") from None
+    if not hasattr(estimator, "get_params") or not hasattr(estimator, "fit"):
+        raise FieldError((*loc, TARGET), f"{node[TARGET]!r} is not a scikit-learn estimator")
+    if seed is not None and "random_state" in estimator.get_params(deep=False):
+        estimator.set_params(random_state=seed % (2**32))
+    validate_params = getattr(estimator, "_validate_params", None)
+    if validate_params is not None:
+        try:
+            validate_params()
+        except ValueError as exc:  # scikit-learn's InvalidParameterError
+            raise FieldError(loc, str(exc).splitlines()[0]) from None
+    return estimator
+
+
+def _build_value(value: Any, seed: int | None, loc: tuple[Any, ...]) -> Any:
+    if isinstance(value, Mapping) and TARGET in value:
+        return build_estimator(value, seed, loc)
+    if isinstance(value, (list, tuple)):
+        return [_build_value(v, seed, (*loc, i)) for i, v in enumerate(value)]
+    return value
+
+
+class EstimatorParams(Params):
+    """Settings of :func:`fit_estimator`."""
+
+    estimator: dict[str, Any] = Field(description="{_target_: a scikit-learn estimator's import path, ...its parameters}")
+
+    @field_validator("estimator")
+    @classmethod
+    def _estimator_builds(cls, node: dict[str, Any]) -> dict[str, Any]:
+        build_estimator(node, seed=0)
+        return node
+
+
+@trainer(
+    params=EstimatorParams,
+    tasks=("binary", "multiclass", "regression"),
+    reads_training=(),
+    data_order="the estimator's own (scikit-learn fits on the whole training split; stochastic estimators draw from random_state = the arm's seed)",
+    selection="the fitted estimator; no validation-based selection",
+)
+def fit_estimator(params: EstimatorParams, data: Dataset, seed: int, training: Mapping[str, Any], scorer: Scorer) -> TrainResult:
+    """Fit the estimator on the training split; predict validation and test in the task's form."""
+    estimator = build_estimator(params.estimator, seed)
+    estimator.fit(data.X_train, data.y_train)
+
+    def predict(X: np.ndarray) -> np.ndarray:
+        if data.task == "regression":
+            return np.asarray(estimator.predict(X), dtype=np.float64)
+        proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+        return proba[:, 1] if data.task == "binary" else proba
+
+    val_metric = scorer(predict(data.X_val), data.y_val)
+    history = {"epoch": [0.0], "val_metric": [val_metric]}
+    return TrainResult(estimator, predict(data.X_test), val_metric, history, {"epochs_run": 1})
