@@ -29,6 +29,8 @@ from lint.rules.axf501_script_project_import import ScriptProjectImportRule
 from lint.rules.axf601_global_random_state import GlobalRandomStateRule
 from lint.rules.axf602_unseeded_generator import UnseededGeneratorRule
 from lint.rules.axf603_run_identity_seed import RunIdentitySeedRule
+from lint.rules.axf604_sklearn_random_state import SklearnRandomStateRule
+from lint.rules.axf605_salted_hash_seed import SaltedHashSeedRule
 from lint.rules.base import Rule
 
 __all__ = ["RULES", "Rule", "SYNTAX_ERROR", "expand_codes", "rule_for"]
@@ -47,6 +49,8 @@ RULES: tuple[Rule, ...] = (
     GlobalRandomStateRule(),
     UnseededGeneratorRule(),
     RunIdentitySeedRule(),
+    SklearnRandomStateRule(),
+    SaltedHashSeedRule(),
 )
 
 
