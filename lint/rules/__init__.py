@@ -25,6 +25,7 @@ from lint.rules.axf301_per_config_foreach import PerConfigForeachRule
 from lint.rules.axf302_unordered_foreach import UnorderedForeachRule
 from lint.rules.axf401_model_merge_artifacts import ModelMergeArtifactsRule
 from lint.rules.axf402_join_arrival_order import JoinArrivalOrderRule
+from lint.rules.axf403_join_tie_order import JoinTieOrderRule
 from lint.rules.axf501_script_project_import import ScriptProjectImportRule
 from lint.rules.axf601_global_random_state import GlobalRandomStateRule
 from lint.rules.axf602_unseeded_generator import UnseededGeneratorRule
@@ -45,6 +46,7 @@ RULES: tuple[Rule, ...] = (
     UnorderedForeachRule(),
     ModelMergeArtifactsRule(),
     JoinArrivalOrderRule(),
+    JoinTieOrderRule(),
     ScriptProjectImportRule(),
     GlobalRandomStateRule(),
     UnseededGeneratorRule(),
