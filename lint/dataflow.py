@@ -219,6 +219,102 @@ class DataFlow:
             if isinstance(node, (ast.Return, ast.Yield)) and node.value is not None:
                 yield (node.value, module, helper, binds, depth + 1)
 
+    def values(
+        self, expr: ast.AST, scope: FunctionNode | None = None, *, _module: Module | None = None,
+        _binds: dict | None = None, _depth: int = 0,
+    ) -> list[tuple[ast.AST, Module, FunctionNode | None]]:
+        """The concrete expressions ``expr`` may evaluate to, field by field.
+
+        Unlike :meth:`slice`, which collects everything a value depends on,
+        this resolves what it *is*: a name to its assigned values, ``x.f`` to
+        the ``f=`` argument of the call that built ``x``, ``d["k"]`` to the
+        ``"k"`` entry of a dict literal, ``a, b = helper()`` to the matching
+        element of the helper's returned tuple, a helper call (local,
+        ``self.`` or imported from a project module, one level) to its return
+        values with parameters bound to arguments, and ``list``/``tuple``/
+        ``sorted`` to their argument. Returns ``(expression, module, scope)``
+        triples; anything it cannot resolve is returned as itself.
+        """
+        module = _module or self.module
+        if scope is None and module is self.module:
+            scope = self.module.enclosing_function(expr)
+        if _depth > MAX_DEPTH:
+            return [(expr, module, scope)]
+
+        def again(node, node_scope=scope, node_module=module, binds=_binds):
+            return self.values(node, node_scope, _module=node_module, _binds=binds, _depth=_depth + 1)
+
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in {
+            "list", "tuple", "sorted"} and len(expr.args) == 1:
+            return again(expr.args[0])
+        if isinstance(expr, ast.Name):
+            if scope is not None:
+                bound = module.dataflow.bindings(scope).get(expr.id)
+                if bound:
+                    before = [(line, value) for line, value in bound if line <= expr.lineno] or bound
+                    line, value = before[-1]
+                    if value is None:
+                        if _binds is not None and expr.id in _binds:
+                            arg, caller_scope = _binds[expr.id]
+                            return self.values(arg, caller_scope, _depth=_depth + 1)
+                        return [(expr, module, scope)]
+                    element = _element_of(scope, expr.id, line, value)
+                    if element is not None:
+                        return [
+                            (item, m, sc)
+                            for whole, m, sc in again(value)
+                            for item in _pick_element(whole, element)
+                        ]
+                    return again(value)
+            value = module.module_value(expr.id)
+            if value is not None:
+                return again(value, None)
+            found = module.imported_definition(expr.id)
+            if found is not None and not isinstance(found[1], (ast.FunctionDef, ast.AsyncFunctionDef)):
+                return self.values(found[1], None, _module=found[0], _depth=_depth + 1)
+            return [(expr, module, scope)]
+        if isinstance(expr, ast.Attribute):
+            if self_attr(expr) is not None and module is self.module:
+                assigned = [
+                    value for _, attr, value, _t in self._self_assignments()
+                    if attr == expr.attr and value is not None
+                ]
+                if len(assigned) == 1:
+                    return again(assigned[0], self.module.enclosing_function(assigned[0]))
+                return [(expr, module, scope)]
+            out = []
+            for base, m, sc in again(expr.value):
+                if isinstance(base, ast.Call):
+                    field = next((k.value for k in base.keywords if k.arg == expr.attr), None)
+                    if field is not None:
+                        out.extend(self.values(field, sc, _module=m, _depth=_depth + 1))
+                        continue
+                out.append((expr, module, scope))
+            return out
+        if isinstance(expr, ast.Subscript) and isinstance(expr.slice, ast.Constant):
+            out = []
+            for base, m, sc in again(expr.value):
+                if isinstance(base, ast.Dict):
+                    for key, value in zip(base.keys, base.values):
+                        if isinstance(key, ast.Constant) and key.value == expr.slice.value:
+                            out.extend(self.values(value, sc, _module=m, _depth=_depth + 1))
+                            break
+                    else:
+                        out.append((expr, module, scope))
+                else:
+                    out.append((expr, module, scope))
+            return out
+        if isinstance(expr, ast.Call) and _binds is None and module is self.module:
+            found = self.helper(expr)
+            if found is not None:
+                helper_module, helper = found
+                out = []
+                for value, _m, helper_scope, binds, _d in self._enter_helper(expr, found, scope, _depth):
+                    out.extend(self.values(value, helper_scope, _module=helper_module, _binds=binds,
+                                           _depth=_depth + 1))
+                return out or [(expr, module, scope)]
+        return [(expr, module, scope)]
+
     # ----- forward -----------------------------------------------------
 
     def reaches_result(self, node: ast.AST) -> bool:
@@ -316,6 +412,24 @@ class DataFlow:
             todo.append(parent)
             return False
         return True
+
+
+def _element_of(func: FunctionNode, name: str, line: int, value: ast.AST) -> int | None:
+    """The index of ``name`` in a tuple target ``a, b = value`` on ``line``, if it is one."""
+    for node in walk_body(func):
+        if isinstance(node, ast.Assign) and node.lineno == line and node.value is value:
+            for target in node.targets:
+                if isinstance(target, (ast.Tuple, ast.List)):
+                    for index, element in enumerate(target.elts):
+                        if isinstance(element, ast.Name) and element.id == name:
+                            return index
+    return None
+
+
+def _pick_element(value: ast.AST, index: int) -> list[ast.AST]:
+    if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) > index:
+        return [value.elts[index]]
+    return [value]
 
 
 class _ParamNode(ast.AST):
