@@ -26,6 +26,8 @@ TRAINING_WORDS = frozenset(
         "method", "methods", "model", "models", "arm", "arms", "lr", "lrs", "learning",
         "epoch", "epochs", "wd", "decay", "hparam", "hparams", "hyperparam", "hyperparams",
         "hyperparameter", "hyperparameters", "optimizer", "optimizers", "optim", "training",
+        "depth", "estimators", "dropout", "width", "hidden", "layers", "momentum", "batch",
+        "penalty", "regularization", "kernel",
     }
 )
 GRID_WORDS = frozenset(
