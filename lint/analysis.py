@@ -233,8 +233,18 @@ class Module:
 
     @cached_property
     def nodes(self) -> list[ast.AST]:
-        """Every node of the tree, walked once and shared by all rules."""
-        return list(ast.walk(self.tree))
+        """Every node of the tree in ``ast.walk`` order, walked once and shared by all rules."""
+        order: list[ast.AST] = [self.tree]
+        parent_of: dict[ast.AST, ast.AST] = {}
+        index = 0
+        while index < len(order):
+            node = order[index]
+            for child in ast.iter_child_nodes(node):
+                parent_of[child] = node
+                order.append(child)
+            index += 1
+        self.__dict__["parents"] = parent_of
+        return order
 
     @cached_property
     def calls(self) -> list[ast.Call]:
@@ -286,6 +296,12 @@ class Module:
         Only files found below the settings root or beside this file are
         read (never an installed package); each is parsed once per process.
         """
+        cache = self.__dict__.setdefault("_imported", {})
+        if name not in cache:
+            cache[name] = self._imported_definition(name)
+        return cache[name]
+
+    def _imported_definition(self, name: str) -> tuple[Module, ast.AST] | None:
         spec = self.from_imports.get(name)
         if spec is None:
             return None
@@ -326,12 +342,10 @@ class Module:
 
     @cached_property
     def parents(self) -> dict[ast.AST, ast.AST]:
-        """Child node -> parent node for the whole tree."""
-        parent_of: dict[ast.AST, ast.AST] = {}
-        for node in self.nodes:
-            for child in ast.iter_child_nodes(node):
-                parent_of[child] = node
-        return parent_of
+        """Child node -> parent node for the whole tree (filled by the same walk as :attr:`nodes`)."""
+        self.__dict__.pop("nodes", None)
+        _ = self.nodes
+        return self.__dict__["parents"]
 
     def enclosing_function(self, node: ast.AST) -> FunctionNode | None:
         """The innermost function containing ``node``, if any."""

@@ -68,6 +68,8 @@ class DataFlow:
         self.module = module
         self._bindings: dict[FunctionNode, dict[str, list[tuple[int, ast.AST | None]]]] = {}
         self._loads: dict[FunctionNode, dict[str, list[ast.Name]]] = {}
+        self._helpers: dict[ast.Call, tuple[Module, FunctionNode] | None] = {}
+        self._callers: dict[FunctionNode, list[ast.Call]] | None = None
 
     # ----- definitions -------------------------------------------------
 
@@ -119,8 +121,35 @@ class DataFlow:
             self._loads[func] = found
         return self._loads[func]
 
-    def helper(self, call: ast.Call) -> tuple[Module, FunctionNode] | None:
-        """The local, ``self.`` or project-imported function a call runs, when it can be found."""
+    def helper(self, call: ast.Call, *, imported: bool = True) -> tuple[Module, FunctionNode] | None:
+        """The local, ``self.`` or project-imported function a call runs, when it can be found.
+
+        ``imported=False`` looks only in this file, which never parses another module.
+        """
+        if not imported:
+            found = self._helpers.get(call)
+            if found is not None and found[0] is self.module:
+                return found
+            if call in self._helpers or not (
+                isinstance(call.func, ast.Name) and call.func.id in self.module.functions
+                or self_attr(call.func) is not None
+            ):
+                return None
+        if call not in self._helpers:
+            self._helpers[call] = self._find_helper(call)
+        return self._helpers[call]
+
+    def calls_of(self, func: FunctionNode) -> list[ast.Call]:
+        """The calls in this module that run ``func`` (as found by :meth:`helper`)."""
+        if self._callers is None:
+            self._callers = {}
+            for call in self.module.calls:
+                found = self.helper(call, imported=False)
+                if found is not None:
+                    self._callers.setdefault(found[1], []).append(call)
+        return self._callers.get(func, [])
+
+    def _find_helper(self, call: ast.Call) -> tuple[Module, FunctionNode] | None:
         func = call.func
         module = self.module
         if isinstance(func, ast.Name):

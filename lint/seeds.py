@@ -4,7 +4,7 @@ A *seed argument* is an argument that seeds randomness: any argument of a
 known seeding call (``np.random.default_rng``, ``torch.manual_seed``...), a
 ``seed=``/``random_state=`` keyword of any call, the third positional
 argument of the ``make_data`` and ``train_arm`` seams, a positional argument
-that binds a seed-named parameter of a helper this module can see, and a
+that binds a seed-named parameter of a helper in the same file, and a
 positional argument spelled as a seed (``train(data, seed)``) of a function
 it cannot see. Its *origin* is read from the data-flow slice of the argument.
 """
@@ -69,7 +69,7 @@ def seed_arguments(module: Module, call: ast.Call) -> list[SeedArgument]:
     position = SEEDED_SEAMS.get(call_name(call) or "")
     if position is not None and len(call.args) > position:
         found.append(call.args[position])
-    helper = module.dataflow.helper(call)
+    helper = module.dataflow.helper(call, imported=False)
     if helper is not None:
         params = [a.arg for a in [*helper[1].args.posonlyargs, *helper[1].args.args]]
         if params and params[0] in {"self", "cls"} and isinstance(call.func, ast.Attribute):
@@ -145,10 +145,7 @@ def callers_binding(module: Module, param: Param) -> Iterator[tuple[ast.Call, as
     """Call sites in the module of the function owning ``param``, with the argument bound to it."""
     func = param.function
     params = [a.arg for a in [*func.args.posonlyargs, *func.args.args]]
-    for call in module.calls:
-        found = module.dataflow.helper(call)
-        if found is None or found[1] is not func:
-            continue
+    for call in module.dataflow.calls_of(func):
         positional = params
         if positional and positional[0] in {"self", "cls"} and isinstance(call.func, ast.Attribute):
             positional = positional[1:]

@@ -87,12 +87,14 @@ class CwdRelativePathRule(Rule):
     message = "{sink} gets {path}, which is relative to the working directory; anchor it to __file__"
 
     def check(self, module: Module) -> Iterator[Finding]:
-        scratch = _scratch_paths(module)
+        scratch = None
         for call in module.calls:
             for sink, argument in _path_arguments(module, call):
-                if (module.enclosing_function(call), _path_key(argument)) in scratch:
-                    continue
                 if module.classify_path(argument) == "relative":
+                    if scratch is None:
+                        scratch = _scratch_paths(module)
+                    if (module.enclosing_function(call), _path_key(argument)) in scratch:
+                        continue
                     shown = ast.unparse(argument)
                     if len(shown) > 60:
                         shown = shown[:57] + "..."
