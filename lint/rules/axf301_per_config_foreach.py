@@ -42,12 +42,21 @@ class PerConfigForeachRule(Rule):
     method or per training-axis value rather than per data unit. This is a
     naming heuristic, so it reads what the code says it iterates:
 
-    - the value assigned to ``self.name`` (through ``list``/``sorted``, one
-      local variable, or a loop that appends to it) is an
-      ``itertools.product(...)``, a comprehension or a nested loop, and one of
-      its axes (iterable or loop variable) is spelled with a training word:
-      method, model, arm, lr, learning (rate), epoch, wd, decay, hparam,
-      hyperparam(eter), optimizer, training; or
+    - the value assigned to ``self.name``, resolved through the shared
+      data-flow (local names, tuple unpacking, ``list``/``sorted``, ``x.field``
+      of a constructor call, ``d["key"]`` of a dict literal, one level into a
+      planner helper defined in the file or imported from a project module,
+      constants imported from project modules), is an
+      ``itertools.product(...)``, a comprehension (also one whose iterable is
+      such a product, as in ``[json.dumps(g) for g in product(...)]``), a list
+      of dict literals, or a nested loop that appends to it, and one of its
+      axes that *varies* is spelled with a training word: method, model, arm,
+      lr, learning (rate), epoch, wd, decay, hparam, hyperparam(eter),
+      optimizer, training, depth, estimators, dropout, width, hidden, layers,
+      momentum, batch, penalty, regularization, kernel. For
+      ``product(*grid.values())`` over a dict literal the axes are its keys;
+      an axis with a single value (``"epochs": [10]``) does not vary and is
+      not named; or
     - ``self.name`` is a plain reference spelled that way
       (``self.methods = list(cfg.methods)``); or
     - the artifact name itself says it is a config grid: it contains a
@@ -55,9 +64,15 @@ class PerConfigForeachRule(Rule):
       also says data or dataset (``data_configs`` is a data axis).
 
     A product of data axes and seeds (``product(noise_levels, seeds)``) is the
-    intended grain and passes. The rule cannot see through calls to other
-    functions (a planner's ``plan.branches``), so a planner that returns a
-    per-config grid is not caught here.
+    intended grain and passes.
+
+    The message names the varying keys and fits the flow. When a step
+    before the fan-out stores a dataset artifact (``self.data``,
+    ``self.x_train``, ``self.df``...), the flow is a plain hyperparameter
+    sweep over data loaded once upstream: the message says that is fine in a
+    generic flow when each config trains for long, and that batching configs
+    per branch is axisflow's convention. Otherwise every task rebuilds the
+    same data, and the message says to fan out over data axes x seed.
 
     ## Why is this bad?
     Every foreach branch is a separate task that re-imports the flow module
