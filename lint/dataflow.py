@@ -347,14 +347,21 @@ class DataFlow:
     # ----- forward -----------------------------------------------------
 
     def reaches_result(self, node: ast.AST) -> bool:
-        """True if the value of ``node`` can reach an artifact, a return, a metric or the caller."""
+        """True if the value of ``node`` can reach an artifact, a return, a metric or the caller.
+
+        A value passed to a helper function defined in the same file is
+        followed one level into it, through the parameter it binds.
+        """
         func = self.module.enclosing_function(node)
         if func is None:
             return True
+        return self._reaches([node], func, inside_helper=False)
+
+    def _reaches(self, start: list[ast.AST], func: FunctionNode, *, inside_helper: bool) -> bool:
         parents = self.module.parents
         params = {a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]}
         declared = {n for sub in walk_body(func) if isinstance(sub, (ast.Global, ast.Nonlocal)) for n in sub.names}
-        todo: list[ast.AST] = [node]
+        todo: list[ast.AST] = list(start)
         done: set[int] = set()
         tainted: set[str] = set()
 
@@ -362,6 +369,8 @@ class DataFlow:
             """Mark a local name; True if that name is itself a result."""
             if name is None or name == "self" or name in params or name in declared:
                 return True
+            if name not in self.bindings(func):
+                return True  # a module-level or enclosing name: the caller can see it
             if name not in tainted:
                 tainted.add(name)
                 for load in self.loads(func).get(name, ()):
@@ -370,16 +379,39 @@ class DataFlow:
                     todo.append(load)
             return False
 
+        def into_helper(call: ast.Call, argument: ast.AST) -> bool:
+            """Follow an argument into a same-file helper; True if it reaches a result there."""
+            if inside_helper:
+                return True
+            found = self.helper(call, imported=False)
+            if found is None:
+                return False
+            helper = found[1]
+            names = [a.arg for a in [*helper.args.posonlyargs, *helper.args.args]]
+            if names and names[0] in {"self", "cls"} and isinstance(call.func, ast.Attribute):
+                names = names[1:]
+            bound = None
+            for name, arg in zip(names, call.args):
+                if arg is argument:
+                    bound = name
+            for keyword in call.keywords:
+                if keyword is argument or keyword.value is argument:
+                    bound = keyword.arg
+            if bound is None:
+                return True
+            loads = self.loads(helper).get(bound, [])
+            return self._reaches(loads, helper, inside_helper=True)
+
         while todo:
             current = todo.pop()
             if id(current) in done:
                 continue
             done.add(id(current))
-            if self._climb(current, parents, taint, todo):
+            if self._climb(current, parents, taint, todo, into_helper):
                 return True
         return False
 
-    def _climb(self, current, parents, taint, todo) -> bool:
+    def _climb(self, current, parents, taint, todo, into_helper) -> bool:
         parent = parents.get(current)
         if parent is None:
             return True
@@ -399,11 +431,15 @@ class DataFlow:
                 return False
             if words(name) & RECORDING_WORDS or (dotted(parent.func) or "").startswith("current.card"):
                 return True
-            if isinstance(parent.func, ast.Attribute):
+            if isinstance(parent.func, ast.Name) and parent.func.id in self.module.functions:
+                if into_helper(parent, current):
+                    return True
+            elif isinstance(parent.func, ast.Attribute):
                 receiver = parent.func.value
                 if self_attr(parent.func) is not None:
-                    return True  # a flow method may store it on self
-                if name in MUTATORS:
+                    if self.helper(parent, imported=False) is None or into_helper(parent, current):
+                        return True  # a flow method may store it on self
+                elif name in MUTATORS:
                     if taint(_root_name(receiver)):
                         return True
             todo.append(parent)
