@@ -139,8 +139,8 @@ GRID_ADVICE = (
     "inside the branch (axisflow convention)"
 )
 DATA_ARTIFACT_WORDS = frozenset(
-    {"data", "dataset", "datasets", "df", "frame", "x", "features", "corpus", "images", "train",
-     "splits", "table"}
+    {"data", "dataset", "datasets", "df", "frame", "x", "features", "corpus", "images", "splits",
+     "table"}
 )
 
 

@@ -35,7 +35,8 @@ class JoinArrivalOrderRule(Rule):
     straight from ``inputs``: a ``for`` loop over ``inputs`` (also through
     ``enumerate``/``zip``) that appends, extends, inserts or ``+=`` into a
     list, or accumulates ``acc[k] += value`` (list concatenation and float
-    sums both depend on the order); a list comprehension or generator over
+    sums both depend on the order; counts such as ``+= 1`` or
+    ``+= len(x)`` do not and pass); a list comprehension or generator over
     ``inputs``, also when it sits inside a dict, list or tuple literal
     (``self.summary = {"rows": [inp.row for inp in inputs]}``); or
     ``list(inputs)`` / ``tuple(inputs)``; unless the result is sorted later
@@ -185,6 +186,9 @@ def _context_result(module: Module, step: FunctionNode, node: ast.AST) -> str | 
 
 
 def _is_constant(node: ast.AST) -> bool:
+    """True for a count-like increment (``1``, ``-1``, ``len(x)``, ``int(x)``), whose sum is order-free."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id in {"len", "int", "bool"}
     return isinstance(node, ast.Constant) or (
         isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant)
     )

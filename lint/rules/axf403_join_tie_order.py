@@ -14,8 +14,9 @@ from lint.rules.base import Rule
 class JoinTieOrderRule(Rule):
     """## What it does
     Flags a join step that picks one item out of its ``inputs`` (or out of
-    anything built from them, followed through the shared data-flow) by a
-    score: ``max(..., key=...)``, ``min(..., key=...)``, or
+    anything built from them, followed through the shared data-flow, also
+    one level into a helper in the same file that the join hands them to)
+    by a score: ``max(..., key=...)``, ``min(..., key=...)``, or
     ``sorted(..., key=...)`` indexed with ``[0]``/``[-1]`` (directly or
     through a local name). A key that already breaks ties (a lambda
     returning a tuple, or a key spelled as a branch key: seed, index, fold,
@@ -58,20 +59,53 @@ class JoinTieOrderRule(Rule):
             if not is_join(step):
                 continue
             inputs = inputs_name(step)
+            order = join_order_note(module, step)
             for node in walk_body(step):
-                pick = _pick(module, step, node)
-                if pick is None:
-                    continue
-                call, how = pick
-                key = _keyword(call, "key")
-                if key is None or _breaks_ties(key) or not call.args:
-                    continue
-                if not _from_inputs(module, step, call.args[0], inputs):
-                    continue
-                yield self.finding(
-                    module, node, join=step.name, how=how, key=_text(key),
-                    order=join_order_note(module, step),
-                )
+                found = _tie_pick(module, step, node, inputs)
+                if found is not None:
+                    how, key = found
+                    yield self.finding(module, node, join=step.name, how=how, key=key, order=order)
+                elif isinstance(node, ast.Call):
+                    found = _tie_pick_in_helper(module, step, node, inputs)
+                    if found is not None:
+                        how, key = found
+                        yield self.finding(module, node, join=step.name, how=how, key=key, order=order)
+
+
+def _tie_pick(module: Module, func: FunctionNode, node: ast.AST, source: str) -> tuple[str, str] | None:
+    """``(how, key)`` when ``node`` picks one item by a tie-prone key from values built from ``source``."""
+    pick = _pick(module, func, node)
+    if pick is None:
+        return None
+    call, how = pick
+    key = _keyword(call, "key")
+    if key is None or _breaks_ties(key) or not call.args:
+        return None
+    if not _from_inputs(module, func, call.args[0], source):
+        return None
+    return how, _text(key)
+
+
+def _tie_pick_in_helper(module: Module, step: FunctionNode, call: ast.Call, inputs: str) -> tuple[str, str] | None:
+    """A tie-prone pick inside a same-file helper that the join hands its inputs to (one level)."""
+    found = module.dataflow.helper(call, imported=False)
+    if found is None:
+        return None
+    helper = found[1]
+    names = [a.arg for a in [*helper.args.posonlyargs, *helper.args.args]]
+    if names and names[0] in {"self", "cls"} and isinstance(call.func, ast.Attribute):
+        names = names[1:]
+    bound = [(name, arg) for name, arg in zip(names, call.args)]
+    bound += [(k.arg, k.value) for k in call.keywords if k.arg is not None]
+    for name, arg in bound:
+        if not _from_inputs(module, step, arg, inputs):
+            continue
+        for node in walk_body(helper):
+            pick = _tie_pick(module, helper, node, name)
+            if pick is not None:
+                how, key = pick
+                return f"{how} in {helper.name}()", key
+    return None
 
 
 def _pick(module: Module, step: FunctionNode, node: ast.AST) -> tuple[ast.Call, str] | None:
