@@ -70,6 +70,7 @@ class DataFlow:
         self._loads: dict[FunctionNode, dict[str, list[ast.Name]]] = {}
         self._helpers: dict[ast.Call, tuple[Module, FunctionNode] | None] = {}
         self._callers: dict[FunctionNode, list[ast.Call]] | None = None
+        self._slices: dict[ast.AST, list] = {}
 
     # ----- definitions -------------------------------------------------
 
@@ -200,6 +201,12 @@ class DataFlow:
                     found = self.helper(sub) if module is self.module else None
                     if found is not None:
                         stack.extend(self._enter_helper(sub, found, func, depth))
+
+    def sliced(self, expr: ast.AST) -> list[ast.AST | Param]:
+        """:meth:`slice` as a list, computed once per expression and shared by the rules."""
+        if expr not in self._slices:
+            self._slices[expr] = list(self.slice(expr))
+        return self._slices[expr]
 
     def _self_assignments(self) -> list:
         return [item for flow in self.module.flow_classes for item in flow.self_assignments]

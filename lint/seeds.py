@@ -138,7 +138,7 @@ def _provably_numeric(node: ast.AST) -> bool:
 
 def origins(module: Module, expr: ast.AST) -> list:
     """The data-flow slice of ``expr`` as a list (see :meth:`lint.dataflow.DataFlow.slice`)."""
-    return list(module.dataflow.slice(expr))
+    return module.dataflow.sliced(expr)
 
 
 def callers_binding(module: Module, param: Param) -> Iterator[tuple[ast.Call, ast.expr]]:

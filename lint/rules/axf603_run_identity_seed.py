@@ -67,7 +67,7 @@ class RunIdentitySeedRule(Rule):
             return
         reported: set[int] = set()
         for seed in all_seed_arguments(module):
-            nodes = list(module.dataflow.slice(seed.argument))
+            nodes = module.dataflow.sliced(seed.argument)
             source = _first_source(module, nodes)
             if source is not None:
                 if id(seed.argument) not in reported:
@@ -76,7 +76,7 @@ class RunIdentitySeedRule(Rule):
                 continue
             for param in params_in(nodes):
                 for call, argument in callers_binding(module, param):
-                    source = _first_source(module, module.dataflow.slice(argument))
+                    source = _first_source(module, module.dataflow.sliced(argument))
                     if source is not None and id(argument) not in reported:
                         reported.add(id(argument))
                         sink = f"{param.function.name}() (its '{param.name}' seeds {seed.sink})"

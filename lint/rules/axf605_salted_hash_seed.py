@@ -53,7 +53,7 @@ class SaltedHashSeedRule(Rule):
         for seed in all_seed_arguments(module):
             if id(seed.argument) in reported:
                 continue
-            for node in module.dataflow.slice(seed.argument):
+            for node in module.dataflow.sliced(seed.argument):
                 found = salted_hash(module, node)
                 if found is not None:
                     reported.add(id(seed.argument))
