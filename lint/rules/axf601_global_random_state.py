@@ -91,7 +91,7 @@ class GlobalRandomStateRule(Rule):
     code = "AXF601"
     name = "global-random-state"
     summary = "Randomness is drawn from (or seeded into) NumPy, random or torch global state."
-    message = "{call}() uses {state}; {fix}"
+    message = "{call}(){where} uses {state}; {fix}"
 
     def check(self, module: Module) -> Iterator[Finding]:
         if not in_seeded_scope(module):
@@ -113,7 +113,15 @@ class GlobalRandomStateRule(Rule):
                 if not _result_reached(module, node, qualified):
                     continue
             call, state, fix = verdict
-            yield self.finding(module, node, call=call, state=state, fix=fix)
+            step = module.enclosing_function(node)
+            where = f" in step '{step.name}'" if step is not None and is_step(step) else ""
+            if qualified in TORCH_SEEDERS and where:
+                fix = (
+                    "make it the step's first statement with a seed from the config or the branch "
+                    "(self.seed, self.input), or pass generator=torch.Generator().manual_seed(seed) "
+                    "where randomness is drawn"
+                )
+            yield self.finding(module, node, call=call, where=where, state=state, fix=fix)
 
 
 def _result_reached(module: Module, call: ast.Call, qualified: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from lint.analysis import Module, in_seeded_scope
+from lint.analysis import Module, in_seeded_scope, is_step
 from lint.findings import Finding
 from lint.rules.base import Rule
 
@@ -67,7 +67,7 @@ class SklearnRandomStateRule(Rule):
     name = "sklearn-random-state"
     summary = "A scikit-learn call draws randomness without random_state (NumPy's global RNG)."
     message = (
-        "{call}() has no random_state, so it draws from NumPy's global random state; "
+        "{call}(){where} has no random_state, so it draws from NumPy's global random state; "
         "pass random_state= a seed from the config or the branch"
     )
 
@@ -93,7 +93,9 @@ class SklearnRandomStateRule(Rule):
             if state is not None and not (isinstance(state, ast.Constant) and state.value is None):
                 continue
             if module.dataflow.reaches_result(node):
-                yield self.finding(module, node, call=last)
+                step = module.enclosing_function(node)
+                where = f" in step '{step.name}'" if step is not None and is_step(step) else ""
+                yield self.finding(module, node, call=last, where=where)
 
 
 def _is_true(node: ast.expr | None) -> bool:

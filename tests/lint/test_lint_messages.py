@@ -130,3 +130,50 @@ def test_cli_statistics_on_a_clean_file_prints_nothing_and_exits_0(tmp_path, cap
     clean.write_text("def add(a, b):\n    return a + b\n")
     assert main(["--statistics", str(clean)]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_axf601_torch_seed_later_in_a_step_names_the_step_and_the_task_start_fix():
+    source = textwrap.dedent(
+        """\
+        import torch
+        from metaflow import FlowSpec, step
+
+
+        class F(FlowSpec):
+            @step
+            def start(self):
+                self.noise = torch.randn(3)
+                torch.manual_seed(self.seed)
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+        """
+    )
+    seeded = [f for f in check_source(source, "flows/f.py", select="AXF601") if "manual_seed" in f.message]
+    (finding,) = seeded
+    assert "in step 'start'" in finding.message
+    assert "make it the step's first statement with a seed from the config or the branch" in finding.message
+
+
+def test_axf604_message_names_the_step_and_random_state():
+    source = textwrap.dedent(
+        """\
+        from metaflow import FlowSpec, step
+        from sklearn.model_selection import train_test_split
+
+
+        class F(FlowSpec):
+            @step
+            def start(self):
+                self.parts = train_test_split([1, 2, 3, 4])
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+        """
+    )
+    (finding,) = check_source(source, "flows/f.py", select="AXF604")
+    assert finding.message.startswith("train_test_split() in step 'start' has no random_state")
