@@ -14,7 +14,6 @@ from lint.analysis import (
     identifiers,
     next_calls,
     self_attr,
-    unwrap,
     walk_body,
     words,
 )
