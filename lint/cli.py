@@ -7,7 +7,7 @@ import json
 import sys
 
 from lint.engine import check_paths
-from lint.findings import FORMATS, LintError, format_findings
+from lint.findings import FORMATS, LintError, format_findings, format_statistics
 from lint.rules import RULES, rule_for
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -38,6 +38,11 @@ def build_parser(prog: str = "axisflow lint") -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     parser.add_argument("--select", metavar="CODES", help="only these codes or prefixes, comma-separated (e.g. AXF1,AXF401)")
     parser.add_argument("--ignore", metavar="CODES", help="skip these codes or prefixes, comma-separated")
+    parser.add_argument(
+        "--statistics",
+        action="store_true",
+        help="print the number of findings per rule instead of the findings",
+    )
     parser.add_argument("--list-rules", action="store_true", help="list every rule and exit")
     parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
     return parser
@@ -66,7 +71,8 @@ def main(argv: list[str] | None = None, *, prog: str = "axisflow lint") -> int:
         return _fail(prog, str(error))
     except Exception as error:  # any crash is exit 2, never a silent pass
         return _fail(prog, f"internal error: {type(error).__name__}: {error}")
-    output = format_findings(findings, args.format)
+    render = format_statistics if args.statistics else format_findings
+    output = render(findings, args.format)
     if output:
         print(output)
     if findings and args.format == "text":
