@@ -54,6 +54,7 @@ class MethodSpec:
     reads_training: tuple[str, ...] = ()
     data_order: str = ""
     selection: str = ""
+    imports: tuple[str, ...] = ()
 
     @property
     def axis_dependent(self) -> bool:
@@ -341,6 +342,7 @@ def _method(name: str, cfg: Any, training: Mapping[str, Any], training_axes: Map
         reads_training=declaration.reads_training,
         data_order=declaration.data_order,
         selection=declaration.selection,
+        imports=declaration.imports,
     )
 
 

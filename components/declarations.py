@@ -19,7 +19,7 @@ functions, so checking a config at launch stays fast and torch-free.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
@@ -114,7 +114,9 @@ class Declaration:
     generator, how train/validation/test are drawn. ``data_order``: for a
     trainer, how it orders the training data. ``metric``: for a metric, its
     :class:`MetricInfo`. ``selection``: for a trainer, how the reported model was
-    selected.
+    selected. ``imports``: for a trainer, heavy modules it imports when it runs
+    (e.g. ``torch``); a branch imports them before its clock starts, so seam
+    timings measure work.
     """
 
     role: str
@@ -125,7 +127,7 @@ class Declaration:
     data_order: str = ""
     selection: str = ""
     metric: MetricInfo | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    imports: tuple[str, ...] = ()
 
 
 def _attach(declaration: Declaration) -> Callable[[Any], Any]:
@@ -152,15 +154,19 @@ def trainer(
     reads_training: tuple[str, ...],
     data_order: str,
     selection: str,
+    imports: tuple[str, ...] = (),
 ) -> Callable[[Any], Any]:
     """Declare a ``train_arm`` implementation ``fn(params, data, seed, training, scorer) -> TrainResult``.
 
     ``reads_training`` lists the training-group keys it reads; it is handed only
     those, and an ``axis_agnostic`` method whose trainer reads a swept key is
-    refused at launch.
+    refused at launch. ``imports`` names heavy modules it imports when it runs.
     """
     return _attach(
-        Declaration("trainer", params, tasks=tuple(tasks), reads_training=tuple(reads_training), data_order=data_order, selection=selection)
+        Declaration(
+            "trainer", params, tasks=tuple(tasks), reads_training=tuple(reads_training),
+            data_order=data_order, selection=selection, imports=tuple(imports),
+        )
     )
 
 

@@ -11,11 +11,12 @@ from typing import Any, Mapping
 
 from components.config import validate
 from components.planner import branches, plan_summary
+from components.schema import RESULTS_SCHEMA
 
 __all__ = ["SCHEMA", "aggregate_records", "build_results", "observations", "plan_run", "provenance"]
 
-#: Version of the ``results`` layout; bump it when a field changes meaning.
-SCHEMA = "axisflow.results/1"
+#: Version of the ``results`` layout (defined with its types in :mod:`components.schema`).
+SCHEMA = RESULTS_SCHEMA
 
 
 def plan_run(config: Mapping[str, Any]) -> tuple[dict[str, int], list[dict[str, Any]]]:

@@ -90,6 +90,7 @@ class EstimatorParams(Params):
     reads_training=(),
     data_order="the estimator's own (scikit-learn fits on the whole training split; stochastic estimators draw from random_state = the arm's seed)",
     selection="the fitted estimator; no validation-based selection",
+    imports=("sklearn",),
 )
 def fit_estimator(params: EstimatorParams, data: Dataset, seed: int, training: Mapping[str, Any], scorer: Scorer) -> TrainResult:
     """Fit the estimator on the training split; predict validation and test in the task's form."""
