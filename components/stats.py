@@ -50,6 +50,7 @@ __all__ = [
     "check_contrasts",
     "check_settings",
     "difference_bounds",
+    "hybrid_t_interval",
     "interval_from_distribution",
     "replicate_seed",
     "student_t_ci",
@@ -1030,6 +1031,28 @@ def bootstrap_t_interval(samples: Any, tstats: Any, *, confidence: float = 0.95)
     samples = _check_samples(samples)
     tstats = np.array(tstats, dtype=np.float64, ndmin=2)
     return _studentized_interval(samples, tstats, (1 - _check_confidence(confidence)) / 2)
+
+
+def hybrid_t_interval(samples: Any, tstats: Any, *, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """The ``hybrid-t`` interval of each row from its studentized bootstrap statistics.
+
+    Bootstrap-t's critical values, each side raised to at least ``HYBRID_FLOOR``
+    times Student-t's ``t(n-1)`` and both together held to at most
+    ``2 * HYBRID_CAP`` times it, keeping bootstrap-t's asymmetry (see
+    :func:`_hybrid_critical`). ``samples`` has shape ``(cells, n)``, ``tstats``
+    shape ``(cells, B)`` (e.g. from :func:`bootstrap_distribution`); returns
+    ``low, high`` of shape ``(cells,)``. Without bounds; :func:`bootstrap_ci`
+    takes ``bounds``.
+    """
+    samples = _check_samples(samples)
+    tstats = np.array(tstats, dtype=np.float64, ndmin=2)
+    alpha = (1 - _check_confidence(confidence)) / 2
+    n = samples.shape[1]
+    t_lo, t_hi = _common_quantiles(tstats, (alpha, 1 - alpha)).T
+    below, above = _hybrid_critical(t_lo, t_hi, _student_quantile(n, 1 - alpha))
+    mean = samples.mean(axis=1)
+    se = samples.std(axis=1, ddof=1) / math.sqrt(n)
+    return mean - below * se, mean + above * se
 
 
 def _studentized_interval(
