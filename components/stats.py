@@ -309,8 +309,16 @@ def _by_stream(generators: Sequence[np.random.Generator], rows: Iterable[int]) -
     return [row for members in groups.values() for row in members]
 
 
-def _block_sizes(n: int, table_limit: int = 4096) -> list[int]:
-    """Split ``n`` draws into as few near-equal blocks as tables of ``table_limit`` allow.
+#: Largest table of block sums, and largest bound of one draw. Both are part of the
+#: definition of the resample streams, not tuning knobs: which integers are drawn,
+#: and how the resample sums are grouped, follow from them, so changing either
+#: changes published numbers (tests/test_stats_golden.py pins them).
+_TABLE_LIMIT = 4096
+_DRAW_LIMIT = 1 << 63
+
+
+def _block_sizes(n: int) -> list[int]:
+    """Split ``n`` draws into as few near-equal blocks as tables of ``_TABLE_LIMIT`` entries allow.
 
     ``s`` independent uniform indices are exactly the base-``n`` digits of one
     integer uniform on ``[0, n**s)``, so a block of ``s`` draws costs one lookup in
@@ -318,7 +326,7 @@ def _block_sizes(n: int, table_limit: int = 4096) -> list[int]:
     L1/L2 cache.
     """
     per_block = 1
-    while per_block < n and n ** (per_block + 1) <= table_limit:
+    while per_block < n and n ** (per_block + 1) <= _TABLE_LIMIT:
         per_block += 1
     blocks = -(-n // per_block)
     small, extra = divmod(n, blocks)
@@ -326,8 +334,8 @@ def _block_sizes(n: int, table_limit: int = 4096) -> list[int]:
 
 
 @functools.lru_cache(maxsize=64)
-def _draw_groups(n: int, limit: int = 1 << 63) -> tuple[tuple[int, ...], ...]:
-    """The blocks of :func:`_block_sizes`, packed into groups whose bases multiply to at most ``limit``.
+def _draw_groups(n: int) -> tuple[tuple[int, ...], ...]:
+    """The blocks of :func:`_block_sizes`, packed into groups whose bases multiply to at most ``_DRAW_LIMIT``.
 
     A block of ``s`` indices is one digit in base ``n**s``; the blocks of a group
     are the mixed-radix digits of a single integer uniform on ``[0, product of
@@ -335,10 +343,10 @@ def _draw_groups(n: int, limit: int = 1 << 63) -> tuple[tuple[int, ...], ...]:
     10-seed resample: bases 1000, 1000, 100, 100).
     """
     groups: list[list[int]] = []
-    product = limit
+    product = _DRAW_LIMIT
     for size in _block_sizes(n):
         base = n**size
-        if groups and product * base <= limit:
+        if groups and product * base <= _DRAW_LIMIT:
             groups[-1].append(size)
             product *= base
         else:
@@ -420,7 +428,8 @@ def _draw_plan(n: int) -> tuple[tuple[int, tuple[tuple[int, np.uint64 | None], .
 def _rows_per_chunk(n_resamples: int, budget: int = 1 << 19) -> int:
     # 2**19 float64 values (4 MiB) per work array: 52 rows at 10,000 resamples.
     # Smaller chunks fit L2 better but pay the per-chunk NumPy calls more often;
-    # benchmarks/bootstrap_speed.py measured 2**19 ahead of 2**17 by 5-8%.
+    # benchmarks/bootstrap_speed.py measured 2**19 ahead of 2**17 by 5-8%. The only
+    # tuning knob: every operation is row-wise, so no number depends on it (tested).
     return max(1, budget // max(n_resamples, 1))
 
 
