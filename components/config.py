@@ -117,7 +117,7 @@ def load_spec(overrides: list[str] | tuple[str, ...] = ()) -> tuple[dict[str, An
 
 def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     """Check the composed config against the user contract and build the spec."""
-    from components import registry
+    from components import registry, stats
 
     exp = _mapping(config, "experiment")
     data = _mapping(config, "data")
@@ -165,6 +165,10 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
         raise ConfigError(f"experiment.metric.name {metric.get('name')!r} is not registered; known: {', '.join(sorted(registry.METRICS))}")
 
     statistics = _statistics(exp.get("statistics"))
+    try:
+        stats.check_contrasts(statistics.get("contrasts"), axes={**data_axes, **training_axes}, methods=sorted(method_cfgs))
+    except ValueError as exc:
+        raise ConfigError(f"experiment.statistics.contrasts{exc}") from None
     return ExperimentSpec(
         name=name,
         contract=contract,

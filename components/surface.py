@@ -96,6 +96,7 @@ def build_results(
         "statistics": dict(aggregate["settings"]),
         "cells": list(aggregate["cells"]),
         "paired": list(aggregate["paired"]),
+        "contrasts": list(aggregate.get("contrasts", ())),
         "provenance": dict(provenance or {}),
     }
 

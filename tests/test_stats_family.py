@@ -229,3 +229,15 @@ def test_check_contrasts_against_the_experiment():
 def test_aggregate_contrast_without_matching_cells_raises():
     with pytest.raises(ValueError, match="matches no cell"):
         _agg(_observations(), contrasts=[{"kind": "axis", "axis": "epochs", "value": 120, "reference": 10}])
+
+
+def test_config_validation_checks_declared_contrasts_against_the_experiment():
+    from components.config import ConfigError, compose, validate
+
+    good = compose(["experiment=smoke", "+experiment.statistics.contrasts=[{kind:axis,axis:epochs,value:4,reference:2}]"])
+    assert validate(good).statistics["contrasts"][0]["axis"] == "epochs"
+    bad = compose(["experiment=smoke", "+experiment.statistics.contrasts=[{kind:axis,axis:epochs,value:5,reference:2}]"])
+    with pytest.raises(ConfigError, match=r"experiment.statistics.contrasts\[0\].value: 5 is not a value of epochs"):
+        validate(bad)
+    with pytest.raises(ConfigError, match=r"experiment.statistics.multiplicity: unknown multiplicity 'fdr'"):
+        validate(compose(["experiment=smoke", "+experiment.statistics.multiplicity=fdr"]))
