@@ -253,3 +253,14 @@ def test_hybrid_t_p_value_is_where_its_interval_rescaled_by_student_t_reaches_ze
     # At level p, the interval [mean - below * t(1 - p/2) / t(0.975) * se, ...] just touches 0.
     assert mean - below * sps.t.ppf(1 - p / 2, 6) / sps.t.ppf(0.975, 6) * se == pytest.approx(0.0, abs=1e-12)
     assert 0.001 < p < 0.5
+
+
+def test_default_interval_on_the_two_cluster_example_stays_near_the_data():
+    # Issue 13: eight differences near +0.002 and two near -0.03 gave bootstrap-t [-0.449, 0.004].
+    diffs = np.array([[0.0021, 0.0019, 0.0022, 0.0018, 0.0020, 0.0023, 0.0017, 0.0020, -0.0300, -0.0310]] * 50)
+    spread = diffs.max() - diffs.min()
+    low, high = bootstrap_ci(diffs, n_resamples=10_000, rngs=list(range(50)))
+    assert np.all(high - low <= 3 * spread)
+    assert np.all(low >= diffs.min() - 3 * spread) and np.all(high <= diffs.max() + 3 * spread)
+    boot_low, _ = bootstrap_ci(diffs, method="bootstrap-t", n_resamples=10_000, rngs=list(range(50)))
+    assert boot_low.min() < diffs.min() - 3 * spread  # what the old default did
