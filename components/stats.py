@@ -946,17 +946,25 @@ def _hybrid_p_values(samples: np.ndarray, low: np.ndarray, high: np.ndarray, alp
     bootstrap-t's at the configured level; across levels ``a`` it is taken to
     scale as Student-t's quantile, ``c(a) = c t(1 - a/2) / t(1 - alpha)``. It
     excludes 0 iff ``t(1 - a/2) < |t_obs| t(1 - alpha) / c``, so ``p = 2 P(T_{n-1} >
-    |t_obs| t(1 - alpha) / c)``: at ``a = 2 alpha`` exactly the printed interval,
-    and no resample-noisy far-tail quantiles in the small p-values a family-wise
-    correction needs. Shapes ``(rows, n), (rows,), (rows,) -> (rows,)``.
+    |t_obs| t(1 - alpha) / c)``: at ``a = 2 alpha`` the printed interval, and no
+    resample-noisy far-tail quantiles in the small p-values a family-wise
+    correction needs. ``c`` is taken no smaller than Student-t's ``t(1 - alpha)``:
+    a side that bootstrap-t makes shorter than Student-t's is trusted for the
+    interval, not for extrapolating to the far tail (measured: with it, Holm's
+    family-wise error on normal data exceeded its level, 5.4% at 5%). So ``p <
+    2 alpha`` implies the interval excludes 0; the converse fails only for such a
+    short side. Shapes ``(rows, n), (rows,), (rows,) -> (rows,)``.
     """
     from scipy import special
 
     n = samples.shape[1]
     mean = samples.mean(axis=1)
-    side = np.where(mean >= 0, mean - low, high - mean)
+    student = _student_quantile(n, 1 - alpha)
+    se = samples.std(axis=1, ddof=1) / math.sqrt(n)
+    # The side's critical value, never below Student-t's (see the docstring).
+    critical = np.maximum(np.where(mean >= 0, mean - low, high - mean) / se, student)
     with np.errstate(divide="ignore", invalid="ignore"):
-        scaled = np.abs(mean) / side * _student_quantile(n, 1 - alpha)
+        scaled = np.abs(mean) / se * student / critical
     return np.where(mean == 0, 1.0, 2 * special.stdtr(n - 1, -scaled))
 
 
