@@ -166,6 +166,8 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     against the key they sweep), task types that do not fit together, and an
     ``axis_agnostic`` method whose trainer reads a swept training key.
     """
+    from components import stats
+
     exp = _mapping(config, "experiment")
     data = _mapping(config, "data")
     training = _mapping(config, "training")
@@ -229,6 +231,10 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
         raise ConfigError(f"experiment.baseline {baseline!r} is not among the selected methods: {', '.join(sorted(method_cfgs))}")
 
     statistics = _statistics(exp.get("statistics"))
+    try:
+        stats.check_contrasts(statistics.get("contrasts"), axes={**data_axes, **training_axes}, methods=sorted(method_cfgs))
+    except ValueError as exc:
+        raise ConfigError(f"experiment.statistics.contrasts{exc}") from None
     return ExperimentSpec(
         name=name,
         contract=contract,

@@ -31,7 +31,8 @@ __all__ = [
 #: Version of the branch record layout.
 RECORD_SCHEMA = "axisflow.record/2"
 #: Version of the ``results`` layout. /2: the metric block declares target, range and definition;
-#: ``task`` added; per-epoch validation history is ``val_metric`` (was ``val_auroc``).
+#: ``task`` and ``contrasts`` added; paired rows carry raw and family-adjusted p-values and
+#: family-wise verdicts; per-epoch validation history is ``val_metric`` (was ``val_auroc``).
 RESULTS_SCHEMA = "axisflow.results/2"
 
 
@@ -101,13 +102,20 @@ class CellRow(TypedDict, total=False):
     method: str
     n: int
     mean: float
+    std: float
     ci_low: float
     ci_high: float
     values: list[float]
+    seeds: list[int]
 
 
 class PairedRow(TypedDict, total=False):
-    """One comparison in a cell (by default method vs baseline on the same seeds) with its verdict."""
+    """One comparison on the same seeds (method vs baseline in a cell, or a declared contrast) with its verdict.
+
+    ``verdict`` is family-wise (see ``results["statistics"]["multiplicity"]``),
+    ``verdict_per_row`` the row's own; ``p_value``/``p_adjusted`` are the raw
+    and family-adjusted p-values; ``wins`` counts seeds where the method did better.
+    """
 
     axes: dict[str, Any]
     method: str
@@ -116,7 +124,17 @@ class PairedRow(TypedDict, total=False):
     mean_diff: float
     ci_low: float
     ci_high: float
+    diffs: list[float]
+    seeds: list[int]
+    p_value: float
+    p_adjusted: float
     verdict: str
+    verdict_per_row: str
+    wins: float
+    p_improve: float
+    contrast: dict[str, Any]
+    name: str
+    reference: Any
 
 
 class Results(TypedDict):
@@ -142,6 +160,7 @@ class Results(TypedDict):
     statistics: dict[str, Any]
     cells: list[CellRow]
     paired: list[PairedRow]
+    contrasts: list[PairedRow]
     provenance: dict[str, Any]
 
 

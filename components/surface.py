@@ -48,6 +48,7 @@ def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]
         observations(records),
         baseline=spec.baseline,
         higher_is_better=spec.higher_is_better,
+        bounds=spec.metric_info.range,
         stream_axes=sorted(spec.data_axes),
         **settings,
     )
@@ -98,6 +99,7 @@ def build_results(
         "statistics": dict(aggregate["settings"]),
         "cells": list(aggregate["cells"]),
         "paired": list(aggregate["paired"]),
+        "contrasts": list(aggregate.get("contrasts", ())),
         "provenance": dict(provenance or {}),
     }
 
