@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from components.config import ConfigError, ExperimentSpec, load_spec
+from components.constants import PROVE_REPORT_SCHEMA
 
 __all__ = [
     "EXCLUDED",
@@ -59,7 +60,7 @@ EXCLUDED: dict[str, str] = {
     "*.timing": "wall-clock durations and timestamps (a branch record's timing block)",
 }
 #: Version of the JSON verdict written by ``--report``.
-REPORT_SCHEMA = "axisflow.prove/1"
+REPORT_SCHEMA = PROVE_REPORT_SCHEMA
 
 _MISSING = object()
 
