@@ -5,19 +5,20 @@ walking up from the working directory (or ``METAFLOW_DATASTORE_SYSROOT_LOCAL``).
 Every command that reads runs selects them here (:func:`select_runs`,
 :func:`find_run`), by flow and by experiment.
 
-Launching: :func:`run_flow` runs a flow through ``metaflow.Runner``.
+Launching: :func:`run_flow` runs a flow through ``metaflow.Runner``, optionally
+isolated in a datastore of its own (the prove gate and the tests do that).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from components.constants import CONFIG_NAME, DEFAULT_FLOW, EXPERIMENT_TAG_PREFIX
 from components.shell import ensure_user
 
-__all__ = ["FLOWS_DIR", "experiment_of", "find_run", "run_config", "run_flow", "select_runs"]
+__all__ = ["FLOWS_DIR", "experiment_of", "find_run", "isolated_env", "run_config", "run_flow", "select_runs"]
 
 FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
 
@@ -135,6 +136,33 @@ def find_run(flow: str = DEFAULT_FLOW, run_id: str | None = None, experiment: st
     return run
 
 
+#: Metaflow settings a run in its own datastore keeps from the caller's environment: only who runs it.
+_KEPT_SETTINGS = ("METAFLOW_USER",)
+
+
+def isolated_env(datastore_root: str | Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a run that must read and write nothing but the local datastore under ``datastore_root``.
+
+    Starts from ``environ`` (default ``os.environ``) and drops every
+    ``METAFLOW_*`` setting but the user name: datastore and metadata choices,
+    sysroots, S3 and service locations, profiles, default decorators
+    (``--with kubernetes``)... ``METAFLOW_HOME`` points at a folder with no
+    config in it, so neither ``~/.metaflowconfig`` nor a profile is read; the
+    metadata and the datastore are pinned to local ones at
+    ``<datastore_root>/.metaflow``.
+    """
+    root = Path(datastore_root).resolve()
+    env = {k: v for k, v in (os.environ if environ is None else environ).items()
+           if not k.startswith("METAFLOW_") or k in _KEPT_SETTINGS}
+    env.update({
+        "METAFLOW_HOME": str(root / ".metaflow" / "no-user-config"),
+        "METAFLOW_DEFAULT_DATASTORE": "local",
+        "METAFLOW_DEFAULT_METADATA": "local",
+        "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(root),
+    })
+    return env
+
+
 def run_flow(
     flow_file: str | Path,
     overrides: list[str] | tuple[str, ...] = (),
@@ -147,10 +175,12 @@ def run_flow(
 ):
     """Run ``flow_file`` with Hydra ``overrides`` through ``metaflow.Runner``; return the ``ExecutingRun``.
 
-    With ``datastore_root`` the run uses its own local datastore (metadata and
-    artifacts) under that folder, and the working directory is set there so
-    the client reads the same store. The caller checks ``.status``: Runner
-    does not raise when the flow fails.
+    With ``datastore_root`` the run is isolated in its own local datastore
+    (metadata and artifacts) at ``<datastore_root>/.metaflow``, whatever the
+    caller's Metaflow settings (environment, profile, home config; see
+    :func:`isolated_env`), and its working directory is ``datastore_root``.
+    ``env`` adds variables on top. The caller checks ``.status``: Runner does
+    not raise when the flow fails.
     """
     from metaflow import Runner
 
@@ -158,16 +188,24 @@ def run_flow(
     value: dict[str, Any] = {"overrides": list(overrides)}
     if lint_allow:
         value["lint"] = {"allowed": list(lint_allow)}
-    run_env = dict(env or {})
-    cwd = None
+    cwd, run_env = None, None
     if datastore_root is not None:
         cwd = str(Path(datastore_root).resolve())
-        Path(cwd).mkdir(parents=True, exist_ok=True)
+        # The local datastore folder exists before Metaflow looks for it, so nothing walks up to a
+        # `.metaflow` (or its config.json) in a parent folder, such as a project's own datastore.
+        (Path(cwd) / ".metaflow").mkdir(parents=True, exist_ok=True)
+        run_env = {**isolated_env(cwd), **(env or {})}
     runner = Runner(
         str(flow_file),
         show_output=run_options.pop("show_output", False),
         cwd=cwd,
-        env=run_env,
+        env=dict(env or {}),
         config_value=[(CONFIG_NAME, value)],
     )
+    if run_env is not None:
+        # Runner starts from a copy of os.environ and only adds to it; an isolated run must also drop
+        # the caller's Metaflow settings, so the child process gets exactly this environment.
+        if not isinstance(getattr(runner, "env_vars", None), dict):
+            raise RuntimeError("metaflow.Runner no longer exposes env_vars; cannot isolate the run's datastore")
+        runner.env_vars = run_env
     return runner.run(max_workers=max_workers, **run_options)
