@@ -1,9 +1,10 @@
 """Run history: ``axisflow runs`` lists past runs of a flow, ``axisflow diff A B`` says what changed.
 
 Everything is read back through Metaflow's client from the datastore the
-working directory (or ``METAFLOW_DATASTORE_SYSROOT_LOCAL``) points at. A run's
-config comes from its ``_parameters`` task, so unfinished and failed runs are
-listed too; results come from the ``end`` step's ``results`` artifact.
+working directory (or ``METAFLOW_DATASTORE_SYSROOT_LOCAL``) points at; runs
+are selected by flow and experiment in :mod:`components.runs`. A run's config
+comes from its ``_parameters`` task, so unfinished and failed runs are listed
+too; results come from the ``end`` step's ``results`` artifact.
 
 Status words: ``successful``; ``failed`` (some task finished unsuccessfully);
 ``unfinished`` (no task failed but the end was not reached: still running, or

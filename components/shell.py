@@ -7,8 +7,10 @@
   (one-line errors, exit 2, before Metaflow starts), enforces the
   ``single_worker`` contract (on ``resume`` and on a scheduler's ``create``
   too), runs the lint gate on ``run``/``resume`` and on ``argo-workflows
-  create`` (and the other schedulers' ``create``), and captures the checkout's
-  git state (see :mod:`components.provenance` for why here).
+  create`` (and the other schedulers' ``create``), captures the checkout's
+  git state (see :mod:`components.provenance` for why here), and tags the run
+  (or a deployment's runs) ``experiment:<name>`` so readers can pick one
+  experiment's runs cheaply (:func:`components.runs.select_runs`).
 * :class:`ship_project` is a flow mutator that puts ``components/`` and
   ``configs/`` into the code package, so remote tasks can import them.
 """
