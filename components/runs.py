@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from components.constants import CONFIG_NAME, DEFAULT_FLOW, EXPERIMENT_TAG_PREFIX
 from components.shell import ensure_user
 
-__all__ = ["FLOWS_DIR", "experiment_of", "find_run", "isolated_env", "run_config", "run_flow", "select_runs"]
+__all__ = ["FLOWS_DIR", "experiment_of", "find_run", "isolated_env", "open_run", "run_config", "run_flow", "select_runs"]
 
 FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
 
@@ -209,3 +209,17 @@ def run_flow(
             raise RuntimeError("metaflow.Runner no longer exposes env_vars; cannot isolate the run's datastore")
         runner.env_vars = run_env
     return runner.run(max_workers=max_workers, **run_options)
+
+
+def open_run(pathspec: str, datastore_root: str | Path):
+    """The client ``Run`` ``pathspec`` of a run :func:`run_flow` made in its own datastore under ``datastore_root``.
+
+    Points this process's Metaflow client at that datastore first: some client
+    objects (a step's ``task``, for one) ignore the metadata their run was
+    opened with and ask the process's default provider, which may be the
+    caller's metadata service or their own datastore.
+    """
+    import metaflow
+
+    metaflow.metadata(f"local@{Path(datastore_root).resolve()}")
+    return metaflow.Run(pathspec, _namespace_check=False)

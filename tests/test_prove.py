@@ -451,8 +451,14 @@ def _tree(root):
 
 
 @pytest.mark.slow
-def test_prove_leaves_the_users_datastore_untouched_whatever_metaflow_settings_point_at_it(tmp_path):
-    """The user's shell points Metaflow at their own datastore three ways at once; the gate's runs land in none."""
+def test_prove_leaves_the_users_datastore_untouched_whatever_metaflow_settings_point_elsewhere(tmp_path):
+    """The user's shell points Metaflow at their own datastore, S3 and a metadata service; the gate's runs use none.
+
+    The local sysroot comes from both the environment and a profile, and the
+    gate is started from inside the user's project, where Metaflow would
+    otherwise find ``./.metaflow`` by walking up. The S3 root and the service
+    URL lead nowhere: touching either would fail the runs.
+    """
     import os
     import subprocess
     import sys
@@ -462,14 +468,13 @@ def test_prove_leaves_the_users_datastore_untouched_whatever_metaflow_settings_p
     (user / ".metaflow" / "keep.txt").write_text("the user's datastore\n")
     home = tmp_path / "metaflow-home"
     home.mkdir()
-    profile = {"METAFLOW_DATASTORE_SYSROOT_LOCAL": str(user), "METAFLOW_DEFAULT_DATASTORE": "local", "METAFLOW_DEFAULT_METADATA": "local"}
-    (home / "config_work.json").write_text(json.dumps(profile))
+    (home / "config_work.json").write_text(json.dumps({"METAFLOW_DATASTORE_SYSROOT_LOCAL": str(user)}))
     env = {
-        **os.environ, "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(user), "METAFLOW_DEFAULT_DATASTORE": "local",
-        "METAFLOW_DEFAULT_METADATA": "local", "METAFLOW_HOME": str(home), "METAFLOW_PROFILE": "work",
+        **os.environ, "METAFLOW_HOME": str(home), "METAFLOW_PROFILE": "work", "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(user),
+        "METAFLOW_DEFAULT_DATASTORE": "s3", "METAFLOW_DATASTORE_SYSROOT_S3": "s3://axisflow-nowhere/metaflow",
+        "METAFLOW_DEFAULT_METADATA": "service", "METAFLOW_SERVICE_URL": "http://127.0.0.1:9",
     }
     before = _tree(user)
-    # Run from inside the user's project too, where Metaflow would otherwise find ./.metaflow by walking up.
     done = subprocess.run(
         [sys.executable, "-m", "components.cli", "prove", str(FLOW), *TINY], cwd=user, env=env, capture_output=True, text=True,
     )
