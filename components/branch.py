@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 
 from components.config import validate
 from components.planner import branches, trainings
-from components.schema import RECORD_SCHEMA
+from components.constants import RECORD_SCHEMA
 
 __all__ = ["run_branch"]
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from components.constants import CONTRACTS, KINDS
 from components.declarations import TARGET, Declaration, ImplementationError, declaration_of, describe, locate
 
 __all__ = [
@@ -31,8 +32,6 @@ __all__ = [
 ]
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
-CONTRACTS = ("order_independent", "single_worker", "nondeterministic")
-KINDS = ("axis_agnostic", "axis_dependent")
 
 
 class ConfigError(ValueError):

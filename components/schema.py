@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from components.constants import RECORD_SCHEMA, RESULTS_SCHEMA
+
 __all__ = [
     "RECORD_SCHEMA",
     "RESULTS_SCHEMA",
@@ -28,12 +30,6 @@ __all__ = [
     "check_results",
 ]
 
-#: Version of the branch record layout.
-RECORD_SCHEMA = "axisflow.record/2"
-#: Version of the ``results`` layout. /2: the metric block declares target, range and definition;
-#: ``task`` and ``contrasts`` added; paired rows carry raw and family-adjusted p-values and
-#: family-wise verdicts; per-epoch validation history is ``val_metric`` (was ``val_auroc``).
-RESULTS_SCHEMA = "axisflow.results/2"
 
 
 class Observation(TypedDict):

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from components.config import validate
+from components.constants import LAUNCH_KEY, RESULTS_SCHEMA
 from components.planner import branches, plan_summary
-from components.schema import RESULTS_SCHEMA
 
 __all__ = ["SCHEMA", "aggregate_records", "build_results", "observations", "plan_run", "provenance"]
 
-#: Version of the ``results`` layout (defined with its types in :mod:`components.schema`).
+#: Version of the ``results`` layout (its types are in :mod:`components.schema`).
 SCHEMA = RESULTS_SCHEMA
 
 
@@ -61,8 +61,6 @@ def build_results(
     provenance: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble the pinned ``results`` dict (schema in DESIGN.md, "The output surface")."""
-    from components.shell import LAUNCH_KEY
-
     spec = validate(config)
     resolved = {k: v for k, v in config.items() if k != LAUNCH_KEY}
     launch = config.get(LAUNCH_KEY, {})
