@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -148,10 +151,21 @@ def _digest(root: Path) -> dict[str, str]:
     return out
 
 
+#: Runs in a fresh interpreter inside the copy: Runner imports the flow file in the calling process,
+#: so the copy's ``components`` must be the first on the path, not this checkout's.
+RUN = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from components.runs import run_flow
+with run_flow(sys.argv[1] + "/flows/investigation.py", ["experiment=demo_smoke"], max_workers=2, datastore_root=sys.argv[2]) as running:
+    if running.status != "successful":
+        sys.exit(running.stdout + running.stderr)
+    print(json.dumps(running.run["end"].task.data.results, default=str))
+"""
+
+
 @pytest.mark.slow
 def test_a_new_investigation_runs_without_touching_a_framework_file(tmp_path):
-    from components.runs import run_flow
-
     repo = tmp_path / "repo"
     shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(*IGNORED))
     before = _digest(repo)
@@ -163,9 +177,11 @@ def test_a_new_investigation_runs_without_touching_a_framework_file(tmp_path):
     for name, text in CONFIGS.items():
         (repo / "configs" / name).write_text(textwrap.dedent(text).lstrip())
 
-    with run_flow(repo / "flows" / "investigation.py", ["experiment=demo_smoke"], max_workers=2, datastore_root=tmp_path / "store") as running:
-        assert running.status == "successful", running.stdout + running.stderr
-        results = running.run["end"].task.data.results
+    out = subprocess.run(
+        [sys.executable, "-c", RUN, str(repo), str(tmp_path / "store")], cwd=tmp_path, capture_output=True, text=True, timeout=1800,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    results = json.loads(out.stdout.strip().splitlines()[-1])
 
     after = _digest(repo)
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
