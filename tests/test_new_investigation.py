@@ -191,4 +191,5 @@ def test_a_new_investigation_runs_without_touching_a_framework_file(tmp_path):
     assert results["metric"]["name"] == "macro_recall" and results["metric"]["higher_is_better"] is True
     assert {c["method"] for c in results["cells"]} == {"demo_centroid", "demo_net"}
     assert all(0.0 <= c["mean"] <= 1.0 for c in results["cells"])
-    assert results["work"]["train_arm:demo_centroid"] == 4 and results["work"]["train_arm:demo_net"] == 8
+    # 2 separations x 3 seeds = 6 branches: the axis-agnostic baseline once each, the net once per epochs value.
+    assert results["work"]["train_arm:demo_centroid"] == 6 and results["work"]["train_arm:demo_net"] == 12
