@@ -48,7 +48,9 @@ CV_INTERVALS = ("nadeau_bengio", "naive_folds_as_seeds")
 #: Version of the ``results`` layout (types in :mod:`components.schema`); bump it when a field changes meaning.
 #: /2: the metric block declares target, range and definition; ``task`` and ``contrasts`` added; paired rows
 #: carry raw and family-adjusted p-values and family-wise verdicts; validation history is ``val_metric``.
-RESULTS_SCHEMA = "axisflow.results/2"
+#: /3: ``dataset`` (a file-backed generator's path, SHA-256 and rows, else None) and ``cross_validation``
+#: (fold axis, folds, interval, split; None without a fold axis) added; the fold axis is not in ``axes``.
+RESULTS_SCHEMA = "axisflow.results/3"
 #: Version of the branch record layout (types in :mod:`components.schema`).
 RECORD_SCHEMA = "axisflow.record/2"
 #: Version of the ``results["provenance"]`` layout.
