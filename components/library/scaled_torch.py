@@ -52,6 +52,7 @@ def standardize(data: Dataset) -> Dataset:
     params=ScaledTorchParams,
     tasks=tuple(HEADS),
     reads_training=_TORCH_TRAINING,
+    imports=("torch",),
     data_order="minibatches of the training split in an order drawn from the arm's seed; reshuffled per training.reshuffle",
     selection=(
         "the final epoch's model, or the best validation epoch when an early-stopping callback restores it; "
