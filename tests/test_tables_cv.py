@@ -223,3 +223,21 @@ def test_test_fold_never_reaches_early_stopping_or_selection(method):
         runs.append(result)
     clean, dirty = runs
     assert clean.val_score == dirty.val_score and clean.history == dirty.history and clean.info == dirty.info
+
+
+def test_grouped_splitter_keeps_each_group_in_one_fold_and_validation_outside_the_test_fold():
+    from components.library.folds import cv_split
+
+    groups = np.repeat(np.arange(40), 3).astype(str)
+    for fold in range(4):
+        split = cv_split("grouped", 4, fold, 3, seed=1, dataset_hash="h", n_rows=len(groups), groups=groups)
+        test_groups, val_groups, train_groups = (set(groups[rows]) for rows in (split.test, split.val, split.train))
+        assert not test_groups & (val_groups | train_groups) and not val_groups & train_groups
+
+
+def test_stratified_folds_keep_the_class_ratio():
+    from components.library.folds import assign_folds
+
+    labels = np.array([0] * 60 + [1] * 40)
+    folds = assign_folds("stratified", 5, 100, np.random.default_rng(0), labels=labels)
+    assert [int((labels[folds == f] == 1).sum()) for f in range(5)] == [8] * 5
