@@ -36,7 +36,7 @@ import numpy as np
 
 from components.seeding import canonical
 
-__all__ = ["NAIVE_NOTE", "aggregate_folds", "corrected_t_interval", "naive_t_interval"]
+__all__ = ["NAIVE_NOTE", "aggregate_folds", "corrected_t_interval", "corrected_t_p_value", "naive_t_interval"]
 
 #: The note every row carries when folds are treated as independent seeds.
 NAIVE_NOTE = "NAIVE interval: folds treated as independent seeds, ignoring their correlation; it is too narrow"
@@ -59,6 +59,19 @@ def corrected_t_interval(scores: Any, *, test_train_ratio: float, confidence: fl
     variance = (1.0 / j + test_train_ratio) * scores.var(axis=1, ddof=1)
     half = stats.t.ppf(0.5 + confidence / 2, j - 1) * np.sqrt(variance)
     return mean, mean - half, mean + half
+
+
+def corrected_t_p_value(scores: Any, *, test_train_ratio: float) -> np.ndarray:
+    """Two-sided p-value of "mean = 0" for each row under the corrected resampled t (the interval's own test)."""
+    from scipy import stats
+
+    scores = np.asarray(scores, dtype=np.float64)
+    j = scores.shape[1]
+    se = np.sqrt((1.0 / j + test_train_ratio) * scores.var(axis=1, ddof=1))
+    mean = scores.mean(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(se > 0, np.abs(mean) / np.where(se > 0, se, 1.0), np.where(mean == 0, 0.0, np.inf))
+    return 2.0 * stats.t.sf(t, j - 1)
 
 
 def naive_t_interval(scores: Any, *, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -122,12 +135,14 @@ def _matrix(cell: Mapping[str, Any], n_splits: int) -> tuple[list[int], np.ndarr
 def _summary(matrix: np.ndarray, n_splits: int, confidence: float) -> dict[str, Any]:
     per_replicate = matrix.mean(axis=1)
     flat = matrix.reshape(1, -1)
+    ratio = 1.0 / (n_splits - 1)
     if np.all(flat == flat[0, 0]):
         mean = low = high = float(flat[0, 0])
     else:
-        mean_a, low_a, high_a = corrected_t_interval(flat, test_train_ratio=1.0 / (n_splits - 1), confidence=confidence)
+        mean_a, low_a, high_a = corrected_t_interval(flat, test_train_ratio=ratio, confidence=confidence)
         mean, low, high = float(mean_a[0]), float(low_a[0]), float(high_a[0])
     return {
+        "p_value": float(corrected_t_p_value(flat, test_train_ratio=ratio)[0]),
         "mean": mean,
         "ci_low": low,
         "ci_high": high,
@@ -156,8 +171,11 @@ def aggregate_folds(
     ``n`` = replicates, ``values`` = each replicate's mean over its ``n_splits``
     folds, ``fold_values`` (``r x k``), ``mean`` over all folds and the corrected
     interval (clipped to ``metric_range``); each paired row the same for the
-    per-fold differences against ``baseline`` (``diffs`` per replicate,
-    ``p_improve`` over the ``r*k`` folds). ``settings`` are
+    per-fold differences against ``baseline`` (``diffs`` per replicate;
+    ``wins`` and ``p_improve`` count replicates, by their fold-averaged difference; ``p_value`` is the
+    corrected t test's, ``p_adjusted`` adjusted over the paired rows with
+    ``multiplicity`` (Holm by default) and ``verdict`` family-wise as in
+    :func:`components.stats.aggregate`; ``verdict_per_row`` reads the row's own interval). ``settings`` are
     ``experiment.statistics`` (``confidence``; with
     ``interval="naive_folds_as_seeds"`` also the bootstrap ones, passed on to
     :func:`components.stats.aggregate` with each (replicate, fold) as a seed).
@@ -178,7 +196,9 @@ def aggregate_folds(
         method = settings.pop("method", "default")
         if method != "default":
             settings["method"] = method
-        out = stats.aggregate(relabelled, baseline=baseline, higher_is_better=higher_is_better, stream_axes=list(stream_axes), **settings)
+        out = stats.aggregate(
+            relabelled, baseline=baseline, higher_is_better=higher_is_better, stream_axes=list(stream_axes), bounds=tuple(metric_range), **settings
+        )
         for row in [*out["cells"], *out["paired"]]:
             row["note"] = NAIVE_NOTE
         out["settings"].update(
@@ -203,11 +223,14 @@ def aggregate_folds(
         replicates, matrix = _matrix(cell, n_splits)
         matrices[canonical(cell["axes"]), cell["method"]] = (replicates, matrix)
         summary = _summary(matrix, n_splits, confidence)
+        summary.pop("p_value")
         summary["ci_low"], summary["ci_high"] = _clip(summary["ci_low"], metric_range), _clip(summary["ci_high"], metric_range)
         cell_out.append({"axes": dict(cell["axes"]), "method": cell["method"], "n": len(replicates), "seeds": replicates, "folds": n_splits, **summary})
 
     sign = 1.0 if higher_is_better else -1.0
-    paired_out = []
+    alpha = 1.0 - confidence
+    multiplicity = settings.get("multiplicity", stats.DEFAULT_MULTIPLICITY)
+    rows = []
     for cell in ordered:
         if cell["method"] == baseline:
             continue
@@ -217,9 +240,21 @@ def aggregate_folds(
         mine, theirs = dict(zip(*matrices[text, cell["method"]])), dict(zip(*matrices[text, baseline]))
         common = sorted(mine.keys() & theirs.keys())
         diff = np.array([mine[r] - theirs[r] for r in common])
-        summary = _summary(diff, n_splits, confidence)
-        flat = diff.ravel()
-        wins = float(np.sum(np.where(sign * flat > 0, 1.0, np.where(flat == 0, 0.5, 0.0))))
+        rows.append((cell, common, diff, _summary(diff, n_splits, confidence)))
+    # Verdicts are family-wise over the run's paired rows, as for seed-only experiments (components.stats).
+    adjusted = stats.adjust_p_values([summary["p_value"] for *_, summary in rows], multiplicity)
+    paired_out = []
+    for (cell, common, diff, summary), p_adj in zip(rows, adjusted):
+        # Counted over replicates (fold-averaged differences), like the table's n.
+        per_replicate = np.asarray(summary["values"])
+        wins = float(np.sum(np.where(sign * per_replicate > 0, 1.0, np.where(per_replicate == 0, 0.5, 0.0))))
+        per_row = _verdict(summary["ci_low"], summary["ci_high"], higher_is_better)
+        if multiplicity == "none":
+            verdict = per_row
+        elif p_adj < alpha and summary["mean"] != 0:
+            verdict = "better" if sign * summary["mean"] > 0 else "worse"
+        else:
+            verdict = "inconclusive"
         paired_out.append(
             {
                 "axes": dict(cell["axes"]),
@@ -229,8 +264,12 @@ def aggregate_folds(
                 "mean_diff": summary["mean"],
                 "ci_low": summary["ci_low"],
                 "ci_high": summary["ci_high"],
-                "p_improve": wins / flat.size,
-                "verdict": _verdict(summary["ci_low"], summary["ci_high"], higher_is_better),
+                "p_value": summary["p_value"],
+                "p_adjusted": p_adj,
+                "wins": wins,
+                "p_improve": wins / len(common),
+                "verdict": verdict,
+                "verdict_per_row": per_row,
                 "seeds": common,
                 "diffs": summary["values"],
                 "fold_diffs": summary["fold_values"],
@@ -239,10 +278,7 @@ def aggregate_folds(
         )
     return {
         "settings": {
-            "method": (
-                f"Nadeau-Bengio corrected resampled t over replicates x {n_splits} folds "
-                f"(folds averaged within a replicate; variance x (1/J + 1/(k-1)) for fold correlation)"
-            ),
+            "method": f"Nadeau-Bengio corrected resampled t over replicates x {n_splits} folds (accounts for fold correlation)",
             "interval": interval,
             "confidence": confidence,
             # Closed form: no resampling, no seed (the results header prints these two).
@@ -253,7 +289,12 @@ def aggregate_folds(
             "stream_axes": None,
             "folds": n_splits,
             "fold_axis": fold_axis,
+            "multiplicity": multiplicity,
+            "family_size": len(paired_out),
+            "contrasts": None,
+            "bounds": list(metric_range),
         },
         "cells": cell_out,
         "paired": paired_out,
+        "contrasts": [],
     }

@@ -9,6 +9,7 @@ from scipy import stats as sps
 from components.config import compose
 from components.cv_stats import NAIVE_NOTE, aggregate_folds, corrected_t_interval, naive_t_interval
 from components.query import ResultSet, _render_text
+from components.schema import check_results
 from components.surface import aggregate_records, build_results
 
 SCORES = np.array([[0.91, 0.95, 0.93, 0.97, 0.92, 0.94, 0.96, 0.90, 0.95, 0.93]])
@@ -59,7 +60,8 @@ def test_aggregate_folds_averages_folds_within_a_replicate_and_keeps_the_surface
     (pair,) = out["paired"]
     assert {"axes", "method", "baseline", "n", "mean_diff", "ci_low", "ci_high", "p_improve", "verdict", "seeds", "diffs"} <= set(pair)
     assert pair["mean_diff"] == pytest.approx((BETTER - BASE).mean())
-    assert pair["verdict"] == "better" and pair["p_improve"] == 1.0
+    assert pair["verdict"] == pair["verdict_per_row"] == "better" and pair["p_improve"] == 1.0 and pair["wins"] == 3
+    assert pair["p_value"] < 0.05 and pair["p_adjusted"] == pair["p_value"]  # a family of one
     assert "Nadeau-Bengio" in out["settings"]["method"]
 
 
@@ -98,6 +100,8 @@ def test_surface_uses_fold_aware_intervals_and_records_the_dataset_hash():
     assert results["axes"]["data"] == {} and results["cross_validation"]["folds"] == [0, 1, 2]
     assert len(results["dataset"]["sha256"]) == 64 and results["provenance"]["dataset"] == results["dataset"]
     assert all(c["n"] == 3 and "note" not in c for c in results["cells"])
+    check_results(results)
+    assert results["statistics"]["family_size"] == 2 and results["statistics"]["multiplicity"] == "holm"
     text = _render_text(ResultSet.from_results(results), results)
     assert "95% intervals by Nadeau-Bengio corrected resampled t over replicates x 3 folds" in text
 
@@ -110,5 +114,6 @@ def test_naive_folds_as_seeds_is_available_only_explicitly_and_flagged():
     assert results["statistics"]["method"].startswith("NAIVE student-t")
     assert all(row["note"] == NAIVE_NOTE for row in [*results["cells"], *results["paired"]])
     assert all(c["n"] == 9 for c in results["cells"])  # every (replicate, fold) counted as a seed
+    check_results(results)
     text = _render_text(ResultSet.from_results(results), results)
     assert "NAIVE" in text.splitlines()[0] and NAIVE_NOTE in text
