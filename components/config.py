@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from components.constants import CONTRACTS, KINDS
+from components.constants import CONTRACTS, CV_INTERVALS, FOLD_AXIS, KINDS
 from components.declarations import TARGET, Declaration, ImplementationError, declaration_of, describe, locate
 
 __all__ = [
     "CONFIG_DIR",
     "CONTRACTS",
+    "CV_INTERVALS",
     "EXPERIMENT_KEYS",
+    "FOLD_AXIS",
     "KINDS",
     "ConfigError",
     "ExperimentSpec",
@@ -211,6 +213,8 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
             raise ConfigError(f"experiment.axes.training.{axis}: not a key of the training group; training keys: {keys}")
         _axis_values(training_decl, training, "training", axis, training_axes[axis])
 
+    _fold_axis(data, data_axes)
+
     task = data_decl.tasks[0]
     metric = dict(_mapping(exp, "experiment.metric", key="metric"))
     metric_name = metric.get("name")
@@ -229,7 +233,9 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     if baseline not in method_cfgs:
         raise ConfigError(f"experiment.baseline {baseline!r} is not among the selected methods: {', '.join(sorted(method_cfgs))}")
 
-    statistics = _statistics(exp.get("statistics"))
+    statistics = _statistics(exp.get("statistics"), folds=FOLD_AXIS in data_axes)
+    if FOLD_AXIS in data_axes and statistics.get("contrasts"):
+        raise ConfigError("experiment.statistics.contrasts: declared contrasts are not supported with a fold axis yet (paired rows against the baseline are)")
     try:
         stats.check_contrasts(statistics.get("contrasts"), axes={**data_axes, **training_axes}, methods=sorted(method_cfgs))
     except ValueError as exc:
@@ -298,19 +304,46 @@ def _axis_values(declaration: Declaration, node: Mapping[str, Any], group: str, 
             raise ConfigError(f"experiment.axes.{group}.{axis}[{i}] = {value!r}: {line}") from None
 
 
-def _statistics(cfg: Any) -> dict[str, Any]:
-    """Check ``experiment.statistics`` now, so a typo fails at launch and not at the join after all the training."""
+def _statistics(cfg: Any, folds: bool = False) -> dict[str, Any]:
+    """Check ``experiment.statistics`` now, so a typo fails at launch and not at the join after all the training.
+
+    With a fold axis, ``cv_interval`` is required (see :data:`CV_INTERVALS`); without one it is refused.
+    """
     from components import stats
 
     if cfg is None:
-        return {}
+        cfg = {}
     if not isinstance(cfg, Mapping):
         raise ConfigError(f"experiment.statistics: expected a mapping, got {type(cfg).__name__}")
+    cv_interval = cfg.get("cv_interval")
+    if folds and cv_interval not in CV_INTERVALS:
+        shown = "missing" if cv_interval is None else repr(cv_interval)
+        raise ConfigError(
+            f"experiment.statistics.cv_interval is {shown}; an experiment with a {FOLD_AXIS} axis declares one of "
+            f"{', '.join(CV_INTERVALS)} (nadeau_bengio accounts for the correlation between folds; the naive one does not)"
+        )
+    if not folds and cv_interval is not None:
+        raise ConfigError(f"experiment.statistics.cv_interval is set, but experiment.axes.data has no {FOLD_AXIS} axis")
     try:
-        stats.check_settings(cfg)
+        stats.check_settings({k: v for k, v in cfg.items() if k != "cv_interval"})
     except ValueError as exc:
         raise ConfigError(f"experiment.statistics.{exc}") from None
     return dict(cfg)
+
+
+def _fold_axis(data: Mapping[str, Any], data_axes: Mapping[str, list[Any]]) -> None:
+    """A fold axis lists every fold of a cross-validating generator (settings ``fold`` and ``n_splits``), in order."""
+    if FOLD_AXIS not in data_axes:
+        return
+    where = f"experiment.axes.data.{FOLD_AXIS}"
+    n_splits = data.get("n_splits")
+    if isinstance(n_splits, bool) or not isinstance(n_splits, int):
+        raise ConfigError(f"{where}: a fold axis needs a cross-validating generator (settings fold and n_splits); data ({data[TARGET]}) has no n_splits")
+    if data_axes[FOLD_AXIS] != list(range(n_splits)):
+        raise ConfigError(
+            f"{where} is {data_axes[FOLD_AXIS]!r}, but data.n_splits={n_splits}: list every fold, "
+            f"{list(range(n_splits))!r} (a subset of folds is not a cross-validation estimate; lower n_splits instead)"
+        )
 
 
 def _method(name: str, cfg: Any, training: Mapping[str, Any], training_axes: Mapping[str, Any], task: str) -> MethodSpec:

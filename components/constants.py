@@ -12,9 +12,11 @@ from __future__ import annotations
 __all__ = [
     "CONFIG_NAME",
     "CONTRACTS",
+    "CV_INTERVALS",
     "DEFAULT_CONFIG",
     "DEFAULT_FLOW",
     "EXPERIMENT_TAG_PREFIX",
+    "FOLD_AXIS",
     "KINDS",
     "LAUNCH_KEY",
     "PROVENANCE_SCHEMA",
@@ -38,11 +40,17 @@ EXPERIMENT_TAG_PREFIX = "experiment:"
 CONTRACTS = ("order_independent", "single_worker", "nondeterministic")
 #: What a method may declare as ``kind``.
 KINDS = ("axis_agnostic", "axis_dependent")
+#: The data axis that names a cross-validation fold; its cells are aggregated by components.cv_stats.
+FOLD_AXIS = "fold"
+#: ``experiment.statistics.cv_interval`` choices for an experiment with a fold axis.
+CV_INTERVALS = ("nadeau_bengio", "naive_folds_as_seeds")
 
 #: Version of the ``results`` layout (types in :mod:`components.schema`); bump it when a field changes meaning.
 #: /2: the metric block declares target, range and definition; ``task`` and ``contrasts`` added; paired rows
 #: carry raw and family-adjusted p-values and family-wise verdicts; validation history is ``val_metric``.
-RESULTS_SCHEMA = "axisflow.results/2"
+#: /3: ``dataset`` (a file-backed generator's path, SHA-256 and rows, else None) and ``cross_validation``
+#: (fold axis, folds, interval, split; None without a fold axis) added; the fold axis is not in ``axes``.
+RESULTS_SCHEMA = "axisflow.results/3"
 #: Version of the branch record layout (types in :mod:`components.schema`).
 RECORD_SCHEMA = "axisflow.record/2"
 #: Version of the ``results["provenance"]`` layout.

@@ -379,6 +379,25 @@ def _validate(flow_file: Path, overrides: list[str]) -> ExperimentSpec:
         raise ProveError(str(exc)) from None
 
 
+@contextmanager
+def _heartbeat(log: Callable[[str], None], label: str, every: float = 30.0) -> Iterator[None]:
+    """Log ``label ... still running`` every ``every`` seconds until the block ends."""
+    done = threading.Event()
+    started = time.perf_counter()
+
+    def beat() -> None:
+        while not done.wait(every):
+            log(f"prove: {label} still running ({time.perf_counter() - started:.0f} s)")
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
 def _error_line(text: str) -> str | None:
     """The shell's own one-line error (``axisflow: error: ...``) in a run's output, if any."""
     for line in text.splitlines():

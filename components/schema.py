@@ -155,6 +155,8 @@ class Results(TypedDict):
     plan: dict[str, int]
     work: dict[str, int]
     data_fingerprints: dict[str, str]
+    dataset: dict[str, Any] | None
+    cross_validation: dict[str, Any] | None
     statistics: dict[str, Any]
     cells: list[CellRow]
     paired: list[PairedRow]

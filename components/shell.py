@@ -277,7 +277,7 @@ def _describe(state: tuple[str | None, str | None]) -> str:
 
 
 class ship_project(FlowMutator):
-    """Add ``components/`` (Python files) and ``configs/`` (YAML) to the flow's code package.
+    """Add ``components/`` (Python files), ``configs/`` (YAML) and ``data/`` (CSV, Parquet) to the flow's code package.
 
     They go in as code content, under ``.mf_code/`` in the package, which remote
     tasks put on ``PYTHONPATH``: ``import components`` works there and
@@ -288,7 +288,9 @@ class ship_project(FlowMutator):
 
     def add_to_package(self):
         """Yield the project's files, keeping their repository-relative paths."""
-        for folder, pattern in (("components", "*.py"), ("configs", "*.yaml")):
+        # data/ holds the tables file-backed generators read (components.library.tables resolves
+        # relative paths against the project root, which is .mf_code/ in a remote task).
+        for folder, pattern in (("components", "*.py"), ("configs", "*.yaml"), ("data", "*.csv"), ("data", "*.parquet")):
             for path in sorted((ROOT / folder).rglob(pattern)):
                 yield (str(path), path.relative_to(ROOT).as_posix(), ContentType.CODE_CONTENT)
         yield (str(ROOT / "README.md"), "README.md", ContentType.USER_CONTENT)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from components.config import validate
-from components.constants import LAUNCH_KEY, RESULTS_SCHEMA
+from components.constants import FOLD_AXIS, LAUNCH_KEY, RESULTS_SCHEMA
+from components.declarations import locate
 from components.planner import branches, plan_summary
 
 __all__ = ["SCHEMA", "aggregate_records", "build_results", "observations", "plan_run", "provenance"]
@@ -40,6 +41,21 @@ def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]
 
     spec = validate(config)
     settings = dict(spec.statistics)
+    if FOLD_AXIS in spec.data_axes:
+        from components.cv_stats import aggregate_folds
+
+        # Cross-validation: folds are averaged within a replicate and the interval accounts for their correlation.
+        return aggregate_folds(
+            observations(records),
+            baseline=spec.baseline,
+            higher_is_better=spec.higher_is_better,
+            n_splits=len(spec.data_axes[FOLD_AXIS]),
+            interval=settings["cv_interval"],
+            metric_range=spec.metric_info.range,
+            fold_axis=FOLD_AXIS,
+            stream_axes=sorted(a for a in spec.data_axes if a != FOLD_AXIS),
+            **settings,
+        )
     method = settings.pop("method", "default")
     if method != "default":
         settings["method"] = method
@@ -69,6 +85,10 @@ def build_results(
     for record in records:
         for name, n in record["counts"].items():
             counts[name] = counts.get(name, 0) + n
+    # A file-backed generator says where its table came from (path, SHA-256 of its content, rows).
+    source = getattr(locate(spec.data["_target_"], "data._target_"), "source", None)
+    dataset = source(spec.data) if source is not None else None
+    provenance = {**(provenance or {}), **({"dataset": dataset} if dataset is not None else {})}
     return {
         "schema": SCHEMA,
         "experiment": spec.name,
@@ -77,7 +97,13 @@ def build_results(
         "config": resolved,
         "config_hash": launch.get("config_hash"),
         "overrides": list(launch.get("overrides", [])),
-        "axes": {"data": spec.data_axes, "training": spec.training_axes},
+        # The fold axis is aggregated away (components.cv_stats); the cells' axes are the others.
+        "axes": {"data": {k: v for k, v in spec.data_axes.items() if k != FOLD_AXIS}, "training": spec.training_axes},
+        "cross_validation": (
+            {"fold_axis": FOLD_AXIS, "folds": spec.data_axes[FOLD_AXIS], "interval": spec.statistics["cv_interval"], "split": spec.split}
+            if FOLD_AXIS in spec.data_axes
+            else None
+        ),
         "metric": {
             "name": spec.metric["name"],
             "target": spec.metric["_target_"],
@@ -94,6 +120,7 @@ def build_results(
         "plan": plan_summary(spec),
         "work": counts,
         "data_fingerprints": {r["key"]: r["data_fingerprint"] for r in records},
+        "dataset": dataset,
         "statistics": dict(aggregate["settings"]),
         "cells": list(aggregate["cells"]),
         "paired": list(aggregate["paired"]),

@@ -8,7 +8,8 @@ Codes are stable and grouped by hundreds by theme:
 - ``AXF3xx`` foreach fan-out grain and shape;
 - ``AXF4xx`` joins (what they merge, the order they read);
 - ``AXF5xx`` script mode (PEP 723) imports;
-- ``AXF6xx`` randomness is seeded and local.
+- ``AXF6xx`` randomness is seeded and local;
+- ``AXF7xx`` data splits: nothing is learnt from test rows.
 
 A retired code is never reused.
 """
@@ -32,6 +33,7 @@ from lint.rules.axf602_unseeded_generator import UnseededGeneratorRule
 from lint.rules.axf603_run_identity_seed import RunIdentitySeedRule
 from lint.rules.axf604_sklearn_random_state import SklearnRandomStateRule
 from lint.rules.axf605_salted_hash_seed import SaltedHashSeedRule
+from lint.rules.axf701_fit_before_split import FitBeforeSplitRule
 from lint.rules.base import Rule
 
 __all__ = ["RULES", "Rule", "SYNTAX_ERROR", "expand_codes", "rule_for"]
@@ -53,6 +55,7 @@ RULES: tuple[Rule, ...] = (
     RunIdentitySeedRule(),
     SklearnRandomStateRule(),
     SaltedHashSeedRule(),
+    FitBeforeSplitRule(),
 )
 
 

@@ -99,5 +99,5 @@ def test_expand_codes_accepts_prefixes():
 
 
 def test_expand_codes_rejects_unknown_code_naming_where():
-    with pytest.raises(LintError, match=r"'AXF7' in --select"):
-        expand_codes(["AXF7"], "--select")
+    with pytest.raises(LintError, match=r"'AXF9' in --select"):
+        expand_codes(["AXF9"], "--select")

@@ -1,0 +1,317 @@
+"""File-backed datasets: a CSV or Parquet table, cross-validated, as a ``make_data`` generator.
+
+A data config::
+
+    _target_: components.library.tables.binary_table
+    path: data/breast_cancer.csv        # relative to the project root, or absolute
+    format: csv                          # csv | parquet
+    target: diagnosis
+    classes: [malignant, benign]         # class id = position in this list
+    features: [mean radius, mean texture, ...]
+    categorical: {}                      # non-numeric feature -> one_hot | ordinal
+    group_column: null                   # required by splitter: grouped
+    splitter: stratified                 # kfold | stratified | grouped
+    n_splits: 5
+    fold: 0                              # the experiment sweeps it: axes.data.fold: [0, 1, 2, 3, 4]
+    inner_val_folds: 5                   # validation = 1 of this many folds of the training fold
+
+A relative ``path`` is resolved against the project root (the folder holding
+``components/``), never the working directory; in a Metaflow code package that
+root is the package's code folder, and ``data/`` travels in it
+(:class:`components.shell.ship_project`). The table's SHA-256 content hash seeds
+the split (with the replicate seed and the fold index, see
+:mod:`components.library.folds`) and is recorded in the run's ``results``.
+
+Everything that can be wrong with the table -- a missing file, a missing column,
+a non-numeric feature without a declared encoding, missing values, a target
+with other classes than declared -- is found when the config is checked at
+launch (the settings' validator reads the table), and reported on one line
+naming the key.
+
+Encodings are label-free and fixed by the whole file's declared column, not
+fitted on a split: ``one_hot`` makes one 0/1 column per distinct value (sorted),
+``ordinal`` the value's rank among the sorted distinct values. Anything fitted
+on data (scaling, imputation, feature selection) belongs in the method, fitted
+on the training split only (a scikit-learn ``Pipeline``, or
+:func:`components.library.scaled_torch.train_torch_scaled`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Mapping
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from components.declarations import FieldError, Params, generator
+from components.library.folds import Split, cv_split
+from components.seams import Dataset
+
+__all__ = [
+    "ROOT",
+    "BinaryTableParams",
+    "MulticlassTableParams",
+    "RegressionTableParams",
+    "Table",
+    "binary_table",
+    "describe_source",
+    "load_table",
+    "multiclass_table",
+    "regression_table",
+    "resolve_path",
+    "table_split",
+]
+
+#: The project root: relative table paths are resolved against it (never the working directory).
+ROOT = Path(__file__).resolve().parents[2]
+_SHOWN_COLUMNS = 8
+
+
+def resolve_path(path: str) -> Path:
+    """``path`` if absolute, else ``ROOT / path``."""
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else ROOT / candidate
+
+
+@dataclass(frozen=True)
+class Table:
+    """A loaded table: its pandas ``frame``, the file's SHA-256 ``sha256`` and ``resolved`` path."""
+
+    frame: Any
+    sha256: str
+    resolved: Path
+
+
+def load_table(path: str, format: str) -> Table:
+    """Read the table at ``path`` (see :func:`resolve_path`); cached per file content.
+
+    Raises :class:`FieldError` at ``path`` when the file is missing or unreadable.
+    """
+    resolved = resolve_path(path)
+    if not resolved.is_file():
+        raise FieldError(
+            ("path",),
+            f"file {path!r} not found at {resolved} (a relative path is resolved against the project root {ROOT}, "
+            "never the working directory)",
+        )
+    data = resolved.read_bytes()
+    return _parse(str(resolved), format, hashlib.sha256(data).hexdigest(), data)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(resolved: str, format: str, sha256: str, data: bytes) -> Table:
+    import io
+
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(io.BytesIO(data)) if format == "csv" else pd.read_parquet(io.BytesIO(data))
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FieldError(("path",), f"{resolved} could not be read as {format}: {reason}") from None
+    return Table(frame, sha256, Path(resolved))
+
+
+class TableParams(Params):
+    """Settings shared by the table generators (see the module docstring for an example)."""
+
+    _task: ClassVar[str] = ""
+
+    path: str = Field(description="CSV or Parquet file: absolute, or relative to the project root (not the working directory)")
+    format: Literal["csv", "parquet"] = Field(description="file format")
+    target: str = Field(description="the target column")
+    features: Annotated[list[str], Field(min_length=1, description="the feature columns, in model input order")]
+    categorical: dict[str, Literal["one_hot", "ordinal"]] = Field(
+        description="encoding of each non-numeric feature (label-free, fixed by the whole column's distinct values); {} for none"
+    )
+    group_column: str | None = Field(description="column whose values keep rows together in one fold (splitter: grouped); null otherwise")
+    splitter: Literal["kfold", "stratified", "grouped"] = Field(description="how rows are dealt into folds")
+    n_splits: Annotated[int, Field(ge=2, le=100, description="k, the number of folds")]
+    fold: Annotated[int, Field(ge=0, description="the held-out test fold, 0..n_splits-1 (sweep it as the data axis 'fold')")]
+    inner_val_folds: Annotated[
+        int, Field(ge=2, le=100, description="validation (early stopping, selection) is 1 of this many folds of the training fold")
+    ]
+
+    @model_validator(mode="after")
+    def _table_fits(self) -> "TableParams":
+        if self.fold >= self.n_splits:
+            raise FieldError(("fold",), f"input should be less than n_splits={self.n_splits} (got {self.fold})")
+        if self.splitter == "grouped" and self.group_column is None:
+            raise FieldError(("group_column",), "is null, but splitter grouped needs the column that keeps rows together")
+        if self.splitter != "grouped" and self.group_column is not None:
+            raise FieldError(("group_column",), f"is set, but splitter is {self.splitter}; use splitter: grouped or group_column: null")
+        if self.splitter == "stratified" and self._task == "regression":
+            raise FieldError(("splitter",), "stratified needs class labels; a regression target uses kfold or grouped")
+        _matrix(self, load_table(self.path, self.format))
+        return self
+
+
+class ClassTableParams(TableParams):
+    """Settings of a classification table: the declared classes, in class-id order."""
+
+    classes: Annotated[list[str | int], Field(min_length=2, description="the target's classes; class id = position in this list")]
+
+
+class BinaryTableParams(ClassTableParams):
+    """Settings of :func:`binary_table`: exactly two classes; the second is the positive class."""
+
+    _task: ClassVar[str] = "binary"
+
+
+class MulticlassTableParams(ClassTableParams):
+    """Settings of :func:`multiclass_table`: three or more classes."""
+
+    _task: ClassVar[str] = "multiclass"
+
+
+class RegressionTableParams(TableParams):
+    """Settings of :func:`regression_table`: a numeric target."""
+
+    _task: ClassVar[str] = "regression"
+
+
+def _columns(frame: Any) -> str:
+    names = [str(c) for c in frame.columns]
+    shown = ", ".join(names[:_SHOWN_COLUMNS])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > _SHOWN_COLUMNS else "")
+
+
+def _matrix(params: TableParams, table: Table) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(X float32 (n, d), y, groups or None)`` from the table; :class:`FieldError` at the offending key."""
+    import pandas as pd
+
+    frame, name = table.frame, Path(params.path).name
+    for loc, column in [(("target",), params.target), *((("features", i), c) for i, c in enumerate(params.features))]:
+        if column not in frame.columns:
+            raise FieldError(loc, f"column {column!r} is not in {name}; columns: {_columns(frame)}")
+    if params.target in params.features:
+        raise FieldError(("features", params.features.index(params.target)), f"{params.target!r} is the target; it cannot be a feature")
+    if len(set(params.features)) != len(params.features):
+        raise FieldError(("features",), "repeats a column")
+    for column in params.categorical:
+        if column not in params.features:
+            raise FieldError(("categorical", column), "is not one of the features")
+    if params.group_column is not None and params.group_column not in frame.columns:
+        raise FieldError(("group_column",), f"column {params.group_column!r} is not in {name}; columns: {_columns(frame)}")
+
+    blocks = []
+    for i, column in enumerate(params.features):
+        values = frame[column]
+        encoding = params.categorical.get(column)
+        if encoding is None:
+            if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+                raise FieldError(
+                    ("features", i),
+                    f"column {column!r} is not numeric ({values.dtype}, e.g. {values.iloc[0]!r}); "
+                    f"declare its encoding: categorical: {{{column}: one_hot}} (or ordinal)",
+                )
+            missing = int(values.isna().sum())
+            if missing:
+                raise FieldError(("features", i), f"column {column!r} has {missing} missing value(s); fill them in the file (axisflow does not impute)")
+            blocks.append(values.to_numpy(dtype=np.float64)[:, None])
+        else:
+            text = values.astype(str).to_numpy()
+            levels, codes = np.unique(text, return_inverse=True)
+            if encoding == "ordinal":
+                blocks.append(codes.astype(np.float64)[:, None])
+            else:
+                blocks.append((codes[:, None] == np.arange(len(levels))[None, :]).astype(np.float64))
+    X = np.concatenate(blocks, axis=1).astype(np.float32)
+
+    target = frame[params.target]
+    if int(target.isna().sum()):
+        raise FieldError(("target",), f"column {params.target!r} has {int(target.isna().sum())} missing value(s)")
+    if isinstance(params, ClassTableParams):
+        declared = [str(c) for c in params.classes]
+        if params._task == "binary" and len(declared) != 2:
+            raise FieldError(("classes",), f"a binary table has exactly 2 classes, but {len(declared)} are declared ({', '.join(declared)})")
+        if params._task == "multiclass" and len(declared) < 3:
+            raise FieldError(("classes",), f"a multiclass table has 3 or more classes, but {len(declared)} are declared; use binary_table for 2")
+        if len(set(declared)) != len(declared):
+            raise FieldError(("classes",), "repeats a class")
+        found = sorted({str(v) for v in target.tolist()})
+        if sorted(declared) != found:
+            raise FieldError(
+                ("target",),
+                f"column {params.target!r} has {len(found)} class(es) ({', '.join(found[:10])}), "
+                f"but classes declares {len(declared)} ({', '.join(declared)})",
+            )
+        index = {c: i for i, c in enumerate(declared)}
+        y = np.array([index[str(v)] for v in target.tolist()], dtype=np.int64)
+    else:
+        if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
+            raise FieldError(("target",), f"column {params.target!r} is not numeric ({target.dtype}); a regression target must be")
+        y = target.to_numpy(dtype=np.float32)
+    groups = None if params.group_column is None else frame[params.group_column].astype(str).to_numpy()
+    return X, y, groups
+
+
+def table_split(params: TableParams, seed: int) -> Split:
+    """The row indices of the split the generator uses for ``params.fold`` of replicate ``seed``."""
+    table = load_table(params.path, params.format)
+    _, y, groups = _matrix(params, table)
+    return cv_split(
+        params.splitter,
+        params.n_splits,
+        params.fold,
+        params.inner_val_folds,
+        seed=seed,
+        dataset_hash=table.sha256,
+        n_rows=len(y),
+        labels=y if params._task != "regression" else None,
+        groups=groups,
+    )
+
+
+def _dataset(params: TableParams, seed: int) -> Dataset:
+    table = load_table(params.path, params.format)
+    X, y, _ = _matrix(params, table)
+    split = table_split(params, seed)
+    n_classes = len(params.classes) if isinstance(params, ClassTableParams) else None
+    parts = [a for rows in (split.train, split.val, split.test) for a in (X[rows], y[rows])]
+    return Dataset(params._task, *parts, n_classes=n_classes)
+
+
+def describe_source(params: Mapping[str, Any] | TableParams) -> dict[str, Any]:
+    """What the results record about the table: path as given, resolved path, SHA-256, rows and columns used."""
+    path, format = (params.path, params.format) if isinstance(params, TableParams) else (params["path"], params["format"])
+    table = load_table(path, format)
+    try:
+        shown = table.resolved.relative_to(ROOT).as_posix()
+    except ValueError:
+        shown = str(table.resolved)
+    return {"path": path, "resolved": shown, "format": format, "sha256": table.sha256, "rows": int(len(table.frame))}
+
+
+_SPLIT = (
+    "k-fold cross-validation of the table (n_splits folds; kfold, stratified by class or grouped, per `splitter`): the fold assignment is a pure function of the replicate seed and "
+    "the file's SHA-256; the test split is fold `fold`; validation (early stopping, selection) is 1 of inner_val_folds folds of the "
+    "training fold, drawn from (seed, hash, fold), never from the test fold; training is the rest of the training fold"
+)
+
+
+@generator(params=BinaryTableParams, task="binary", split=_SPLIT)
+def binary_table(params: BinaryTableParams, data_axes: Mapping[str, Any], seed: int) -> Dataset:
+    """A binary classification table (class ids by position in ``classes``), split for fold ``params.fold``."""
+    return _dataset(params, seed)
+
+
+@generator(params=MulticlassTableParams, task="multiclass", split=_SPLIT)
+def multiclass_table(params: MulticlassTableParams, data_axes: Mapping[str, Any], seed: int) -> Dataset:
+    """A multiclass classification table, split for fold ``params.fold``."""
+    return _dataset(params, seed)
+
+
+@generator(params=RegressionTableParams, task="regression", split=_SPLIT)
+def regression_table(params: RegressionTableParams, data_axes: Mapping[str, Any], seed: int) -> Dataset:
+    """A regression table (numeric target), split for fold ``params.fold``."""
+    return _dataset(params, seed)
+
+
+for _generator in (binary_table, multiclass_table, regression_table):
+    # The results surface asks the generator where its data came from (components.surface.build_results).
+    _generator.source = describe_source
