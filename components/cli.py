@@ -19,7 +19,7 @@ __all__ = ["main"]
 DEFAULT_FLOW = "InvestigationFlow"
 #: Modules that add subcommands: each defines ``register(subparsers)``, which adds a
 #: parser with ``set_defaults(func=handler)``; ``handler(args) -> int`` is the exit status.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("components.prove", "components.history", "components.report")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("components.prove", "components.history", "components.report", "components.review", "components.scaffold")
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:

@@ -67,7 +67,8 @@ class ExperimentSpec:
 
     ``task`` is the generator's task type; ``metric_info`` the metric's declared
     direction, range and definition; ``split`` the generator's declared split
-    convention.
+    convention; ``source`` the investigation's declared source of truth (a path
+    relative to the repository root, or ``""``), which the fidelity review reads.
     """
 
     name: str
@@ -85,6 +86,7 @@ class ExperimentSpec:
     task: str = ""
     metric_info: Any = None
     split: str = ""
+    source: str = ""
 
     def method(self, name: str) -> MethodSpec:
         """Return the method called ``name``."""
@@ -228,6 +230,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
         raise ConfigError(f"experiment.baseline {baseline!r} is not among the selected methods: {', '.join(sorted(method_cfgs))}")
 
     statistics = _statistics(exp.get("statistics"))
+    source = _source(exp.get("source"))
     return ExperimentSpec(
         name=name,
         contract=contract,
@@ -244,11 +247,25 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
         task=task,
         metric_info=metric_decl.metric,
         split=data_decl.split,
+        source=source,
     )
 
 
 #: Keys an experiment may set.
-EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "axes", "statistics")
+EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "axes", "statistics", "source")
+#: The repository root, against which ``experiment.source`` is resolved.
+REPO_ROOT = CONFIG_DIR.parent
+
+
+def _source(value: Any) -> str:
+    """``experiment.source`` (optional): a file in the repository the experiment claims to follow."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"experiment.source must be a path relative to the repository root, got {value!r}")
+    if not (REPO_ROOT / value).is_file():
+        raise ConfigError(f"experiment.source {value!r} is not a file under the repository root {REPO_ROOT}")
+    return value
 
 
 def _implementation(node: Mapping[str, Any], role: str, where: str) -> tuple[Any, Declaration]:

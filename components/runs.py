@@ -52,14 +52,16 @@ def run_flow(
     datastore_root: str | Path | None = None,
     env: dict[str, str] | None = None,
     lint_allow: tuple[str, ...] = (),
+    review_allow: tuple[str, ...] = (),
     **run_options: Any,
 ):
     """Run ``flow_file`` with Hydra ``overrides`` through ``metaflow.Runner``; return the ``ExecutingRun``.
 
     With ``datastore_root`` the run uses its own local datastore (metadata and
     artifacts) under that folder, and the working directory is set there so
-    the client reads the same store. The caller checks ``.status``: Runner
-    does not raise when the flow fails.
+    the client reads the same store. ``lint_allow`` and ``review_allow`` pass
+    ``--lint-allow`` and ``--review-allow`` to the run gate. The caller checks
+    ``.status``: Runner does not raise when the flow fails.
     """
     from metaflow import Runner
 
@@ -67,6 +69,8 @@ def run_flow(
     value: dict[str, Any] = {"overrides": list(overrides)}
     if lint_allow:
         value["lint"] = {"allowed": list(lint_allow)}
+    if review_allow:
+        value["review"] = {"allowed": list(review_allow)}
     run_env = dict(env or {})
     cwd = None
     if datastore_root is not None:
