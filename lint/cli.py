@@ -7,7 +7,8 @@ import json
 import sys
 
 from lint.engine import check_paths
-from lint.findings import FORMATS, LintError, format_findings
+from lint.findings import LintError
+from lint.formats import FORMATS, render
 from lint.rules import RULES, rule_for
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None, *, prog: str = "axisflow lint") -> int:
         return _fail(prog, str(error))
     except Exception as error:  # any crash is exit 2, never a silent pass
         return _fail(prog, f"internal error: {type(error).__name__}: {error}")
-    output = format_findings(findings, args.format)
+    output = render(findings, args.format)
     if output:
         print(output)
     if findings and args.format == "text":
