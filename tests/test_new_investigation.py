@@ -1,13 +1,17 @@
-"""A brand-new investigation is added by creating files in its own folder and under configs/ only, and runs."""
+"""A brand-new investigation is added by creating files in its own folder and under configs/ only, reviewed, and runs."""
 
 from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from components.review import TRAPS
 
 ROOT = Path(__file__).resolve().parents[1]
 IGNORED = (".git", ".venv", ".metaflow", "__pycache__", ".pytest_cache")
@@ -162,6 +166,13 @@ def test_a_new_investigation_runs_without_touching_a_framework_file(tmp_path):
     (folder / "code.py").write_text(CODE.lstrip())
     for name, text in CONFIGS.items():
         (repo / "configs" / name).write_text(textwrap.dedent(text).lstrip())
+    # The run gate needs a fidelity review of the new experiment: record one, as its author would.
+    verdicts = [f"--verdict={trap}=pass:checked against the declarations in code.py" for trap in TRAPS]
+    review = subprocess.run(
+        [sys.executable, "-m", "components.cli", "review", "experiment=demo_smoke", "--record", "--reviewer", "test", *verdicts],
+        cwd=repo, capture_output=True, text=True, timeout=300,
+    )
+    assert review.returncode == 0, review.stderr
 
     with run_flow(repo / "flows" / "investigation.py", ["experiment=demo_smoke"], max_workers=2, datastore_root=tmp_path / "store") as running:
         assert running.status == "successful", running.stdout + running.stderr
@@ -169,7 +180,7 @@ def test_a_new_investigation_runs_without_touching_a_framework_file(tmp_path):
 
     after = _digest(repo)
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-    allowed = ("components/investigations/demo/", "configs/")
+    allowed = ("components/investigations/demo/", "configs/", "reviews/demo_smoke.yaml")
     assert changed and all(path.startswith(allowed) for path in changed), changed
     assert results["experiment"] == "demo_smoke" and results["task"] == "multiclass"
     assert results["metric"]["name"] == "macro_recall" and results["metric"]["higher_is_better"] is True
