@@ -1,4 +1,4 @@
-"""The ``axisflow`` console script: ``plan``, ``results``, ``lint`` and the other subcommands.
+"""The ``axisflow`` console script: ``plan``, ``results``, ``lint``, ``new``, ``review`` and the other subcommands.
 
 Every subcommand prints a one-line ``axisflow: error: ...`` and exits 2 on bad
 input, never a traceback.
