@@ -1,4 +1,8 @@
-"""``axisflow new``: a scaffolded investigation lints clean, passes its own test, and (once reviewed) runs to a results table."""
+"""``axisflow new``: a scaffolded investigation lints clean, passes its own test, and (once reviewed) runs to a results table.
+
+Each end-to-end test works in a copy of the repository and launches from a
+process started in the copy (see :func:`conftest.run_in_copy`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from components.review import TRAPS
+from conftest import run_in_copy
 from components.scaffold import TASKS, ScaffoldError, plan_files, scaffold
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +98,6 @@ def test_scaffold_never_overwrites(tmp_path):
 @pytest.mark.parametrize("task", TASKS)
 def test_scaffolded_investigation_lints_passes_its_test_and_runs_to_a_results_table_once_reviewed(tmp_path, task):
     from components.query import format_table
-    from components.runs import run_flow
 
     repo = _copy(tmp_path)
     name = f"probe_{task}"
@@ -117,9 +121,9 @@ def test_scaffolded_investigation_lints_passes_its_test_and_runs_to_a_results_ta
     assert not (repo / ".metaflow").exists()
 
     _record_review(repo, f"{name}_smoke")
-    with run_flow(repo / "flows" / "investigation.py", [f"experiment={name}_smoke"], max_workers=2, datastore_root=tmp_path / "store") as running:
-        assert running.status == "successful", running.stdout[-3000:] + running.stderr[-3000:]
-        results = running.run["end"].task.data.results
+    run = run_in_copy(repo, [f"experiment={name}_smoke"], tmp_path / "store")
+    assert run["status"] == "successful", run["output"][-3000:]
+    results = run["results"]
     assert results["experiment"] == f"{name}_smoke" and results["task"] == task
     assert results["provenance"]["review"]["verdict"] == "reviewed"
     table = format_table(results, "table")
@@ -131,8 +135,6 @@ def test_scaffolded_investigation_lints_passes_its_test_and_runs_to_a_results_ta
 
 @pytest.mark.slow
 def test_scaffolded_experiment_review_goes_stale_on_fidelity_facts_only_and_an_allowed_run_records_the_override(tmp_path):
-    from components.runs import run_flow
-
     repo = _copy(tmp_path)
     assert _run(repo, "-m", "components.cli", "new", "probe", "--task", "regression").returncode == 0
     _record_review(repo, "probe_smoke")
@@ -155,8 +157,8 @@ def test_scaffolded_experiment_review_goes_stale_on_fidelity_facts_only_and_an_a
     assert json.loads(passed.stdout.splitlines()[-1])["verdict"] == "reviewed"
 
     overrides = ["experiment=probe_smoke", "training.reshuffle=once"]
-    with run_flow(repo / "flows" / "investigation.py", overrides, max_workers=2, datastore_root=tmp_path / "store", review_allow=("reshuffle_symmetry",)) as running:
-        assert running.status == "successful", running.stdout[-3000:] + running.stderr[-3000:]
-        review = running.run["end"].task.data.results["provenance"]["review"]
+    run = run_in_copy(repo, overrides, tmp_path / "store", review_allow=("reshuffle_symmetry",))
+    assert run["status"] == "successful", run["output"][-3000:]
+    review = run["results"]["provenance"]["review"]
     assert review["verdict"] == "overridden" and review["allowed"] == ["reshuffle_symmetry"]
     assert review["unreviewed"] == ["reshuffle_symmetry"] and review["record"] == "reviews/probe_smoke.yaml"
