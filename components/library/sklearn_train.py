@@ -108,7 +108,7 @@ def search_budget(settings: Mapping[str, Any], training: Mapping[str, Any]) -> t
             return
         if not isinstance(value, Mapping):
             return
-        name = str(value.get(TARGET, "")).rsplit(".", 1)[-1]
+        name = str(value[TARGET]).rsplit(".", 1)[-1] if TARGET in value else ""
         size: int | None = None
         if name.endswith("SearchCV"):
             if "param_grid" in value:
