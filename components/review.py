@@ -917,7 +917,7 @@ def gate(
 
 def prompt(ws: Worksheet, status: Status | None = None) -> str:
     """A self-contained brief for a reviewer (a person or an agent): the worksheet, the questions, the answer format."""
-    command = " ".join(shlex.quote(o) for o in ws.overrides)
+    command = [shlex.quote(o) for o in ws.overrides]
     answer = "\n".join(
         f"  {trap}:\n    verdict: pass    # or fail\n    answer: >-\n      <what you checked, against which file or fact, and why the verdict holds>"
         for trap in TRAPS
@@ -944,7 +944,7 @@ def prompt(ws: Worksheet, status: Status | None = None) -> str:
             answer,
             "",
             "The answers are recorded, bound to the fingerprint above, with:",
-            f"  uv run axisflow review {command} --record --answers ANSWERS.yaml".replace("  ", " ", 1).replace("review  ", "review "),
+            "  " + " ".join(["uv run axisflow review", *command, "--record --answers ANSWERS.yaml"]),
         ]
     )
 
