@@ -461,11 +461,12 @@ def _names_section(spec: ExperimentSpec, experiments_dir: Path) -> Section:
             if monitor != "val_metric":
                 flags.append(f"{m.name} selects on {monitor} ({meaning}), but the table reports {name}")
 
-    bindings = _metric_bindings(experiments_dir, spec.name, name, target)
+    conflicts: list[str] = []
+    bindings = _metric_bindings(experiments_dir, spec.name)
     same_name = sorted({t for n, t, _ in bindings if n == name} - {target})
     if same_name:
         where = "; ".join(f"{t} in {', '.join(e for n2, t2, e in bindings if n2 == name and t2 == t)}" for t in same_name)
-        flags.append(f"metric name {name} is also bound to a different implementation: {where}")
+        conflicts.append(f"metric name {name} is also bound to a different implementation: {where}")
     mine = _underlying(target)
     for other_name, other_target, exp in bindings:
         if other_target == target:
@@ -477,15 +478,15 @@ def _names_section(spec: ExperimentSpec, experiments_dir: Path) -> Section:
             differs = other is not None and other.definition != info.definition
             lines.append(f"{other_name} ({other_target}, in {exp}) computes with the same function {mine}")
             if differs:
-                flags.append(
+                conflicts.append(
                     f"{name} ({target}) and {other_name} ({other_target}, in {exp}) run the same function {mine} "
                     f"but declare different meanings: {info.definition!r} vs {other.definition!r}"
                 )
-    facts["conflicts"] = sorted(f for f in flags if "bound to a different implementation" in f or "same function" in f)
-    return Section("same_name", facts, lines, flags)
+    facts["conflicts"] = sorted(conflicts)
+    return Section("same_name", facts, lines, conflicts + flags)
 
 
-def _metric_bindings(experiments_dir: Path, current: str, name: str, target: str) -> list[tuple[str, str, str]]:
+def _metric_bindings(experiments_dir: Path, current: str) -> list[tuple[str, str, str]]:
     """(metric name, target, experiment) for every experiment file under ``experiments_dir`` other than ``current``."""
     import yaml
 
