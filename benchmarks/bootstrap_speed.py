@@ -25,12 +25,21 @@ load and starts with caches the others left cold. Times are wall time and CPU ti
 the same run.
 
     uv run python benchmarks/bootstrap_speed.py
+    uv run python benchmarks/bootstrap_speed.py --before 2cf5073   # also: aggregate side by side with that commit's
+
+With ``--before REV`` the script loads ``components/stats.py`` as it was at git
+revision ``REV`` and times its ``aggregate`` (with its own defaults) against
+today's (with today's defaults: hybrid-t intervals plus p-values and Holm
+verdicts), interleaved in the same rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -102,12 +111,48 @@ def stream_seeds(observations: list[dict], seed: int) -> list[int]:
     return [keys[i // 6] for i in range(24)] + [keys[i // 5] for i in range(20)]
 
 
+def _stats_at(rev: str):
+    """``components/stats.py`` as it was at git revision ``rev``, imported as a separate module."""
+    root = Path(__file__).resolve().parents[1]
+    source = subprocess.run(["git", "show", f"{rev}:components/stats.py"], cwd=root, check=True, capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / "stats_before.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("stats_before", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def side_by_side(rev: str, seed: int, resamples: int, repeats: int) -> None:
+    """Time ``aggregate`` at ``rev`` and today, each with its own defaults, on the same 44-row workload."""
+    before = _stats_at(rev)
+    observations, _, _ = workload(seed)
+    contenders = {
+        f"{rev} aggregate ({before.DEFAULT_METHOD})": lambda: before.aggregate(observations, baseline="baseline", n_resamples=resamples, seed=seed),
+        f"today aggregate ({DEFAULT_METHOD}, p-values, family verdicts)": lambda: aggregate(observations, baseline="baseline", n_resamples=resamples, seed=seed),
+        "today aggregate, bootstrap-t": lambda: aggregate(observations, baseline="baseline", method="bootstrap-t", n_resamples=resamples, seed=seed),
+    }
+    wall, cpu = best_times(contenders, repeats)
+    first = next(iter(contenders))
+    print(f"Side by side with {rev}: 24 cells x 10 seeds + 20 paired comparisons, {resamples} resamples, best of {repeats} interleaved rounds\n")
+    print("| contender | wall | CPU | CPU vs before |\n|---|---:|---:|---:|")
+    for name in contenders:
+        print(f"| {name} | {wall[name] * 1e3:.2f} ms | {cpu[name] * 1e3:.2f} ms | {cpu[name] / cpu[first]:.2f}x |")
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--resamples", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--before", metavar="REV", help="also time aggregate side by side with components/stats.py at git revision REV")
+    parser.add_argument("--only-before", action="store_true", help="with --before: skip the scipy comparison")
     args = parser.parse_args(argv)
+    if args.before:
+        side_by_side(args.before, args.seed, args.resamples, args.repeats)
+        if args.only_before:
+            return 0
     observations, cells, pairs = workload(args.seed)
     diffs = pairs[:, 0] - pairs[:, 1]
     rows = np.concatenate([cells, diffs])

@@ -57,9 +57,9 @@ IMPORTS = (
     ("import metaflow", "import metaflow"),
     ("start/end task: flow module + components.surface", "import components.shell, components.surface"),
     ("join task: + components.stats (numpy; scipy only for BCa and student-t)", "import components.shell, components.surface, components.stats"),
-    ("branch seams without torch: components.metrics (numpy)", "import components.metrics"),
+    ("branch seams without torch: components.library.metrics (numpy)", "import components.library.metrics"),
     ("import torch", "import torch"),
-    ("torch + configure_torch (as shipped)", "import components.training as t; t.configure_torch({'threads': 1})"),
+    ("torch + configure_torch (as shipped)", "import components.library.torch_train as t; t.configure_torch(1)"),
     ("torch + threads + set_deterministic_debug_mode", "import torch; torch.set_num_threads(1); torch.set_deterministic_debug_mode('error')"),
     ("launcher only: Hydra compose", "from components.config import compose; compose()"),
 )
@@ -182,10 +182,10 @@ def scaling_overrides(branches: int) -> list[str]:
     """Overrides for ``benchmarks/scaling_flow.py`` with exactly ``branches`` branches of the trivial seam."""
     return [
         "experiment=smoke",
-        "method=[logreg,mlp]",
-        "method.logreg.impl=first_feature",
-        "method.mlp.impl=first_feature",
-        "experiment.metric.name=plain_accuracy",
+        "method=[]",
+        "+method.logreg={_target_:benchmarks.scaling_seams.first_feature,kind:axis_agnostic}",
+        "+method.mlp={_target_:benchmarks.scaling_seams.first_feature,kind:axis_dependent}",
+        "experiment.metric={name:plain_accuracy,_target_:benchmarks.scaling_seams.plain_accuracy}",
         "experiment.axes.data.label_noise=[0.0]",
         f"experiment.seeds={branches}",
     ]

@@ -38,15 +38,15 @@ def run_cell(config: Mapping[str, Any], cell: Mapping[str, Any]) -> dict[str, An
     from components import seams
     from components.config import validate
     from components.seeding import derive_seed
-    from components.surface import metric_options
 
     spec = validate(config)
     calls_before = seams.CALLS.copy()
     branch, method = cell["branch"], spec.method(cell["method"])
     data = seams.make_data(spec.data, branch["data_axes"], branch["seed"])
     train_cfg = {**spec.training, **cell["train_axes"]}
-    result = seams.train_arm({**method.spec, "name": method.name}, data, derive_seed(branch["seed"], method.name), train_cfg)
-    value = seams.metric(result.scores, data.y_test, **metric_options(spec.metric)[0])
+    seed = derive_seed(branch["seed"], method.name)
+    result = seams.train_arm({**method.spec, "name": method.name}, data, seed, train_cfg, metric_spec=spec.metric)
+    value = seams.metric(result.predictions, data.y_test, metric_spec=spec.metric)
     return {
         "key": branch["key"],
         "order": [*branch["order"], *cell["order"]],

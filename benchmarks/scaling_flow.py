@@ -27,14 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from metaflow import FlowMutator, user_step_decorator  # noqa: E402
 
-from benchmarks.scaling_seams import METRIC, TRAINER  # noqa: E402
-from components import registry  # noqa: E402
 from components.shell import prepare_argv  # noqa: E402
 from flows.investigation import InvestigationFlow  # noqa: E402
-
-# The launcher validates the config and every task resolves the seams, so both need the entries.
-registry.TRAINERS.setdefault(*TRAINER)
-registry.METRICS.setdefault(*METRIC)
 
 HEAVY = ("torch", "hydra", "omegaconf", "scipy", "pandas", "matplotlib", "numpy")
 

@@ -13,13 +13,15 @@ import sys
 from typing import Any, Callable
 
 from components.config import ConfigError
+from components.constants import DEFAULT_FLOW
 
 __all__ = ["main"]
 
-DEFAULT_FLOW = "InvestigationFlow"
 #: Modules that add subcommands: each defines ``register(subparsers)``, which adds a
 #: parser with ``set_defaults(func=handler)``; ``handler(args) -> int`` is the exit status.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("components.prove", "components.history", "components.report", "components.review", "components.scaffold")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "components.prove", "components.history", "components.report", "components.seeds", "components.review", "components.scaffold",
+)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -51,20 +53,20 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_results(flow: str, run_id: str | None) -> tuple[Any, dict[str, Any]]:
+def _load_results(flow: str, run_id: str | None, experiment: str | None) -> tuple[Any, dict[str, Any]]:
     from components.runs import find_run
 
-    run = find_run(flow, run_id)
+    run = find_run(flow, run_id, experiment)
     return run, run["end"].task.data.results
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
     from components.query import format_table
 
-    run, results = _load_results(args.flow, args.run)
+    run, results = _load_results(args.flow, args.run, args.experiment)
     text = format_table(results, args.format)
     if args.format == "table":
-        print(f"{run.pathspec} ({results['experiment']}, finished {run.finished_at})")
+        print(f"{run.pathspec} (experiment {results['experiment']}, finished {run.finished_at})")
     print(text)
     return 0
 
@@ -86,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     results = sub.add_parser("results", help="print the output surface of the latest successful run (or --run ID)")
     results.add_argument("--run", help="run id (default: the latest successful run)")
     results.add_argument("--flow", default=DEFAULT_FLOW, help=f"flow name (default {DEFAULT_FLOW})")
+    results.add_argument("--experiment", metavar="NAME", help="the latest successful run of this experiment (experiment.name)")
     results.add_argument("--format", default="table", choices=["table", "csv", "json", "md"])
     results.set_defaults(func=_cmd_results)
 

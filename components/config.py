@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from components.constants import CONTRACTS, KINDS
 from components.declarations import TARGET, Declaration, ImplementationError, declaration_of, describe, locate
 
 __all__ = [
@@ -31,8 +32,6 @@ __all__ = [
 ]
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
-CONTRACTS = ("order_independent", "single_worker", "nondeterministic")
-KINDS = ("axis_agnostic", "axis_dependent")
 
 
 class ConfigError(ValueError):
@@ -54,6 +53,7 @@ class MethodSpec:
     reads_training: tuple[str, ...] = ()
     data_order: str = ""
     selection: str = ""
+    imports: tuple[str, ...] = ()
 
     @property
     def axis_dependent(self) -> bool:
@@ -167,6 +167,8 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     against the key they sweep), task types that do not fit together, and an
     ``axis_agnostic`` method whose trainer reads a swept training key.
     """
+    from components import stats
+
     exp = _mapping(config, "experiment")
     data = _mapping(config, "data")
     training = _mapping(config, "training")
@@ -231,6 +233,10 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
 
     statistics = _statistics(exp.get("statistics"))
     source = _source(exp.get("source"))
+    try:
+        stats.check_contrasts(statistics.get("contrasts"), axes={**data_axes, **training_axes}, methods=sorted(method_cfgs))
+    except ValueError as exc:
+        raise ConfigError(f"experiment.statistics.contrasts{exc}") from None
     return ExperimentSpec(
         name=name,
         contract=contract,
@@ -358,6 +364,7 @@ def _method(name: str, cfg: Any, training: Mapping[str, Any], training_axes: Map
         reads_training=declaration.reads_training,
         data_order=declaration.data_order,
         selection=declaration.selection,
+        imports=declaration.imports,
     )
 
 

@@ -19,7 +19,7 @@ functions, so checking a config at launch stays fast and torch-free.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Literal, Mapping
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
@@ -114,14 +114,16 @@ class Declaration:
     generator, how train/validation/test are drawn. ``data_order``: for a
     trainer, how it orders the training data. ``metric``: for a metric, its
     :class:`MetricInfo`. ``selection``: for a trainer, how the reported model was
-    selected. ``order_free``: for a trainer, true when the fit does not depend
-    on the order of the training examples (full batch, closed form), so the
-    review leaves it out of the reshuffle comparison. ``selection_budget``: for
-    a trainer, ``fn(settings, training) -> (count, how)`` giving how many
-    configurations the reported model was selected from (1: none) for the
-    method's settings and one cell's training values; ``None`` when undeclared.
-    ``selects``: for a callback, true when it chooses the reported model among
-    the validation checkpoints (early stopping).
+    selected. ``imports``: for a trainer, heavy modules it imports when it runs
+    (e.g. ``torch``); a branch imports them before its clock starts, so seam
+    timings measure work. ``order_free``: for a trainer, true when the fit does
+    not depend on the order of the training examples (full batch, closed form),
+    so the review leaves it out of the reshuffle comparison.
+    ``selection_budget``: for a trainer, ``fn(settings, training) -> (count,
+    how)`` giving how many configurations the reported model was selected from
+    (1: none) for the method's settings and one cell's training values; ``None``
+    when undeclared. ``selects``: for a callback, true when it chooses the
+    reported model among the validation checkpoints (early stopping).
     """
 
     role: str
@@ -132,7 +134,7 @@ class Declaration:
     data_order: str = ""
     selection: str = ""
     metric: MetricInfo | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    imports: tuple[str, ...] = ()
     order_free: bool = False
     selection_budget: Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[int | None, str]] | None = None
     selects: bool = False
@@ -162,6 +164,7 @@ def trainer(
     reads_training: tuple[str, ...],
     data_order: str,
     selection: str,
+    imports: tuple[str, ...] = (),
     order_free: bool = False,
     selection_budget: Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[int | None, str]] | None = None,
 ) -> Callable[[Any], Any]:
@@ -169,25 +172,21 @@ def trainer(
 
     ``reads_training`` lists the training-group keys it reads; it is handed only
     those, and an ``axis_agnostic`` method whose trainer reads a swept key is
-    refused at launch. ``data_order`` and ``selection`` say in words how it
-    orders the training data and how the reported model is chosen; the
-    fidelity review (``axisflow review``) shows them. ``order_free=True`` says
-    the fit does not depend on example order (full batch, closed form).
-    ``selection_budget(settings, training) -> (count, how)`` says how many
-    configurations the reported model is selected from, e.g. ``(1, "no
-    selection")`` or ``(40, "best of 40 validation checkpoints")``; without it
-    the review flags the method's budget as undeclared.
+    refused at launch. ``imports`` names heavy modules it imports when it runs.
+    ``data_order`` and ``selection`` say in words how it orders the training
+    data and how the reported model is chosen; the fidelity review (``axisflow
+    review``) shows them. ``order_free=True`` says the fit does not depend on
+    example order (full batch, closed form). ``selection_budget(settings,
+    training) -> (count, how)`` says how many configurations the reported model
+    is selected from, e.g. ``(1, "no selection")`` or ``(40, "best of 40
+    validation checkpoints")``; without it the review flags the method's budget
+    as undeclared.
     """
     return _attach(
         Declaration(
-            "trainer",
-            params,
-            tasks=tuple(tasks),
-            reads_training=tuple(reads_training),
-            data_order=data_order,
-            selection=selection,
-            order_free=order_free,
-            selection_budget=selection_budget,
+            "trainer", params, tasks=tuple(tasks), reads_training=tuple(reads_training),
+            data_order=data_order, selection=selection, imports=tuple(imports),
+            order_free=order_free, selection_budget=selection_budget,
         )
     )
 

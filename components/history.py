@@ -1,9 +1,10 @@
 """Run history: ``axisflow runs`` lists past runs of a flow, ``axisflow diff A B`` says what changed.
 
 Everything is read back through Metaflow's client from the datastore the
-working directory (or ``METAFLOW_DATASTORE_SYSROOT_LOCAL``) points at. A run's
-config comes from its ``_parameters`` task, so unfinished and failed runs are
-listed too; results come from the ``end`` step's ``results`` artifact.
+working directory (or ``METAFLOW_DATASTORE_SYSROOT_LOCAL``) points at; runs
+are selected by flow and experiment in :mod:`components.runs`. A run's config
+comes from its ``_parameters`` task, so unfinished and failed runs are listed
+too; results come from the ``end`` step's ``results`` artifact.
 
 Status words: ``successful``; ``failed`` (some task finished unsuccessfully);
 ``unfinished`` (no task failed but the end was not reached: still running, or
@@ -18,8 +19,8 @@ import math
 from datetime import datetime
 from typing import Any, Mapping
 
-from components.cli import DEFAULT_FLOW
-from components.shell import CONFIG_NAME, LAUNCH_KEY
+from components.constants import DEFAULT_FLOW, LAUNCH_KEY
+from components.runs import find_run, run_config, select_runs
 
 __all__ = [
     "compare_cells",
@@ -29,7 +30,6 @@ __all__ = [
     "format_runs",
     "headline",
     "list_runs",
-    "load_run",
     "moved_cells",
     "register",
     "run_summary",
@@ -38,40 +38,6 @@ __all__ = [
 
 # Marks a config key one run lacks (None is a legitimate config value).
 _ABSENT = object()
-
-
-def _client():
-    """Metaflow's client with every user's runs visible (runs are shared evidence, not per-user)."""
-    import metaflow
-
-    from components.shell import ensure_user
-
-    ensure_user()
-    metaflow.namespace(None)
-    return metaflow
-
-
-def load_run(spec: str, flow: str = DEFAULT_FLOW):
-    """The client ``Run`` for ``spec``: a run id of ``flow``, or a ``Flow/run_id`` pathspec.
-
-    Raises ``LookupError`` with a one-line message when there is no such run.
-    """
-    from metaflow.exception import MetaflowNotFound
-
-    mf = _client()
-    pathspec = spec if "/" in spec else f"{flow}/{spec}"
-    try:
-        return mf.Run(pathspec)
-    except MetaflowNotFound:
-        raise LookupError(f"no run {pathspec} in this datastore (runs are read from the .metaflow folder above the working directory)") from None
-
-
-def _config(run) -> dict[str, Any]:
-    """The run's resolved config (with the shell's launch metadata under ``axisflow``); ``{}`` if unreadable."""
-    try:
-        return dict(run["_parameters"].task[CONFIG_NAME].data)
-    except Exception:  # a run launched without the shell, or one killed before its parameters were saved
-        return {}
 
 
 def _results(run) -> dict[str, Any] | None:
@@ -140,7 +106,7 @@ def headline(results: Mapping[str, Any]) -> str:
 
 def run_summary(run) -> dict[str, Any]:
     """One row of ``axisflow runs``: id, experiment, status, contract, config hash, git, duration, headline."""
-    config = _config(run)
+    config = run_config(run)
     launch = config.get(LAUNCH_KEY, {})
     git = launch.get("git") or {}
     scan = _scan(run)
@@ -169,17 +135,9 @@ def run_summary(run) -> dict[str, Any]:
     }
 
 
-def list_runs(flow: str = DEFAULT_FLOW, limit: int = 10) -> list[dict[str, Any]]:
-    """Summaries of the ``limit`` most recent runs of ``flow``, newest first."""
-    from metaflow.exception import MetaflowNotFound
-
-    mf = _client()
-    try:
-        runs = list(mf.Flow(flow))
-    except MetaflowNotFound:
-        raise LookupError(f"no flow {flow} in this datastore; run `uv run flows/investigation.py run` first") from None
-    runs.sort(key=lambda r: (r.created_at, r.id), reverse=True)
-    return [run_summary(run) for run in runs[: max(limit, 0)]]
+def list_runs(flow: str = DEFAULT_FLOW, limit: int = 10, experiment: str | None = None) -> list[dict[str, Any]]:
+    """Summaries of the ``limit`` most recent runs of ``flow`` (of ``experiment`` when given), newest first."""
+    return [run_summary(run) for run in select_runs(flow, experiment, limit=max(limit, 0))]
 
 
 def format_runs(rows: list[Mapping[str, Any]]) -> str:
@@ -284,7 +242,7 @@ def _code(config: Mapping[str, Any]) -> dict[str, Any]:
 
 def diff_runs(run_a, run_b) -> dict[str, Any]:
     """What changed from ``run_a`` to ``run_b``: config keys, code, packages, data and result cells."""
-    config_a, config_b = _config(run_a), _config(run_b)
+    config_a, config_b = run_config(run_a), run_config(run_b)
     results_a, results_b = _results(run_a), _results(run_b)
     out: dict[str, Any] = {
         "a": run_a.pathspec,
@@ -378,13 +336,29 @@ def format_diff(diff: Mapping[str, Any]) -> str:
 def _cmd_runs(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise ValueError(f"--limit must be a positive integer, got {args.limit}")
-    rows = list_runs(args.flow, args.limit)
+    rows = list_runs(args.flow, args.limit, args.experiment)
     print(json.dumps(rows, indent=2, default=str) if args.format == "json" else format_runs(rows))
     return 0
 
 
+def _diff_pair(flow: str, run_a: str | None, run_b: str | None, experiment: str | None) -> tuple[Any, Any]:
+    """The two runs ``axisflow diff`` compares; missing ones are the latest successful runs (of ``experiment``)."""
+    if run_a is not None and run_b is not None:
+        return find_run(flow, run_a, experiment, successful=False), find_run(flow, run_b, experiment, successful=False)
+    which = f"experiment {experiment}" if experiment else f"flow {flow}"
+    if run_a is not None:
+        first, latest = find_run(flow, run_a, experiment, successful=False), find_run(flow, None, experiment)
+        if first.pathspec == latest.pathspec:
+            raise LookupError(f"RUN_A {first.pathspec} is the latest successful run of {which}; name RUN_B to compare it with")
+        return first, latest
+    latest = select_runs(flow, experiment, successful=True, limit=2)
+    if len(latest) < 2:
+        raise LookupError(f"{which} has {len(latest)} successful run(s); diff needs two (or name RUN_A and RUN_B)")
+    return latest[1], latest[0]
+
+
 def _cmd_diff(args: argparse.Namespace) -> int:
-    diff = diff_runs(load_run(args.run_a, args.flow), load_run(args.run_b, args.flow))
+    diff = diff_runs(*_diff_pair(args.flow, args.run_a, args.run_b, args.experiment))
     print(json.dumps(diff, indent=2, default=str) if args.format == "json" else format_diff(diff))
     return 0
 
@@ -394,11 +368,12 @@ def register(subparsers: Any) -> None:
     runs = subparsers.add_parser(
         "runs",
         help="list past runs of a flow (newest first) with status, config hash, commit and a headline result",
-        description="List the most recent runs of FLOW in the datastore above the working directory: run id, start "
+        description="List the most recent runs of FLOW (of --experiment when given) in the datastore above the working directory: run id, start "
         "time, status (successful / failed / unfinished = running or killed), experiment, contract, config hash, "
         "git commit (+dirty), duration and a headline result (best method in the first cell, paired verdicts).",
     )
     runs.add_argument("--flow", default=DEFAULT_FLOW, help=f"flow name (default {DEFAULT_FLOW})")
+    runs.add_argument("--experiment", metavar="NAME", help="only runs of this experiment (experiment.name)")
     runs.add_argument("--limit", type=int, default=10, metavar="N", help="show at most N runs (default 10)")
     runs.add_argument("--format", default="table", choices=["table", "json"])
     runs.set_defaults(func=_cmd_runs)
@@ -408,10 +383,13 @@ def register(subparsers: Any) -> None:
         help="show what changed between two runs: config keys, code, packages, data and moved result cells",
         description="Compare RUN_A with RUN_B (run ids of --flow, or Flow/run_id pathspecs): changed config keys "
         "(old -> new), git commit and uncommitted diff, package versions, dataset fingerprints, result cells whose "
-        "mean moved beyond both runs' confidence intervals, and paired verdicts that changed.",
+        "mean moved beyond both runs' confidence intervals, and paired verdicts that changed. Without RUN_B, RUN_A "
+        "is compared with the latest successful run; without either, the two latest successful runs are compared "
+        "(of --experiment when given, which every named run must also belong to).",
     )
-    diff.add_argument("run_a", metavar="RUN_A")
-    diff.add_argument("run_b", metavar="RUN_B")
+    diff.add_argument("run_a", metavar="RUN_A", nargs="?", help="the earlier run (default: the second latest successful run)")
+    diff.add_argument("run_b", metavar="RUN_B", nargs="?", help="the later run (default: the latest successful run)")
     diff.add_argument("--flow", default=DEFAULT_FLOW, help=f"flow name for bare run ids (default {DEFAULT_FLOW})")
+    diff.add_argument("--experiment", metavar="NAME", help="pick runs of this experiment (experiment.name) only")
     diff.add_argument("--format", default="table", choices=["table", "json"])
     diff.set_defaults(func=_cmd_diff)

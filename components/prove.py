@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from components.config import ConfigError, ExperimentSpec, load_spec
+from components.constants import PROVE_REPORT_SCHEMA
 
 __all__ = [
     "EXCLUDED",
@@ -59,7 +60,7 @@ EXCLUDED: dict[str, str] = {
     "*.timing": "wall-clock durations and timestamps (a branch record's timing block)",
 }
 #: Version of the JSON verdict written by ``--report``.
-REPORT_SCHEMA = "axisflow.prove/1"
+REPORT_SCHEMA = PROVE_REPORT_SCHEMA
 
 _MISSING = object()
 
@@ -465,7 +466,7 @@ def _run_once(
     flow_file: Path, overrides: list[str], workers: int, number: int, root: Path,
     lint_allow: tuple[str, ...], log: Callable[[str], None], review_allow: tuple[str, ...] = (),
 ) -> tuple[RunInfo, dict[str, Any], list[dict[str, Any]]]:
-    from components.runs import run_flow
+    from components.runs import open_run, run_flow
 
     label = f"run {number}/2 at {_workers_text(workers)}"
     log(f"prove: {label} started (datastore {root})")
@@ -484,7 +485,7 @@ def _run_once(
             output = running.stderr + "\n" + running.stdout
             reason = _error_line(output) or _tail(running.stderr or running.stdout)
             raise ProveError(f"{label} failed after {seconds:.0f} s ({running.run.pathspec}): {reason}")
-        results, records, branch_tasks = _outputs(running.run)
+        results, records, branch_tasks = _outputs(open_run(running.run.pathspec, root))
         info = RunInfo(workers, running.run.pathspec, round(seconds, 3), branch_tasks)
     log(f"prove: {label} finished in {seconds:.1f} s ({info.pathspec}, {len(records)} branch records)")
     return info, results, records

@@ -28,6 +28,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from components.constants import LAUNCH_KEY, PROVENANCE_SCHEMA
+
 __all__ = [
     "PACKAGES",
     "RESUME_TAG_PREFIX",
@@ -47,7 +49,7 @@ __all__ = [
 ]
 
 #: Version of the ``results["provenance"]`` layout.
-SCHEMA = "axisflow.provenance/1"
+SCHEMA = PROVENANCE_SCHEMA
 #: Distributions whose versions every run records (``python`` is added separately).
 PACKAGES = ("metaflow", "torch", "numpy", "scipy", "hydra-core", "omegaconf", "pandas")
 #: Prefix of the run tag a ``resume`` carries its own checkout's git state in.
@@ -278,8 +280,6 @@ def run_provenance(
     (``results["config"]``, ``results["data_fingerprints"]``); ``config_hash``
     is the reference to them.
     """
-    from components.shell import LAUNCH_KEY
-
     launch = config.get(LAUNCH_KEY, {})
     experiment = config.get("experiment", {})
     ended_at = utc_now() if ended_at is None else ended_at

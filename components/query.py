@@ -31,8 +31,15 @@ __all__ = ["FORMATS", "ResultSet", "format_table"]
 FORMATS = ("table", "csv", "json", "md")
 
 _CELL_COLUMNS = ("n", "mean", "ci_low", "ci_high", "std")
-_PAIRED_COLUMNS = ("baseline", "n", "mean_diff", "ci_low", "ci_high", "p_improve", "verdict")
-_NUMERIC_HEADERS = ("n", "mean", "diff", "P(improve)")
+_PAIRED_COLUMNS = (
+    "baseline", "n", "mean_diff", "ci_low", "ci_high", "wins", "p_improve", "p_value", "p_adjusted", "verdict", "verdict_per_row",
+)
+_CONTRAST_COLUMNS = ("contrast", "kind", "reference", *_PAIRED_COLUMNS[1:])
+_NUMERIC_HEADERS = ("n", "mean", "diff", "wins", "p", "p adj.")
+#: Verdict marks: the per-row interval excludes 0 but the family-wise test does not;
+#: most seeds favour the other direction than the verdict (which follows the mean).
+_FAMILY_MARK = "†"
+_WINS_MARK = "*"
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -68,6 +75,7 @@ class ResultSet:
         baseline: str | None = None,
         experiment: str | None = None,
         statistics: Mapping[str, Any] | None = None,
+        contrasts: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         cells = [dict(c) for c in cells]
         if axis_names is None:
@@ -80,6 +88,9 @@ class ResultSet:
         # Rows follow the column order: first axis slowest, method fastest.
         self.cells = sorted(cells, key=order)
         self.paired = sorted((dict(p) for p in paired), key=order)
+        # Declared contrasts keep their declaration order, rows within one in canonical order.
+        names = list(dict.fromkeys(str(c.get("contrast")) for c in contrasts))
+        self.contrasts = sorted((dict(c) for c in contrasts), key=lambda c: (names.index(str(c.get("contrast"))), order(c)))
         self.metric = dict(metric or {"name": "value", "higher_is_better": True})
         self.baseline = baseline
         self.experiment = experiment
@@ -98,9 +109,10 @@ class ResultSet:
             baseline=results.get("baseline"),
             experiment=results.get("experiment"),
             statistics=results.get("statistics"),
+            contrasts=results.get("contrasts", ()),
         )
 
-    def _derive(self, cells: list[dict], paired: list[dict]) -> ResultSet:
+    def _derive(self, cells: list[dict], paired: list[dict], contrasts: list[dict] | None = None) -> ResultSet:
         return ResultSet(
             cells,
             paired,
@@ -109,6 +121,7 @@ class ResultSet:
             baseline=self.baseline,
             experiment=self.experiment,
             statistics=self.statistics,
+            contrasts=self.contrasts if contrasts is None else contrasts,
         )
 
     @property
@@ -159,6 +172,7 @@ class ResultSet:
         return self._derive(
             [c for c in self.cells if self._matches(c, wanted)],
             [p for p in self.paired if self._matches(p, wanted)],
+            [c for c in self.contrasts if self._matches(c, wanted)],
         )
 
     def at(self, **selection: Any) -> dict[str, Any]:
@@ -198,7 +212,9 @@ class ResultSet:
         ``level="seed"``: long per-seed form, columns ``<axes>, method, seed, value``.
         ``level="cell"``: one row per cell, ``<axes>, method, n, mean, ci_low, ci_high, std``.
         ``level="paired"``: one row per comparison, ``<axes>, method, baseline, n,
-        mean_diff, ci_low, ci_high, p_improve, verdict``.
+        mean_diff, ci_low, ci_high, wins, p_improve, p_value, p_adjusted, verdict,
+        verdict_per_row``. ``level="contrast"``: one row per declared-contrast
+        row, ``<axes>, method, contrast, kind, reference`` and the same statistics.
         """
         names = list(self.axis_names)
         if level == "seed":
@@ -214,8 +230,14 @@ class ResultSet:
         elif level == "paired":
             rows = [[*(p["axes"].get(a) for a in names), p["method"], *(p.get(k) for k in _PAIRED_COLUMNS)] for p in self.paired]
             frame = pd.DataFrame(rows, columns=[*names, "method", *_PAIRED_COLUMNS])
+        elif level == "contrast":
+            rows = [
+                [*(c["axes"].get(a) for a in names), c["method"], *(_reference_text(c) if k == "reference" else c.get(k) for k in _CONTRAST_COLUMNS)]
+                for c in self.contrasts
+            ]
+            frame = pd.DataFrame(rows, columns=[*names, "method", *_CONTRAST_COLUMNS])
         else:
-            raise ValueError(f"unknown level {level!r}; valid: seed, cell, paired")
+            raise ValueError(f"unknown level {level!r}; valid: seed, cell, paired, contrast")
         frame.attrs["metric"] = self.metric.get("name")
         return frame
 
@@ -268,8 +290,42 @@ def _ci(low: Any, high: Any, decimals: int) -> str:
     return "—" if low is None or high is None else f"[{_num(low, decimals)}, {_num(high, decimals)}]"
 
 
-def _pct(value: Any) -> str:
-    return "—" if value is None else f"{value:.0%}"
+def _reference_text(row: Mapping[str, Any]) -> str:
+    reference = row.get("reference")
+    if isinstance(reference, Mapping):
+        return ", ".join(f"{k}={v!r}" for k, v in reference.items())
+    return str(reference)
+
+
+def _wins(row: Mapping[str, Any]) -> str:
+    wins = row.get("wins")
+    if wins is None:
+        return "—"
+    return f"{wins:g}/{row['n']}"
+
+
+def _p(value: Any) -> str:
+    if value is None:
+        return "—"
+    if value < 0.001:
+        return "<0.001"
+    return f"{value:.3f}"
+
+
+def _verdict_text(row: Mapping[str, Any]) -> str:
+    """The verdict with its marks (see :data:`_FAMILY_MARK`, :data:`_WINS_MARK`)."""
+    verdict = row.get("verdict")
+    if verdict is None:
+        return "—"
+    marks = ""
+    per_row = row.get("verdict_per_row")
+    if verdict == "inconclusive" and per_row in ("better", "worse"):
+        marks += _FAMILY_MARK
+    wins, n = row.get("wins"), row.get("n") or 0
+    if wins is not None and n and verdict in ("better", "worse"):
+        if (verdict == "better" and wins < n / 2) or (verdict == "worse" and wins > n / 2):
+            marks += _WINS_MARK
+    return verdict + marks
 
 
 def _axis_cell(value: Any) -> str:
@@ -292,22 +348,80 @@ def _cell_rows(rs: ResultSet) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
-def _paired_rows(rs: ResultSet) -> tuple[list[str], list[list[str]]]:
-    places = _decimals(rs.paired, "mean_diff")
-    headers = [*rs.axis_names, "method", "n", "diff", f"{_level(rs)} CI".strip(), "P(improve)", "verdict"]
-    rows = [
+def _comparison_rows(rs: ResultSet, rows: list[dict], contrast: bool = False) -> tuple[list[str], list[list[str]]]:
+    places = _decimals(rows, "mean_diff")
+    headers = [
+        *(["contrast"] if contrast else []), *rs.axis_names, "method", *(["reference"] if contrast else []),
+        "n", "diff", f"{_level(rs)} CI".strip(), "wins", "p", "p adj.", "verdict",
+    ]
+    body = [
         [
+            *([str(p.get("contrast"))] if contrast else []),
             *(_axis_cell(p["axes"].get(a)) for a in rs.axis_names),
             p["method"],
+            *([_reference_text(p)] if contrast else []),
             str(p["n"]),
             _num(p["mean_diff"], places),
             _ci(p["ci_low"], p["ci_high"], places),
-            _pct(p.get("p_improve")),
-            p.get("verdict") or "—",
+            _wins(p),
+            _p(p.get("p_value")),
+            _p(p.get("p_adjusted")),
+            _verdict_text(p),
         ]
-        for p in rs.paired
+        for p in rows
     ]
-    return headers, rows
+    return headers, body
+
+
+def _paired_rows(rs: ResultSet) -> tuple[list[str], list[list[str]]]:
+    return _comparison_rows(rs, rs.paired)
+
+
+def _contrast_rows(rs: ResultSet) -> tuple[list[str], list[list[str]]]:
+    return _comparison_rows(rs, rs.contrasts, contrast=True)
+
+
+_CORRECTIONS = {"holm": "Holm's step-down", "bonferroni": "Bonferroni"}
+
+
+def _family_line(rs: ResultSet) -> str:
+    """Which correction the verdicts carry, and over how many comparisons."""
+    s = rs.statistics
+    size = s.get("family_size")
+    if size is None:
+        size = len([r for r in [*rs.paired, *rs.contrasts] if r.get("p_value") is not None])
+    multiplicity = s.get("multiplicity")
+    alpha = 1 - s["confidence"] if isinstance(s.get("confidence"), (int, float)) else None
+    at = f" at {alpha:.0%}" if alpha is not None else ""
+    if multiplicity in _CORRECTIONS:
+        return (
+            f"Verdicts are family-wise: {_CORRECTIONS[multiplicity]} correction{at} over all {size} comparisons of the run "
+            "(paired rows and declared contrasts); each row's own interval is shown beside it."
+        )
+    if multiplicity == "none":
+        return (
+            f"Verdicts are per row, with no correction over the {size} comparisons: "
+            "with many rows some better/worse verdicts are expected by chance alone."
+        )
+    return "Verdicts are per row (results written before family-wise verdicts existed)."
+
+
+def _legend(rs: ResultSet) -> list[str]:
+    """One line per column of the comparison tables, and the verdict marks."""
+    level = _level(rs) or "the"
+    method = rs.statistics.get("method") or "?"
+    correction = _CORRECTIONS.get(rs.statistics.get("multiplicity"), "no correction")
+    alpha = rs.statistics.get("confidence")
+    alpha_text = f"{1 - alpha:.2g}" if isinstance(alpha, (int, float)) else "1 - confidence"
+    return [
+        "n: seeds both sides share; diff: mean over those seeds of (method - reference), in metric units",
+        f"{level} CI: this row's own interval for diff ({method}), not corrected for the other rows",
+        "wins: seeds on which the method did better, in the metric's direction (ties count 1/2); a count, not a probability",
+        f"p: this row's own p-value for 'diff = 0' (the smallest 1 - confidence at which its interval excludes 0)",
+        f"p adj.: p adjusted over the family ({correction}); verdict: better/worse when p adj. < {alpha_text}, else inconclusive",
+        f"{_FAMILY_MARK}: the row's own interval excludes 0, but not after the correction for the other rows",
+        f"{_WINS_MARK}: most seeds favour the other direction; the verdict follows the mean difference",
+    ]
 
 
 def _level(rs: ResultSet) -> str:
@@ -369,6 +483,14 @@ def _render_text(rs: ResultSet, results: Mapping[str, Any]) -> str:
             f"Paired differences vs baseline {rs.baseline} (diff = method - baseline, same seeds)",
             _text_table(*_paired_rows(rs)),
         ]
+    if rs.contrasts:
+        parts += [
+            "",
+            "Declared contrasts (diff = method - reference, same seeds)",
+            _text_table(*_contrast_rows(rs)),
+        ]
+    if rs.paired or rs.contrasts:
+        parts += ["", _family_line(rs), "Columns:", *(f"  {line}" for line in _legend(rs))]
     if _notes(rs):
         parts += ["", "Notes (— marks a missing interval):", *(f"  {note}" for note in _notes(rs))]
     return "\n".join(parts) + "\n"
@@ -392,12 +514,14 @@ def _render_md(rs: ResultSet, results: Mapping[str, Any]) -> str:
             "",
             f"## Paired differences vs {rs.baseline}",
             "",
-            "diff = method − baseline on the seeds both share. Verdict: *better* or *worse* when the "
-            "interval excludes 0, otherwise *inconclusive*. P(improve) is the fraction of those seeds "
-            "on which the method beats the baseline (ties count one half).",
+            "diff = method − baseline on the seeds both share. " + _family_line(rs),
             "",
             _md_table(*_paired_rows(rs)),
         ]
+    if rs.contrasts:
+        lines += ["", "## Declared contrasts", "", "diff = method − reference on the seeds both share.", "", _md_table(*_contrast_rows(rs))]
+    if rs.paired or rs.contrasts:
+        lines += ["", "Columns:", "", *(f"- {line}" for line in _legend(rs))]
     if _notes(rs):
         lines += ["", "## Notes", "", "— marks a missing interval.", "", *(f"- {note}" for note in _notes(rs))]
     return "\n".join(lines) + "\n"
@@ -416,6 +540,10 @@ def _render_csv(rs: ResultSet) -> str:
         merged["paired_n"] = merged["paired_n"].astype("Int64")
     else:
         merged = cells
+    if rs.contrasts:
+        contrasts = rs.to_frame("contrast").rename(columns={"n": "paired_n", "ci_low": "diff_ci_low", "ci_high": "diff_ci_high"})
+        merged = pd.concat([merged, contrasts], ignore_index=True)
+        merged["paired_n"] = merged["paired_n"].astype("Int64")
     buffer = io.StringIO()
     merged.to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue()
@@ -452,6 +580,7 @@ def format_table(results: Mapping[str, Any] | ResultSet, fmt: str = "table") -> 
                 "statistics": rs.statistics,
                 "cells": rs.cells,
                 "paired": rs.paired,
+                "contrasts": rs.contrasts,
             }
         return json.dumps(surface, indent=2, default=_json_default) + "\n"
     if fmt == "csv":

@@ -32,6 +32,8 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from components.constants import DEFAULT_FLOW
+
 __all__ = [
     "FIGURES",
     "card_components",
@@ -655,7 +657,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from components.query import format_table
     from components.runs import find_run
 
-    run = find_run(args.flow, args.run)
+    run = find_run(args.flow, args.run, args.experiment)
     task = run["end"].task
     results = task.data.results
     records = task.data.records if "records" in task else []
@@ -664,7 +666,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     markdown = format_table(results, "md") + "\n## Figures\n\n" + "\n\n".join(f"![{p.stem}]({p.name})" for p in paths) + "\n"
     report = out / "report.md"
     report.write_text(markdown)
-    print(f"{run.pathspec} ({results['experiment']}): wrote {len(paths)} figures and the Markdown report to {out}/")
+    print(f"{run.pathspec} (experiment {results['experiment']}): wrote {len(paths)} figures and the Markdown report to {out}/")
     for path in [*paths, report]:
         print(f"  {path}")
     card = _card_path(run)
@@ -675,8 +677,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add ``axisflow report`` (figures as PNGs plus the Markdown report of a run) to the CLI."""
-    from components.cli import DEFAULT_FLOW
-
     parser = subparsers.add_parser(
         "report",
         help="write the report figures (PNG) and Markdown tables of the latest successful run (or --run ID)",
@@ -685,6 +685,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--run", help="run id (default: the latest successful run)")
     parser.add_argument("--flow", default=DEFAULT_FLOW, help=f"flow name (default {DEFAULT_FLOW})")
+    parser.add_argument("--experiment", metavar="NAME", help="the latest successful run of this experiment (experiment.name)")
     parser.add_argument("--out", help="folder to write into (default ./axisflow-report-<run id>)")
     parser.add_argument("--dpi", type=int, default=150, help="PNG resolution (default 150)")
     parser.set_defaults(func=_cmd_report)

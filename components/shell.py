@@ -7,8 +7,10 @@
   (one-line errors, exit 2, before Metaflow starts), enforces the
   ``single_worker`` contract (on ``resume`` and on a scheduler's ``create``
   too), runs the lint gate on ``run``/``resume`` and on ``argo-workflows
-  create`` (and the other schedulers' ``create``), and captures the checkout's
-  git state (see :mod:`components.provenance` for why here).
+  create`` (and the other schedulers' ``create``), captures the checkout's
+  git state (see :mod:`components.provenance` for why here), and tags the run
+  (or a deployment's runs) ``experiment:<name>`` so readers can pick one
+  experiment's runs cheaply (:func:`components.runs.select_runs`).
 * :class:`ship_project` is a flow mutator that puts ``components/`` and
   ``configs/`` into the code package, so remote tasks can import them.
 """
@@ -26,17 +28,15 @@ from metaflow import FlowMutator
 from metaflow.packaging_sys import ContentType
 
 from components.config import CONFIG_DIR, ConfigError, config_hash, load_spec
-from components.provenance import resume_review_tag, resume_tag
+from components.constants import CONFIG_NAME, DEFAULT_CONFIG, EXPERIMENT_TAG_PREFIX, LAUNCH_KEY
+from components.provenance import dirty_warning, git_state, resume_review_tag, resume_tag
 
-__all__ = ["CONFIG_NAME", "DEFAULT_CONFIG", "LAUNCH_KEY", "ensure_user", "parse_config", "prepare_argv", "ship_project"]
+# CONFIG_NAME, DEFAULT_CONFIG and LAUNCH_KEY live in components.constants; flow files import them from here.
+__all__ = [
+    "CONFIG_NAME", "DEFAULT_CONFIG", "LAUNCH_KEY", "ensure_user", "experiment_tag", "parse_config", "prepare_argv", "ship_project",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Name of the flow's ``Config``; ``--config-value config ...`` targets it.
-CONFIG_NAME = "config"
-#: The config value when no overrides are given (Metaflow also passes it on ``resume``).
-DEFAULT_CONFIG = json.dumps({"overrides": []})
-#: Top-level key of the parsed config holding launch metadata (overrides, lint verdict); not part of the hash.
-LAUNCH_KEY = "axisflow"
 
 _OVERRIDE = re.compile(r"^[~+]{0,2}[A-Za-z_][\w.@/-]*=")
 _VALUE_OPTIONS = {
@@ -76,6 +76,11 @@ def parse_config(text: str | dict[str, Any]) -> dict[str, Any]:
         "git": value.get("git", {"commit": None, "reason": "not captured: the config value came without git state"}),
     }
     return config
+
+
+def experiment_tag(name: str) -> str:
+    """The run tag naming a run's experiment, ``experiment:<name>``; :func:`components.runs.experiment_of` reads it."""
+    return EXPERIMENT_TAG_PREFIX + name
 
 
 def ensure_user() -> None:
@@ -188,6 +193,8 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
         tags = []
         if origin is not None:
             experiment = origin.get("experiment", {})
+            if experiment.get("name"):
+                after = [*after, "--tag", experiment_tag(experiment["name"])]
             after = _enforce_contract(experiment.get("name"), experiment.get("contract"), after)
             _warn_code_change(origin.get(LAUNCH_KEY, {}).get("git") or {}, git)
             # The resumed tasks run this checkout's code on the original config: review that pair.
@@ -207,7 +214,8 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     value: dict[str, Any] = {"overrides": overrides}
     # A deployment gets the same gates as a run: the scheduler runs it later with no shell in front.
     if command == "run" or (command in _DEPLOYERS and "create" in after):
-        after = _enforce_contract(spec.name, spec.contract, after)
+        # The experiment's name as a run tag lets readers pick an experiment's runs without loading configs.
+        after = _enforce_contract(spec.name, spec.contract, [*after, "--tag", experiment_tag(spec.name)])
         value["lint"] = _lint_gate(Path(flow_file), allow)
         value["review"] = _review_gate(config, spec, overrides, review_allow)
     # Git state is captured here, in the launching checkout: remote tasks have no .git, and the
@@ -231,8 +239,6 @@ def _enforce_contract(name: str | None, contract: str | None, after: list[str]) 
 
 def _launch_git(flow_file: str, warn: bool = True) -> dict[str, Any]:
     """The flow checkout's git state; print the dirty-tree warning when asked."""
-    from components.provenance import dirty_warning, git_state
-
     state = git_state(flow_file)
     message = dirty_warning(state) if warn else None
     if message:

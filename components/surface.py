@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from components.config import validate
+from components.constants import LAUNCH_KEY, RESULTS_SCHEMA
 from components.planner import branches, plan_summary
 
 __all__ = ["SCHEMA", "aggregate_records", "build_results", "observations", "plan_run", "provenance"]
 
-#: Version of the ``results`` layout; bump it when a field changes meaning.
-SCHEMA = "axisflow.results/1"
+#: Version of the ``results`` layout (its types are in :mod:`components.schema`).
+SCHEMA = RESULTS_SCHEMA
 
 
 def plan_run(config: Mapping[str, Any]) -> tuple[dict[str, int], list[dict[str, Any]]]:
@@ -47,6 +48,7 @@ def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]
         observations(records),
         baseline=spec.baseline,
         higher_is_better=spec.higher_is_better,
+        bounds=spec.metric_info.range,
         stream_axes=sorted(spec.data_axes),
         **settings,
     )
@@ -59,8 +61,6 @@ def build_results(
     provenance: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble the pinned ``results`` dict (schema in DESIGN.md, "The output surface")."""
-    from components.shell import LAUNCH_KEY
-
     spec = validate(config)
     resolved = {k: v for k, v in config.items() if k != LAUNCH_KEY}
     launch = config.get(LAUNCH_KEY, {})
@@ -97,6 +97,7 @@ def build_results(
         "statistics": dict(aggregate["settings"]),
         "cells": list(aggregate["cells"]),
         "paired": list(aggregate["paired"]),
+        "contrasts": list(aggregate.get("contrasts", ())),
         "provenance": dict(provenance or {}),
     }
 

@@ -233,8 +233,18 @@ class Module:
 
     @cached_property
     def nodes(self) -> list[ast.AST]:
-        """Every node of the tree, walked once and shared by all rules."""
-        return list(ast.walk(self.tree))
+        """Every node of the tree in ``ast.walk`` order, walked once and shared by all rules."""
+        order: list[ast.AST] = [self.tree]
+        parent_of: dict[ast.AST, ast.AST] = {}
+        index = 0
+        while index < len(order):
+            node = order[index]
+            for child in ast.iter_child_nodes(node):
+                parent_of[child] = node
+                order.append(child)
+            index += 1
+        self.__dict__["parents"] = parent_of
+        return order
 
     @cached_property
     def calls(self) -> list[ast.Call]:
@@ -265,6 +275,57 @@ class Module:
                         bound[alias.asname or alias.name] = f"{node.module}.{alias.name}"
         return bound
 
+    @cached_property
+    def from_imports(self) -> dict[str, tuple[str, int, str]]:
+        """Local binding -> ``(module, level, name)`` for every ``from ... import name``.
+
+        Relative imports are kept (``level`` counts the dots), so project
+        modules can be followed by :meth:`imported_definition`.
+        """
+        bound: dict[str, tuple[str, int, str]] = {}
+        for node in self.nodes:
+            if isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    if alias.name != "*":
+                        bound[alias.asname or alias.name] = (node.module or "", node.level, alias.name)
+        return bound
+
+    def imported_definition(self, name: str) -> tuple[Module, ast.AST] | None:
+        """What a name imported from a project module is: its function, class or constant value.
+
+        Only files found below the settings root or beside this file are
+        read (never an installed package); each is parsed once per process.
+        """
+        cache = self.__dict__.setdefault("_imported", {})
+        if name not in cache:
+            cache[name] = self._imported_definition(name)
+        return cache[name]
+
+    def _imported_definition(self, name: str) -> tuple[Module, ast.AST] | None:
+        spec = self.from_imports.get(name)
+        if spec is None:
+            return None
+        from lint.dataflow import resolve_module_file
+
+        source_module, level, original = spec
+        path = resolve_module_file(self, source_module, level)
+        if path is None:
+            return None
+        other = _load_module(path, self.settings)
+        if other is None or other is self:
+            return None
+        if original in other.functions:
+            return other, other.functions[original]
+        value = other.module_value(original)
+        return (other, value) if value is not None else None
+
+    @cached_property
+    def dataflow(self):
+        """The module's :class:`~lint.dataflow.DataFlow` (backward slices, forward reachability)."""
+        from lint.dataflow import DataFlow
+
+        return DataFlow(self)
+
     def qualname(self, node: ast.AST) -> str | None:
         """The fully qualified name an expression refers to, through the file's imports.
 
@@ -281,12 +342,10 @@ class Module:
 
     @cached_property
     def parents(self) -> dict[ast.AST, ast.AST]:
-        """Child node -> parent node for the whole tree."""
-        parent_of: dict[ast.AST, ast.AST] = {}
-        for node in self.nodes:
-            for child in ast.iter_child_nodes(node):
-                parent_of[child] = node
-        return parent_of
+        """Child node -> parent node for the whole tree (filled by the same walk as :attr:`nodes`)."""
+        self.__dict__.pop("nodes", None)
+        _ = self.nodes
+        return self.__dict__["parents"]
 
     def enclosing_function(self, node: ast.AST) -> FunctionNode | None:
         """The innermost function containing ``node``, if any."""
@@ -480,6 +539,24 @@ class Module:
         }:
             return again(call.func.value)
         return "unknown"
+
+
+_LOADED: dict[tuple[str, int], Module | None] = {}
+
+
+def _load_module(path: Path, settings: Settings) -> Module | None:
+    """Parse a project module once per process (keyed by path and modification time)."""
+    try:
+        key = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return None
+    if key not in _LOADED:
+        try:
+            source = path.read_text(encoding="utf-8")
+            _LOADED[key] = Module(str(path), source, ast.parse(source), settings)
+        except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+            _LOADED[key] = None
+    return _LOADED[key]
 
 
 def _classify_literal(text: str) -> str:

@@ -7,7 +7,7 @@ import json
 import sys
 
 from lint.engine import check_paths
-from lint.findings import LintError
+from lint.findings import LintError, format_statistics
 from lint.formats import FORMATS, render
 from lint.rules import RULES, rule_for
 
@@ -39,6 +39,11 @@ def build_parser(prog: str = "axisflow lint") -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     parser.add_argument("--select", metavar="CODES", help="only these codes or prefixes, comma-separated (e.g. AXF1,AXF401)")
     parser.add_argument("--ignore", metavar="CODES", help="skip these codes or prefixes, comma-separated")
+    parser.add_argument(
+        "--statistics",
+        action="store_true",
+        help="print the number of findings per rule instead of the findings",
+    )
     parser.add_argument("--list-rules", action="store_true", help="list every rule and exit")
     parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
     return parser
@@ -67,7 +72,10 @@ def main(argv: list[str] | None = None, *, prog: str = "axisflow lint") -> int:
         return _fail(prog, str(error))
     except Exception as error:  # any crash is exit 2, never a silent pass
         return _fail(prog, f"internal error: {type(error).__name__}: {error}")
-    output = render(findings, args.format)
+    try:
+        output = format_statistics(findings, args.format) if args.statistics else render(findings, args.format)
+    except LintError as error:  # --statistics has text and json only
+        return _fail(prog, str(error))
     if output:
         print(output)
     if findings and args.format == "text":

@@ -105,3 +105,13 @@ def test_flow_inline_dependencies_match_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert inline["dependencies"] == project["dependencies"]
     assert inline["requires-python"] == project["requires-python"]
+
+
+def test_smoke_records_and_results_follow_the_one_schema(smoke_run):
+    from components.schema import RESULTS_SCHEMA, check_record, check_results
+
+    results = _results(smoke_run)
+    assert results["schema"] == RESULTS_SCHEMA
+    check_results(results)
+    for record in _records(smoke_run):
+        check_record(record)

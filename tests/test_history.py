@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from components.history import compare_cells, diff_configs, format_diff, format_runs, headline, moved_cells, verdict_changes
+from components.runs import experiment_of
 
 
 def _cell(method, mean, low, high, epochs=2):
@@ -83,6 +84,107 @@ def two_runs(smoke_run, tmp_path_factory):
 
 def _cli(root, *args):
     return subprocess.run([sys.executable, "-m", "components.cli", *args], cwd=root, capture_output=True, text=True)
+
+
+class _FakeRun:
+    """Just enough of a client ``Run`` for :func:`experiment_of`: tags and the ``_parameters`` task's config."""
+
+    def __init__(self, tags, config):
+        self.tags = frozenset(tags)
+        self.reads = 0
+        self._config = config
+
+    def __getitem__(self, step):
+        assert step == "_parameters"
+        self.reads += 1
+        return type("Step", (), {"task": {"config": type("Artifact", (), {"data": self._config})()}})()
+
+
+def test_experiment_of_reads_the_tag_and_falls_back_to_the_config():
+    tagged = _FakeRun({"user:me", "experiment:smoke"}, {"experiment": {"name": "smoke"}})
+    assert experiment_of(tagged) == "smoke" and tagged.reads == 0, "a tagged run's config is not loaded"
+    untagged = _FakeRun({"user:me"}, {"experiment": {"name": "reference"}})
+    assert experiment_of(untagged) == "reference" and untagged.reads == 1
+    retagged = _FakeRun({"experiment:a", "experiment:b"}, {"experiment": {"name": "a"}})
+    assert experiment_of(retagged) == "a", "two experiment tags (a manual edit) defer to the config"
+    assert experiment_of(_FakeRun(set(), {})) is None
+
+
+@pytest.fixture(scope="module")
+def experiments(two_runs, tmp_path_factory):
+    """``two_runs``' datastore (two ``smoke`` runs) copied, plus a newer run of experiment ``other``.
+
+    The oldest smoke run loses its ``experiment:smoke`` tag, as a run launched
+    before the shell tagged runs: it must still count as a smoke run.
+    """
+    from conftest import run_smoke
+
+    source, first, second = two_runs
+    root = tmp_path_factory.mktemp("experiments-datastore")
+    shutil.copytree(source / ".metaflow", root / ".metaflow")
+    other = run_smoke(root, "experiment.name=other").run.id
+    # Edited in place: Metaflow's own remove_tag rewrites the run's creation time too, making it the newest run.
+    meta = root / ".metaflow" / "InvestigationFlow" / first / "_meta" / "_self.json"
+    record = json.loads(meta.read_text())
+    assert record["tags"] == ["experiment:smoke"]
+    meta.write_text(json.dumps({**record, "tags": []}))
+    return root, first, second, other
+
+
+@pytest.mark.slow
+def test_results_of_an_experiment_is_its_latest_run_never_a_newer_one_of_another(experiments):
+    root, first, second, other = experiments
+    latest = _cli(root, "results")
+    assert latest.returncode == 0, latest.stderr
+    assert latest.stdout.startswith(f"InvestigationFlow/{other} (experiment other, finished ")
+
+    smoke = _cli(root, "results", "--experiment", "smoke")
+    assert smoke.returncode == 0, smoke.stderr
+    assert smoke.stdout.startswith(f"InvestigationFlow/{second} (experiment smoke, finished ")
+
+    wrong = _cli(root, "results", "--run", other, "--experiment", "smoke")
+    assert wrong.returncode == 2 and wrong.stdout == ""
+    assert wrong.stderr == f"axisflow: error: run InvestigationFlow/{other} is experiment other, not smoke (drop --experiment or pick another run)\n"
+
+
+@pytest.mark.slow
+def test_runs_filters_by_experiment_and_reads_untagged_runs_from_their_config(experiments):
+    root, first, second, other = experiments
+    every = json.loads(_cli(root, "runs", "--format", "json").stdout)
+    assert [(r["run_id"], r["experiment"]) for r in every] == [(other, "other"), (second, "smoke"), (first, "smoke")]
+    smoke = json.loads(_cli(root, "runs", "--experiment", "smoke", "--format", "json").stdout)
+    assert [r["run_id"] for r in smoke] == [second, first]
+    header, *rows = _cli(root, "runs", "--experiment", "other").stdout.splitlines()
+    column = header.split().index("EXPERIMENT")
+    assert [(row.split()[0], row.split()[column]) for row in rows] == [(other, "other")]
+
+
+@pytest.mark.slow
+def test_diff_of_an_experiment_defaults_to_its_two_latest_runs(experiments):
+    root, first, second, other = experiments
+    both = json.loads(_cli(root, "diff", "--experiment", "smoke", "--format", "json").stdout)
+    assert (both["a"], both["b"]) == (f"InvestigationFlow/{first}", f"InvestigationFlow/{second}")
+    assert [c["key"] for c in both["config"]] == ["training.lr"]
+    against_latest = json.loads(_cli(root, "diff", first, "--format", "json").stdout)
+    assert against_latest["b"] == f"InvestigationFlow/{other}"
+    assert [c["key"] for c in against_latest["config"]] == ["experiment.name"]
+
+    lone = _cli(root, "diff", "--experiment", "other")
+    assert lone.returncode == 2
+    assert lone.stderr == "axisflow: error: experiment other has 1 successful run(s); diff needs two (or name RUN_A and RUN_B)\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["results"], ["report"], ["runs"], ["diff"]])
+def test_an_experiment_without_runs_is_a_one_line_error(experiments, command):
+    root = experiments[0]
+    out = _cli(root, *command, "--experiment", "nope")
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr == (
+        "axisflow: error: --experiment nope: flow InvestigationFlow has no run of that experiment "
+        "(experiments with runs: other, smoke)\n"
+    )
+    assert not list(root.glob("axisflow-report-*")), "nothing is written"
 
 
 @pytest.mark.slow

@@ -423,3 +423,62 @@ def test_prove_catches_a_join_that_combines_records_in_completion_order(capsys, 
     assert (first["path"], first["a"], first["b"]) == ("records[0]", "'label_noise=0.3,seed=0'", "'label_noise=0.3,seed=1'")
     assert "DIFFERS: records order (position 0) is 'label_noise=0.3,seed=0' in run 1 (1 worker) but 'label_noise=0.3,seed=1' in run 2 (2 workers)" in out
     assert {d["field"] for d in verdict["differences"]} == {"records order (position 0)", "data_fingerprints key order"}
+
+
+def test_isolated_env_drops_the_callers_metaflow_settings_and_pins_a_local_datastore(tmp_path):
+    from components.runs import isolated_env
+
+    caller = {
+        "PATH": "/usr/bin", "METAFLOW_USER": "alice",
+        "METAFLOW_DATASTORE_SYSROOT_LOCAL": "/home/alice/project", "METAFLOW_DATASTORE_SYSROOT_S3": "s3://bucket/metaflow",
+        "METAFLOW_DEFAULT_DATASTORE": "s3", "METAFLOW_DEFAULT_METADATA": "service", "METAFLOW_SERVICE_URL": "http://mf",
+        "METAFLOW_PROFILE": "work", "METAFLOW_HOME": "/home/alice/.metaflowconfig", "METAFLOW_DECOSPECS": "kubernetes",
+    }
+    env = isolated_env(tmp_path, caller)
+    assert env["PATH"] == "/usr/bin" and env["METAFLOW_USER"] == "alice"
+    assert {k: v for k, v in env.items() if k.startswith("METAFLOW_") and k != "METAFLOW_USER"} == {
+        "METAFLOW_DEFAULT_DATASTORE": "local",
+        "METAFLOW_DEFAULT_METADATA": "local",
+        "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(tmp_path.resolve()),
+        "METAFLOW_HOME": str(tmp_path.resolve() / ".metaflow" / "no-user-config"),
+    }
+    assert not (tmp_path / ".metaflow" / "no-user-config").exists(), "no Metaflow config file is read"
+    assert caller["METAFLOW_DEFAULT_DATASTORE"] == "s3", "the caller's mapping is not changed"
+
+
+def _tree(root):
+    return sorted((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*"))
+
+
+@pytest.mark.slow
+def test_prove_leaves_the_users_datastore_untouched_whatever_metaflow_settings_point_elsewhere(tmp_path):
+    """The user's shell points Metaflow at their own datastore, S3 and a metadata service; the gate's runs use none.
+
+    The local sysroot comes from both the environment and a profile, and the
+    gate is started from inside the user's project, where Metaflow would
+    otherwise find ``./.metaflow`` by walking up. The S3 root and the service
+    URL lead nowhere: touching either would fail the runs.
+    """
+    import os
+    import subprocess
+    import sys
+
+    user = tmp_path / "project"
+    (user / ".metaflow").mkdir(parents=True)
+    (user / ".metaflow" / "keep.txt").write_text("the user's datastore\n")
+    home = tmp_path / "metaflow-home"
+    home.mkdir()
+    (home / "config_work.json").write_text(json.dumps({"METAFLOW_DATASTORE_SYSROOT_LOCAL": str(user)}))
+    env = {
+        **os.environ, "METAFLOW_HOME": str(home), "METAFLOW_PROFILE": "work", "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(user),
+        "METAFLOW_DEFAULT_DATASTORE": "s3", "METAFLOW_DATASTORE_SYSROOT_S3": "s3://axisflow-nowhere/metaflow",
+        "METAFLOW_DEFAULT_METADATA": "service", "METAFLOW_SERVICE_URL": "http://127.0.0.1:9",
+    }
+    before = _tree(user)
+    done = subprocess.run(
+        [sys.executable, "-m", "components.cli", "prove", str(FLOW), *TINY], cwd=user, env=env, capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1].startswith("PROVEN: experiment smoke"), done.stdout
+    assert _tree(user) == before, "the prove runs wrote into the user's datastore"
+    assert sorted(p.name for p in home.iterdir()) == ["config_work.json"]

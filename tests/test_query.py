@@ -193,9 +193,10 @@ def test_format_table_markdown_report_has_verdict_column(results):
     assert md.startswith("# Results: demo\n")
     assert "**Metric:** auroc (higher is better)" in md and "`c0ffee`" in md
     assert "Does the MLP beat logistic regression?" in md
-    paired_header = next(line for line in md.splitlines() if line.startswith("|") and "P(improve)" in line)
+    paired_header = next(line for line in md.splitlines() if line.startswith("|") and "wins" in line)
     assert paired_header.rstrip(" |").endswith("verdict")
-    assert md.count("| inconclusive |") + md.count("| better |") + md.count("| worse |") == 8
+    verdicts = [line.rstrip(" |").rsplit("| ", 1)[1] for line in md.splitlines() if line.startswith("| 0.")]
+    assert len([v for v in verdicts if v.rstrip("†*") in ("inconclusive", "better", "worse")]) == 8
 
 
 def test_format_table_says_which_cells_share_their_resamples(results):
@@ -213,3 +214,48 @@ def test_format_table_unknown_format_raises(results):
 def test_query_all_lists_existing_public_names():
     assert set(query.__all__) == {"FORMATS", "ResultSet", "format_table"}
     assert FORMATS == ("table", "csv", "json", "md")
+
+
+def _with(results, **settings):
+    return dict(results, statistics={**results["statistics"], **settings})
+
+
+def test_format_table_explains_every_comparison_column_and_the_correction(results):
+    text = format_table(results, "table")
+    header = next(line for line in text.splitlines() if line.startswith("label_noise") and "diff" in line)
+    assert header.split()[-6:] == ["CI", "wins", "p", "p", "adj.", "verdict"]
+    assert "P(improve)" not in text
+    assert "Verdicts are family-wise: Holm's step-down correction at 5% over all 8 comparisons" in text
+    for column in ("n:", "95% CI:", "wins:", "p:", "p adj.:", "†:", "*:"):
+        assert any(line.strip().startswith(column) for line in text.splitlines()), column
+    assert "a count, not a probability" in text
+    none = format_table(_with(results, multiplicity="none"), "table")
+    assert "Verdicts are per row, with no correction over the 8 comparisons" in none
+    assert "Verdicts are family-wise" in format_table(results, "md")
+
+
+def test_format_table_marks_verdicts_a_reader_could_misread(results):
+    row = dict(results["paired"][0], verdict="inconclusive", verdict_per_row="better", wins=5.0, n=5)
+    flipped = dict(results["paired"][1], verdict="better", verdict_per_row="better", wins=1.0, n=5)
+    text = format_table(dict(results, paired=[row, flipped, *results["paired"][2:]]), "table")
+    assert " inconclusive†" in text and " better*" in text
+    assert " 1/5 " in text and " 5/5 " in text
+
+
+def test_format_table_shows_declared_contrasts_and_exports_p_values():
+    rng = np.random.default_rng(1)
+    observations = [
+        {"axes": {"label_noise": noise, "epochs": epoch}, "method": method, "seed": seed, "value": 0.8 + 0.01 * k + rng.normal(0, 0.01)}
+        for noise in NOISES for epoch in EPOCHS for k, method in enumerate(METHODS) for seed in range(5)
+    ]
+    agg = aggregate(observations, baseline="logreg", n_resamples=200, contrasts=[{"kind": "axis", "axis": "epochs", "value": 40, "reference": 10}])
+    results = dict(_results(), statistics=agg["settings"], cells=agg["cells"], paired=agg["paired"], contrasts=agg["contrasts"])
+    text = format_table(results, "table")
+    assert "Declared contrasts (diff = method - reference, same seeds)" in text
+    assert "over all 14 comparisons" in text and "epochs=40 vs 10" in text
+    assert "## Declared contrasts" in format_table(results, "md")
+    frame = pd.read_csv(io.StringIO(format_table(results, "csv")))
+    assert {"p_value", "p_adjusted", "wins", "verdict_per_row", "contrast"} <= set(frame.columns)
+    assert len(frame) == 12 + 6 and frame["contrast"].notna().sum() == 6
+    assert json.loads(format_table(results, "json"))["contrasts"][0]["p_adjusted"] is not None
+    assert len(ResultSet.from_results(results).where(method="mlp").contrasts) == 2

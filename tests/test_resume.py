@@ -109,6 +109,7 @@ def test_planted_branch_failure_is_named_pins_nothing_and_resume_reruns_only_unf
     results = resumed["end"].task.data.results
     assert _surface(results) == clean
     assert results["provenance"]["resumed_from"] == origin.id
+    assert "experiment:smoke" in resumed.tags, "the shell tags a resumed run with its original's experiment"
     assert results["provenance"]["resume_git"]["commit"] == results["provenance"]["git"]["commit"]
 
 

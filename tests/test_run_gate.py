@@ -88,7 +88,15 @@ def test_deploy_gate_records_its_verdict_in_the_deployed_config(scheduler):
     argv = prepare_argv([str(flow), scheduler, "create", "experiment=smoke"], str(flow))
     value = json.loads(argv[argv.index("--config-value") + 2])
     assert value["lint"]["verdict"] == "clean" and value["overrides"] == ["experiment=smoke"]
-    assert argv[-1] == "create"  # an order_independent experiment keeps the scheduler's own parallelism
+    # Runs the deployment starts carry the experiment tag; an order_independent experiment keeps the
+    # scheduler's own parallelism (no --max-workers added).
+    assert argv[argv.index("create"):] == ["create", "--tag", "experiment:smoke"]
+
+
+def test_run_is_tagged_with_its_experiment_name():
+    flow = ROOT / "flows" / "investigation.py"
+    argv = prepare_argv([str(flow), "run", "experiment=smoke", "experiment.name=other", "--max-workers", "2"], str(flow))
+    assert argv[argv.index("run"):] == ["run", "--max-workers", "2", "--tag", "experiment:other"]
 
 
 def test_deploy_of_a_single_worker_experiment_refuses_parallelism_and_defaults_to_one(capsys):

@@ -140,6 +140,7 @@ def search_budget(settings: Mapping[str, Any], training: Mapping[str, Any]) -> t
     data_order="the estimator's own (scikit-learn fits on the whole training split; stochastic estimators draw from random_state = the arm's seed)",
     selection="the fitted estimator; no validation-based selection",
     selection_budget=search_budget,
+    imports=("sklearn",),
 )
 def fit_estimator(params: EstimatorParams, data: Dataset, seed: int, training: Mapping[str, Any], scorer: Scorer) -> TrainResult:
     """Fit the estimator on the training split; predict validation and test in the task's form."""

@@ -236,6 +236,7 @@ _TORCH_TRAINING = ("epochs", "lr", "batch_size", "optimizer", "momentum", "weigh
     data_order="minibatches of the training split in an order drawn from the arm's seed; reshuffled per training.reshuffle",
     selection="the final epoch's model, or the best validation epoch when an early-stopping callback restores it",
     selection_budget=checkpoint_budget,
+    imports=("torch",),
 )
 def train_torch(params: TorchParams, data: Dataset, seed: int, training: Mapping[str, Any], scorer: Scorer) -> TrainResult:
     """Train the configured network on ``data``'s task (binary, multiclass or regression) with :func:`fit`."""
@@ -260,6 +261,7 @@ class LogregParams(Params):
     selection="the L-BFGS optimum; no validation-based selection",
     order_free=True,
     selection_budget=lambda settings, training: (1, "the L-BFGS optimum (no validation-based selection)"),
+    imports=("torch",),
 )
 def train_logreg(params: LogregParams, data: Dataset, seed: int, training: Mapping[str, Any], scorer: Scorer) -> TrainResult:
     """L2-regularised logistic regression fitted by full-batch L-BFGS.

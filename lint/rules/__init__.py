@@ -25,10 +25,13 @@ from lint.rules.axf301_per_config_foreach import PerConfigForeachRule
 from lint.rules.axf302_unordered_foreach import UnorderedForeachRule
 from lint.rules.axf401_model_merge_artifacts import ModelMergeArtifactsRule
 from lint.rules.axf402_join_arrival_order import JoinArrivalOrderRule
+from lint.rules.axf403_join_tie_order import JoinTieOrderRule
 from lint.rules.axf501_script_project_import import ScriptProjectImportRule
 from lint.rules.axf601_global_random_state import GlobalRandomStateRule
 from lint.rules.axf602_unseeded_generator import UnseededGeneratorRule
 from lint.rules.axf603_run_identity_seed import RunIdentitySeedRule
+from lint.rules.axf604_sklearn_random_state import SklearnRandomStateRule
+from lint.rules.axf605_salted_hash_seed import SaltedHashSeedRule
 from lint.rules.base import Rule
 
 __all__ = ["RULES", "Rule", "SYNTAX_ERROR", "expand_codes", "rule_for"]
@@ -43,10 +46,13 @@ RULES: tuple[Rule, ...] = (
     UnorderedForeachRule(),
     ModelMergeArtifactsRule(),
     JoinArrivalOrderRule(),
+    JoinTieOrderRule(),
     ScriptProjectImportRule(),
     GlobalRandomStateRule(),
     UnseededGeneratorRule(),
     RunIdentitySeedRule(),
+    SklearnRandomStateRule(),
+    SaltedHashSeedRule(),
 )
 
 

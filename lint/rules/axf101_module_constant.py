@@ -43,8 +43,10 @@ class ModuleConstantRule(Rule):
     A constant used as a default value in a function signature is a library
     fallback and is allowed in library code (``components/``); in a flow file
     the default of a helper that a step calls is flagged, because the step
-    then silently runs on it. Constants imported from another module are not
-    followed.
+    then silently runs on it. In a flow file, a numeric constant imported
+    from a project module (``from .settings import EPOCHS``, a file found
+    below the project root or beside the flow) is followed the same way and
+    the finding sits on the import.
 
     ## Why is this bad?
     The config is the single source of an experiment's behaviour. A number
@@ -76,10 +78,13 @@ class ModuleConstantRule(Rule):
     code = "AXF101"
     name = "module-constant"
     summary = "A module-level numeric constant feeds a step or a seam call instead of the config."
-    message = "module-level constant '{constant}' is used in {where}; read it from the config instead"
+    message = "module-level constant '{constant}'{origin} is used in {where}; read it from the config instead"
 
     def check(self, module: Module) -> Iterator[Finding]:
-        constants = _numeric_constants(module.tree.body)
+        constants: dict[str, ast.AST] = dict(_numeric_constants(module.tree.body))
+        imported = _imported_constants(module) if module.is_flow_file else {}
+        for name, node in imported.items():
+            constants.setdefault(name, node)
         class_constants = {
             flow.name: _numeric_constants(flow.node.body) for flow in module.flow_classes
         }
@@ -99,7 +104,28 @@ class ModuleConstantRule(Rule):
         for (owner, name), where in sorted(uses.items(), key=lambda item: str(item[0])):
             target = constants[name] if owner is None else class_constants[owner][name]
             constant = name if owner is None else f"{owner}.{name}"
-            yield self.finding(module, target, constant=constant, where=where)
+            origin = ""
+            if owner is None and name in imported and constants[name] is imported[name]:
+                origin = f" (imported from '{_module_of(imported[name])}')"
+            yield self.finding(module, target, constant=constant, origin=origin, where=where)
+
+
+def _imported_constants(module: Module) -> dict[str, ast.ImportFrom]:
+    """Names a flow imports from a project module where they are numeric literals, with the import."""
+    found: dict[str, ast.ImportFrom] = {}
+    for node in module.tree.body:
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        for alias in node.names:
+            name = alias.asname or alias.name
+            definition = module.imported_definition(name)
+            if definition is not None and is_numeric_literal(definition[1]):
+                found[name] = node
+    return found
+
+
+def _module_of(node: ast.ImportFrom) -> str:
+    return "." * node.level + (node.module or "")
 
 
 def _numeric_constants(body: list[ast.stmt]) -> dict[str, ast.Name]:

@@ -50,6 +50,14 @@ class CwdRelativePathRule(Rule):
     such as ``ROOT = Path(__file__).resolve().parents[1]``) are fine. Paths
     coming from parameters or unknown calls are not judged.
 
+    A scratch file that a function both writes and reads back (the same
+    path spelling, or the same name) is not flagged: it is created by the
+    same task in its own working directory, so it is found wherever the task
+    runs. Writes are ``open(path, "w")`` and the other write modes,
+    ``Path.write_text``/``write_bytes``, ``torch.save``, ``np.save``,
+    ``pickle.dump``/``json.dump`` into such an ``open``, ``df.to_csv`` and
+    similar ``to_*`` methods, and ``savefig``.
+
     Hydra's ``initialize(config_path=...)`` and ``@hydra.main(config_path=...)``
     are not flagged: Hydra resolves that argument relative to the calling
     file, not the working directory, so a relative value there is already
@@ -79,13 +87,61 @@ class CwdRelativePathRule(Rule):
     message = "{sink} gets {path}, which is relative to the working directory; anchor it to __file__"
 
     def check(self, module: Module) -> Iterator[Finding]:
+        scratch = None
         for call in module.calls:
             for sink, argument in _path_arguments(module, call):
                 if module.classify_path(argument) == "relative":
+                    if scratch is None:
+                        scratch = _scratch_paths(module)
+                    if (module.enclosing_function(call), _path_key(argument)) in scratch:
+                        continue
                     shown = ast.unparse(argument)
                     if len(shown) > 60:
                         shown = shown[:57] + "..."
                     yield self.finding(module, argument, sink=sink, path=shown)
+
+
+_WRITERS = {"torch.save": 1, "numpy.save": 0, "numpy.savez": 0, "numpy.savetxt": 0, "joblib.dump": 1}
+_WRITE_METHODS = frozenset(
+    {"write_text", "write_bytes", "to_csv", "to_parquet", "to_json", "to_pickle", "savefig",
+     "save_pretrained", "mkdir", "touch"}
+)
+
+
+def _path_key(node: ast.expr) -> str:
+    return ast.unparse(node)
+
+
+def _scratch_paths(module: Module) -> set[tuple[object, str]]:
+    """``(function, path spelling)`` pairs that the same function both writes and reads."""
+    written: set[tuple[object, str]] = set()
+    read: set[tuple[object, str]] = set()
+    for call in module.calls:
+        scope = module.enclosing_function(call)
+        qualified = module.qualname(call.func) or ""
+        last = call_name(call) or ""
+        if last == "open" and _write_mode(call) and call.args:
+            written.add((scope, _path_key(call.args[0])))
+        elif qualified in _WRITERS and len(call.args) > _WRITERS[qualified]:
+            written.add((scope, _path_key(call.args[_WRITERS[qualified]])))
+        elif isinstance(call.func, ast.Attribute) and last in _WRITE_METHODS:
+            if last in {"write_text", "write_bytes", "mkdir", "touch"}:
+                written.add((scope, _path_key(call.func.value)))
+            elif call.args:
+                written.add((scope, _path_key(call.args[0])))
+        else:
+            for _, argument in _path_arguments(module, call):
+                read.add((scope, _path_key(argument)))
+    return written & read
+
+
+def _write_mode(call: ast.Call) -> bool:
+    mode = call.args[1] if len(call.args) > 1 else next(
+        (k.value for k in call.keywords if k.arg == "mode"), None
+    )
+    return isinstance(mode, ast.Constant) and isinstance(mode.value, str) and any(
+        flag in mode.value for flag in "wax+"
+    )
 
 
 def _path_arguments(module: Module, call: ast.Call) -> Iterator[tuple[str, ast.expr]]:

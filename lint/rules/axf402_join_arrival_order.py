@@ -13,6 +13,7 @@ from lint.analysis import (
     inputs_name,
     is_join,
     walk_body,
+    words,
 )
 from lint.findings import Finding
 from lint.rules.base import Rule
@@ -33,9 +34,15 @@ class JoinArrivalOrderRule(Rule):
     Flags a join step (a step taking ``inputs``) that builds an ordered result
     straight from ``inputs``: a ``for`` loop over ``inputs`` (also through
     ``enumerate``/``zip``) that appends, extends, inserts or ``+=`` into a
-    list; a list comprehension or generator over ``inputs``; or
+    list, or accumulates ``acc[k] += value`` (list concatenation and float
+    sums both depend on the order; counts such as ``+= 1`` or
+    ``+= len(x)`` do not and pass); a list comprehension or generator over
+    ``inputs``, also when it sits inside a dict, list or tuple literal
+    (``self.summary = {"rows": [inp.row for inp in inputs]}``); or
     ``list(inputs)`` / ``tuple(inputs)``; unless the result is sorted later
-    in the same step (``result.sort(...)`` or ``sorted(result, ...)``).
+    in the same step (``result.sort(...)`` or ``sorted(result, ...)``). When
+    each row carries its own key (``{"seed": inp.seed, ...}``), the message
+    says to sort the rows by that key.
 
     Iterating ``sorted(inputs, key=...)`` passes, as do dict comprehensions
     keyed by branch key, reductions whose value does not depend on order
@@ -44,11 +51,21 @@ class JoinArrivalOrderRule(Rule):
     other function is flagged, since that function sees arrival order.
 
     ## Why is this bad?
-    Join inputs arrive in split order on recent Metaflow (2.19.23+) and in
-    completion order before that, and neither is a property of your
-    experiment. A result table, a per-seed list or a bootstrap that depends
-    on that order changes with the worker count, which is exactly what the
-    ``order_independent`` contract and ``axisflow prove`` rule out.
+    When Metaflow orders join inputs depends on the kind of join:
+
+    - a **foreach** join receives its inputs in split order on Metaflow
+      2.19.23 and later, and in completion order before that (so the worker
+      count changes it);
+    - a join of **static branches** (``self.next(self.a, self.b)``) receives
+      them in an order that is not defined at all: on Metaflow 2.19.39 it
+      changes with ``PYTHONHASHSEED``, that is, from one run to the next,
+      even at one worker (tests/lint/test_lint_join_order.py runs a
+      four-branch flow under two hash seeds and checks this).
+
+    Neither order is a property of your experiment. A result table, a
+    per-seed list or a bootstrap that depends on it differs between runs,
+    which is exactly what the ``order_independent`` contract and
+    ``axisflow prove`` rule out.
 
     ## Example
     ```python
@@ -71,16 +88,14 @@ class JoinArrivalOrderRule(Rule):
     code = "AXF402"
     name = "join-arrival-order"
     summary = "A join builds an ordered result in the order its inputs arrive."
-    message = (
-        "join '{join}' builds {what} in the order inputs arrive; "
-        "iterate sorted({inputs}, key=...) by branch key"
-    )
+    message = "join '{join}' builds {what} in the order inputs arrive ({order}); {fix}"
 
     def check(self, module: Module) -> Iterator[Finding]:
         for _, step in module.steps:
             if not is_join(step):
                 continue
             inputs = inputs_name(step)
+            order = join_order_note(module, step)
             for node in walk_body(step):
                 what = None
                 if isinstance(node, (ast.For, ast.AsyncFor)) and _iterates(node.iter, inputs):
@@ -99,7 +114,16 @@ class JoinArrivalOrderRule(Rule):
                 ):
                     what = _context_result(module, step, node)
                 if what is not None:
-                    yield self.finding(module, node, join=step.name, what=what, inputs=inputs)
+                    key = _row_key(node, inputs)
+                    branches = static_branches(module, step)
+                    if key is not None:
+                        fix = f"each row carries its key '{key}', so sort the rows by it"
+                    elif branches:
+                        named = ", ".join(f"{inputs}.{name}" for name in branches)
+                        fix = f"read each branch by name ({named}) or sort by a field each input carries"
+                    else:
+                        fix = f"iterate sorted({inputs}, key=...) by branch key"
+                    yield self.finding(module, node, join=step.name, what=what, order=order, fix=fix)
 
 
 def _iterates(node: ast.expr, inputs: str) -> bool:
@@ -124,7 +148,8 @@ def _loop_result(step: FunctionNode, loop: ast.For | ast.AsyncFor) -> str | None
                 if root is not None:
                     grown.append(root)
             elif isinstance(sub, ast.AugAssign) and isinstance(sub.op, ast.Add):
-                if isinstance(sub.value, (ast.List, ast.ListComp, ast.Tuple)):
+                accumulates = isinstance(sub.target, ast.Subscript) and not _is_constant(sub.value)
+                if accumulates or isinstance(sub.value, (ast.List, ast.ListComp, ast.Tuple)):
                     root = _root(sub.target)
                     if root is not None:
                         grown.append(root)
@@ -137,6 +162,8 @@ def _loop_result(step: FunctionNode, loop: ast.For | ast.AsyncFor) -> str | None
 def _context_result(module: Module, step: FunctionNode, node: ast.AST) -> str | None:
     parent = module.parents.get(node)
     while True:
+        while isinstance(parent, (ast.Dict, ast.List, ast.Tuple, ast.Starred)):
+            node, parent = parent, module.parents.get(parent)
         if isinstance(parent, ast.keyword):
             node, parent = parent, module.parents.get(parent)
         if not (isinstance(parent, ast.Call) and call_name(parent) in ORDERED_WRAPPERS):
@@ -156,6 +183,67 @@ def _context_result(module: Module, step: FunctionNode, node: ast.AST) -> str | 
             return None
         return ", ".join(f"'{root}'" if root else "a list" for root in unsorted)
     return None
+
+
+def _is_constant(node: ast.AST) -> bool:
+    """True for a count-like increment (``1``, ``-1``, ``len(x)``, ``int(x)``), whose sum is order-free."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id in {"len", "int", "bool"}
+    return isinstance(node, ast.Constant) or (
+        isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant)
+    )
+
+
+KEY_WORDS = frozenset(
+    {"key", "seed", "index", "idx", "fold", "branch", "id", "name", "method", "config", "input",
+     "split", "shard", "param", "params", "lr", "alpha"}
+)
+
+
+def _row_key(node: ast.AST, inputs: str) -> str | None:
+    """The key a row carries when the rows built from ``inputs`` are dicts or tuples holding one."""
+    rows: list[ast.AST] = []
+    if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+        rows.append(node.elt)
+    elif isinstance(node, (ast.For, ast.AsyncFor)):
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr in _GROWERS:
+                rows.extend(sub.args[-1:])
+    for row in rows:
+        if isinstance(row, ast.Dict):
+            for key, value in zip(row.keys, row.values):
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    if words(key.value) & KEY_WORDS and _reads_input(value):
+                        return key.value
+        elif isinstance(row, ast.Tuple) and row.elts and _reads_input(row.elts[0]):
+            spelled = dotted(row.elts[0]) or ""
+            if words(spelled) & KEY_WORDS:
+                return spelled
+    return None
+
+
+def _reads_input(node: ast.AST) -> bool:
+    return any(isinstance(sub, (ast.Attribute, ast.Subscript)) for sub in ast.walk(node))
+
+
+def static_branches(module: Module, step: FunctionNode) -> list[str]:
+    """The steps a static-branch join merges, in source order; empty for a foreach join."""
+    predecessors = sorted({
+        name
+        for flow in module.flow_classes
+        if step.name in flow.steps and flow.steps[step.name] is step
+        for name, edges in flow.successors.items()
+        for target, _ in edges
+        if target == step.name
+    })
+    return predecessors if len(predecessors) > 1 else []
+
+
+def join_order_note(module: Module, step: FunctionNode) -> str:
+    """How Metaflow orders this join's inputs: by split for a foreach join, undefined for static branches."""
+    if static_branches(module, step):
+        return "static branches: the order varies with PYTHONHASHSEED between runs"
+    return "foreach join: split order only on Metaflow 2.19.23+"
 
 
 def _root(node: ast.AST) -> str | None:

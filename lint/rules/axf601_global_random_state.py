@@ -5,9 +5,10 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from lint.analysis import Module, in_seeded_scope
+from lint.analysis import FunctionNode, Module, in_seeded_scope, is_step
 from lint.findings import Finding
 from lint.rules.base import Rule
+from lint.seeds import branch_derived
 
 NUMPY_CONSTRUCTORS = frozenset(
     {"default_rng", "Generator", "RandomState", "SeedSequence", "BitGenerator", "PCG64",
@@ -48,6 +49,17 @@ class GlobalRandomStateRule(Rule):
     - ``DataLoader(..., shuffle=True)`` and ``random_split(...)`` without
       ``generator=``.
 
+    Two idioms are not flagged. A draw whose value reaches no result (no
+    artifact, return value, metric, log or file, followed through the shared
+    data-flow) is throw-away: a dummy input used only for its ``.shape``.
+    And ``torch.manual_seed(x)`` (or ``torch.cuda.manual_seed(_all)``) as a
+    top-level statement of a ``@step``, before the step draws anything, with
+    ``x`` derived from the config or the branch (a ``self.`` artifact or
+    parameter, not the task's identity): every Metaflow task is a fresh
+    process, so that seeds the whole task deterministically, and it is the
+    only way to seed ``nn.Module`` default initialisation (no layer takes a
+    ``generator=``). Torch draws later in that step are then covered too.
+
     Seeded objects are fine: ``np.random.default_rng(seed)`` and its
     methods, ``np.random.RandomState(seed)``, ``random.Random(seed)``,
     ``torch.Generator().manual_seed(seed)`` passed as ``generator=``. Other
@@ -79,16 +91,85 @@ class GlobalRandomStateRule(Rule):
     code = "AXF601"
     name = "global-random-state"
     summary = "Randomness is drawn from (or seeded into) NumPy, random or torch global state."
-    message = "{call}() uses {state}; {fix}"
+    message = "{call}(){where} uses {state}; {fix}"
 
     def check(self, module: Module) -> Iterator[Finding]:
         if not in_seeded_scope(module):
             return
+        seeded_from = _task_seeds(module)
         for node in module.calls:
             verdict = _verdict(module, node)
-            if verdict is not None:
-                call, state, fix = verdict
-                yield self.finding(module, node, call=call, state=state, fix=fix)
+            if verdict is None:
+                continue
+            qualified = verdict[0]
+            if qualified in TORCH_SEEDERS:
+                if node in seeded_from.values():
+                    continue
+            else:
+                step = module.enclosing_function(node)
+                seed = seeded_from.get(step) if step is not None else None
+                if qualified.startswith("torch.") and seed is not None and seed.lineno < node.lineno:
+                    continue
+                if not _result_reached(module, node, qualified):
+                    continue
+            call, state, fix = verdict
+            step = module.enclosing_function(node)
+            where = f" in step '{step.name}'" if step is not None and is_step(step) else ""
+            if qualified in TORCH_SEEDERS and where:
+                fix = (
+                    "make it the step's first statement with a seed from the config or the branch "
+                    "(self.seed, self.input), or pass generator=torch.Generator().manual_seed(seed) "
+                    "where randomness is drawn"
+                )
+            yield self.finding(module, node, call=call, where=where, state=state, fix=fix)
+
+
+def _result_reached(module: Module, call: ast.Call, qualified: str) -> bool:
+    """Reseeding always matters; an in-place shuffle matters through its argument."""
+    last = qualified.rsplit(".", 1)[-1]
+    if last in {"seed", "setstate"}:
+        return True
+    if last == "shuffle" and call.args:
+        return module.dataflow.reaches_result(call.args[0]) or _mutates_result(module, call.args[0])
+    return module.dataflow.reaches_result(call)
+
+
+def _mutates_result(module: Module, argument: ast.expr) -> bool:
+    """True if an in-place shuffle's argument is a name whose other reads reach a result."""
+    root = argument
+    while isinstance(root, (ast.Subscript, ast.Attribute)):
+        if isinstance(root, ast.Attribute) and isinstance(root.value, ast.Name) and root.value.id == "self":
+            return True
+        root = root.value
+    if not isinstance(root, ast.Name):
+        return True
+    func = module.enclosing_function(argument)
+    if func is None:
+        return True
+    return any(
+        load is not root and module.dataflow.reaches_result(load)
+        for load in module.dataflow.loads(func).get(root.id, ())
+    ) or root.id in {a.arg for a in func.args.args}
+
+
+def _task_seeds(module: Module) -> dict[FunctionNode, ast.Call]:
+    """Steps that seed torch from the config or the branch as they start, with that call."""
+    found: dict[FunctionNode, ast.Call] = {}
+    for _, step in module.steps:
+        if not is_step(step):
+            continue
+        for stmt in step.body:
+            call = stmt.value if isinstance(stmt, ast.Expr) else None
+            if isinstance(call, ast.Call) and module.qualname(call.func) in TORCH_SEEDERS:
+                if call.args and branch_derived(module, call.args[0]):
+                    found[step] = call
+                break
+            if any(
+                isinstance(sub, ast.Call) and _verdict(module, sub) is not None
+                for sub in ast.walk(stmt)
+            ):
+                break
+    return found
 
 
 def _verdict(module: Module, call: ast.Call) -> tuple[str, str, str] | None:

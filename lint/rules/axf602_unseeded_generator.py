@@ -22,7 +22,9 @@ class UnseededGeneratorRule(Rule):
     ``np.random.RandomState()``, ``np.random.SeedSequence()`` and
     ``random.Random()`` with no argument (or ``None``), and a
     ``torch.Generator()`` that is never given ``.manual_seed(...)`` (chained,
-    or on the local name it is assigned to in the same function).
+    or on the local name it is assigned to in the same function). A generator
+    whose draws reach no result (no artifact, return value, metric, log or
+    file, followed through the shared data-flow) is not flagged.
 
     ## Why is this bad?
     An unseeded generator draws its seed from the operating system, so every
@@ -52,8 +54,12 @@ class UnseededGeneratorRule(Rule):
         for node in module.calls:
             qualified = module.qualname(node.func)
             if qualified in SEEDED_CONSTRUCTORS and _unseeded(node):
-                yield self.finding(module, node, call=qualified)
+                pass
             elif qualified == "torch.Generator" and not _seeded_later(module, node):
+                pass
+            else:
+                continue
+            if module.dataflow.reaches_result(node):
                 yield self.finding(module, node, call=qualified)
 
 

@@ -10,7 +10,8 @@ from lint import check_paths
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>AXF\d{3}(?:\s*,\s*AXF\d{3})*)")
-FIXTURE_FILES = sorted(FIXTURES.rglob("*.py"))
+# The corpus states ground truth, not the linter's exact output: test_lint_corpus.py scores it.
+FIXTURE_FILES = sorted(p for p in FIXTURES.rglob("*.py") if "corpus" not in p.relative_to(FIXTURES).parts)
 
 
 def expected_findings(path: Path) -> Counter:

@@ -1,0 +1,51 @@
+"""Names and versions that several layers of axisflow share; this module imports nothing.
+
+The shell, the output surface, provenance, run history and the CLI all need
+some of these. Keeping them here lets each of those modules import only what
+sits below it: no module has to import the shell or the CLI just to read a
+constant, so ``components/`` has no import cycles (``tests/test_architecture.py``
+checks that).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CONFIG_NAME",
+    "CONTRACTS",
+    "DEFAULT_CONFIG",
+    "DEFAULT_FLOW",
+    "EXPERIMENT_TAG_PREFIX",
+    "KINDS",
+    "LAUNCH_KEY",
+    "PROVENANCE_SCHEMA",
+    "PROVE_REPORT_SCHEMA",
+    "RECORD_SCHEMA",
+    "RESULTS_SCHEMA",
+]
+
+#: Name of the flow's Metaflow ``Config``; ``--config-value config ...`` targets it.
+CONFIG_NAME = "config"
+#: The config value when no overrides are given (Metaflow also passes it on ``resume``).
+DEFAULT_CONFIG = '{"overrides": []}'
+#: Top-level key of the parsed config holding launch metadata (overrides, lint verdict, git); not part of the hash.
+LAUNCH_KEY = "axisflow"
+#: The flow the commands that read runs (``results``, ``report``, ``runs``, ``diff``) look at unless told otherwise.
+DEFAULT_FLOW = "InvestigationFlow"
+#: Prefix of the run tag naming the run's experiment (``experiment:smoke``); the shell adds it at launch.
+EXPERIMENT_TAG_PREFIX = "experiment:"
+
+#: What an experiment may declare as ``experiment.contract``.
+CONTRACTS = ("order_independent", "single_worker", "nondeterministic")
+#: What a method may declare as ``kind``.
+KINDS = ("axis_agnostic", "axis_dependent")
+
+#: Version of the ``results`` layout (types in :mod:`components.schema`); bump it when a field changes meaning.
+#: /2: the metric block declares target, range and definition; ``task`` and ``contrasts`` added; paired rows
+#: carry raw and family-adjusted p-values and family-wise verdicts; validation history is ``val_metric``.
+RESULTS_SCHEMA = "axisflow.results/2"
+#: Version of the branch record layout (types in :mod:`components.schema`).
+RECORD_SCHEMA = "axisflow.record/2"
+#: Version of the ``results["provenance"]`` layout.
+PROVENANCE_SCHEMA = "axisflow.provenance/1"
+#: Version of the JSON verdict ``axisflow prove --report`` writes.
+PROVE_REPORT_SCHEMA = "axisflow.prove/1"

@@ -1,0 +1,184 @@
+"""The one typed schema of what a run produces: branch records (branch -> join) and the pinned ``results``.
+
+Producers (:mod:`components.branch`, :mod:`components.surface`), consumers
+(queries, report, history, prove) and tests use these types; :func:`check_record`
+and :func:`check_results` validate a value against them (strictly: a missing
+field, a wrong type or a misspelt key fails, naming the field).
+
+Bump :data:`RESULTS_SCHEMA` (or :data:`RECORD_SCHEMA`) whenever a field is added,
+removed or changes meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from components.constants import RECORD_SCHEMA, RESULTS_SCHEMA
+
+__all__ = [
+    "RECORD_SCHEMA",
+    "RESULTS_SCHEMA",
+    "BranchRecord",
+    "CellRow",
+    "MetricBlock",
+    "Observation",
+    "PairedRow",
+    "Results",
+    "Timing",
+    "TrainingRecord",
+    "check_record",
+    "check_results",
+]
+
+
+
+class Observation(TypedDict):
+    """One measured value: a (cell, method, seed) of the metric on the test split."""
+
+    axes: dict[str, Any]
+    method: str
+    seed: int
+    value: float
+
+
+class TrainingRecord(TypedDict):
+    """One ``train_arm`` call in a branch: the arm, its seed, the test metric, validation score and telemetry."""
+
+    method: str
+    train_axes: dict[str, Any]
+    seed: int
+    value: float
+    val_score: float
+    info: dict[str, Any]
+    history: dict[str, list[float]]
+
+
+class Timing(TypedDict):
+    """Wall-clock facts of a branch (excluded when runs are compared)."""
+
+    started_at: float
+    finished_at: float
+    import_seconds: float
+    data_seconds: float
+    training_seconds: list[float]
+    branch_seconds: float
+
+
+class BranchRecord(TypedDict):
+    """What one foreach branch hands the join: compact scalars, never a model or tensor."""
+
+    schema: str
+    key: str
+    order: list[int]
+    data_axes: dict[str, Any]
+    seed_index: int
+    seed: int
+    data_fingerprint: str
+    trainings: list[TrainingRecord]
+    observations: list[Observation]
+    counts: dict[str, int]
+    timing: Timing
+
+
+class MetricBlock(TypedDict):
+    """The reported metric as the experiment names it and as its implementation declares it."""
+
+    name: str
+    target: str
+    higher_is_better: bool
+    range: list[float | None]
+    definition: str
+    split: str
+
+
+class CellRow(TypedDict, total=False):
+    """One (axis values, method) cell: mean over seeds with its interval and the per-seed values."""
+
+    axes: dict[str, Any]
+    method: str
+    n: int
+    mean: float
+    std: float
+    ci_low: float
+    ci_high: float
+    values: list[float]
+    seeds: list[int]
+
+
+class PairedRow(TypedDict, total=False):
+    """One comparison on the same seeds (method vs baseline in a cell, or a declared contrast) with its verdict.
+
+    ``verdict`` is family-wise (see ``results["statistics"]["multiplicity"]``),
+    ``verdict_per_row`` the row's own; ``p_value``/``p_adjusted`` are the raw
+    and family-adjusted p-values; ``wins`` counts seeds where the method did better.
+    """
+
+    axes: dict[str, Any]
+    method: str
+    baseline: str
+    n: int
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    diffs: list[float]
+    seeds: list[int]
+    p_value: float
+    p_adjusted: float
+    verdict: str
+    verdict_per_row: str
+    wins: float
+    p_improve: float
+    contrast: dict[str, Any]
+    name: str
+    reference: Any
+
+
+class Results(TypedDict):
+    """The pinned ``results`` artifact of a run's ``end`` step: the only source of conclusions."""
+
+    schema: str
+    experiment: str
+    question: str
+    contract: str
+    config: dict[str, Any]
+    config_hash: str | None
+    overrides: list[str]
+    axes: dict[str, dict[str, list[Any]]]
+    metric: MetricBlock
+    task: str
+    baseline: str
+    methods: list[str]
+    kinds: dict[str, str]
+    seeds: int
+    plan: dict[str, int]
+    work: dict[str, int]
+    data_fingerprints: dict[str, str]
+    statistics: dict[str, Any]
+    cells: list[CellRow]
+    paired: list[PairedRow]
+    contrasts: list[PairedRow]
+    provenance: dict[str, Any]
+
+
+def _check(kind: type, value: Any, what: str) -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        TypeAdapter(kind).validate_python(value, strict=True)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise ValueError(f"{what}.{where}: {error['msg']}") from None
+    extra = set(value) - (kind.__required_keys__ | kind.__optional_keys__)
+    if extra:
+        raise ValueError(f"{what} has field(s) the schema does not know: {', '.join(sorted(extra))}")
+
+
+def check_record(record: Any) -> None:
+    """Raise ``ValueError`` naming the first field where ``record`` departs from :class:`BranchRecord`."""
+    _check(BranchRecord, record, "record")
+
+
+def check_results(results: Any) -> None:
+    """Raise ``ValueError`` naming the first field where ``results`` departs from :class:`Results`."""
+    _check(Results, results, "results")

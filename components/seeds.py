@@ -1,0 +1,282 @@
+"""How many seeds each comparison needs: ``axisflow seeds``.
+
+From a finished run's per-seed differences (paired rows and declared
+contrasts), :func:`plan` says, per comparison, how many seeds give a target
+confidence-interval half-width (``width``) or detect a given true difference
+with a given power (``effect``, ``power``), and what the run already supports.
+
+Assumptions (docs/statistics.md, "How many seeds"):
+
+* The per-seed differences are independent draws with a standard deviation
+  ``sigma`` estimated by the run's sample standard deviation ``s``; the plan is
+  given at ``s`` and, because ``s`` from a few seeds is itself uncertain, at
+  the upper one-sided 80% confidence bound of ``sigma`` (chi-square).
+* Widths and power follow Student-t: half-width ``t(n-1) s / sqrt(n)``; power
+  of the two-sided test from the noncentral t with noncentrality
+  ``effect sqrt(n) / s``. The default interval (``hybrid-t``) is at least 0.8
+  and at most 1.2 times Student-t's, and equal to it in the median for normal
+  differences at 10 or more seeds; ``benchmarks/seeds_check.py`` measures what
+  the plan delivers with the default interval.
+* With a family-wise correction (Holm, Bonferroni) over ``m`` comparisons the
+  power is computed at level ``(1 - confidence) / m``, the level Holm's first
+  step uses, so the plan holds for every row whatever the other rows show.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["MAX_SEEDS", "format_plan", "minimum_detectable_effect", "plan", "power", "register", "seeds_for_effect", "seeds_for_width"]
+
+#: The largest seed count the planner searches.
+MAX_SEEDS = 100_000
+
+
+def _sigma_upper(s: float, n: int, level: float = 0.8) -> float:
+    """Upper one-sided ``level`` confidence bound of sigma from a sample sd ``s`` of ``n`` values."""
+    from scipy import stats
+
+    return s * math.sqrt((n - 1) / stats.chi2.ppf(1 - level, n - 1))
+
+
+def _half_width(sigma: float, n: int, confidence: float) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sigma / math.sqrt(n)
+
+
+def power(effect: float, sigma: float, n: int, alpha: float) -> float:
+    """Power of the two-sided one-sample t test at level ``alpha`` for a true mean ``effect``, ``n`` seeds."""
+    from scipy import stats
+
+    if n < 2:
+        return 0.0
+    if sigma == 0:
+        return 1.0 if effect != 0 else alpha
+    critical = stats.t.ppf(1 - alpha / 2, n - 1)
+    shift = abs(effect) * math.sqrt(n) / sigma
+    value = float(stats.nct.sf(critical, n - 1, shift) + stats.nct.cdf(-critical, n - 1, shift))
+    if not math.isfinite(value):
+        # scipy's noncentral t gives NaN far in its tail, where the normal approximation is exact enough.
+        value = float(stats.norm.sf(critical - shift) + stats.norm.cdf(-critical - shift))
+    return min(1.0, value)
+
+
+def _smallest(condition: Any) -> int | None:
+    """Smallest n in [2, MAX_SEEDS] with ``condition(n)`` (monotone in n), by doubling then bisection."""
+    high = 2
+    while not condition(high):
+        if high >= MAX_SEEDS:
+            return None
+        high = min(2 * high, MAX_SEEDS)
+    low = max(2, high // 2)
+    if condition(low):
+        return low
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if condition(middle) else (middle, high)
+    return high
+
+
+def seeds_for_width(sigma: float, width: float, confidence: float = 0.95) -> int | None:
+    """Seeds for a Student-t half-width at most ``width`` when the differences' sd is ``sigma`` (``None``: over MAX_SEEDS)."""
+    if width <= 0:
+        raise ValueError(f"--width must be a positive half-width in metric units, got {width}")
+    return _smallest(lambda n: _half_width(sigma, n, confidence) <= width)
+
+
+def seeds_for_effect(sigma: float, effect: float, target: float = 0.8, alpha: float = 0.05) -> int | None:
+    """Seeds for which a true difference ``effect`` is detected with probability ``target`` at level ``alpha``."""
+    if effect == 0:
+        raise ValueError("--effect must be a non-zero difference in metric units")
+    if not 0 < target < 1:
+        raise ValueError(f"--power must be strictly between 0 and 1, got {target}")
+    return _smallest(lambda n: power(effect, sigma, n, alpha) >= target)
+
+
+def minimum_detectable_effect(sigma: float, n: int, target: float = 0.8, alpha: float = 0.05) -> float | None:
+    """The smallest true difference detected with probability ``target`` at ``n`` seeds (``None`` below 2 seeds)."""
+    from scipy import optimize
+
+    if n < 2:
+        return None
+    if sigma == 0:
+        return 0.0
+    high = sigma
+    while power(high, sigma, n, alpha) < target:
+        high *= 2
+    return float(optimize.brentq(lambda d: power(d, sigma, n, alpha) - target, 0.0, high, xtol=1e-12 * sigma))
+
+
+def _std(values: Sequence[float]) -> float | None:
+    n = len(values)
+    if n < 2:
+        return None
+    mean = sum(values) / n
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+
+
+def plan(
+    results: Mapping[str, Any],
+    *,
+    width: float | None = None,
+    effect: float | None = None,
+    target_power: float = 0.8,
+) -> dict[str, Any]:
+    """Seeds each comparison of ``results`` needs for ``width`` (CI half-width) or ``effect`` at ``target_power``.
+
+    Returns ``{"confidence", "multiplicity", "family_size", "alpha_row",
+    "rows"}``; each row has ``axes, method, reference, n, sd, half_width``
+    (the run's own interval), ``mde`` (the smallest true difference the run
+    detects with ``target_power``) and ``needed`` / ``needed_conservative`` (at
+    the sd and at its 80% upper bound; ``None`` when beyond MAX_SEEDS or not
+    estimable).
+    """
+    if (width is None) == (effect is None):
+        raise ValueError("give exactly one of --width (CI half-width) or --effect (difference to detect)")
+    if width is not None and not width > 0:
+        raise ValueError(f"--width must be a positive half-width in metric units, got {width}")
+    if effect is not None and effect == 0:
+        raise ValueError("--effect must be a non-zero difference in metric units")
+    if not 0 < target_power < 1:
+        raise ValueError(f"--power must be strictly between 0 and 1, got {target_power}")
+    statistics = results.get("statistics") or {}
+    confidence = float(statistics.get("confidence", 0.95))
+    rows_in = [*results.get("paired", ()), *results.get("contrasts", ())]
+    multiplicity = statistics.get("multiplicity", "none")
+    family = statistics.get("family_size", len(rows_in)) or 1
+    alpha = 1 - confidence
+    alpha_row = alpha / family if multiplicity in ("holm", "bonferroni") else alpha
+    rows = []
+    for row in rows_in:
+        diffs = row.get("diffs") or []
+        sd = _std(diffs)
+        n = len(diffs)
+        entry = {
+            "axes": dict(row.get("axes", {})),
+            "method": row.get("method"),
+            "reference": row.get("reference", row.get("baseline")),
+            "contrast": row.get("contrast"),
+            "n": n,
+            "sd": sd,
+            "half_width": None if row.get("ci_low") is None else (row["ci_high"] - row["ci_low"]) / 2,
+            "mde": None if sd is None else minimum_detectable_effect(sd, n, target_power, alpha_row),
+            "needed": None,
+            "needed_conservative": None,
+        }
+        if sd is not None:
+            upper = _sigma_upper(sd, n)
+            if width is not None:
+                entry["needed"] = seeds_for_width(sd, width, confidence)
+                entry["needed_conservative"] = seeds_for_width(upper, width, confidence)
+            else:
+                entry["needed"] = seeds_for_effect(sd, effect, target_power, alpha_row)
+                entry["needed_conservative"] = seeds_for_effect(upper, effect, target_power, alpha_row)
+        rows.append(entry)
+    return {
+        "confidence": confidence,
+        "multiplicity": multiplicity,
+        "family_size": family,
+        "alpha_row": alpha_row,
+        "rows": rows,
+    }
+
+
+def _fmt(value: Any, places: int = 4) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{places}g}"
+    return str(value)
+
+
+def format_plan(results: Mapping[str, Any], planned: Mapping[str, Any], *, width: float | None, effect: float | None, target_power: float) -> str:
+    """The plan as an aligned text table with its assumptions."""
+    from components.query import ResultSet, _text_table
+
+    axis_names = list(ResultSet.from_results(results).axis_names)
+    if width is not None:
+        goal = f"a {planned['confidence']:.0%} CI half-width of at most {width:g}"
+    else:
+        goal = f"detecting a true difference of {effect:g} with power {target_power:.0%} at level {planned['alpha_row']:.3g}"
+        if planned["multiplicity"] in ("holm", "bonferroni"):
+            goal += f" ({1 - planned['confidence']:.2g} / {planned['family_size']} comparisons, {planned['multiplicity']})"
+    headers = ["comparison", *axis_names, "method", "reference", "n", "sd", "half-width now", f"detects now (power {target_power:.0%})", "seeds needed", "conservative"]
+    body = []
+    for row in planned["rows"]:
+        reference = row["reference"]
+        if isinstance(reference, Mapping):
+            reference = ", ".join(f"{k}={v!r}" for k, v in reference.items())
+        body.append([
+            row["contrast"] or "vs baseline",
+            *(repr(row["axes"].get(a)) if not isinstance(row["axes"].get(a), str) else row["axes"].get(a) for a in axis_names),
+            str(row["method"]),
+            str(reference),
+            str(row["n"]),
+            _fmt(row["sd"], 3),
+            _fmt(row["half_width"], 3),
+            _fmt(row["mde"], 3),
+            _fmt(row["needed"]) if row["sd"] is not None else "—",
+            _fmt(row["needed_conservative"]) if row["sd"] is not None else "—",
+        ])
+    lines = [
+        f"Seeds for {goal}, from the per-seed differences of experiment {results.get('experiment', '?')}.",
+        "",
+        _text_table(headers, body),
+        "",
+        "Assumptions: seeds are independent; the differences' sd is the run's sample sd (seeds needed) or its 80% upper",
+        "confidence bound (conservative); widths and power follow Student-t. The default interval (hybrid-t) is 0.8-1.2x",
+        "Student-t's; see docs/statistics.md, 'How many seeds'. '—': fewer than 2 seeds, no spread to plan from;",
+        f"a count above {MAX_SEEDS} shows as '—' too.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _select_run(flow: str, run_id: str | None, experiment: str | None):
+    """The named run, or the latest successful run of ``flow`` (of ``experiment`` when given)."""
+    from components.runs import find_run
+
+    if experiment is None or run_id is not None:
+        run = find_run(flow, run_id)
+        if experiment is not None and run["end"].task.data.results.get("experiment") != experiment:
+            raise LookupError(f"run {run.pathspec} is not of experiment {experiment!r}")
+        return run
+    from metaflow import Flow
+
+    find_run(flow, None)  # the same "no runs" errors as results
+    for run in Flow(flow).runs():
+        if run.successful and run["end"].task.data.results.get("experiment") == experiment:
+            return run
+    raise LookupError(f"flow {flow} has no successful run of experiment {experiment!r}")
+
+
+def _cmd_seeds(args: argparse.Namespace) -> int:
+    run = _select_run(args.flow, args.run, args.experiment)
+    results = run["end"].task.data.results
+    planned = plan(results, width=args.width, effect=args.effect, target_power=args.power)
+    print(f"{run.pathspec} ({results.get('experiment')})")
+    print(format_plan(results, planned, width=args.width, effect=args.effect, target_power=args.power), end="")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``seeds`` subcommand to the ``axisflow`` console script."""
+    from components.cli import DEFAULT_FLOW
+
+    parser = subparsers.add_parser(
+        "seeds",
+        help="how many seeds each comparison needs for a CI half-width (--width) or to detect a difference (--effect)",
+        description="From a finished run's per-seed differences: the seeds each comparison needs for a target CI "
+        "half-width or to detect a given difference with the given power, and what the run already supports.",
+    )
+    parser.add_argument("--run", help="run id (default: the latest successful run)")
+    parser.add_argument("--experiment", metavar="NAME", help="the latest successful run of this experiment")
+    parser.add_argument("--flow", default=DEFAULT_FLOW, help=f"flow name (default {DEFAULT_FLOW})")
+    goal = parser.add_mutually_exclusive_group(required=True)
+    goal.add_argument("--width", type=float, metavar="W", help="target CI half-width, in metric units")
+    goal.add_argument("--effect", type=float, metavar="D", help="true difference to detect, in metric units")
+    parser.add_argument("--power", type=float, default=0.8, help="power for --effect (default 0.8)")
+    parser.set_defaults(func=_cmd_seeds)
