@@ -323,3 +323,21 @@ def test_worksheet_markdown_and_json_carry_the_same_facts():
     data = json.loads(ws.render("json"))
     assert data["fingerprint"] == ws.fingerprint and [t["trap"] for t in data["traps"]] == list(TRAPS)
     assert textwrap.dedent(ws.render("md")).startswith("# Fidelity review worksheet: experiment sample_size_smoke")
+
+
+def test_resume_is_gated_by_the_review_of_the_original_config_and_tags_its_verdict(monkeypatch, capsys):
+    import components.shell as shell
+
+    origin = {"experiment": {"name": "smoke", "contract": "order_independent"}, LAUNCH_KEY: {"overrides": ["experiment=smoke"], "git": {}}}
+    monkeypatch.setattr(shell, "_origin_config", lambda flow_file, after: origin)
+
+    def review_tag(argv):
+        return parse_resume_review_tag(argv)
+
+    assert review_tag(prepare_argv([str(FLOW), "resume"], str(FLOW)))["verdict"] == "reviewed"
+    origin[LAUNCH_KEY]["overrides"] = ["experiment=smoke", "training.reshuffle=once"]
+    with pytest.raises(SystemExit) as info:
+        prepare_argv([str(FLOW), "resume"], str(FLOW))
+    assert info.value.code == 2 and "--review-allow reshuffle_symmetry" in capsys.readouterr().err
+    allowed = review_tag(prepare_argv([str(FLOW), "resume", "--review-allow", "reshuffle_symmetry"], str(FLOW)))
+    assert allowed["verdict"] == "overridden" and allowed["allowed"] == ["reshuffle_symmetry"]
