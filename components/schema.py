@@ -11,7 +11,9 @@ removed or changes meaning.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
+
+from typing_extensions import TypedDict  # pydantic validates typing.TypedDict only on Python >= 3.12
 
 from components.constants import RECORD_SCHEMA, RESULTS_SCHEMA
 
