@@ -3,8 +3,8 @@
 * ``components/*.py`` -- the framework: shell wiring (``shell``), config
   composition and typed validation (``config``, ``declarations``), planning and
   seeding (``planner``, ``seeding``), the seams and their types (``seams``),
-  statistics (``stats``), gates (``prove``), outputs (``surface``, ``query``,
-  ``report``, ``history``) and the CLI (``cli``).
+  statistics (``stats``), gates (``scaffold`` prevents, ``review``, ``prove``),
+  outputs (``surface``, ``query``, ``report``, ``history``) and the CLI (``cli``).
 * ``components/library/`` -- reusable seam implementations (trainers, models,
   metrics, callbacks) that any investigation names by import path.
 * ``components/investigations/<name>/`` -- each investigation's own code.

@@ -1,4 +1,4 @@
-"""The ``axisflow`` console script: ``plan``, ``results``, ``lint`` and the other subcommands.
+"""The ``axisflow`` console script: ``plan``, ``results``, ``lint``, ``new``, ``review`` and the other subcommands.
 
 Every subcommand prints a one-line ``axisflow: error: ...`` and exits 2 on bad
 input, never a traceback.
@@ -19,7 +19,9 @@ __all__ = ["main"]
 
 #: Modules that add subcommands: each defines ``register(subparsers)``, which adds a
 #: parser with ``set_defaults(func=handler)``; ``handler(args) -> int`` is the exit status.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("components.prove", "components.history", "components.report", "components.seeds")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "components.prove", "components.history", "components.report", "components.seeds", "components.review", "components.scaffold",
+)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:

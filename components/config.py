@@ -69,7 +69,8 @@ class ExperimentSpec:
 
     ``task`` is the generator's task type; ``metric_info`` the metric's declared
     direction, range and definition; ``split`` the generator's declared split
-    convention.
+    convention; ``source`` the investigation's declared source of truth (a path
+    relative to the repository root, or ``""``), which the fidelity review reads.
     """
 
     name: str
@@ -87,6 +88,7 @@ class ExperimentSpec:
     task: str = ""
     metric_info: Any = None
     split: str = ""
+    source: str = ""
 
     def method(self, name: str) -> MethodSpec:
         """Return the method called ``name``."""
@@ -236,6 +238,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     statistics = _statistics(exp.get("statistics"), folds=FOLD_AXIS in data_axes)
     if FOLD_AXIS in data_axes and statistics.get("contrasts"):
         raise ConfigError("experiment.statistics.contrasts: declared contrasts are not supported with a fold axis yet (paired rows against the baseline are)")
+    source = _source(exp.get("source"))
     try:
         stats.check_contrasts(statistics.get("contrasts"), axes={**data_axes, **training_axes}, methods=sorted(method_cfgs))
     except ValueError as exc:
@@ -256,11 +259,25 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
         task=task,
         metric_info=metric_decl.metric,
         split=data_decl.split,
+        source=source,
     )
 
 
 #: Keys an experiment may set.
-EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "axes", "statistics")
+EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "axes", "statistics", "source")
+#: The repository root, against which ``experiment.source`` is resolved.
+REPO_ROOT = CONFIG_DIR.parent
+
+
+def _source(value: Any) -> str:
+    """``experiment.source`` (optional): a file in the repository the experiment claims to follow."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"experiment.source must be a path relative to the repository root, got {value!r}")
+    if not (REPO_ROOT / value).is_file():
+        raise ConfigError(f"experiment.source {value!r} is not a file under the repository root {REPO_ROOT}")
+    return value
 
 
 def _implementation(node: Mapping[str, Any], role: str, where: str) -> tuple[Any, Declaration]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Callable, Literal, Mapping
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
@@ -116,7 +116,14 @@ class Declaration:
     :class:`MetricInfo`. ``selection``: for a trainer, how the reported model was
     selected. ``imports``: for a trainer, heavy modules it imports when it runs
     (e.g. ``torch``); a branch imports them before its clock starts, so seam
-    timings measure work.
+    timings measure work. ``order_free``: for a trainer, true when the fit does
+    not depend on the order of the training examples (full batch, closed form),
+    so the review leaves it out of the reshuffle comparison.
+    ``selection_budget``: for a trainer, ``fn(settings, training) -> (count,
+    how)`` giving how many configurations the reported model was selected from
+    (1: none) for the method's settings and one cell's training values; ``None``
+    when undeclared. ``selects``: for a callback, true when it chooses the
+    reported model among the validation checkpoints (early stopping).
     """
 
     role: str
@@ -128,6 +135,9 @@ class Declaration:
     selection: str = ""
     metric: MetricInfo | None = None
     imports: tuple[str, ...] = ()
+    order_free: bool = False
+    selection_budget: Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[int | None, str]] | None = None
+    selects: bool = False
 
 
 def _attach(declaration: Declaration) -> Callable[[Any], Any]:
@@ -155,17 +165,28 @@ def trainer(
     data_order: str,
     selection: str,
     imports: tuple[str, ...] = (),
+    order_free: bool = False,
+    selection_budget: Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[int | None, str]] | None = None,
 ) -> Callable[[Any], Any]:
     """Declare a ``train_arm`` implementation ``fn(params, data, seed, training, scorer) -> TrainResult``.
 
     ``reads_training`` lists the training-group keys it reads; it is handed only
     those, and an ``axis_agnostic`` method whose trainer reads a swept key is
     refused at launch. ``imports`` names heavy modules it imports when it runs.
+    ``data_order`` and ``selection`` say in words how it orders the training
+    data and how the reported model is chosen; the fidelity review (``axisflow
+    review``) shows them. ``order_free=True`` says the fit does not depend on
+    example order (full batch, closed form). ``selection_budget(settings,
+    training) -> (count, how)`` says how many configurations the reported model
+    is selected from, e.g. ``(1, "no selection")`` or ``(40, "best of 40
+    validation checkpoints")``; without it the review flags the method's budget
+    as undeclared.
     """
     return _attach(
         Declaration(
             "trainer", params, tasks=tuple(tasks), reads_training=tuple(reads_training),
             data_order=data_order, selection=selection, imports=tuple(imports),
+            order_free=order_free, selection_budget=selection_budget,
         )
     )
 
@@ -184,9 +205,14 @@ def metric(
     return _attach(Declaration("metric", params, tasks=tuple(tasks), metric=MetricInfo(direction, tuple(range), definition)))
 
 
-def callback(*, params: type[Params]) -> Callable[[Any], Any]:
-    """Declare a training callback class, built as ``cls(params, metric_higher_is_better)``."""
-    return _attach(Declaration("callback", params))
+def callback(*, params: type[Params], selects: bool = False) -> Callable[[Any], Any]:
+    """Declare a training callback class, built as ``cls(params, metric_higher_is_better)``.
+
+    ``selects=True`` says it chooses the reported model among the validation
+    checkpoints (as early stopping does): the review counts those checkpoints
+    in the method's selection budget.
+    """
+    return _attach(Declaration("callback", params, selects=selects))
 
 
 def training(cls: type[Params]) -> type[Params]:

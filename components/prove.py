@@ -458,9 +458,32 @@ def _workers_text(n: int) -> str:
     return f"{n} worker" + ("" if n == 1 else "s")
 
 
+def _review_allow(overrides: list[str], log: Callable[[str], None]) -> tuple[str, ...]:
+    """The traps the gate's own runs proceed past: none when the config's review is current.
+
+    The gate compares two runs of one config with each other, in throwaway
+    datastores, and concludes nothing about the question, so an unreviewed
+    config does not stop it; it says so, and each run records the allow in its
+    provenance. ``axisflow review --check`` is the gate on intent.
+    """
+    from components.review import ReviewError, check, worksheet_for
+
+    try:
+        status = check(worksheet_for(overrides))
+    except (ReviewError, ConfigError) as exc:
+        raise ProveError(str(exc)) from None
+    if status.state == "reviewed":
+        return ()
+    log(
+        f"prove: {status.message}; both runs proceed with --review-allow {','.join(status.blocking)} "
+        "(recorded in their provenance): this gate checks determinism, `axisflow review --check` checks intent"
+    )
+    return status.blocking
+
+
 def _run_once(
     flow_file: Path, overrides: list[str], workers: int, number: int, root: Path,
-    lint_allow: tuple[str, ...], log: Callable[[str], None],
+    lint_allow: tuple[str, ...], log: Callable[[str], None], review_allow: tuple[str, ...] = (),
 ) -> tuple[RunInfo, dict[str, Any], list[dict[str, Any]]]:
     from components.runs import open_run, run_flow
 
@@ -469,7 +492,9 @@ def _run_once(
     started = time.perf_counter()
     try:
         with _heartbeat(log, label):
-            running = run_flow(flow_file, overrides, max_workers=workers, datastore_root=root, lint_allow=lint_allow)
+            running = run_flow(
+                flow_file, overrides, max_workers=workers, datastore_root=root, lint_allow=lint_allow, review_allow=review_allow
+            )
     except RuntimeError as exc:  # Runner raises when the flow exits before Metaflow starts the run
         reason = _error_line(str(exc)) or _tail(str(exc))
         raise ProveError(f"{label} did not start: {reason}") from None
@@ -530,13 +555,14 @@ def prove(
         f"prove: {flow_file}, experiment {spec.name}, contract {spec.contract} ({claim}): "
         f"two runs in separate datastores, at {counts[0]} and {_workers_text(counts[1])}"
     )
+    review_allow = _review_allow(overrides, log)
     runs, outputs = [], []
     with tempfile.TemporaryDirectory(prefix="axisflow-prove-") as scratch:
         # --keep only changes where the datastores live; the scratch folder is then left empty.
         parent = Path(keep).resolve() if keep is not None else Path(scratch)
         for number, count in enumerate(counts, 1):
             info, results, records = _run_once(
-                flow_path, overrides, count, number, parent / f"run-{number}", tuple(lint_allow), log
+                flow_path, overrides, count, number, parent / f"run-{number}", tuple(lint_allow), log, review_allow
             )
             runs.append(info)
             outputs.append((results, records))

@@ -39,8 +39,10 @@ __all__ = [
     "git_state",
     "iso",
     "package_versions",
+    "parse_resume_review_tag",
     "parse_resume_tag",
     "platform_info",
+    "resume_review_tag",
     "resume_tag",
     "run_provenance",
     "utc_now",
@@ -52,6 +54,8 @@ SCHEMA = PROVENANCE_SCHEMA
 PACKAGES = ("metaflow", "torch", "numpy", "scipy", "hydra-core", "omegaconf", "pandas")
 #: Prefix of the run tag a ``resume`` carries its own checkout's git state in.
 RESUME_TAG_PREFIX = "axisflow.resume-git:"
+#: Prefix of the run tag a ``resume`` carries its review gate's verdict in.
+RESUME_REVIEW_PREFIX = "axisflow.resume-review:"
 
 # A dirty tree lists its changed paths in provenance; beyond this many only the count is kept.
 _LISTED_CHANGES = 20
@@ -183,6 +187,28 @@ def parse_resume_tag(tags: Iterable[str]) -> dict[str, Any] | None:
     return None
 
 
+def resume_review_tag(review: Mapping[str, Any]) -> str:
+    """The run tag a ``resume`` carries its review verdict in: ``axisflow.resume-review:<verdict>[:<fingerprint>][:allowed=<traps>]``.
+
+    A resume reuses the original run's config (and the review verdict recorded
+    in it); the tag records the gate as it stood when the resume was launched.
+    """
+    tag = RESUME_REVIEW_PREFIX + str(review.get("verdict")) + ":" + str(review.get("fingerprint"))
+    if review.get("verdict") == "overridden":
+        tag += ":allowed=" + "+".join(review.get("unreviewed") or review.get("allowed") or [])
+    return tag
+
+
+def parse_resume_review_tag(tags: Iterable[str]) -> dict[str, Any] | None:
+    """Read :func:`resume_review_tag`'s tag back: ``{"verdict", "fingerprint", "allowed"}`` or ``None``."""
+    for tag in tags:
+        if tag.startswith(RESUME_REVIEW_PREFIX):
+            verdict, _, rest = tag[len(RESUME_REVIEW_PREFIX) :].partition(":")
+            fingerprint, _, allowed = rest.partition(":allowed=")
+            return {"verdict": verdict, "fingerprint": fingerprint or None, "allowed": [t for t in allowed.split("+") if t]}
+    return None
+
+
 def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str | None]:
     """Installed versions of ``names`` plus ``python`` (``None`` for a distribution that is not installed)."""
     versions: dict[str, str | None] = {"python": platform.python_version()}
@@ -248,7 +274,7 @@ def run_provenance(
     """Assemble ``results["provenance"]`` for one run (pure apart from reading package metadata).
 
     ``config`` is the run's config including the launch key the shell added
-    (overrides, config hash, lint verdict, git state); ``records`` the branch
+    (overrides, config hash, lint and review verdicts, git state); ``records`` the branch
     records. The resolved config and the data fingerprints are not repeated
     here: they are deterministic and live in the pinned part of ``results``
     (``results["config"]``, ``results["data_fingerprints"]``); ``config_hash``
@@ -270,6 +296,7 @@ def run_provenance(
         "config_hash": launch.get("config_hash"),
         "overrides": list(launch.get("overrides", [])),
         "lint": launch.get("lint"),
+        "review": launch.get("review"),
         "git": git,
         "resumed_from": origin_run_id,
         "packages": package_versions(),
@@ -280,6 +307,7 @@ def run_provenance(
     }
     if origin_run_id:
         prov["resume_git"] = resume_git
+        prov["resume_review"] = parse_resume_review_tag(tags)
         prov["code_changed_on_resume"] = (
             None if resume_git is None else (resume_git["commit"], resume_git["diff_hash"]) != (git.get("commit"), git.get("diff_hash"))
         )

@@ -171,6 +171,7 @@ def run_flow(
     datastore_root: str | Path | None = None,
     env: dict[str, str] | None = None,
     lint_allow: tuple[str, ...] = (),
+    review_allow: tuple[str, ...] = (),
     **run_options: Any,
 ):
     """Run ``flow_file`` with Hydra ``overrides`` through ``metaflow.Runner``; return the ``ExecutingRun``.
@@ -181,6 +182,8 @@ def run_flow(
     :func:`isolated_env`), and its working directory is ``datastore_root``.
     ``env`` adds variables on top. The caller checks ``.status``: Runner does
     not raise when the flow fails.
+    ``lint_allow`` and ``review_allow`` pass ``--lint-allow`` and
+    ``--review-allow`` to the run gate.
     """
     from metaflow import Runner
 
@@ -188,6 +191,8 @@ def run_flow(
     value: dict[str, Any] = {"overrides": list(overrides)}
     if lint_allow:
         value["lint"] = {"allowed": list(lint_allow)}
+    if review_allow:
+        value["review"] = {"allowed": list(review_allow)}
     cwd, run_env = None, None
     if datastore_root is not None:
         cwd = str(Path(datastore_root).resolve())

@@ -29,7 +29,7 @@ from metaflow.packaging_sys import ContentType
 
 from components.config import CONFIG_DIR, ConfigError, config_hash, load_spec
 from components.constants import CONFIG_NAME, DEFAULT_CONFIG, EXPERIMENT_TAG_PREFIX, LAUNCH_KEY
-from components.provenance import dirty_warning, git_state, resume_tag
+from components.provenance import dirty_warning, git_state, resume_review_tag, resume_tag
 
 # CONFIG_NAME, DEFAULT_CONFIG and LAUNCH_KEY live in components.constants; flow files import them from here.
 __all__ = [
@@ -57,21 +57,22 @@ def parse_config(text: str | dict[str, Any]) -> dict[str, Any]:
     """Metaflow ``Config`` parser: compose the Hydra tree from ``{"overrides": [...]}``.
 
     Accepts the JSON text (or a dict, as ``metaflow.Runner`` passes) with the keys
-    ``overrides`` (list of Hydra overrides) and optionally ``lint`` (the gate's
-    verdict) and ``git`` (the launching checkout's state), both recorded by
+    ``overrides`` (list of Hydra overrides) and optionally ``lint`` and
+    ``review`` (the gates' verdicts) and ``git`` (the launching checkout's state), recorded by
     :func:`prepare_argv`. Returns the resolved config with that launch metadata
     under ``axisflow``. Pure: clears Hydra's global state.
     """
     value = json.loads(text) if isinstance(text, str) else dict(text)
-    unknown = set(value) - {"overrides", "lint", "git"}
+    unknown = set(value) - {"overrides", "lint", "review", "git"}
     if unknown:
-        raise ConfigError(f"config value has unknown key(s) {sorted(unknown)}; expected 'overrides' (and 'lint', 'git')")
+        raise ConfigError(f"config value has unknown key(s) {sorted(unknown)}; expected 'overrides' (and 'lint', 'review', 'git')")
     overrides = [str(o) for o in value.get("overrides", [])]
     config, _ = load_spec(overrides)
     config[LAUNCH_KEY] = {
         "overrides": overrides,
         "config_hash": config_hash(config),
         "lint": value.get("lint", {"verdict": "not run"}),
+        "review": value.get("review", {"verdict": "not run"}),
         "git": value.get("git", {"commit": None, "reason": "not captured: the config value came without git state"}),
     }
     return config
@@ -90,24 +91,26 @@ def ensure_user() -> None:
         os.environ["USERNAME"] = os.environ["METAFLOW_USER"] = "axisflow"
 
 
-def _split_overrides(args: list[str]) -> tuple[list[str], list[str], list[str]]:
-    """Split the words after the command into (overrides, --lint-allow codes, the rest)."""
-    overrides, allow, rest = [], [], []
+def _split_overrides(args: list[str]) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Split the words after the command into (overrides, --lint-allow codes, --review-allow traps, the rest)."""
+    overrides, allow, review_allow, rest = [], [], [], []
+    lists = {"--lint-allow": allow, "--review-allow": review_allow}
     i = 0
     while i < len(args):
         word = args[i]
-        if word == "--lint-allow" and i + 1 < len(args):
-            allow += [c.strip() for c in args[i + 1].split(",") if c.strip()]
+        if word in lists and i + 1 < len(args):
+            lists[word].extend(c.strip() for c in args[i + 1].split(",") if c.strip())
             i += 2
             continue
-        if word.startswith("--lint-allow="):
-            allow += [c.strip() for c in word.split("=", 1)[1].split(",") if c.strip()]
+        flag = word.split("=", 1)[0]
+        if flag in lists and "=" in word:
+            lists[flag].extend(c.strip() for c in word.split("=", 1)[1].split(",") if c.strip())
         elif _OVERRIDE.match(word) and not (rest and rest[-1] in _VALUE_OPTIONS):
             overrides.append(word)
         else:
             rest.append(word)
         i += 1
-    return overrides, allow, rest
+    return overrides, allow, review_allow, rest
 
 
 def _max_workers(args: list[str]) -> int | None:
@@ -144,12 +147,23 @@ def _lint_gate(flow_file: Path, allow: list[str]) -> dict[str, Any]:
     }
 
 
+def _review_gate(config: Mapping[str, Any], spec: Any, overrides: list[str], allow: list[str]) -> dict[str, Any]:
+    """Check the experiment's fidelity review record; block when it is missing or stale and not explicitly allowed."""
+    from components.review import ReviewError, gate
+
+    try:
+        return gate(config, spec, overrides, allow)
+    except (ReviewError, ConfigError) as exc:
+        _fail(str(exc))
+
+
 def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     """Rewrite a flow's command line before Metaflow parses it (see the module docstring).
 
     Returns the new ``argv``. Exits with status 2 and a one-line message on a
-    config error, a ``single_worker`` contract violated by ``--max-workers``, or
-    lint findings that were not allowed with ``--lint-allow CODE[,CODE]``.
+    config error, a ``single_worker`` contract violated by ``--max-workers``,
+    lint findings that were not allowed with ``--lint-allow CODE[,CODE]``, or a
+    missing or stale review not allowed with ``--review-allow TRAP[,TRAP]``.
     """
     ensure_user()
     head, tail = [argv[0]], list(argv[1:])
@@ -157,7 +171,7 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     if command_at is None:
         return argv
     before, command, after = tail[:command_at], tail[command_at], tail[command_at + 1 :]
-    overrides, allow, after = _split_overrides(after)
+    overrides, allow, review_allow, after = _split_overrides(after)
 
     # A value already given with --config-value (metaflow.Runner does this) contributes its overrides too.
     given: dict[str, Any] = {}
@@ -168,6 +182,7 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
             break
     overrides = [*given.get("overrides", []), *overrides]
     allow = [*given.get("lint", {}).get("allowed", []), *allow]
+    review_allow = [*given.get("review", {}).get("allowed", []), *review_allow]
 
     if command == "resume":
         if overrides:
@@ -175,17 +190,25 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
         _lint_gate(Path(flow_file), allow)
         git = _launch_git(flow_file)
         origin = _origin_config(flow_file, after)
+        tags = []
         if origin is not None:
             experiment = origin.get("experiment", {})
             if experiment.get("name"):
                 after = [*after, "--tag", experiment_tag(experiment["name"])]
             after = _enforce_contract(experiment.get("name"), experiment.get("contract"), after)
             _warn_code_change(origin.get(LAUNCH_KEY, {}).get("git") or {}, git)
+            # The resumed tasks run this checkout's code on the original config: review that pair.
+            original = [str(o) for o in origin.get(LAUNCH_KEY, {}).get("overrides", [])]
+            try:
+                config, spec = load_spec(original)
+            except ConfigError as exc:
+                _fail(f"the resumed run's config no longer validates: {exc}")
+            tags = ["--tag", resume_review_tag(_review_gate(config, spec, original, review_allow))]
         # The resumed run's re-executed tasks run this checkout's code: record it as a run tag.
-        return [*head, *before, command, *after, "--tag", resume_tag(git)]
+        return [*head, *before, command, *after, "--tag", resume_tag(git), *tags]
 
     try:
-        _, spec = load_spec(overrides)
+        config, spec = load_spec(overrides)
     except ConfigError as exc:
         _fail(str(exc))
     value: dict[str, Any] = {"overrides": overrides}
@@ -194,6 +217,7 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
         # The experiment's name as a run tag lets readers pick an experiment's runs without loading configs.
         after = _enforce_contract(spec.name, spec.contract, [*after, "--tag", experiment_tag(spec.name)])
         value["lint"] = _lint_gate(Path(flow_file), allow)
+        value["review"] = _review_gate(config, spec, overrides, review_allow)
     # Git state is captured here, in the launching checkout: remote tasks have no .git, and the
     # config value (stored with the run, shipped to every task, reused on resume) carries it.
     value["git"] = _launch_git(flow_file, warn=command in _LAUNCHES)

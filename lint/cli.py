@@ -7,7 +7,8 @@ import json
 import sys
 
 from lint.engine import check_paths
-from lint.findings import FORMATS, LintError, format_findings, format_statistics
+from lint.findings import LintError, format_statistics
+from lint.formats import FORMATS, render
 from lint.rules import RULES, rule_for
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -71,8 +72,10 @@ def main(argv: list[str] | None = None, *, prog: str = "axisflow lint") -> int:
         return _fail(prog, str(error))
     except Exception as error:  # any crash is exit 2, never a silent pass
         return _fail(prog, f"internal error: {type(error).__name__}: {error}")
-    render = format_statistics if args.statistics else format_findings
-    output = render(findings, args.format)
+    try:
+        output = format_statistics(findings, args.format) if args.statistics else render(findings, args.format)
+    except LintError as error:  # --statistics has text and json only
+        return _fail(prog, str(error))
     if output:
         print(output)
     if findings and args.format == "text":

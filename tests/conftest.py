@@ -55,3 +55,42 @@ def run_smoke(tmp_root: Path, *overrides: str, max_workers: int = 2, **options) 
 def smoke_run(tmp_path_factory):
     """One successful smoke run shared by every test that only reads it (``.run`` is the client Run)."""
     return run_smoke(tmp_path_factory.mktemp("smoke-datastore"))
+
+
+_RUN_IN_COPY = """
+import json, sys
+from components.runs import run_flow
+args = json.loads(sys.argv[1])
+with run_flow(args["flow"], args["overrides"], max_workers=args["workers"], datastore_root=args["store"],
+              review_allow=tuple(args["review_allow"])) as running:
+    out = {"status": running.status, "output": running.stdout + running.stderr}
+    if running.status == "successful":
+        out["results"] = running.run["end"].task.data.results
+print("AXISFLOW-RUN " + json.dumps(out, default=str))
+"""
+
+
+def run_in_copy(repo: Path, overrides: list[str], datastore_root: Path, *, review_allow: tuple[str, ...] = (), max_workers: int = 2) -> dict:
+    """Run the flow of a copy of the repository through ``metaflow.Runner``; return ``{"status", "output", "results"}``.
+
+    ``Runner`` calls the flow's config parser in the launching process, where
+    this repository's ``components`` is already imported (and with it its
+    ``configs/``), so a run of a copy is launched from a Python process started
+    in the copy: that process imports the copy's own components and configs.
+    """
+    import json
+    import subprocess
+    import sys
+
+    value = {
+        "flow": str(repo / "flows" / "investigation.py"), "overrides": list(overrides), "workers": max_workers,
+        "store": str(datastore_root), "review_allow": list(review_allow),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", _RUN_IN_COPY, json.dumps(value)], cwd=repo, capture_output=True, text=True, timeout=1800,
+        env={**os.environ, "METAFLOW_USER": os.environ.get("METAFLOW_USER", "axisflow-tests")},
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("AXISFLOW-RUN ")]
+    if not lines:
+        pytest.fail(f"the run in {repo} did not report (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1][len("AXISFLOW-RUN "):])

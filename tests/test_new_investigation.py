@@ -1,4 +1,4 @@
-"""A brand-new investigation is added by creating files in its own folder and under configs/ only, and runs."""
+"""A brand-new investigation is added by creating files in its own folder and under configs/ only, reviewed, and runs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+from components.review import TRAPS
 
 ROOT = Path(__file__).resolve().parents[1]
 IGNORED = (".git", ".venv", ".metaflow", "__pycache__", ".pytest_cache")
@@ -176,6 +178,13 @@ def test_a_new_investigation_runs_without_touching_a_framework_file(tmp_path):
     (folder / "code.py").write_text(CODE.lstrip())
     for name, text in CONFIGS.items():
         (repo / "configs" / name).write_text(textwrap.dedent(text).lstrip())
+    # The run gate needs a fidelity review of the new experiment: record one, as its author would.
+    verdicts = [f"--verdict={trap}=pass:checked against the declarations in code.py" for trap in TRAPS]
+    review = subprocess.run(
+        [sys.executable, "-m", "components.cli", "review", "experiment=demo_smoke", "--record", "--reviewer", "test", *verdicts],
+        cwd=repo, capture_output=True, text=True, timeout=300,
+    )
+    assert review.returncode == 0, review.stderr
 
     out = subprocess.run(
         [sys.executable, "-c", RUN, str(repo), str(tmp_path / "store")], cwd=tmp_path, capture_output=True, text=True, timeout=1800,
@@ -185,7 +194,7 @@ def test_a_new_investigation_runs_without_touching_a_framework_file(tmp_path):
 
     after = _digest(repo)
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-    allowed = ("components/investigations/demo/", "configs/")
+    allowed = ("components/investigations/demo/", "configs/", "reviews/demo_smoke.yaml")
     assert changed and all(path.startswith(allowed) for path in changed), changed
     assert results["experiment"] == "demo_smoke" and results["task"] == "multiclass"
     assert results["metric"]["name"] == "macro_recall" and results["metric"]["higher_is_better"] is True

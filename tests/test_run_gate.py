@@ -95,7 +95,8 @@ def test_deploy_gate_records_its_verdict_in_the_deployed_config(scheduler):
 
 def test_run_is_tagged_with_its_experiment_name():
     flow = ROOT / "flows" / "investigation.py"
-    argv = prepare_argv([str(flow), "run", "experiment=smoke", "experiment.name=other", "--max-workers", "2"], str(flow))
+    # A renamed experiment is a new one with no review record: the tag is under test here, so allow that explicitly.
+    argv = prepare_argv([str(flow), "run", "experiment=smoke", "experiment.name=other", "--max-workers", "2", "--review-allow", "all"], str(flow))
     assert argv[argv.index("run"):] == ["run", "--max-workers", "2", "--tag", "experiment:other"]
 
 

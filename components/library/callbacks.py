@@ -90,7 +90,7 @@ class EarlyStoppingParams(Params):
     restore_best: bool = Field(description="restore the best weights when training ends")
 
 
-@callback(params=EarlyStoppingParams)
+@callback(params=EarlyStoppingParams, selects=True)
 class EarlyStopping(Callback):
     """Stop once ``monitor`` has not improved for ``patience`` evaluations; optionally restore the best weights.
 

@@ -27,7 +27,7 @@ from pydantic import Field, field_validator
 from components.declarations import TARGET, FieldError, ImplementationError, Params, locate, trainer
 from components.seams import Dataset, Scorer, TrainResult
 
-__all__ = ["EstimatorParams", "build_estimator", "fit_estimator"]
+__all__ = ["EstimatorParams", "build_estimator", "fit_estimator", "search_budget"]
 
 
 def build_estimator(node: Mapping[str, Any], seed: int | None = None, loc: tuple[Any, ...] = ()):
@@ -84,12 +84,62 @@ class EstimatorParams(Params):
         return node
 
 
+#: Parameters through which scikit-learn's built-in cross-validated estimators (``RidgeCV``, ...) take their candidates.
+_CANDIDATES = ("alphas", "Cs", "l1_ratio", "n_alphas")
+
+
+def search_budget(settings: Mapping[str, Any], training: Mapping[str, Any]) -> tuple[int | None, str]:
+    """Selection budget of :func:`fit_estimator`: the candidates a search inside the estimator chooses among.
+
+    ``GridSearchCV``-style searches count their grid (a list of grids adds up),
+    ``RandomizedSearchCV``-style ones their ``n_iter``, built-in ``...CV``
+    estimators the length of their candidate list; nested searches multiply.
+    Without any search the budget is 1. ``None`` when a search's size cannot be
+    read from the config (a parameter left at scikit-learn's own default).
+    """
+    count: int | None = 1
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        nonlocal count
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+            return
+        if not isinstance(value, Mapping):
+            return
+        name = str(value[TARGET]).rsplit(".", 1)[-1] if TARGET in value else ""
+        size: int | None = None
+        if name.endswith("SearchCV"):
+            if "param_grid" in value:
+                grids = value["param_grid"] if isinstance(value["param_grid"], list) else [value["param_grid"]]
+                size = sum(int(np.prod([len(v) for v in grid.values()])) for grid in grids)
+            elif "n_iter" in value:
+                size = int(value["n_iter"])
+            found.append(f"{name} over {size if size is not None else 'an unstated number of'} candidates")
+        elif name.endswith("CV") and TARGET in value:
+            given = [value[key] for key in _CANDIDATES if key in value]
+            size = (len(given[0]) if isinstance(given[0], (list, tuple)) else int(given[0])) if given else None
+            found.append(f"{name} over {size if size is not None else 'its default'} candidates")
+        if name.endswith("CV") and TARGET in value:
+            count = None if size is None or count is None else count * size
+        for key, item in value.items():
+            if key != TARGET:
+                walk(item)
+
+    walk(settings.get("estimator"))
+    if not found:
+        return 1, "the fitted estimator (no search inside it)"
+    return count, "; ".join(found)
+
+
 @trainer(
     params=EstimatorParams,
     tasks=("binary", "multiclass", "regression"),
     reads_training=(),
     data_order="the estimator's own (scikit-learn fits on the whole training split; stochastic estimators draw from random_state = the arm's seed)",
     selection="the fitted estimator; no validation-based selection",
+    selection_budget=search_budget,
     imports=("sklearn",),
 )
 def fit_estimator(params: EstimatorParams, data: Dataset, seed: int, training: Mapping[str, Any], scorer: Scorer) -> TrainResult:

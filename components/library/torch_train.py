@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal, Mapping
 import numpy as np
 from pydantic import Field
 
-from components.declarations import Params, component, trainer, training
+from components.declarations import TARGET, Params, component, declaration_of, locate, trainer, training
 from components.seams import Dataset, Scorer, TrainResult, build_model, implementation, settings
 from components.seeding import derive_seed
 
@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["HEADS", "Head", "LogregParams", "TorchParams", "TorchTraining", "configure_torch", "fit", "train_logreg", "train_torch"]
+__all__ = [
+    "HEADS", "Head", "LogregParams", "TorchParams", "TorchTraining", "checkpoint_budget", "configure_torch", "fit", "train_logreg", "train_torch",
+]
 
 
 @training
@@ -205,6 +207,25 @@ class TorchParams(Params):
     callbacks: list[component("callback")] = Field(description="callbacks run after each validation, e.g. early stopping: [{_target_: ..., ...}]")
 
 
+def checkpoint_budget(settings: Mapping[str, Any], training: Mapping[str, Any]) -> tuple[int, str]:
+    """Selection budget of :func:`fit`: the validation checkpoints a selecting callback chooses among, else 1.
+
+    :func:`fit` validates after every ``eval_every``-th epoch and at the last
+    one; a callback declared with ``selects=True`` (early stopping) picks the
+    reported model among those checkpoints.
+    """
+    epochs, every = training["epochs"], training["eval_every"]
+    checkpoints = len({e for e in range(epochs) if (e + 1) % every == 0} | {epochs - 1})
+    selecting = []
+    for i, entry in enumerate(settings.get("callbacks") or []):
+        declaration = declaration_of(locate(entry[TARGET], f"callbacks[{i}]"), "callback", f"callbacks[{i}]")
+        if declaration.selects:
+            selecting.append(f"{entry[TARGET].rsplit('.', 1)[-1]} on {entry.get('monitor', 'its monitor')}")
+    if not selecting:
+        return 1, "the final epoch's model (no validation-based selection)"
+    return checkpoints, f"best of up to {checkpoints} validation checkpoints ({', '.join(selecting)})"
+
+
 _TORCH_TRAINING = ("epochs", "lr", "batch_size", "optimizer", "momentum", "weight_decay", "threads", "eval_every", "reshuffle")
 
 
@@ -214,6 +235,7 @@ _TORCH_TRAINING = ("epochs", "lr", "batch_size", "optimizer", "momentum", "weigh
     reads_training=_TORCH_TRAINING,
     data_order="minibatches of the training split in an order drawn from the arm's seed; reshuffled per training.reshuffle",
     selection="the final epoch's model, or the best validation epoch when an early-stopping callback restores it",
+    selection_budget=checkpoint_budget,
     imports=("torch",),
 )
 def train_torch(params: TorchParams, data: Dataset, seed: int, training: Mapping[str, Any], scorer: Scorer) -> TrainResult:
@@ -237,6 +259,8 @@ class LogregParams(Params):
     reads_training=("threads",),
     data_order="full batch (order-free)",
     selection="the L-BFGS optimum; no validation-based selection",
+    order_free=True,
+    selection_budget=lambda settings, training: (1, "the L-BFGS optimum (no validation-based selection)"),
     imports=("torch",),
 )
 def train_logreg(params: LogregParams, data: Dataset, seed: int, training: Mapping[str, Any], scorer: Scorer) -> TrainResult:
