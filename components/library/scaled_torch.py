@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from components.declarations import trainer
-from components.library.torch_train import _TORCH_TRAINING, HEADS, TorchParams, train_torch
+from components.library.torch_train import _TORCH_TRAINING, HEADS, TorchParams, checkpoint_budget, train_torch
 from components.seams import Dataset, Scorer, TrainResult
 
 __all__ = ["ScaledTorchParams", "standardize", "train_torch_scaled"]
@@ -58,6 +58,7 @@ def standardize(data: Dataset) -> Dataset:
         "the final epoch's model, or the best validation epoch when an early-stopping callback restores it; "
         "scaling statistics from the training split only"
     ),
+    selection_budget=checkpoint_budget,
 )
 def train_torch_scaled(params: ScaledTorchParams, data: Dataset, seed: int, training: Mapping[str, object], scorer: Scorer) -> TrainResult:
     """Scale the inputs as ``params.scaling`` says (fitted on ``data.X_train``), then train with :func:`train_torch`."""
