@@ -13,6 +13,8 @@
 #     "scikit-learn>=1.4",
 #     "pyarrow>=15",
 # ]
+# [tool.uv]
+# compile-bytecode = true
 # ///
 """The reference investigation as an axisflow shell.
 
