@@ -38,7 +38,8 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parents[1]
 
-_OVERRIDE = re.compile(r"^[~+]{0,2}[A-Za-z_][\w.@/-]*=")
+# ``key=value``, ``+key=value``, ``++key=value``, ``~key=value`` and Hydra's bare deletion ``~key``.
+_OVERRIDE = re.compile(r"^(?:[~+]{0,2}[A-Za-z_][\w.@/-]*=|~[A-Za-z_][\w.@/-]*$)")
 _VALUE_OPTIONS = {
     "--tag", "--with", "--run-id-file", "--runner-attribute-file", "--namespace", "--max-workers",
     "--max-num-splits", "--origin-run-id", "--step-to-rerun", "--max-log-size", "--user-namespace",
