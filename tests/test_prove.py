@@ -351,7 +351,9 @@ def test_shell_refuses_single_worker_flow_at_two_workers_before_any_task(tmp_pat
     with pytest.raises(RuntimeError) as caught:
         run_flow(FLOW, overrides, max_workers=2, datastore_root=tmp_path)
     assert "axisflow: error: experiment 'smoke' declares contract single_worker; it cannot run with --max-workers 2" in str(caught.value)
-    assert not (tmp_path / ".metaflow").exists()  # no run, no task: refused before Metaflow started
+    # No run, no task: refused before Metaflow started. (run_flow makes the empty datastore folder itself,
+    # so nothing walks up to a parent's; no flow folder may appear in it.)
+    assert not (tmp_path / ".metaflow" / "InvestigationFlow").exists()
 
 
 @pytest.mark.slow
