@@ -122,7 +122,8 @@ def experiments(two_runs, tmp_path_factory):
     source, first, second = two_runs
     root = tmp_path_factory.mktemp("experiments-datastore")
     shutil.copytree(source / ".metaflow", root / ".metaflow")
-    other = run_smoke(root, "experiment.name=other").run.id
+    # A renamed experiment has no review record of its own; this test run allows that explicitly.
+    other = run_smoke(root, "experiment.name=other", review_allow=("all",)).run.id
     # Edited in place: Metaflow's own remove_tag rewrites the run's creation time too, making it the newest run.
     meta = root / ".metaflow" / "InvestigationFlow" / first / "_meta" / "_self.json"
     record = json.loads(meta.read_text())
