@@ -431,7 +431,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"working in {work}; warming caches (imports and one tiny scaling run)")
         warm = "; ".join(code for _, code in IMPORTS[1:])
         subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); {warm}"], env=env, check=True)
-        timed("warm-up", flow_cmd(SCALING_FLOW, scaling_overrides(2), args.workers, work / "warm.run-id"), env=env, logfile=work / "warm-up.log")
+        warm_grid = ["experiment=smoke", "experiment.seeds=1", "experiment.axes.data.label_noise=[0.0]"]
+        timed("warm-up", flow_cmd(SHELL_FLOW, warm_grid, args.workers, work / "warm.run-id"), env=env, logfile=work / "warm-up.log")
         if "imports" in parts:
             part_imports(grid, env, repeats=1 if args.quick else 3)
         if "compare" in parts:
