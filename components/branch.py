@@ -2,7 +2,10 @@
 
 Returns a compact, JSON-able record (scalars and short lists, never a model or
 tensor) for the join. Timing fields live under ``timing`` so the prove gate can
-exclude them by name.
+exclude them by name. Arms the branch dict marks as reused from an earlier run
+(``branch["arms"]``, see :mod:`components.reuse`) are copied into the record
+instead of trained, and ``record["provenance"]`` says per arm which it was;
+a branch with nothing to train generates no data and imports nothing heavy.
 
 Progress: the branch logs ``branch k/N started`` and ``branch k/N finished`` with
 its position in the plan, and, when the caller can count finished sibling
@@ -21,6 +24,7 @@ from typing import Any, Callable, Mapping
 from components.config import validate
 from components.planner import branches, trainings
 from components.constants import RECORD_SCHEMA
+from components.reuse import arm_keys, arm_provenance, check_reused, reused_training
 
 __all__ = ["run_branch"]
 
@@ -45,18 +49,25 @@ def run_branch(
     # (torch, scikit-learn) are imported here too, before the clock starts, so seam timings measure work.
     imports_started = time.perf_counter()
     spec = validate(config)
-    for module in sorted({name for method in spec.methods for name in method.imports}):
+    plan = trainings(spec)
+    # Arms reused from earlier runs (components.reuse.plan_reuse) are copied, not trained; without a plan, all train.
+    arms = branch.get("arms") or [{"key": key} for key in arm_keys(spec, branch)]
+    train = [i for i, arm in enumerate(arms) if "reused" not in arm or arm.get("verify")]
+    methods = {plan[i].method for i in train}
+    for module in sorted({name for method in spec.methods if method.name in methods for name in method.imports}):
         importlib.import_module(module)
     import_seconds = time.perf_counter() - imports_started
     calls_before = seams.CALLS.copy()
     keys = [b["key"] for b in branches(spec)]
     where = f"[{branch['key']}] branch {keys.index(branch['key']) + 1}/{len(keys)}"
-    log(f"{where} started")
+    if train:
+        log(f"{where} started" + (f"; {len(arms) - len(train)} of {len(arms)} arms reused" if len(train) < len(arms) else ""))
     started_at, started = time.time(), time.perf_counter()
     try:
-        data = seams.make_data(spec.data, branch["data_axes"], branch["seed"])
+        data = seams.make_data(spec.data, branch["data_axes"], branch["seed"]) if train else None
     except Exception as exc:
         raise RuntimeError(f"branch {branch['key']}, make_data ({spec.data['_target_']}): {type(exc).__name__}: {exc}") from exc
+    fingerprint = data.fingerprint() if data is not None else arms[0]["reused"]["data_fingerprint"]
     record: dict[str, Any] = {
         "schema": RECORD_SCHEMA,
         "key": branch["key"],
@@ -64,7 +75,7 @@ def run_branch(
         "data_axes": dict(branch["data_axes"]),
         "seed_index": branch["seed_index"],
         "seed": branch["seed"],
-        "data_fingerprint": data.fingerprint(),
+        "data_fingerprint": fingerprint,
         "trainings": [],
         "observations": [],
         "timing": {
@@ -74,11 +85,14 @@ def run_branch(
             "training_seconds": [],
         },
     }
-    plan = trainings(spec)
     for number, item in enumerate(plan, 1):
         method = spec.method(item.method)
         train_cfg = {**spec.training, **item.train_axes}
         axes_text = ", ".join(f"{k}={v}" for k, v in item.train_axes.items()) or "all training cells"
+        if number - 1 not in train:
+            record["trainings"].append(reused_training(arms[number - 1], item))
+            _observe(record, branch, item, record["trainings"][-1]["value"])
+            continue
         log(f"[{branch['key']}] training {number}/{len(plan)}: {method.name} ({axes_text})")
         seed = derive_seed(branch["seed"], method.name)
         t0 = time.perf_counter()
@@ -106,18 +120,28 @@ def run_branch(
                 "history": {name: [float(v) for v in values] for name, values in sorted(result.history.items())},
             }
         )
-        for cell in item.cells:
-            record["observations"].append(
-                {"axes": {**branch["data_axes"], **cell}, "method": method.name, "seed": branch["seed_index"], "value": value}
-            )
+        if "reused" in arms[number - 1]:  # --reuse verify: this arm was recomputed to check the reused one
+            check_reused(arms[number - 1], record["trainings"][-1], fingerprint, branch["key"])
+        _observe(record, branch, item, value)
     calls = seams.CALLS - calls_before
     record["counts"] = {name: calls[name] for name in sorted(calls)}
+    record["provenance"] = arm_provenance(arms, train)
     record["timing"]["branch_seconds"] = time.perf_counter() - started
     record["timing"]["finished_at"] = time.time()
+    if not train:
+        return record
     others = done() if done is not None else None
     progress = f"; {others + 1} of {len(keys)} branches done" if others is not None else ""
     log(f"{where} finished in {record['timing']['branch_seconds']:.1f}s{progress}")
     return record
+
+
+def _observe(record: dict[str, Any], branch: Mapping[str, Any], item: Any, value: float) -> None:
+    """Add one observation per training-axis cell the training ``item`` supplies."""
+    for cell in item.cells:
+        record["observations"].append(
+            {"axes": {**branch["data_axes"], **cell}, "method": item.method, "seed": branch["seed_index"], "value": value}
+        )
 
 
 def _scalars(info: Mapping[str, Any]) -> dict[str, Any]:

@@ -49,8 +49,28 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         f"a per-config fan-out would need: {counts['naive_data_generations']} datasets, "
         f"{counts['naive_trainings']} trainings, {counts['naive_branches']} branch tasks",
     ]
-    print("\n".join(out))
+    print("\n".join(out + _reuse_plan(args, branches(spec))))
     return 0
+
+
+def _reuse_plan(args: argparse.Namespace, planned: list[dict[str, Any]]) -> list[str]:
+    """What ``--reuse auto`` would take from earlier runs in this datastore (nothing runs)."""
+    from components.config import compose
+    from components.reuse import plan_reuse
+    from components.shell import ensure_user
+
+    if args.reuse == "off":
+        return ["", "reuse: off (every arm would be trained)"]
+    ensure_user()
+    tasks, records = plan_reuse(compose(args.overrides), planned, flow=args.flow, mode=args.reuse, log=lambda _: None)
+    reused = [(b, a) for b in tasks for a in b["arms"] if "reused" in a] + [(r, a) for r in records for a in r["provenance"]["arms"]]
+    total = sum(len(b["arms"]) for b in tasks) + sum(len(r["provenance"]["arms"]) for r in records)
+    runs = sorted({a["reused"]["run"] if "reused" in a else a["run"] for _, a in reused})
+    out = ["", f"reuse ({args.reuse}, flow {args.flow}): {len(reused)} of {total} arms would be reused"
+           + (f" from runs {', '.join(runs)}" if runs else "")]
+    out.append(f"  {len(records)} branches fully reused (no task), {len(tasks)} branch tasks would start, "
+               f"{total - len(reused)} trainings would run")
+    return out
 
 
 def _load_results(flow: str, run_id: str | None, experiment: str | None) -> tuple[Any, dict[str, Any]]:
@@ -66,7 +86,11 @@ def _cmd_results(args: argparse.Namespace) -> int:
     run, results = _load_results(args.flow, args.run, args.experiment)
     text = format_table(results, args.format)
     if args.format == "table":
+        from components.reuse import reuse_line
+
         print(f"{run.pathspec} (experiment {results['experiment']}, finished {run.finished_at})")
+        if reuse_line(results):
+            print(reuse_line(results))
     print(text)
     return 0
 
@@ -83,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="show the branches and trainings a run would do, without running anything")
     plan.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. experiment=smoke training.epochs=3")
+    plan.add_argument("--reuse", default="auto", choices=["auto", "off", "verify"], help="show what this --reuse mode would take from earlier runs (default auto)")
+    plan.add_argument("--flow", default=DEFAULT_FLOW, help=f"flow whose earlier runs are searched (default {DEFAULT_FLOW})")
     plan.set_defaults(func=_cmd_plan)
 
     results = sub.add_parser("results", help="print the output surface of the latest successful run (or --run ID)")

@@ -50,10 +50,13 @@ CV_INTERVALS = ("nadeau_bengio", "naive_folds_as_seeds")
 #: carry raw and family-adjusted p-values and family-wise verdicts; validation history is ``val_metric``.
 #: /3: ``dataset`` (a file-backed generator's path, SHA-256 and rows, else None) and ``cross_validation``
 #: (fold axis, folds, interval, split; None without a fold axis) added; the fold axis is not in ``axes``.
-RESULTS_SCHEMA = "axisflow.results/3"
+#: /4: ``work`` counts only this run's seam calls (arms reused from earlier runs add nothing;
+#: ``provenance.reuse`` counts them and says where each reused arm came from).
+RESULTS_SCHEMA = "axisflow.results/4"
 #: Version of the branch record layout (types in :mod:`components.schema`).
-RECORD_SCHEMA = "axisflow.record/2"
-#: Version of the ``results["provenance"]`` layout.
-PROVENANCE_SCHEMA = "axisflow.provenance/1"
+#: /3: ``provenance`` (per arm: reuse key, trained or reused, and from which run/task).
+RECORD_SCHEMA = "axisflow.record/3"
+#: Version of the ``results["provenance"]`` layout. /2: ``reuse`` (components.reuse.reuse_summary).
+PROVENANCE_SCHEMA = "axisflow.provenance/2"
 #: Version of the JSON verdict ``axisflow prove --report`` writes.
 PROVE_REPORT_SCHEMA = "axisflow.prove/1"

@@ -14,6 +14,8 @@ What the experiment's ``contract`` asks for:
   and the shell refuses more workers anyway.
 * ``nondeterministic``: nothing is run; the verdict is ``SKIPPED`` and says why.
 
+Both runs recompute every arm (``--reuse off``): the gate never reuses earlier results.
+
 Exit status: 0 proven or skipped, 1 the runs differ (the first difference names
 the branch, method, training-axis values and field), 2 usage errors and runs
 that could not finish (no verdict).
@@ -485,6 +487,7 @@ def _run_once(
     flow_file: Path, overrides: list[str], workers: int, number: int, root: Path,
     lint_allow: tuple[str, ...], log: Callable[[str], None], review_allow: tuple[str, ...] = (),
 ) -> tuple[RunInfo, dict[str, Any], list[dict[str, Any]]]:
+    from components.reuse import off_options
     from components.runs import open_run, run_flow
 
     label = f"run {number}/2 at {_workers_text(workers)}"
@@ -492,8 +495,10 @@ def _run_once(
     started = time.perf_counter()
     try:
         with _heartbeat(log, label):
+            # The gate never reuses earlier results: it compares two computations, not a computation with a copy.
             running = run_flow(
-                flow_file, overrides, max_workers=workers, datastore_root=root, lint_allow=lint_allow, review_allow=review_allow
+                flow_file, overrides, max_workers=workers, datastore_root=root, lint_allow=lint_allow,
+                review_allow=review_allow, **off_options(flow_file),
             )
     except RuntimeError as exc:  # Runner raises when the flow exits before Metaflow starts the run
         reason = _error_line(str(exc)) or _tail(str(exc))

@@ -241,7 +241,8 @@ def durations(started_at: float | None, ended_at: float, records: Iterable[Mappi
     each branch key to its own compute time. After a ``resume`` the clock spans
     the original run and the resume, since cloned tasks keep their timestamps.
     """
-    records = list(records)
+    # A record assembled from reused arms ran no task here: its clock says nothing about this run.
+    records = [r for r in records if not all(a["origin"] == "reused" for a in (r.get("provenance") or {}).get("arms") or [{"origin": ""}])]
     timing = [r.get("timing", {}) for r in records]
     starts = [t["started_at"] for t in timing if "started_at" in t]
     ends = [t["finished_at"] for t in timing if "finished_at" in t]

@@ -20,6 +20,8 @@ from components.constants import RECORD_SCHEMA, RESULTS_SCHEMA
 __all__ = [
     "RECORD_SCHEMA",
     "RESULTS_SCHEMA",
+    "RUN_FIELDS",
+    "ArmOrigin",
     "BranchRecord",
     "CellRow",
     "MetricBlock",
@@ -30,8 +32,13 @@ __all__ = [
     "TrainingRecord",
     "check_record",
     "check_results",
+    "comparable",
 ]
 
+#: Fields of ``results`` that describe this run rather than the investigation: ``provenance`` (where,
+#: when, from which code, what was reused) and ``work`` (seam calls made in this run). Two runs of the
+#: same config and code, whether or not one reused the other's arms, agree bit for bit on every other field.
+RUN_FIELDS = ("provenance", "work")
 
 
 class Observation(TypedDict):
@@ -66,6 +73,22 @@ class Timing(TypedDict):
     branch_seconds: float
 
 
+class ArmOrigin(TypedDict):
+    """Where one arm's numbers come from: its reuse key, ``trained``/``verified``/``reused``, and the run and task that trained it."""
+
+    key: str
+    origin: str
+    run: str | None
+    task: str | None
+
+
+class RecordProvenance(TypedDict):
+    """The task that ran the branch (``None`` when every arm was reused and no task ran) and each arm's origin."""
+
+    task: str | None
+    arms: list[ArmOrigin]
+
+
 class BranchRecord(TypedDict):
     """What one foreach branch hands the join: compact scalars, never a model or tensor."""
 
@@ -80,6 +103,7 @@ class BranchRecord(TypedDict):
     observations: list[Observation]
     counts: dict[str, int]
     timing: Timing
+    provenance: RecordProvenance
 
 
 class MetricBlock(TypedDict):
@@ -153,6 +177,7 @@ class Results(TypedDict):
     kinds: dict[str, str]
     seeds: int
     plan: dict[str, int]
+    #: Seam calls made in this run (``make_data``, ``train_arm``, ``train_arm:<method>``, ``metric``); see :data:`RUN_FIELDS`.
     work: dict[str, int]
     data_fingerprints: dict[str, str]
     dataset: dict[str, Any] | None
@@ -186,3 +211,8 @@ def check_record(record: Any) -> None:
 def check_results(results: Any) -> None:
     """Raise ``ValueError`` naming the first field where ``results`` departs from :class:`Results`."""
     _check(Results, results, "results")
+
+
+def comparable(results: Any) -> dict[str, Any]:
+    """``results`` without :data:`RUN_FIELDS`: the part two runs of the same investigation must agree on bit for bit."""
+    return {key: value for key, value in results.items() if key not in RUN_FIELDS}

@@ -1,8 +1,11 @@
 """The run's output surface: plan at ``start``, aggregate at ``join``, pinned ``results`` at ``end``.
 
-``results`` is the only source of conclusions. Everything in it except the
-``provenance`` block is a pure function of the resolved config and the code, so
-two runs of the same config compare equal outside ``provenance``.
+``results`` is the only source of conclusions. Everything in it except
+:data:`components.schema.RUN_FIELDS` (the ``provenance`` block, which also says
+which arms were reused from which run, and ``work``, the seam calls made in
+this run) is a pure function of the resolved config and the code, so two runs
+of the same config compare equal outside those two fields, whether or not one
+reused the other's arms.
 """
 
 from __future__ import annotations
@@ -134,19 +137,22 @@ def provenance(flow: Any) -> dict[str, Any]:
 
     Called in ``end``: reads the launch metadata from the config, the start
     timestamp (``flow.started_at``) and the branch records (``flow.records``);
-    the layout is :func:`components.provenance.run_provenance`'s.
+    the layout is :func:`components.provenance.run_provenance`'s plus ``reuse``
+    (:func:`components.reuse.reuse_summary`: mode, counts, each arm's origin).
     """
     from metaflow import current
 
     from components.provenance import run_provenance
+    from components.reuse import reuse_summary
 
-    return run_provenance(
+    records = getattr(flow, "records", [])
+    return {**run_provenance(
         flow.config.to_dict(),
-        getattr(flow, "records", []),
+        records,
         flow=current.flow_name,
         run_id=current.run_id,
         user=current.username,
         origin_run_id=current.origin_run_id,
         tags=current.tags or (),
         started_at=getattr(flow, "started_at", None),
-    )
+    ), "reuse": reuse_summary(records, getattr(flow, "reuse", None))}

@@ -18,7 +18,8 @@
 # ///
 """The reference investigation as an axisflow shell.
 
-1. ``start`` validates the composed config and plans the fan-out.
+1. ``start`` validates the composed config and plans the fan-out, reusing
+   finished arms of earlier runs whose reuse key matches (``--reuse``).
 2. ``branch`` runs once per (data-axis values, seed): it generates the dataset
    once and trains every planned arm on it, returning a compact record.
 3. ``join`` orders the records by branch key and aggregates them with bootstrap CIs.
@@ -33,7 +34,7 @@ from pathlib import Path
 # Script mode (``uv run flows/x.py``) does not install the repository; anchor on this file.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from metaflow import Config, FlowSpec, card, current, step  # noqa: E402
+from metaflow import Config, FlowSpec, Parameter, card, current, step  # noqa: E402
 
 from components.shell import CONFIG_NAME, DEFAULT_CONFIG, parse_config, prepare_argv, ship_project  # noqa: E402
 
@@ -43,15 +44,18 @@ class InvestigationFlow(FlowSpec):
     """Fan out over data axes x seed, train every method per branch, aggregate, pin the results."""
 
     config = Config(CONFIG_NAME, default_value=DEFAULT_CONFIG, parser=parse_config)
+    reuse = Parameter("reuse", default="auto", help="auto: reuse finished arms of earlier runs; off: recompute all; verify: also recompute a sample")
 
     @step
     def start(self):
-        """Validate the config and plan the branches (data-axis values x seed)."""
+        """Validate the config, plan the branches (data-axis values x seed) and look up reusable arms."""
         from components.provenance import utc_now
+        from components.reuse import plan_reuse
         from components.surface import plan_run
 
         self.started_at = utc_now()
-        self.plan, self.branches = plan_run(self.config.to_dict())
+        self.plan, planned = plan_run(self.config.to_dict())
+        self.branches, self.reused_records = plan_reuse(self.config.to_dict(), planned, flow=current.flow_name, mode=self.reuse, run_id=current.run_id)
         self.contract = self.config.experiment.contract
         print(f"axisflow: {self.plan['branches']} branches, {self.plan['trainings']} trainings")
         self.next(self.branch, foreach="branches")
@@ -67,11 +71,11 @@ class InvestigationFlow(FlowSpec):
 
     @step
     def join(self, inputs):
-        """Collect the branch records in canonical order and aggregate them."""
+        """Collect the branch records (and those assembled from reused arms) in canonical order and aggregate them."""
         from components.surface import aggregate_records
 
-        self.records = sorted((inp.record for inp in inputs), key=lambda r: r["order"])
-        self.merge_artifacts(inputs, include=["started_at"])
+        self.merge_artifacts(inputs, include=["started_at", "reused_records"])
+        self.records = sorted([*(inp.record for inp in inputs), *self.reused_records], key=lambda r: r["order"])
         self.aggregate = aggregate_records(self.config.to_dict(), self.records)
         self.next(self.end)
 

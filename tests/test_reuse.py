@@ -1,0 +1,302 @@
+"""Revising an investigation: finished arms are reused across runs, and the results equal a clean run's.
+
+Every count comes from the incremental run's own records and ``results["work"]``
+(seam calls made in that run); equality is checked on everything but
+:data:`components.schema.RUN_FIELDS`, bit for bit (``repr`` of the floats).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components.schema import RUN_FIELDS, check_record, check_results, comparable
+from conftest import ROOT, FinishedRun, run_smoke
+
+SMALL = ("experiment.seeds=1", "experiment.axes.data.label_noise=[0.0]")
+
+
+def _results(run: FinishedRun) -> dict:
+    return run.run["end"].task.data.results
+
+
+def _records(run: FinishedRun) -> list[dict]:
+    return run.run["join"].task.data.records
+
+
+def _branch_tasks(run: FinishedRun) -> int:
+    return len(list(run.run["branch"]))
+
+
+def _trained(run: FinishedRun) -> dict[str, int]:
+    """``train_arm:<method>`` counts of this run's own work, read back from its records (not from results)."""
+    out: dict[str, int] = {}
+    for record in _records(run):
+        check_record(record)
+        for name, n in record["counts"].items():
+            if name.startswith("train_arm:"):
+                out[name.split(":", 1)[1]] = out.get(name.split(":", 1)[1], 0) + n
+    return out
+
+
+def _assert_equal_outside_run_fields(a: dict, b: dict) -> None:
+    assert comparable(a) == comparable(b)
+    assert repr(comparable(a)) == repr(comparable(b))  # floats bit for bit, key order included
+
+
+@pytest.fixture(scope="module")
+def revisions(tmp_path_factory):
+    """One datastore revised step by step: two methods, + a method, + seeds, + an axis value, a changed setting."""
+    root = tmp_path_factory.mktemp("revise")
+    runs = {"base": run_smoke(root, "method=[logreg,mlp]")}
+    runs["add_method"] = run_smoke(root)
+    runs["add_seeds"] = run_smoke(root, "experiment.seeds=4")
+    runs["add_value"] = run_smoke(root, "experiment.axes.data.label_noise=[0.0,0.3,0.1]")
+    runs["mlp_setting"] = run_smoke(root, "method.mlp.model.hidden=[16]")
+    runs["again"] = run_smoke(root)
+    runs["off"] = run_smoke(root, reuse="off")
+    return runs
+
+
+pytestmark = pytest.mark.slow
+
+
+def test_adding_a_method_trains_only_that_methods_arms(revisions, smoke_run):
+    run = revisions["add_method"]
+    # smoke: 6 branches; mlp_early_stop is axis-dependent over 2 epoch values.
+    assert _trained(run) == {"mlp_early_stop": 12}
+    results = _results(run)
+    check_results(results)
+    assert results["work"]["train_arm"] == 12 and "train_arm:logreg" not in results["work"]
+    reuse = results["provenance"]["reuse"]
+    assert (reuse["reused"], reuse["arms"]) == (18, 30)
+    assert reuse["from_runs"] == [revisions["base"].pathspec]
+    assert reuse["counts"] == {"train_arm": 18, "train_arm:logreg": 6, "train_arm:mlp": 12}
+    base_tasks = {t.pathspec for t in revisions["base"].run["branch"]}
+    for arm in reuse["per_arm"]:
+        assert arm["origin"] == ("trained" if arm["method"] == "mlp_early_stop" else "reused")
+        assert arm["origin"] == "trained" or arm["task"] in base_tasks
+    _assert_equal_outside_run_fields(results, _results(smoke_run))
+
+
+def test_adding_seeds_trains_only_the_new_branches(revisions):
+    run = revisions["add_seeds"]
+    assert _branch_tasks(run) == 2  # seed 3 at both noise values; seeds 0-2 start no task
+    assert _results(run)["work"]["make_data"] == 2
+    assert _trained(run) == {"logreg": 2, "mlp": 4, "mlp_early_stop": 4}
+    assert len(_records(run)) == 8
+
+
+def test_adding_an_axis_value_trains_only_its_branches(revisions):
+    run = revisions["add_value"]
+    assert _branch_tasks(run) == 3
+    assert _trained(run) == {"logreg": 3, "mlp": 6, "mlp_early_stop": 6}
+
+
+def test_changing_a_method_setting_retrains_only_that_method(revisions):
+    run = revisions["mlp_setting"]
+    assert _trained(run) == {"mlp": 12}
+    assert _results(run)["provenance"]["reuse"]["reused"] == 18
+
+
+def test_rerunning_a_finished_run_trains_nothing_and_equals_it(revisions, smoke_run):
+    run = revisions["again"]
+    assert _trained(run) == {}
+    assert "train_arm" not in _results(run)["work"]
+    # Metaflow cannot fan out over nothing: one fully reused branch runs as a task that trains nothing.
+    assert _branch_tasks(run) == 1
+    assert _results(run)["provenance"]["reuse"]["reused"] == 30
+    _assert_equal_outside_run_fields(_results(run), _results(smoke_run))
+
+
+def test_reuse_off_recomputes_everything(revisions, smoke_run):
+    run = revisions["off"]
+    assert _trained(run) == {"logreg": 6, "mlp": 12, "mlp_early_stop": 12}
+    assert _results(run)["provenance"]["reuse"]["reused"] == 0
+    _assert_equal_outside_run_fields(_results(run), _results(smoke_run))
+
+
+def test_results_header_and_plan_say_what_is_reused(revisions):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    where = revisions["again"].datastore_root
+    results = subprocess.run([sys.executable, "-m", "components.cli", "results"], cwd=where, env=env, capture_output=True, text=True, timeout=300)
+    assert results.returncode == 0, results.stderr
+    assert "30 of 30 arms reused from runs InvestigationFlow/" in results.stdout
+    plan = subprocess.run(
+        [sys.executable, "-m", "components.cli", "plan", "experiment=smoke", "experiment.seeds=5"],
+        cwd=where, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert plan.returncode == 0, plan.stderr
+    # Seeds 0-3 are finished in this datastore; seed 4 (2 branches, 5 arms each) is not.
+    assert "40 of 50 arms would be reused" in plan.stdout, plan.stdout
+    assert "8 branches fully reused (no task), 2 branch tasks would start, 10 trainings would run" in plan.stdout
+
+
+def test_run_fields_are_provenance_and_work():
+    assert RUN_FIELDS == ("provenance", "work")
+
+
+# --- Code and lockfile: a copy of the project, so its sources can be edited -------------------------------
+
+
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory):
+    """A copy of the checkout (code, configs, flow, lockfile) whose files a test may edit."""
+    copy = tmp_path_factory.mktemp("project") / "axisflow"
+    for name in ("components", "configs", "flows", "lint"):
+        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "uv.lock", "README.md"):
+        shutil.copy2(ROOT / name, copy / name)
+    return copy
+
+
+def _run_copy(copy: Path, root: Path, *overrides: str) -> FinishedRun:
+    from components.runs import run_flow
+
+    with run_flow(copy / "flows" / "investigation.py", ["experiment=smoke", *SMALL, *overrides], max_workers=1, datastore_root=root) as running:
+        if running.status != "successful":
+            pytest.fail(f"run failed:\n{running.stdout}\n{running.stderr}")
+        return FinishedRun(running, root)
+
+
+def test_code_and_lockfile_edits_retrain_exactly_what_depends_on_them(project_copy, tmp_path):
+    root = tmp_path / "store"
+    all_arms = {"logreg": 1, "mlp": 2, "mlp_early_stop": 2}
+    assert _trained(_run_copy(project_copy, root)) == all_arms
+    # An edit to a file no arm imports (another investigation's generator, statistics) keeps every arm: a dirty
+    # tree reuses exactly the arms whose code fingerprint still matches.
+    for unrelated in ("components/investigations/sample_size/data.py", "components/stats.py"):
+        with open(project_copy / unrelated, "a") as f:
+            f.write("\n# an unrelated edit\n")
+    assert _trained(_run_copy(project_copy, root)) == {}
+    # Editing the generator's source retrains everything that uses it.
+    with open(project_copy / "components/investigations/reference/data.py", "a") as f:
+        f.write("\n# the generator changed\n")
+    assert _trained(_run_copy(project_copy, root)) == all_arms
+    # Changing uv.lock retrains everything.
+    with open(project_copy / "uv.lock", "a") as f:
+        f.write("\n# a changed lock\n")
+    assert _trained(_run_copy(project_copy, root)) == all_arms
+    assert _trained(_run_copy(project_copy, root)) == {}
+
+
+# --- Verify, nondeterministic contract, prove: in process, no flow runs --------------------------------------
+
+
+def _finished_branch(*overrides: str):
+    from components.branch import run_branch
+    from components.config import load_spec
+    from components.planner import branches
+
+    config, spec = load_spec(["experiment=smoke", *SMALL, *overrides])
+    branch = branches(spec)[0]
+    return config, branch, run_branch(config, branch, log=lambda _: None)
+
+
+def _lookup_from(record, tamper=None):
+    found = {}
+    for arm, training in zip(record["provenance"]["arms"], record["trainings"]):
+        training = dict(training)
+        if tamper is not None and training["method"] == tamper:
+            training["value"] = training["value"] + 1e-12
+        found[arm["key"]] = {"training": training, "data_fingerprint": record["data_fingerprint"], "run": "F/1", "task": "F/1/branch/3"}
+    return lambda flow, keys, exclude_run=None: {k: v for k, v in found.items() if k in keys}
+
+
+def test_verify_recomputes_a_sample_and_names_the_arm_that_differs():
+    from components.branch import run_branch
+    from components.reuse import plan_reuse
+
+    config, branch, record = _finished_branch("method=[logreg]")
+    tasks, assembled = plan_reuse(config, [branch], flow="F", mode="verify", run_id="2", lookup=_lookup_from(record), log=lambda _: None)
+    assert assembled == [] and tasks[0]["arms"][0].get("verify")
+    verified = run_branch(config, tasks[0], log=lambda _: None)
+    assert verified["provenance"]["arms"][0]["origin"] == "verified"
+    assert repr(verified["trainings"]) == repr(record["trainings"])
+    tasks, _ = plan_reuse(config, [branch], flow="F", mode="verify", run_id="2", lookup=_lookup_from(record, tamper="logreg"), log=lambda _: None)
+    with pytest.raises(RuntimeError, match=r"reuse verify: branch label_noise=0.0,seed=0, method logreg, training axes none: value differs"):
+        run_branch(config, tasks[0], log=lambda _: None)
+
+
+def test_nondeterministic_contract_never_reuses():
+    from components.reuse import plan_reuse
+
+    config, branch, record = _finished_branch("method=[logreg]", "experiment.contract=nondeterministic")
+    tasks, assembled = plan_reuse(config, [branch], flow="F", mode="auto", lookup=_lookup_from(record), log=lambda _: None)
+    assert assembled == [] and all("reused" not in arm for arm in tasks[0]["arms"])
+
+
+def test_a_matching_arm_is_reused_bit_for_bit_without_training():
+    from components.reuse import plan_reuse
+
+    config, branch, record = _finished_branch()
+    tasks, assembled = plan_reuse(config, [branch], flow="F", mode="auto", lookup=_lookup_from(record), log=lambda _: None)
+    # The only branch is fully reused, so it must still run (as a task that trains nothing).
+    assert assembled == [] and len(tasks) == 1
+    from components.branch import run_branch
+
+    copy = run_branch(config, tasks[0], log=lambda _: None)
+    assert copy["counts"] == {} and repr(copy["observations"]) == repr(record["observations"])
+    assert {a["origin"] for a in copy["provenance"]["arms"]} == {"reused"}
+
+
+def test_prove_runs_with_reuse_off():
+    from components.reuse import off_options
+
+    assert off_options(ROOT / "flows" / "investigation.py") == {"reuse": "off"}
+
+
+# --- S3: the same lookup through the Metaflow client against moto's S3 server on loopback -------------------
+
+
+@pytest.fixture(scope="module")
+def s3_env(tmp_path_factory):
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    home = tmp_path_factory.mktemp("s3-home")
+    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1").create_bucket(Bucket="axisflow-reuse")
+    env = {
+        "METAFLOW_HOME": str(home),
+        "METAFLOW_DEFAULT_DATASTORE": "s3",
+        "METAFLOW_DATASTORE_SYSROOT_S3": "s3://axisflow-reuse/metaflow",
+        "METAFLOW_DEFAULT_METADATA": "local",
+        "METAFLOW_S3_ENDPOINT_URL": endpoint,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(home / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "NO_PROXY": "127.0.0.1",
+        "no_proxy": "127.0.0.1",
+    }
+    try:
+        yield env
+    finally:
+        server.stop()
+
+
+def test_reuse_works_on_an_s3_datastore(s3_env, tmp_path):
+    from components.runs import run_flow
+
+    outputs = []
+    for _ in range(2):
+        with run_flow(ROOT / "flows" / "investigation.py", ["experiment=smoke", *SMALL, "method=[logreg]"], max_workers=1, datastore_root=tmp_path, env=s3_env) as running:
+            assert running.status == "successful", running.stdout + running.stderr
+            outputs.append(running.stdout)
+    assert "reuse auto: 0 of 1 arms reused" in outputs[0]
+    assert "reuse auto: 1 of 1 arms reused" in outputs[1]
