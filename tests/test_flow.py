@@ -79,7 +79,8 @@ def test_axis_agnostic_score_is_shared_across_training_cells(smoke_run):
 
 def test_smoke_run_twice_gives_bit_identical_results(smoke_run):
     # Same datastore, new run id: this process's Metaflow client reads one local datastore.
-    again = run_smoke(smoke_run.datastore_root, max_workers=1)
+    # --reuse off: this checks that recomputing gives the same bits (tests/test_reuse.py checks reusing does).
+    again = run_smoke(smoke_run.datastore_root, max_workers=1, reuse="off")
     first, second = _results(smoke_run), again.run["end"].task.data.results
     first, second = ({k: v for k, v in r.items() if k != "provenance"} for r in (first, second))
     assert first == second
