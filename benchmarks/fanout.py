@@ -20,6 +20,7 @@ All runs use one temporary datastore, deleted at the end unless ``--keep``.
     uv run python benchmarks/fanout.py --quick               # smoke grid, scaling at 10
     uv run python benchmarks/fanout.py --parts scaling --scaling 10,100,400
     uv run python benchmarks/fanout.py --set data.n_train=500 # cheaper data, same grid
+    uv run python benchmarks/fanout.py --parts bytecode      # seam imports with vs without install-time bytecode
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ NAIVE_FLOW = ROOT / "benchmarks" / "naive_flow.py"
 SCALING_FLOW = ROOT / "benchmarks" / "scaling_flow.py"
 #: The investigation each mode runs: the default reference experiment (3 noise x 5 seeds x 3 methods x 3 epoch budgets).
 GRIDS = {"reference": ["experiment=reference"], "quick": ["experiment=smoke"]}
-PARTS = ("imports", "compare", "scaling", "probe")
+PARTS = ("imports", "compare", "scaling", "probe", "bytecode")
 #: Metaflow refuses a foreach wider than 100 unless told; the per-cell grid and the scaling runs are wider.
 MAX_SPLITS = 10_000
 HEAVY = ("torch", "hydra", "omegaconf", "scipy", "pandas", "matplotlib")
@@ -335,6 +336,33 @@ def part_compare(grid: list[str], workers: int, env: dict[str, str], work: Path,
         print(f"(c) seam work {sum(t['branch_seconds'] for t in c.details['record_timing']):.1f} s of its {c.wall:.1f} s wall")
 
 
+def part_bytecode(env: dict[str, str], repeats: int) -> None:
+    """A/B in one invocation: a branch's seam imports with the bytecode compiled at install vs none (as before).
+
+    "None" points ``PYTHONPYCACHEPREFIX`` at an empty folder under
+    ``PYTHONDONTWRITEBYTECODE=1``: Python then ignores the installed
+    ``__pycache__`` folders and compiles every source in memory, as it did
+    when uv installed without compiling. Runs alternate so load drifts hit both.
+    """
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); import components.library.torch_train as t; "
+        "t.configure_torch(1); import components.library.metrics"
+    )
+    base = {k: v for k, v in env.items() if k != "PYTHONPYCACHEPREFIX"}
+    base["PYTHONDONTWRITEBYTECODE"] = "1"
+    empty = tempfile.mkdtemp(prefix="axisflow-no-pyc-")
+    variants = {"as installed (bytecode compiled at install)": base, "no installed bytecode (uv's default before)": {**base, "PYTHONPYCACHEPREFIX": empty}}
+    times: dict[str, list[float]] = {label: [] for label in variants}
+    for _ in range(repeats):
+        for label, variant in variants.items():
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], env=variant, check=True)
+            times[label].append(time.perf_counter() - started)
+    shutil.rmtree(empty, ignore_errors=True)
+    print(f"\n## A branch task's seam imports (torch + configure_torch + metrics), fresh interpreter, median of {repeats}\n")
+    print(table(["bytecode", "wall s"], [[label, statistics.median(ts)] for label, ts in times.items()]))
+
+
 def part_scaling(counts: list[int], workers: int, env: dict[str, str], work: Path) -> None:
     """Run the instrumented shell at each branch count and print its fixed cost and join footprint."""
     rows, heavy = [], {}
@@ -441,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
             part_scaling(counts, args.workers, env, work)
         if "probe" in parts:
             part_probe(args.workers, env, work)
+        if "bytecode" in parts:
+            part_bytecode(env, repeats=1 if args.quick else 3)
         print(f"\nload average at end {os.getloadavg()[0]:.2f}")
     finally:
         os.chdir(ROOT)
