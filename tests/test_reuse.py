@@ -64,9 +64,8 @@ def revisions(tmp_path_factory):
     return runs
 
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_adding_a_method_trains_only_that_methods_arms(revisions, smoke_run):
     run = revisions["add_method"]
     # smoke: 6 branches; mlp_early_stop is axis-dependent over 2 epoch values.
@@ -85,6 +84,7 @@ def test_adding_a_method_trains_only_that_methods_arms(revisions, smoke_run):
     _assert_equal_outside_run_fields(results, _results(smoke_run))
 
 
+@pytest.mark.slow
 def test_adding_seeds_trains_only_the_new_branches(revisions):
     run = revisions["add_seeds"]
     assert _branch_tasks(run) == 2  # seed 3 at both noise values; seeds 0-2 start no task
@@ -93,18 +93,21 @@ def test_adding_seeds_trains_only_the_new_branches(revisions):
     assert len(_records(run)) == 8
 
 
+@pytest.mark.slow
 def test_adding_an_axis_value_trains_only_its_branches(revisions):
     run = revisions["add_value"]
     assert _branch_tasks(run) == 3
     assert _trained(run) == {"logreg": 3, "mlp": 6, "mlp_early_stop": 6}
 
 
+@pytest.mark.slow
 def test_changing_a_method_setting_retrains_only_that_method(revisions):
     run = revisions["mlp_setting"]
     assert _trained(run) == {"mlp": 12}
     assert _results(run)["provenance"]["reuse"]["reused"] == 18
 
 
+@pytest.mark.slow
 def test_rerunning_a_finished_run_trains_nothing_and_equals_it(revisions, smoke_run):
     run = revisions["again"]
     assert _trained(run) == {}
@@ -115,6 +118,7 @@ def test_rerunning_a_finished_run_trains_nothing_and_equals_it(revisions, smoke_
     _assert_equal_outside_run_fields(_results(run), _results(smoke_run))
 
 
+@pytest.mark.slow
 def test_reuse_off_recomputes_everything(revisions, smoke_run):
     run = revisions["off"]
     assert _trained(run) == {"logreg": 6, "mlp": 12, "mlp_early_stop": 12}
@@ -122,10 +126,12 @@ def test_reuse_off_recomputes_everything(revisions, smoke_run):
     _assert_equal_outside_run_fields(_results(run), _results(smoke_run))
 
 
+@pytest.mark.slow
 def test_results_header_and_plan_say_what_is_reused(revisions):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     where = revisions["again"].datastore_root
-    results = subprocess.run([sys.executable, "-m", "components.cli", "results"], cwd=where, env=env, capture_output=True, text=True, timeout=300)
+    again = revisions["again"].run.id
+    results = subprocess.run([sys.executable, "-m", "components.cli", "results", "--run", again], cwd=where, env=env, capture_output=True, text=True, timeout=300)
     assert results.returncode == 0, results.stderr
     assert "30 of 30 arms reused from runs InvestigationFlow/" in results.stdout
     plan = subprocess.run(
@@ -165,6 +171,7 @@ def _run_copy(copy: Path, root: Path, *overrides: str) -> FinishedRun:
         return FinishedRun(running, root)
 
 
+@pytest.mark.slow
 def test_code_and_lockfile_edits_retrain_exactly_what_depends_on_them(project_copy, tmp_path):
     root = tmp_path / "store"
     all_arms = {"logreg": 1, "mlp": 2, "mlp_early_stop": 2}
@@ -189,12 +196,17 @@ def test_code_and_lockfile_edits_retrain_exactly_what_depends_on_them(project_co
 # --- Verify, nondeterministic contract, prove: in process, no flow runs --------------------------------------
 
 
+# scikit-learn's ridge, not torch: torch cannot be imported into a process after Metaflow's vendored
+# typing_extensions (loaded by the end-to-end tests' client reads) has patched `typing`.
+IN_PROCESS = ("experiment=sample_size_smoke", "experiment.seeds=1", "experiment.axes.data.n_train=[40]", "method=[ridge]")
+
+
 def _finished_branch(*overrides: str):
     from components.branch import run_branch
     from components.config import load_spec
     from components.planner import branches
 
-    config, spec = load_spec(["experiment=smoke", *SMALL, *overrides])
+    config, spec = load_spec([*IN_PROCESS, *overrides])
     branch = branches(spec)[0]
     return config, branch, run_branch(config, branch, log=lambda _: None)
 
@@ -213,21 +225,21 @@ def test_verify_recomputes_a_sample_and_names_the_arm_that_differs():
     from components.branch import run_branch
     from components.reuse import plan_reuse
 
-    config, branch, record = _finished_branch("method=[logreg]")
+    config, branch, record = _finished_branch()
     tasks, assembled = plan_reuse(config, [branch], flow="F", mode="verify", run_id="2", lookup=_lookup_from(record), log=lambda _: None)
     assert assembled == [] and tasks[0]["arms"][0].get("verify")
     verified = run_branch(config, tasks[0], log=lambda _: None)
     assert verified["provenance"]["arms"][0]["origin"] == "verified"
     assert repr(verified["trainings"]) == repr(record["trainings"])
-    tasks, _ = plan_reuse(config, [branch], flow="F", mode="verify", run_id="2", lookup=_lookup_from(record, tamper="logreg"), log=lambda _: None)
-    with pytest.raises(RuntimeError, match=r"reuse verify: branch label_noise=0.0,seed=0, method logreg, training axes none: value differs"):
+    tasks, _ = plan_reuse(config, [branch], flow="F", mode="verify", run_id="2", lookup=_lookup_from(record, tamper="ridge"), log=lambda _: None)
+    with pytest.raises(RuntimeError, match=r"reuse verify: branch n_train=40,seed=0, method ridge, training axes none: value differs"):
         run_branch(config, tasks[0], log=lambda _: None)
 
 
 def test_nondeterministic_contract_never_reuses():
     from components.reuse import plan_reuse
 
-    config, branch, record = _finished_branch("method=[logreg]", "experiment.contract=nondeterministic")
+    config, branch, record = _finished_branch("experiment.contract=nondeterministic")
     tasks, assembled = plan_reuse(config, [branch], flow="F", mode="auto", lookup=_lookup_from(record), log=lambda _: None)
     assert assembled == [] and all("reused" not in arm for arm in tasks[0]["arms"])
 
@@ -290,6 +302,7 @@ def s3_env(tmp_path_factory):
         server.stop()
 
 
+@pytest.mark.slow
 def test_reuse_works_on_an_s3_datastore(s3_env, tmp_path):
     from components.runs import run_flow
 
