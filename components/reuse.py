@@ -5,8 +5,10 @@ method x training cell; an ``axis_agnostic`` method's one training serves every
 cell). Its **reuse key** (:func:`arm_keys`) is a SHA-256 over everything the
 arm's numbers depend on:
 
-* the data node (generator ``_target_`` and settings), the branch's data-axis
-  values and its replicate seed;
+* the data node (generator ``_target_`` and settings), the content of the
+  file a file-backed generator reads (its SHA-256, from the generator's
+  ``source``: an edited table retrains every arm, a moved one with the same
+  bytes and path does not), the branch's data-axis values and its replicate seed;
 * the method's name (its training seed derives from it) and its whole config
   node; the training keys its trainer declares it reads (``reads_training``),
   with this cell's values; the metric node (trainers validate with it);
@@ -59,7 +61,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from components.config import ConfigError, ExperimentSpec
-from components.declarations import TARGET
+from components.declarations import TARGET, locate
 from components.planner import trainings
 from components.constants import RECORD_SCHEMA
 
@@ -71,6 +73,7 @@ __all__ = [
     "arm_provenance",
     "check_reused",
     "code_fingerprint",
+    "data_content",
     "find_reusable",
     "lock_fingerprint",
     "off_options",
@@ -213,12 +216,19 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
+def data_content(data: Mapping[str, Any]) -> str | None:
+    """SHA-256 of the file a file-backed generator reads (its ``source``), or ``None`` for a generator that reads none."""
+    source = getattr(locate(data[TARGET], "data._target_"), "source", None)
+    return source(data)["sha256"] if source is not None else None
+
+
 def arm_keys(spec: ExperimentSpec, branch: Mapping[str, Any]) -> list[str]:
     """The reuse key of every arm of ``branch``, aligned with :func:`components.planner.trainings`."""
     shared = {
         "version": _KEY_VERSION,
         "record": RECORD_SCHEMA,
         "data": spec.data,
+        "data_content": data_content(spec.data),
         "data_axes": dict(branch["data_axes"]),
         "seed": branch["seed"],
         "metric": spec.metric,

@@ -20,6 +20,7 @@ from components.schema import RUN_FIELDS, check_record, check_results, comparabl
 from conftest import ROOT, FinishedRun, run_smoke
 
 SMALL = ("experiment.seeds=1", "experiment.axes.data.label_noise=[0.0]")
+ALLOW = ("all",)
 
 
 def _results(run: FinishedRun) -> dict:
@@ -54,11 +55,12 @@ def _assert_equal_outside_run_fields(a: dict, b: dict) -> None:
 def revisions(tmp_path_factory):
     """One datastore revised step by step: two methods, + a method, + seeds, + an axis value, a changed setting."""
     root = tmp_path_factory.mktemp("revise")
-    runs = {"base": run_smoke(root, "method=[logreg,mlp]")}
-    runs["add_method"] = run_smoke(root)
-    runs["add_seeds"] = run_smoke(root, "experiment.seeds=4")
-    runs["add_value"] = run_smoke(root, "experiment.axes.data.label_noise=[0.0,0.3,0.1]")
-    runs["mlp_setting"] = run_smoke(root, "method.mlp.model.hidden=[16]")
+    # The revisions change the reviewed fidelity facts (methods, sweeps); the review gate is not under test here.
+    runs = {"base": run_smoke(root, "method=[logreg,mlp]", review_allow=ALLOW)}
+    runs["add_method"] = run_smoke(root, review_allow=ALLOW)
+    runs["add_seeds"] = run_smoke(root, "experiment.seeds=4", review_allow=ALLOW)
+    runs["add_value"] = run_smoke(root, "experiment.axes.data.label_noise=[0.0,0.3,0.1]", review_allow=ALLOW)
+    runs["mlp_setting"] = run_smoke(root, "method.mlp.model.hidden=[16]", review_allow=ALLOW)
     runs["again"] = run_smoke(root)
     runs["off"] = run_smoke(root, reuse="off")
     return runs
@@ -165,7 +167,7 @@ def project_copy(tmp_path_factory):
 def _run_copy(copy: Path, root: Path, *overrides: str) -> FinishedRun:
     from components.runs import run_flow
 
-    with run_flow(copy / "flows" / "investigation.py", ["experiment=smoke", *SMALL, *overrides], max_workers=1, datastore_root=root) as running:
+    with run_flow(copy / "flows" / "investigation.py", ["experiment=smoke", *SMALL, *overrides], max_workers=1, datastore_root=root, review_allow=ALLOW) as running:
         if running.status != "successful":
             pytest.fail(f"run failed:\n{running.stdout}\n{running.stderr}")
         return FinishedRun(running, root)
@@ -308,8 +310,36 @@ def test_reuse_works_on_an_s3_datastore(s3_env, tmp_path):
 
     outputs = []
     for _ in range(2):
-        with run_flow(ROOT / "flows" / "investigation.py", ["experiment=smoke", *SMALL, "method=[logreg]"], max_workers=1, datastore_root=tmp_path, env=s3_env) as running:
+        with run_flow(ROOT / "flows" / "investigation.py", ["experiment=smoke", *SMALL, "method=[logreg]"], max_workers=1, datastore_root=tmp_path, env=s3_env, review_allow=ALLOW) as running:
             assert running.status == "successful", running.stdout + running.stderr
             outputs.append(running.stdout)
     assert "reuse auto: 0 of 1 arms reused" in outputs[0]
     assert "reuse auto: 1 of 1 arms reused" in outputs[1]
+
+
+# --- What a key covers: the table's bytes, the framework modules it names ------------------------------------
+
+
+def test_editing_the_table_a_generator_reads_changes_every_key(tmp_path):
+    from components.config import load_spec
+    from components.planner import branches
+    from components.reuse import arm_keys
+
+    table = tmp_path / "table.csv"
+    shutil.copy2(ROOT / "data" / "breast_cancer.csv", table)
+    overrides = ["experiment=tabular_cv_smoke", f"data.path={table}"]
+    _, spec = load_spec(overrides)
+    before = [arm_keys(spec, b) for b in branches(spec)]
+    assert before == [arm_keys(spec, b) for b in branches(load_spec(overrides)[1])]  # a pure function of the inputs
+    lines = table.read_text().splitlines()
+    cells = lines[1].split(",")
+    cells[1] = str(float(cells[1]) + 0.5)  # one feature value of one row
+    table.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+    after = [arm_keys(spec, b) for b in branches(spec)]
+    assert all(not set(a) & set(b) for a, b in zip(before, after))
+
+
+def test_every_framework_module_a_key_names_exists():
+    from components.reuse import ARM_MODULES, _module_file
+
+    assert [name for name in ARM_MODULES if _module_file(name) is None] == []
