@@ -326,7 +326,7 @@ def paired_figure(results: Mapping[str, Any]) -> Any:
                 ax.set_title(_describe(combo))
         _hide_unused(axes, len(panels))
         order = ["better", "inconclusive", "worse", None]
-        names = {"better": "better (CI excludes 0)", "worse": "worse (CI excludes 0)", "inconclusive": "inconclusive (CI spans 0)", None: "no interval"}
+        names = _verdict_names(results)
         handles = [
             Line2D([], [], color=_VERDICT_STYLE[v][0], marker=_VERDICT_STYLE[v][1], markersize=8, lw=2, label=names[v])
             for v in order
@@ -338,6 +338,25 @@ def paired_figure(results: Mapping[str, Any]) -> Any:
             f"{results.get('experiment', '')}: paired difference vs {baseline} on shared seeds, {_seed_summary(results)}"
         )
     return fig
+
+
+def _verdict_names(results: Mapping[str, Any]) -> dict[str | None, str]:
+    """Legend labels that say what a verdict colour means: family-wise significance, or a per-row interval.
+
+    Colours follow the row's ``verdict``. Under a multiplicity correction that
+    is the family-wise test, so a drawn interval may exclude 0 while its row is
+    ``inconclusive``; the labels must not say otherwise.
+    """
+    multiplicity = (results.get("statistics") or {}).get("multiplicity")
+    if multiplicity in ("holm", "bonferroni"):
+        family = "Holm" if multiplicity == "holm" else "Bonferroni"
+        return {
+            "better": f"better (significant after {family})",
+            "worse": f"worse (significant after {family})",
+            "inconclusive": f"inconclusive (not significant after {family}; the row's own CI may exclude 0)",
+            None: "no interval",
+        }
+    return {"better": "better (CI excludes 0)", "worse": "worse (CI excludes 0)", "inconclusive": "inconclusive (CI spans 0)", None: "no interval"}
 
 
 def _training_cells(results: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -235,26 +235,10 @@ def format_plan(results: Mapping[str, Any], planned: Mapping[str, Any], *, width
     return "\n".join(lines) + "\n"
 
 
-def _select_run(flow: str, run_id: str | None, experiment: str | None):
-    """The named run, or the latest successful run of ``flow`` (of ``experiment`` when given)."""
+def _cmd_seeds(args: argparse.Namespace) -> int:
     from components.runs import find_run
 
-    if experiment is None or run_id is not None:
-        run = find_run(flow, run_id)
-        if experiment is not None and run["end"].task.data.results.get("experiment") != experiment:
-            raise LookupError(f"run {run.pathspec} is not of experiment {experiment!r}")
-        return run
-    from metaflow import Flow
-
-    find_run(flow, None)  # the same "no runs" errors as results
-    for run in Flow(flow).runs():
-        if run.successful and run["end"].task.data.results.get("experiment") == experiment:
-            return run
-    raise LookupError(f"flow {flow} has no successful run of experiment {experiment!r}")
-
-
-def _cmd_seeds(args: argparse.Namespace) -> int:
-    run = _select_run(args.flow, args.run, args.experiment)
+    run = find_run(args.flow, args.run, args.experiment)
     results = run["end"].task.data.results
     planned = plan(results, width=args.width, effect=args.effect, target_power=args.power)
     print(f"{run.pathspec} ({results.get('experiment')})")

@@ -157,11 +157,22 @@ def test_paired_figure_colours_rows_by_verdict_and_keeps_zero_in_view(reference)
         assert "method − logreg" in ax.get_xlabel() and "test auroc" in ax.get_xlabel()
     verdicts = {p["verdict"] for p in results["paired"]}
     assert len(verdicts) > 1, "fixture should exercise more than one verdict"
-    names = {"better": "better (CI excludes 0)", "worse": "worse (CI excludes 0)", "inconclusive": "inconclusive (CI spans 0)"}
+    names = report._verdict_names(results)
     assert {names[v] for v in verdicts} <= set(_legend_labels(fig))
     colours = {p["verdict"]: report._VERDICT_STYLE[p["verdict"]][0] for p in results["paired"]}
     drawn = {c.lines[0].get_color() for ax in axes for c in ax.containers}
     assert drawn == set(colours.values())
+
+
+def test_paired_legend_says_what_the_verdict_colour_means(reference):
+    """Colours follow the family-wise verdict, so the legend must not claim "CI excludes 0" under a correction."""
+    results, _ = reference
+    for multiplicity, expected in (("holm", "after Holm"), ("bonferroni", "after Bonferroni"), ("none", "CI excludes 0")):
+        flagged = {**results, "statistics": {**results["statistics"], "multiplicity": multiplicity}}
+        labels = _legend_labels(report.paired_figure(flagged))
+        assert any(expected in label for label in labels), labels
+        if multiplicity != "none":
+            assert not any("CI excludes 0" in label for label in labels), labels
 
 
 def test_learning_curve_figure_has_series_rows_and_data_value_columns(reference):
