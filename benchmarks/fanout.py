@@ -308,7 +308,7 @@ def part_compare(grid: list[str], workers: int, env: dict[str, str], work: Path,
     print(f"\n## Fan-out comparison on {' '.join(grid)}\n")
     print(table(["mode", "wall s", "CPU s", "tasks", "trainings", "datasets", "load before/after"], rows))
     print()
-    for top, bottom, target in (("a", "c", "target <= 1.5"), ("b", "a", "target >= 3")):
+    for top, bottom, target in (("a", "c", "target <= 1.3"), ("b", "a", "target >= 3")):
         if top in runs and bottom in runs:
             t, b = runs[top], runs[bottom]
             print(f"({top})/({bottom}) wall {t.wall / b.wall:.2f}x ({target}), CPU {t.cpu / b.cpu:.2f}x")

@@ -62,14 +62,15 @@ def _reuse_plan(args: argparse.Namespace, planned: list[dict[str, Any]]) -> list
     if args.reuse == "off":
         return ["", "reuse: off (every arm would be trained)"]
     ensure_user()
-    tasks, records = plan_reuse(compose(args.overrides), planned, flow=args.flow, mode=args.reuse, log=lambda _: None)
-    reused = [(b, a) for b in tasks for a in b["arms"] if "reused" in a] + [(r, a) for r in records for a in r["provenance"]["arms"]]
-    total = sum(len(b["arms"]) for b in tasks) + sum(len(r["provenance"]["arms"]) for r in records)
-    runs = sorted({a["reused"]["run"] if "reused" in a else a["run"] for _, a in reused})
-    out = ["", f"reuse ({args.reuse}, flow {args.flow}): {len(reused)} of {total} arms would be reused"
+    tasks, untasked = plan_reuse(compose(args.overrides), planned, flow=args.flow, mode=args.reuse, log=lambda _: None)
+    arms = [a for b in [*tasks, *untasked] for a in b["arms"]]
+    reused = [a for a in arms if "reused" in a]
+    trained = sum(1 for a in arms if "reused" not in a or a.get("verify"))
+    runs = sorted({a["reused"]["run"] for a in reused})
+    out = ["", f"reuse ({args.reuse}, flow {args.flow}): {len(reused)} of {len(arms)} arms would be reused"
            + (f" from runs {', '.join(runs)}" if runs else "")]
-    out.append(f"  {len(records)} branches fully reused (no task), {len(tasks)} branch tasks would start, "
-               f"{total - len(reused)} trainings would run")
+    out.append(f"  {len(untasked)} branches fully reused (no task), {len(tasks)} branch tasks would start, "
+               f"{trained} trainings would run")
     return out
 
 

@@ -28,7 +28,8 @@ in the ``records`` artifact of earlier **successful** runs of the same flow, rea
 through the Metaflow client (local datastore or S3 with its metadata; no side
 database), newest first, at most :data:`SCAN_RUNS` runs. Arms with a match are
 handed to their branch, which trains only the others; a branch whose every arm
-matched starts no task (its record is assembled in ``start``), unless every
+matched starts no task (its record is assembled in ``start``, by
+:func:`components.surface.reuse_run`), unless every
 branch matched: Metaflow cannot fan out over nothing, so one such branch then
 runs as a task that trains nothing. Each record says per arm whether it was
 trained or reused and where it was trained (``record["provenance"]``).
@@ -315,14 +316,16 @@ def plan_reuse(
     lookup: Callable[..., dict[str, dict[str, Any]]] = find_reusable,
     log: Callable[[str], None] = print,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Split the plan's branches into ``(branches to run as tasks, records assembled from reused arms)``.
+    """Split the plan's branches into ``(branches to run as tasks, branches whose every arm is reused)``.
+
+    The second list starts no task: :func:`components.surface.reuse_run`
+    assembles their records from the reused arms (``run_branch`` copies them).
 
     Every branch dict gets ``arms``: per arm its ``key`` and, when reused, the
     matched ``reused`` source (see :func:`find_reusable`); ``verify`` marks a
     reused arm the branch must also recompute and compare. ``mode`` is one of
     :data:`MODES`; ``nondeterministic`` experiments never reuse.
     """
-    from components.branch import run_branch
     from components.config import validate
 
     if mode not in MODES:
@@ -352,14 +355,13 @@ def plan_reuse(
             tasks.append(branch)
     if not tasks and records:
         tasks.append(records.pop(0))  # Metaflow cannot fan out over an empty list
-    assembled = [run_branch(config, branch, log=lambda _: None) for branch in records]
     total = sum(len(b["arms"]) for b in planned)
     log(
         f"axisflow: reuse {mode}: {len(reused)} of {total} arms reused"
         f"{' (' + str(sum(1 for b in planned for a in b['arms'] if a.get('verify'))) + ' recomputed to verify)' if mode == 'verify' else ''}; "
         f"{len(records)} of {len(planned)} branches start no task"
     )
-    return tasks, assembled
+    return tasks, records
 
 
 def reuse_summary(records: Iterable[Mapping[str, Any]], mode: str | None) -> dict[str, Any]:

@@ -132,6 +132,23 @@ def build_results(
     }
 
 
+def reuse_run(
+    config: Mapping[str, Any], planned: list[dict[str, Any]], *, flow: str, mode: str, run_id: str | None, **options: Any
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Called in ``start``: ``(branches to fan out over, records of branches whose every arm is reused)``.
+
+    Looks the planned arms up in earlier runs (:func:`components.reuse.plan_reuse`)
+    and assembles the record of every fully reused branch here, so it starts no
+    task; the join merges those records with the branch tasks' own.
+    ``options`` go to ``plan_reuse`` (``lookup``, ``log``).
+    """
+    from components.branch import run_branch
+    from components.reuse import plan_reuse
+
+    tasks, reused = plan_reuse(config, planned, flow=flow, mode=mode, run_id=run_id, **options)
+    return tasks, [run_branch(config, branch, log=lambda _: None) for branch in reused]
+
+
 def provenance(flow: Any) -> dict[str, Any]:
     """Where, when and from which code this run happened (excluded when comparing runs).
 

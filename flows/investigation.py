@@ -50,12 +50,11 @@ class InvestigationFlow(FlowSpec):
     def start(self):
         """Validate the config, plan the branches (data-axis values x seed) and look up reusable arms."""
         from components.provenance import utc_now
-        from components.reuse import plan_reuse
-        from components.surface import plan_run
+        from components.surface import plan_run, reuse_run
 
         self.started_at = utc_now()
         self.plan, planned = plan_run(self.config.to_dict())
-        self.branches, self.reused_records = plan_reuse(self.config.to_dict(), planned, flow=current.flow_name, mode=self.reuse, run_id=current.run_id)
+        self.branches, self.reused_records = reuse_run(self.config.to_dict(), planned, flow=current.flow_name, mode=self.reuse, run_id=current.run_id)
         self.contract = self.config.experiment.contract
         print(f"axisflow: {self.plan['branches']} branches, {self.plan['trainings']} trainings")
         self.next(self.branch, foreach="branches")

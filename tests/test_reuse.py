@@ -260,6 +260,23 @@ def test_a_matching_arm_is_reused_bit_for_bit_without_training():
     assert {a["origin"] for a in copy["provenance"]["arms"]} == {"reused"}
 
 
+def test_a_fully_reused_branch_starts_no_task_and_its_record_is_assembled_in_start():
+    from components.branch import run_branch
+    from components.config import load_spec
+    from components.planner import branches
+    from components.surface import reuse_run
+
+    config, spec = load_spec([*IN_PROCESS, "experiment.seeds=2"])
+    first, second = branches(spec)
+    finished = run_branch(config, first, log=lambda _: None)
+    tasks, records = reuse_run(config, [first, second], flow="F", mode="auto", run_id="2", lookup=_lookup_from(finished), log=lambda _: None)
+    assert [t["key"] for t in tasks] == [second["key"]] and all("reused" not in a for a in tasks[0]["arms"])
+    assert [r["key"] for r in records] == [first["key"]]
+    assert records[0]["counts"] == {} and records[0]["provenance"]["task"] is None
+    assert repr(records[0]["trainings"]) == repr(finished["trainings"])
+    assert repr(records[0]["observations"]) == repr(finished["observations"])
+
+
 def test_prove_runs_with_reuse_off():
     from components.reuse import off_options
 
