@@ -60,6 +60,9 @@ __all__ = [
 EXCLUDED: dict[str, str] = {
     "results.provenance": "where and when the run happened (run id, user, lint verdict, timestamps, host, workers)",
     "*.timing": "wall-clock durations and timestamps (a branch record's timing block)",
+    "records[].provenance.task": "the Metaflow task that ran the branch (its run id differs between runs)",
+    "records[].provenance.arms[].run": "the run that trained the arm (this run: its id differs between runs)",
+    "records[].provenance.arms[].task": "the task that trained the arm (its run id differs between runs)",
 }
 #: Version of the JSON verdict written by ``--report``.
 REPORT_SCHEMA = PROVE_REPORT_SCHEMA
@@ -163,7 +166,8 @@ class Verdict:
 
 
 def _excluded(schema_path: str) -> bool:
-    return any(fnmatchcase(schema_path, pattern) for pattern in EXCLUDED)
+    # ``[]`` in a pattern is the literal "any list element" of schema paths, not an fnmatch character class.
+    return any(fnmatchcase(schema_path, pattern.replace("[]", "[[]]")) for pattern in EXCLUDED)
 
 
 def _same_scalar(a: Any, b: Any) -> bool:

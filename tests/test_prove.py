@@ -118,7 +118,27 @@ def test_compare_skips_the_documented_exclusions_only():
     records_b[0]["counts"]["train_arm"] = 4
     (difference,) = compare(results_a, records_a, results_b, records_b)
     assert (difference.branch, difference.field) == ("label_noise=0.0,seed=0", "counts.train_arm")
-    assert set(EXCLUDED) == {"results.provenance", "*.timing"} and all(EXCLUDED.values())
+    assert set(EXCLUDED) == {
+        "results.provenance", "*.timing",
+        "records[].provenance.task", "records[].provenance.arms[].run", "records[].provenance.arms[].task",
+    } and all(EXCLUDED.values())
+
+
+def test_compare_skips_where_an_arm_ran_but_not_its_key_or_origin():
+    """Two runs name different tasks; the arm's reuse key and whether it was trained or reused must still agree."""
+    results_a, records_a, results_b, records_b = _pair()
+    for records, run in ((records_a, "F/1"), (records_b, "F/2")):
+        for record in records:
+            record["provenance"] = {
+                "task": f"{run}/branch/{record['key']}",
+                "arms": [{"key": f"k{i}", "origin": "trained", "run": run, "task": f"{run}/branch/{record['key']}"}
+                         for i, _ in enumerate(record["trainings"])],
+            }
+    assert compare(results_a, records_a, results_b, records_b) == []
+    records_b[0]["provenance"]["arms"][0]["origin"] = "reused"
+    records_b[1]["provenance"]["arms"][1]["key"] = "other"
+    fields = [d.field for d in compare(results_a, records_a, results_b, records_b)]
+    assert fields == ["provenance.arms[0].origin", "provenance.arms[1].key"]
 
 
 @pytest.mark.parametrize(
