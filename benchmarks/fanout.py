@@ -36,9 +36,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -65,7 +66,7 @@ IMPORTS = (
     ("launcher only: Hydra compose", "from components.config import compose; compose()"),
 )
 
-__all__ = ["GRIDS", "Measured", "floor", "main", "scaling_overrides"]
+__all__ = ["GRIDS", "Measured", "floor", "main", "scaling_overrides", "scratch"]
 
 
 @dataclass
@@ -127,6 +128,25 @@ def child_env(work: Path, bytecode: str) -> dict[str, str]:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     return env
+
+
+@contextmanager
+def scratch(prefix: str, keep: bool) -> Iterator[Path]:
+    """A temporary working folder whose ``.metaflow`` holds every run and client read; removed at the end unless ``keep``."""
+    from components.shell import ensure_user
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ.pop("METAFLOW_DATASTORE_SYSROOT_LOCAL", None)
+    os.chdir(work)
+    ensure_user()
+    try:
+        yield work
+    finally:
+        os.chdir(ROOT)
+        if keep:
+            print(f"kept datastore and logs in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def flow_cmd(flow: Path, overrides: list[str], workers: int, run_id_file: Path, *extra: str) -> list[str]:
@@ -454,14 +474,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--parts: unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
     counts = [int(n) for n in (args.scaling or ("10" if args.quick else "10,100")).split(",") if n.strip()]
 
-    work = Path(tempfile.mkdtemp(prefix="axisflow-fanout-"))
-    os.environ.pop("METAFLOW_DATASTORE_SYSROOT_LOCAL", None)
-    os.chdir(work)  # every run and every client read use the .metaflow datastore here
-    env = child_env(work, args.bytecode)
-    from components.shell import ensure_user
-
-    ensure_user()
-    try:
+    with scratch("axisflow-fanout-", args.keep) as work:
+        env = child_env(work, args.bytecode)
         print(f"# Fan-out benchmark: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start, bytecode {args.bytecode}")
         log(f"working in {work}; warming caches (imports and one tiny scaling run)")
         warm = "; ".join(code for _, code in IMPORTS[1:])
@@ -479,12 +493,6 @@ def main(argv: list[str] | None = None) -> int:
         if "bytecode" in parts:
             part_bytecode(env, repeats=1 if args.quick else 3)
         print(f"\nload average at end {os.getloadavg()[0]:.2f}")
-    finally:
-        os.chdir(ROOT)
-        if args.keep:
-            print(f"kept datastore and logs in {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.fanout import SHELL_FLOW, child_env, describe_run, log, table, timed, flow_cmd  # noqa: E402
+from benchmarks.fanout import SHELL_FLOW, child_env, describe_run, flow_cmd, log, scratch, table, timed  # noqa: E402
 
 GRIDS = {"reference": ["experiment=reference"], "quick": ["experiment=smoke"]}
 
@@ -54,16 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from components.schema import comparable
-    from components.shell import ensure_user
 
     grid = GRIDS["quick" if args.quick else "reference"]
-    work = Path(tempfile.mkdtemp(prefix="axisflow-revise-"))
-    os.environ.pop("METAFLOW_DATASTORE_SYSROOT_LOCAL", None)
-    os.chdir(work)
-    ensure_user()
-    env = child_env(work, "env")
     w = args.workers
-    try:
+    with scratch("axisflow-revise-", args.keep) as work:
+        env = child_env(work, "env")
         print(f"# Revision benchmark: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start, grid {' '.join(grid)}")
         # Order matters: a finished run's arms are reusable by every later run, so each run that must
         # compute everything (--reuse off) comes after the incremental run it is compared with.
@@ -91,12 +84,6 @@ def main(argv: list[str] | None = None) -> int:
         same = repr(comparable(added_results)) == repr(comparable(five_results))
         print(f"incremental reference results equal the fresh run's outside provenance and work, bit for bit: {'yes' if same else 'NO'}")
         print(f"\nload average at end {os.getloadavg()[0]:.2f}")
-    finally:
-        os.chdir(ROOT)
-        if args.keep:
-            print(f"kept datastore and logs in {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
@@ -94,3 +97,27 @@ def run_in_copy(repo: Path, overrides: list[str], datastore_root: Path, *, revie
     if not lines:
         pytest.fail(f"the run in {repo} did not report (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return json.loads(lines[-1][len("AXISFLOW-RUN "):])
+
+
+#: moto's fixed test credentials, valid for its server only.
+S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+
+
+@contextmanager
+def moto_s3(bucket: str) -> Iterator[tuple[str, Any]]:
+    """moto's S3 server on a free loopback port with one empty ``bucket``: ``(endpoint URL, boto3 client)``."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, **S3_CREDENTIALS)
+    client.create_bucket(Bucket=bucket)
+    try:
+        yield endpoint, client
+    finally:
+        server.stop()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tarfile
@@ -21,33 +20,21 @@ import pytest
 
 from components.config import compose
 from components.shell import LAUNCH_KEY
+from conftest import S3_CREDENTIALS, moto_s3
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOW = ROOT / "flows" / "investigation.py"
 BUCKET = "axisflow-argo-test"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+CREDENTIALS = S3_CREDENTIALS
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
     """moto's S3 server on a free loopback port, with one empty bucket."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    client = boto3.client("s3", endpoint_url=endpoint, **CREDENTIALS)
-    client.create_bucket(Bucket=BUCKET)
-    try:
+    with moto_s3(BUCKET) as (endpoint, client):
         yield endpoint, client
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

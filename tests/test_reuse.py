@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from components.schema import RUN_FIELDS, check_record, check_results, comparable
-from conftest import ROOT, FinishedRun, run_smoke
+from conftest import ROOT, FinishedRun, moto_s3, run_smoke
 
 SMALL = ("experiment.seeds=1", "experiment.axes.data.label_noise=[0.0]")
 ALLOW = ("all",)
@@ -288,18 +287,13 @@ def test_prove_runs_with_reuse_off():
 
 @pytest.fixture(scope="module")
 def s3_env(tmp_path_factory):
-    import boto3
-    from moto.server import ThreadedMotoServer
+    with moto_s3("axisflow-reuse") as (endpoint, _):
+        yield _s3_settings(endpoint, tmp_path_factory.mktemp("s3-home"))
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    home = tmp_path_factory.mktemp("s3-home")
-    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1").create_bucket(Bucket="axisflow-reuse")
-    env = {
+
+def _s3_settings(endpoint: str, home: Path) -> dict[str, str]:
+    """Metaflow and AWS settings for a datastore in moto's bucket ``axisflow-reuse`` at ``endpoint``."""
+    return {
         "METAFLOW_HOME": str(home),
         "METAFLOW_DEFAULT_DATASTORE": "s3",
         "METAFLOW_DATASTORE_SYSROOT_S3": "s3://axisflow-reuse/metaflow",
@@ -315,10 +309,6 @@ def s3_env(tmp_path_factory):
         "NO_PROXY": "127.0.0.1",
         "no_proxy": "127.0.0.1",
     }
-    try:
-        yield env
-    finally:
-        server.stop()
 
 
 @pytest.mark.slow

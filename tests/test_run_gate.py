@@ -29,8 +29,11 @@ def planted_flow(tmp_path):
     (tmp_path / "components").symlink_to(ROOT / "components")
     text = (ROOT / "flows" / "investigation.py").read_text()
     anchor = "@ship_project\n"
+    step = "        self.started_at = utc_now()\n"
+    # Both anchors must be there: a plant that silently misses would make every gate test pass for nothing.
+    assert text.count(anchor) == 1 and text.count(step) == 1, "the shell changed; move the plant's anchors"
     text = text.replace(anchor, PLANT.lstrip("\n") + "\n\n" + anchor, 1)
-    text = text.replace("        from components.surface import plan_run\n", "        from components.surface import plan_run\n\n        print(_budget())\n", 1)
+    text = text.replace(step, step + "        print(_budget())\n", 1)
     flow = tmp_path / "flows" / "planted.py"
     flow.parent.mkdir()
     flow.write_text(text)
