@@ -359,7 +359,7 @@ def plan_reuse(
     log(
         f"axisflow: reuse {mode}: {len(reused)} of {total} arms reused"
         f"{' (' + str(sum(1 for b in planned for a in b['arms'] if a.get('verify'))) + ' recomputed to verify)' if mode == 'verify' else ''}; "
-        f"{len(records)} of {len(planned)} branches start no task"
+        f"{len(records)} of {len(planned)} branches fully reused (no task)"
     )
     return tasks, records
 
