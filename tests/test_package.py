@@ -49,7 +49,8 @@ def _save_and_extract(work: Path, *options: str) -> Path:
     dest = work / "task"
     dest.mkdir()
     with tarfile.open(work / "package.tgz") as archive:
-        archive.extractall(dest, filter="data")
+        # Extraction filters exist from Python 3.11.4 (and 3.8.17...); earlier 3.11 releases extract as before.
+        archive.extractall(dest, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     return dest
 
 
