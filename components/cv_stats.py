@@ -94,15 +94,6 @@ def _clip(value: float, bounds: Sequence[float | None]) -> float:
     return value
 
 
-def _verdict(low: float, high: float, higher_is_better: bool) -> str:
-    """``better``/``worse`` when the difference interval excludes 0, else ``inconclusive``."""
-    if low > 0:
-        return "better" if higher_is_better else "worse"
-    if high < 0:
-        return "worse" if higher_is_better else "better"
-    return "inconclusive"
-
-
 def _collect(observations: Iterable[Mapping[str, Any]], fold_axis: str) -> dict[tuple[str, str], dict[str, Any]]:
     """Group observations by (axes without the fold, method) into ``{replicate: {fold: value}}``."""
     cells: dict[tuple[str, str], dict[str, Any]] = {}
@@ -227,7 +218,6 @@ def aggregate_folds(
         summary["ci_low"], summary["ci_high"] = _clip(summary["ci_low"], metric_range), _clip(summary["ci_high"], metric_range)
         cell_out.append({"axes": dict(cell["axes"]), "method": cell["method"], "n": len(replicates), "seeds": replicates, "folds": n_splits, **summary})
 
-    sign = 1.0 if higher_is_better else -1.0
     alpha = 1.0 - confidence
     multiplicity = settings.get("multiplicity", stats.DEFAULT_MULTIPLICITY)
     rows = []
@@ -246,15 +236,11 @@ def aggregate_folds(
     paired_out = []
     for (cell, common, diff, summary), p_adj in zip(rows, adjusted):
         # Counted over replicates (fold-averaged differences), like the table's n.
-        per_replicate = np.asarray(summary["values"])
-        wins = float(np.sum(np.where(sign * per_replicate > 0, 1.0, np.where(per_replicate == 0, 0.5, 0.0))))
-        per_row = _verdict(summary["ci_low"], summary["ci_high"], higher_is_better)
-        if multiplicity == "none":
-            verdict = per_row
-        elif p_adj < alpha and summary["mean"] != 0:
-            verdict = "better" if sign * summary["mean"] > 0 else "worse"
-        else:
-            verdict = "inconclusive"
+        wins = stats.wins(summary["values"], higher_is_better)
+        verdict, per_row = stats.family_verdict(
+            summary["ci_low"], summary["ci_high"], p_adj, summary["mean"],
+            multiplicity=multiplicity, alpha=alpha, higher_is_better=higher_is_better,
+        )
         paired_out.append(
             {
                 "axes": dict(cell["axes"]),

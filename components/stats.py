@@ -52,10 +52,12 @@ __all__ = [
     "check_contrasts",
     "check_settings",
     "difference_bounds",
+    "family_verdict",
     "hybrid_t_interval",
     "interval_from_distribution",
     "replicate_seed",
     "student_t_ci",
+    "wins",
 ]
 
 #: Interval methods :func:`aggregate` and :func:`bootstrap_ci` accept.
@@ -1518,20 +1520,11 @@ def aggregate(
     # A row without an interval has no p-value and stays out of the family.
     raw = [s["p_value"] if s["ci_low"] is not None else None for s in pair_stats]
     adjusted = adjust_p_values(raw, multiplicity)
-    sign = 1.0 if higher_is_better else -1.0
     rows_out = []
     for (cell, _, header), common, diffs, summary, p_raw, p_adj in zip(comparisons, pair_seeds, pair_diffs, pair_stats, raw, adjusted):
         low, high = summary["ci_low"], summary["ci_high"]
-        wins = sum(1.0 if sign * d > 0 else 0.5 if d == 0 else 0.0 for d in diffs)
-        per_row = _verdict(low, high, higher_is_better)
-        if per_row is None or p_adj is None:
-            verdict = per_row
-        elif multiplicity == "none":
-            verdict = per_row
-        elif p_adj < alpha and summary["mean"] != 0:
-            verdict = "better" if sign * summary["mean"] > 0 else "worse"
-        else:
-            verdict = "inconclusive"
+        won = wins(diffs, higher_is_better)
+        verdict, per_row = family_verdict(low, high, p_adj, summary["mean"], multiplicity=multiplicity, alpha=alpha, higher_is_better=higher_is_better)
         entry = {
             "axes": dict(cell.axes),
             "method": cell.method,
@@ -1542,8 +1535,8 @@ def aggregate(
             "ci_high": high,
             "p_value": p_raw,
             "p_adjusted": p_adj,
-            "wins": wins if diffs else None,
-            "p_improve": wins / len(diffs) if diffs else None,
+            "wins": won if diffs else None,
+            "p_improve": won / len(diffs) if diffs else None,
             "verdict": verdict,
             "verdict_per_row": per_row,
             "seeds": common,
@@ -1568,6 +1561,32 @@ def aggregate(
         "bounds": None if bounds is None else list(bounds),
     }
     return {"settings": settings, "cells": cell_out, "paired": paired_out, "contrasts": contrast_out}
+
+
+def wins(diffs: Iterable[float], higher_is_better: bool) -> float:
+    """Replicates on which the method did better than the reference, in the metric's direction; a tie counts one half."""
+    sign = 1.0 if higher_is_better else -1.0
+    return float(sum(1.0 if sign * d > 0 else 0.5 if d == 0 else 0.0 for d in diffs))
+
+
+def family_verdict(
+    low: float | None, high: float | None, p_adjusted: float | None, mean: float, *,
+    multiplicity: str, alpha: float, higher_is_better: bool,
+) -> tuple[str | None, str | None]:
+    """``(verdict, verdict_per_row)`` of one comparison.
+
+    The per-row verdict reads the row's own interval. The verdict is that one
+    without a correction (``multiplicity: none``) or without an interval or
+    p-value; otherwise it is the family-wise test: ``better``/``worse`` (by the
+    mean's direction) when the adjusted p-value is below ``alpha``, else
+    ``inconclusive``.
+    """
+    per_row = _verdict(low, high, higher_is_better)
+    if per_row is None or p_adjusted is None or multiplicity == "none":
+        return per_row, per_row
+    if p_adjusted < alpha and mean != 0:
+        return ("better" if (mean > 0) == higher_is_better else "worse"), per_row
+    return "inconclusive", per_row
 
 
 def _verdict(low: float | None, high: float | None, higher_is_better: bool) -> str | None:
