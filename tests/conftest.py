@@ -10,6 +10,12 @@ from typing import Any, Iterator
 
 import pytest
 
+# torch._dynamo (imported lazily by torch's deterministic mode and optimizers) must load before the Metaflow
+# client loads its vendored typing_extensions: once that has patched `typing`, importing it fails ("Type
+# parameter ~_R without a default ..."). Importing it here makes in-process torch tests independent of
+# whether a client-reading test ran first in the same session.
+import torch._dynamo  # noqa: F401,E402
+
 ROOT = Path(__file__).resolve().parents[1]
 FLOW = ROOT / "flows" / "investigation.py"
 
