@@ -23,6 +23,7 @@ __all__ = [
     "PROVE_REPORT_SCHEMA",
     "RECORD_SCHEMA",
     "RESULTS_SCHEMA",
+    "REUSE_MODES",
 ]
 
 #: Name of the flow's Metaflow ``Config``; ``--config-value config ...`` targets it.
@@ -60,3 +61,5 @@ RECORD_SCHEMA = "axisflow.record/3"
 PROVENANCE_SCHEMA = "axisflow.provenance/2"
 #: Version of the JSON verdict ``axisflow prove --report`` writes.
 PROVE_REPORT_SCHEMA = "axisflow.prove/1"
+#: The flow's ``--reuse`` choices (components.reuse); ``auto`` is the default.
+REUSE_MODES = ("auto", "off", "verify")
