@@ -23,7 +23,6 @@ __all__ = [
     "PROVE_REPORT_SCHEMA",
     "RECORD_SCHEMA",
     "RESULTS_SCHEMA",
-    "REUSE_MODES",
 ]
 
 #: Name of the flow's Metaflow ``Config``; ``--config-value config ...`` targets it.
@@ -61,5 +60,3 @@ RECORD_SCHEMA = "axisflow.record/3"
 PROVENANCE_SCHEMA = "axisflow.provenance/2"
 #: Version of the JSON verdict ``axisflow prove --report`` writes.
 PROVE_REPORT_SCHEMA = "axisflow.prove/1"
-#: The flow's ``--reuse`` choices (components.reuse); ``auto`` is the default.
-REUSE_MODES = ("auto", "off", "verify")

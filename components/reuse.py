@@ -64,7 +64,7 @@ from typing import Any, Callable, Iterable, Mapping
 from components.config import ConfigError, ExperimentSpec
 from components.declarations import TARGET, locate
 from components.planner import trainings
-from components.constants import RECORD_SCHEMA, REUSE_MODES
+from components.constants import RECORD_SCHEMA
 
 __all__ = [
     "ARM_MODULES",
@@ -88,7 +88,7 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The ``--reuse`` choices; ``auto`` is the default.
-MODES = REUSE_MODES
+MODES = ("auto", "off", "verify")
 #: Framework modules every arm runs through (seed derivation, seam dispatch, record layout), hashed into every key.
 ARM_MODULES = ("components.branch", "components.reuse", "components.seams", "components.seeding", "components.declarations")
 #: At most this many earlier successful runs are read when looking for matches (newest first).

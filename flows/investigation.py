@@ -35,9 +35,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from metaflow import Config, FlowSpec, Parameter, card, current, step  # noqa: E402
-from metaflow._vendor import click  # noqa: E402
-
-from components.constants import REUSE_MODES  # noqa: E402
 
 from components.shell import CONFIG_NAME, DEFAULT_CONFIG, parse_config, prepare_argv, ship_project  # noqa: E402
 
@@ -47,11 +44,7 @@ class InvestigationFlow(FlowSpec):
     """Fan out over data axes x seed, train every method per branch, aggregate, pin the results."""
 
     config = Config(CONFIG_NAME, default_value=DEFAULT_CONFIG, parser=parse_config)
-    # A click choice, so a wrong value is refused at launch (one line, exit 2) instead of failing the start task.
-    reuse = Parameter(
-        "reuse", default="auto", type=click.Choice(list(REUSE_MODES)),
-        help="auto: reuse finished arms of earlier runs; off: recompute all; verify: also recompute a sample",
-    )
+    reuse = Parameter("reuse", default="auto", help="auto: reuse finished arms of earlier runs; off: recompute all; verify: also recompute a sample")
 
     @step
     def start(self):

@@ -349,14 +349,3 @@ def test_every_framework_module_a_key_names_exists():
     from components.reuse import ARM_MODULES, _module_file
 
     assert [name for name in ARM_MODULES if _module_file(name) is None] == []
-
-
-@pytest.mark.slow
-def test_an_unknown_reuse_mode_is_refused_at_launch_before_any_task(tmp_path):
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "flows" / "investigation.py"), "run", "experiment=smoke", "--reuse", "bogus"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )
-    assert done.returncode == 2
-    assert "Invalid value for '--reuse': invalid choice: bogus. (choose from auto, off, verify)" in done.stderr
-    assert not (tmp_path / ".metaflow" / "InvestigationFlow").exists()
