@@ -27,7 +27,7 @@ the same run.
     uv run python benchmarks/bootstrap_speed.py
     uv run python benchmarks/bootstrap_speed.py --before 2cf5073   # also: aggregate side by side with that commit's
 
-With ``--before REV`` the script loads ``components/stats.py`` as it was at git
+With ``--before REV`` the script loads ``components/stats/__init__.py`` as it was at git
 revision ``REV`` and times its ``aggregate`` (with its own defaults) against
 today's (with today's defaults: hybrid-t intervals plus p-values and Holm
 verdicts), interleaved in the same rounds.
@@ -112,9 +112,9 @@ def stream_seeds(observations: list[dict], seed: int) -> list[int]:
 
 
 def _stats_at(rev: str):
-    """``components/stats.py`` as it was at git revision ``rev``, imported as a separate module."""
+    """``components/stats/__init__.py`` as it was at git revision ``rev``, imported as a separate module."""
     root = Path(__file__).resolve().parents[1]
-    source = subprocess.run(["git", "show", f"{rev}:components/stats.py"], cwd=root, check=True, capture_output=True, text=True).stdout
+    source = subprocess.run(["git", "show", f"{rev}:components/stats/__init__.py"], cwd=root, check=True, capture_output=True, text=True).stdout
     path = Path(tempfile.mkdtemp()) / "stats_before.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("stats_before", path)
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resamples", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--before", metavar="REV", help="also time aggregate side by side with components/stats.py at git revision REV")
+    parser.add_argument("--before", metavar="REV", help="also time aggregate side by side with components/stats/__init__.py at git revision REV")
     parser.add_argument("--only-before", action="store_true", help="with --before: skip the scipy comparison")
     args = parser.parse_args(argv)
     if args.before:

@@ -15,7 +15,7 @@ Each trial draws a table of ``n`` rows and runs ``r`` repeats of ``k``-fold
 cross-validation (new fold assignment per repeat, the same assignment for both
 methods), giving ``J = r*k`` test-fold MSEs per method. Intervals (95%):
 
-* ``nadeau_bengio`` (axisflow's default, :func:`components.cv_stats.corrected_t_interval`):
+* ``nadeau_bengio`` (axisflow's default, :func:`components.stats.cv.corrected_t_interval`):
   ``mean +- t_{J-1} sqrt((1/J + 1/(k-1)) S^2)``;
 * ``naive t``: the ``J`` fold scores as independent seeds, ``mean +- t_{J-1} S/sqrt(J)``;
 * ``naive bootstrap-t``: the same scores given to :func:`components.stats.bootstrap_ci`
@@ -44,7 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.cv_stats import corrected_t_interval, naive_t_interval  # noqa: E402
+from components.stats.cv import corrected_t_interval, naive_t_interval  # noqa: E402
 from components.stats import bootstrap_ci  # noqa: E402
 
 SIGMA = 1.0

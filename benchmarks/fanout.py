@@ -57,13 +57,13 @@ HEAVY = ("torch", "hydra", "omegaconf", "scipy", "pandas", "matplotlib")
 IMPORTS = (
     ("python, nothing imported", "pass"),
     ("import metaflow", "import metaflow"),
-    ("start/end task: flow module + components.surface", "import components.shell, components.surface"),
-    ("join task: + components.stats (numpy; scipy only for BCa and student-t)", "import components.shell, components.surface, components.stats"),
+    ("start/end task: flow module + components.engine.surface", "import components.shell, components.engine.surface"),
+    ("join task: + components.stats (numpy; scipy only for BCa and student-t)", "import components.shell, components.engine.surface, components.stats"),
     ("branch seams without torch: components.library.metrics (numpy)", "import components.library.metrics"),
     ("import torch", "import torch"),
     ("torch + configure_torch (as shipped)", "import components.library.torch_train as t; t.configure_torch(1)"),
     ("torch + threads + set_deterministic_debug_mode", "import torch; torch.set_num_threads(1); torch.set_deterministic_debug_mode('error')"),
-    ("launcher only: Hydra compose", "from components.config import compose; compose()"),
+    ("launcher only: Hydra compose", "from components.spec.config import compose; compose()"),
 )
 
 __all__ = ["GRIDS", "Measured", "floor", "main", "scaling_overrides", "scratch"]
@@ -197,9 +197,9 @@ def describe_run(flow_name: str, run_id: str) -> dict[str, Any]:
 
 def floor(overrides: list[str], out: Path) -> None:
     """Mode (c): compose, plan, run every branch and aggregate in this one process; write the results as JSON."""
-    from components.branch import run_branch
-    from components.config import compose
-    from components.surface import aggregate_records, build_results, plan_run
+    from components.engine.branch import run_branch
+    from components.spec.config import compose
+    from components.engine.surface import aggregate_records, build_results, plan_run
 
     config = compose(overrides)
     _, branches = plan_run(config)
@@ -283,7 +283,7 @@ def part_imports(grid: list[str], env: dict[str, str], repeats: int) -> None:
     print(f"\n## What a task pays before its step body (fresh interpreter, median of {repeats})\n")
     print(table(["imports", "wall s"], rows))
 
-    from components.config import compose, validate
+    from components.spec.config import compose, validate
 
     config = compose(grid)
     calls = 200

@@ -31,12 +31,12 @@ from components.shell import CONFIG_NAME, DEFAULT_CONFIG, parse_config, prepare_
 def run_cell(config: Mapping[str, Any], cell: Mapping[str, Any]) -> dict[str, Any]:
     """Generate one cell's dataset, train its one arm and return a record shaped like a branch record.
 
-    ``cell`` holds ``branch`` (an entry of :func:`components.planner.branches`),
+    ``cell`` holds ``branch`` (an entry of :func:`components.engine.planner.branches`),
     ``method`` and ``train_axes``. Seeds derive exactly as in
-    :func:`components.branch.run_branch`, so every value equals the shell's.
+    :func:`components.engine.branch.run_branch`, so every value equals the shell's.
     """
-    from components import seams
-    from components.config import validate
+    from components.spec import seams
+    from components.spec.config import validate
     from components.seeding import derive_seed
 
     spec = validate(config)
@@ -67,8 +67,8 @@ class NaiveFanoutFlow(FlowSpec):
     @step
     def start(self):
         """List every (data-axis values, seed, method, training-axis cell) as its own branch."""
-        from components.config import validate
-        from components.planner import branches, training_cells
+        from components.spec.config import validate
+        from components.engine.planner import branches, training_cells
 
         spec = validate(self.config.to_dict())
         self.cells = [
@@ -89,7 +89,7 @@ class NaiveFanoutFlow(FlowSpec):
     @step
     def join(self, inputs):
         """Order the cell records and aggregate them exactly as the shell's join does."""
-        from components.surface import aggregate_records
+        from components.engine.surface import aggregate_records
 
         self.records = sorted((inp.record for inp in inputs), key=lambda r: r["order"])
         self.aggregate = aggregate_records(self.config.to_dict(), self.records)
@@ -98,7 +98,7 @@ class NaiveFanoutFlow(FlowSpec):
     @step
     def end(self):
         """Pin the same results surface as the shell."""
-        from components.surface import build_results, provenance
+        from components.engine.surface import build_results, provenance
 
         self.results = build_results(self.config.to_dict(), self.records, self.aggregate, provenance(self))
         print(f"naive: results pinned at {current.pathspec}.results")

@@ -4,10 +4,10 @@ Measured in one session: a plain run, the gate, then a plain run again, so
 the ratio's denominator (the mean of the two plain runs) brackets the load the
 gate saw on a shared machine:
 
-* a plain run: ``components.runs.run_flow`` of the flow at ``--workers-plain``
+* a plain run: ``components.outputs.runs.run_flow`` of the flow at ``--workers-plain``
   workers (default 2, what ``uv run flows/investigation.py run`` users pick on
   this 2-core machine), in a temporary datastore;
-* the gate: ``components.prove.prove`` on the same overrides (two runs, at 1 and
+* the gate: ``components.gates.prove.prove`` on the same overrides (two runs, at 1 and
   2 workers, each in its own temporary datastore, then the comparison).
 
 The gate is two runs, one of them at a single worker, plus reading the
@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from components.prove import prove  # noqa: E402
-from components.runs import run_flow  # noqa: E402
+from components.gates.prove import prove  # noqa: E402
+from components.outputs.runs import run_flow  # noqa: E402
 
 
 def plain_run(flow: Path, overrides: list[str], workers: int) -> float:

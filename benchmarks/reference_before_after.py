@@ -2,7 +2,7 @@
 
 Reads the ``results`` of a run (the latest successful ``InvestigationFlow`` run
 of the datastore above the working directory, or ``--run ID``), checks that
-``components/stats.py`` at ``--before REV`` reproduces the published numbers
+``components/stats/__init__.py`` at ``--before REV`` reproduces the published numbers
 from the per-seed values, and prints every cell's and paired row's numbers
 before (published) and after (today's defaults; ``--bounds`` is the metric's
 declared range, AUROC by default).
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", default="2cf5073", metavar="REV")
     parser.add_argument("--bounds", type=float, nargs=2, default=(0.0, 1.0))
     args = parser.parse_args(argv)
-    from components.runs import find_run
+    from components.outputs.runs import find_run
 
     run = find_run(args.flow, args.run)
     results = run["end"].task.data.results

@@ -12,8 +12,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from components.declarations import NoParams, metric, trainer
-from components.seams import Dataset, Scorer, TrainResult
+from components.spec.declarations import NoParams, metric, trainer
+from components.spec.seams import Dataset, Scorer, TrainResult
 
 __all__ = ["first_feature", "plain_accuracy"]
 

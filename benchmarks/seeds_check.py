@@ -2,7 +2,7 @@
 
 For paired differences drawn from normal(effect, sigma) -- and, to see the
 planner's Student-t assumption under strain, from a skewed shape with the same
-sd -- take the seed count ``axisflow seeds`` plans (``components.seeds``) and
+sd -- take the seed count ``axisflow seeds`` plans (``components.outputs.seeds``) and
 run ``aggregate`` with its defaults on ``--trials`` simulated comparisons:
 
 * ``--width``: the share of trials whose default interval has half-width <= W,

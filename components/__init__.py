@@ -1,21 +1,42 @@
 """axisflow's one code home, in three rooms.
 
-* ``components/*.py`` -- the framework: shell wiring (``shell``), config
-  composition and typed validation (``config``, ``declarations``), planning and
-  seeding (``planner``, ``seeding``), the seams and their types (``seams``),
-  statistics (``stats``), gates (``scaffold`` prevents, ``review``, ``prove``),
-  outputs (``surface``, ``query``, ``report``, ``history``) and the CLI (``cli``).
-* ``components/library/`` -- reusable seam implementations (trainers, models,
-  metrics, callbacks) that any investigation names by import path.
-* ``components/investigations/<name>/`` -- each investigation's own code.
+**The framework**, grouped by role. Layers run one way: a module imports only
+from its own layer or the layers above it in this list, never below it
+(``tests/test_architecture.py`` enforces the order and that there is no import
+cycle anywhere in ``components/`` or ``lint/``):
+
+1. ``lint`` (its own top-level package) -- the static linter and the one
+   import-graph reader; it imports nothing from ``components``.
+2. base: :mod:`~components.constants` (names and versions several layers
+   share), :mod:`~components.seeding` (seeds from branch keys) and
+   :mod:`~components.schema` (the one typed schema of records and ``results``).
+3. :mod:`components.stats` -- the statistics package: one ``aggregate``,
+   intervals as pluggable strategies.
+4. :mod:`components.spec` -- what an investigation is made of and its checks:
+   declarations, seams, config.
+5. :mod:`components.engine` -- what runs inside the flow: planner, reuse,
+   branch, surface, provenance, telemetry.
+6. :mod:`components.outputs` -- what a reader gets: runs, query, report,
+   history, seeds.
+7. :mod:`components.gates` -- scaffold (prevent), review, prove.
+8. the entry points: :mod:`~components.shell` (what the flow file wires in)
+   and :mod:`~components.cli` (the ``axisflow`` command).
+
+**Reusable seam implementations**, ``components/library/`` (trainers, models,
+metrics, callbacks, tables, folds), which any investigation names by import
+path; they import only base modules and :mod:`components.spec`.
+
+**Each investigation's own code**, ``components/investigations/<name>/``; it
+may import the library, :mod:`components.spec` and the base modules. The
+framework never imports an investigation.
 
 Importing this package is light (no torch, no Metaflow); heavy modules are
 imported by the steps that need them.
 """
 
-from components.config import ConfigError, ExperimentSpec, MethodSpec, compose, load_spec, validate
-from components.planner import Training, branches, plan_summary, trainings
-from components.seams import Dataset, TrainResult, build_model, make_data, metric, train_arm
+from components.spec.config import ConfigError, ExperimentSpec, MethodSpec, compose, load_spec, validate
+from components.engine.planner import Training, branches, plan_summary, trainings
+from components.spec.seams import Dataset, TrainResult, build_model, make_data, metric, train_arm
 from components.seeding import branch_key, derive_seed
 
 __all__ = [

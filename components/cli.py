@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any, Callable
 
-from components.config import ConfigError
+from components.spec.config import ConfigError
 from components.constants import DEFAULT_FLOW
 
 __all__ = ["main"]
@@ -20,13 +20,13 @@ __all__ = ["main"]
 #: Modules that add subcommands: each defines ``register(subparsers)``, which adds a
 #: parser with ``set_defaults(func=handler)``; ``handler(args) -> int`` is the exit status.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "components.prove", "components.history", "components.report", "components.seeds", "components.review", "components.scaffold",
+    "components.gates.prove", "components.outputs.history", "components.outputs.report", "components.outputs.seeds", "components.gates.review", "components.gates.scaffold",
 )
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from components.config import load_spec
-    from components.planner import branches, plan_summary, trainings
+    from components.spec.config import load_spec
+    from components.engine.planner import branches, plan_summary, trainings
 
     _, spec = load_spec(args.overrides)
     counts = plan_summary(spec)
@@ -55,8 +55,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 def _reuse_plan(args: argparse.Namespace, planned: list[dict[str, Any]]) -> list[str]:
     """What ``--reuse auto`` would take from earlier runs in this datastore (nothing runs)."""
-    from components.config import compose
-    from components.reuse import plan_reuse
+    from components.spec.config import compose
+    from components.engine.reuse import plan_reuse
     from components.shell import ensure_user
 
     if args.reuse == "off":
@@ -75,19 +75,19 @@ def _reuse_plan(args: argparse.Namespace, planned: list[dict[str, Any]]) -> list
 
 
 def _load_results(flow: str, run_id: str | None, experiment: str | None) -> tuple[Any, dict[str, Any]]:
-    from components.runs import find_run
+    from components.outputs.runs import find_run
 
     run = find_run(flow, run_id, experiment)
     return run, run["end"].task.data.results
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
-    from components.query import format_table
+    from components.outputs.query import format_table
 
     run, results = _load_results(args.flow, args.run, args.experiment)
     text = format_table(results, args.format)
     if args.format == "table":
-        from components.reuse import reuse_line
+        from components.engine.reuse import reuse_line
 
         print(f"{run.pathspec} (experiment {results['experiment']}, finished {run.finished_at})")
         if reuse_line(results):

@@ -9,7 +9,10 @@ checks that).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = [
+    "REPO_ROOT",
     "CONFIG_NAME",
     "CONTRACTS",
     "CV_INTERVALS",
@@ -25,6 +28,8 @@ __all__ = [
     "RESULTS_SCHEMA",
 ]
 
+#: The repository root: ``configs/``, ``flows/``, ``reviews/`` and ``uv.lock`` live here (modules never use the working directory).
+REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Name of the flow's Metaflow ``Config``; ``--config-value config ...`` targets it.
 CONFIG_NAME = "config"
 #: The config value when no overrides are given (Metaflow also passes it on ``resume``).
@@ -40,7 +45,7 @@ EXPERIMENT_TAG_PREFIX = "experiment:"
 CONTRACTS = ("order_independent", "single_worker", "nondeterministic")
 #: What a method may declare as ``kind``.
 KINDS = ("axis_agnostic", "axis_dependent")
-#: The data axis that names a cross-validation fold; its cells are aggregated by components.cv_stats.
+#: The data axis that names a cross-validation fold; its cells are aggregated by components.stats.cv.
 FOLD_AXIS = "fold"
 #: ``experiment.statistics.cv_interval`` choices for an experiment with a fold axis.
 CV_INTERVALS = ("nadeau_bengio", "naive_folds_as_seeds")
@@ -56,7 +61,7 @@ RESULTS_SCHEMA = "axisflow.results/4"
 #: Version of the branch record layout (types in :mod:`components.schema`).
 #: /3: ``provenance`` (per arm: reuse key, trained or reused, and from which run/task).
 RECORD_SCHEMA = "axisflow.record/3"
-#: Version of the ``results["provenance"]`` layout. /2: ``reuse`` (components.reuse.reuse_summary).
+#: Version of the ``results["provenance"]`` layout. /2: ``reuse`` (components.engine.reuse.reuse_summary).
 PROVENANCE_SCHEMA = "axisflow.provenance/2"
 #: Version of the JSON verdict ``axisflow prove --report`` writes.
 PROVE_REPORT_SCHEMA = "axisflow.prove/1"

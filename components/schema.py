@@ -1,6 +1,6 @@
 """The one typed schema of what a run produces: branch records (branch -> join) and the pinned ``results``.
 
-Producers (:mod:`components.branch`, :mod:`components.surface`), consumers
+Producers (:mod:`components.engine.branch`, :mod:`components.engine.surface`), consumers
 (queries, report, history, prove) and tests use these types; :func:`check_record`
 and :func:`check_results` validate a value against them (strictly: a missing
 field, a wrong type or a misspelt key fails, naming the field).

@@ -8,9 +8,9 @@
   ``single_worker`` contract (on ``resume`` and on a scheduler's ``create``
   too), runs the lint gate on ``run``/``resume`` and on ``argo-workflows
   create`` (and the other schedulers' ``create``), captures the checkout's
-  git state (see :mod:`components.provenance` for why here), and tags the run
+  git state (see :mod:`components.engine.provenance` for why here), and tags the run
   (or a deployment's runs) ``experiment:<name>`` so readers can pick one
-  experiment's runs cheaply (:func:`components.runs.select_runs`).
+  experiment's runs cheaply (:func:`components.outputs.runs.select_runs`).
 * :class:`ship_project` is a flow mutator that puts ``components/`` and
   ``configs/`` into the code package, so remote tasks can import them.
 """
@@ -27,16 +27,16 @@ from typing import Any, Mapping
 from metaflow import FlowMutator
 from metaflow.packaging_sys import ContentType
 
-from components.config import CONFIG_DIR, ConfigError, config_hash, load_spec
-from components.constants import CONFIG_NAME, DEFAULT_CONFIG, EXPERIMENT_TAG_PREFIX, LAUNCH_KEY
-from components.provenance import dirty_warning, git_state, resume_review_tag, resume_tag
+from components.spec.config import CONFIG_DIR, ConfigError, config_hash, load_spec
+from components.constants import REPO_ROOT, CONFIG_NAME, DEFAULT_CONFIG, EXPERIMENT_TAG_PREFIX, LAUNCH_KEY
+from components.engine.provenance import ensure_user, dirty_warning, git_state, resume_review_tag, resume_tag
 
 # CONFIG_NAME, DEFAULT_CONFIG and LAUNCH_KEY live in components.constants; flow files import them from here.
 __all__ = [
     "CONFIG_NAME", "DEFAULT_CONFIG", "LAUNCH_KEY", "ensure_user", "experiment_tag", "parse_config", "prepare_argv", "ship_project",
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 
 # ``key=value``, ``+key=value``, ``++key=value``, ``~key=value`` and Hydra's bare deletion ``~key``.
 _OVERRIDE = re.compile(r"^(?:[~+]{0,2}[A-Za-z_][\w.@/-]*=|~[A-Za-z_][\w.@/-]*$)")
@@ -80,16 +80,8 @@ def parse_config(text: str | dict[str, Any]) -> dict[str, Any]:
 
 
 def experiment_tag(name: str) -> str:
-    """The run tag naming a run's experiment, ``experiment:<name>``; :func:`components.runs.experiment_of` reads it."""
+    """The run tag naming a run's experiment, ``experiment:<name>``; :func:`components.outputs.runs.experiment_of` reads it."""
     return EXPERIMENT_TAG_PREFIX + name
-
-
-def ensure_user() -> None:
-    """Give Metaflow a user name on machines that have none (CI, containers running as root)."""
-    from metaflow.util import get_username
-
-    if get_username() is None:
-        os.environ["USERNAME"] = os.environ["METAFLOW_USER"] = "axisflow"
 
 
 def _split_overrides(args: list[str]) -> tuple[list[str], list[str], list[str], list[str]]:
@@ -150,7 +142,7 @@ def _lint_gate(flow_file: Path, allow: list[str]) -> dict[str, Any]:
 
 def _review_gate(config: Mapping[str, Any], spec: Any, overrides: list[str], allow: list[str]) -> dict[str, Any]:
     """Check the experiment's fidelity review record; block when it is missing or stale and not explicitly allowed."""
-    from components.review import ReviewError, gate
+    from components.gates.review import ReviewError, gate
 
     try:
         return gate(config, spec, overrides, allow)

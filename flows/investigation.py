@@ -49,8 +49,8 @@ class InvestigationFlow(FlowSpec):
     @step
     def start(self):
         """Validate the config, plan the branches (data-axis values x seed) and look up reusable arms."""
-        from components.provenance import utc_now
-        from components.surface import plan_run, reuse_run
+        from components.engine.provenance import utc_now
+        from components.engine.surface import plan_run, reuse_run
 
         self.started_at = utc_now()
         self.plan, planned = plan_run(self.config.to_dict())
@@ -62,8 +62,8 @@ class InvestigationFlow(FlowSpec):
     @step
     def branch(self):
         """Generate this branch's dataset once and train every planned arm on it, reporting progress."""
-        from components.branch import run_branch
-        from components.telemetry import branches_done
+        from components.engine.branch import run_branch
+        from components.engine.telemetry import branches_done
 
         self.record = run_branch(self.config.to_dict(), self.input, done=branches_done)
         self.next(self.join)
@@ -71,7 +71,7 @@ class InvestigationFlow(FlowSpec):
     @step
     def join(self, inputs):
         """Collect the branch records (and those assembled from reused arms) in canonical order and aggregate them."""
-        from components.surface import aggregate_records
+        from components.engine.surface import aggregate_records
 
         self.merge_artifacts(inputs, include=["started_at", "reused_records"])
         self.records = sorted([*(inp.record for inp in inputs), *self.reused_records], key=lambda r: r["order"])
@@ -82,8 +82,8 @@ class InvestigationFlow(FlowSpec):
     @step
     def end(self):
         """Pin the output surface, draw the report card from it, and say where both live."""
-        from components.report import render_card
-        from components.surface import build_results, provenance
+        from components.outputs.report import render_card
+        from components.engine.surface import build_results, provenance
 
         self.results = build_results(self.config.to_dict(), self.records, self.aggregate, provenance(self))
         render_card(current.card["report"], self.results, self.records)

@@ -52,7 +52,7 @@ def run_smoke(tmp_root: Path, *overrides: str, max_workers: int = 2, **options) 
 
     Fails the test with the run's output if the run failed.
     """
-    from components.runs import run_flow
+    from components.outputs.runs import run_flow
 
     with run_flow(FLOW, ["experiment=smoke", *overrides], max_workers=max_workers, datastore_root=tmp_root, **options) as running:
         if running.status != "successful":
@@ -68,7 +68,7 @@ def smoke_run(tmp_path_factory):
 
 _RUN_IN_COPY = """
 import json, sys
-from components.runs import run_flow
+from components.outputs.runs import run_flow
 args = json.loads(sys.argv[1])
 with run_flow(args["flow"], args["overrides"], max_workers=args["workers"], datastore_root=args["store"],
               review_allow=tuple(args["review_allow"])) as running:

@@ -28,9 +28,14 @@ def _module_name(path: Path, root: Path) -> str:
     return ".".join(parts)
 
 
-def _modules(root: Path) -> dict[str, Path]:
-    """Every module under ``<root>/components/``, by dotted name."""
-    return {_module_name(path, root): path for path in sorted((root / PACKAGE).rglob("*.py"))}
+def _modules(root: Path, packages: tuple[str, ...] = (PACKAGE,)) -> dict[str, Path]:
+    """Every module under ``<root>/<package>/`` for each package, by dotted name."""
+    return {
+        _module_name(path, root): path
+        for package in packages
+        if (root / package).is_dir()
+        for path in sorted((root / package).rglob("*.py"))
+    }
 
 
 def _resolve(importer: str, is_package: bool, module: str | None, level: int) -> str:
@@ -77,9 +82,9 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
     return edges
 
 
-def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
-    """``{module: modules of components it imports}`` for every module under ``<root>/components/``."""
-    modules = _modules(root)
+def import_graph(root: Path = ROOT, packages: tuple[str, ...] = (PACKAGE,)) -> dict[str, set[str]]:
+    """``{module: project modules it imports}`` for every module under ``<root>/<package>/``."""
+    modules = _modules(root, packages)
     known = set(modules)
     return {name: _imports(name, path, known) for name, path in modules.items()}
 
@@ -131,9 +136,80 @@ def test_import_graph_sees_function_level_relative_and_package_imports(tmp_path)
     assert find_cycle(graph) == ["components.sub", "components.sub.leaf", "components.top", "components.sub"]
 
 
-def test_components_have_no_import_cycles():
-    cycle = find_cycle(import_graph())
-    assert cycle is None, "import cycle in components/: " + " -> ".join(cycle or [])
+def test_components_and_lint_have_no_import_cycles():
+    cycle = find_cycle(import_graph(packages=(PACKAGE, "lint")))
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+#: The framework's layers, lowest first (the order ``components/__init__.py`` writes down). A module
+#: may import from its own layer and the layers before it, never from a later one.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("lint", ("lint",)),
+    ("base", ("components.constants", "components.seeding", "components.schema")),
+    ("stats", ("components.stats",)),
+    ("spec", ("components.spec",)),
+    ("engine", ("components.engine",)),
+    ("outputs", ("components.outputs",)),
+    ("gates", ("components.gates",)),
+    ("entry", ("components.shell", "components.cli", "components")),
+)
+#: The two rooms that are not framework layers, and what they may import.
+ROOMS: dict[str, tuple[str, ...]] = {
+    "components.library": ("base", "stats", "spec"),
+    INVESTIGATIONS: ("base", "stats", "spec", "library"),
+}
+
+
+def _within(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def layer_of(module: str) -> str:
+    """The layer (or room) a module belongs to: the longest matching prefix wins."""
+    candidates = [(prefix, name) for name, prefixes in LAYERS for prefix in prefixes]
+    candidates += [(room, "library" if room.endswith("library") else "investigations") for room in ROOMS]
+    matches = [(len(prefix), name) for prefix, name in candidates if _within(module, prefix)]
+    assert matches, f"{module} belongs to no layer: add it to LAYERS"
+    return max(matches)[1]
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Every import that runs against the layer order, as ``importer (layer) -> imported (layer)``."""
+    rank = {name: i for i, (name, _) in enumerate(LAYERS)}
+    allowed_rooms = {("library" if room.endswith("library") else "investigations"): allowed for room, allowed in ROOMS.items()}
+    found = []
+    for module, targets in sorted(graph.items()):
+        mine = layer_of(module)
+        for target in sorted(targets):
+            theirs = layer_of(target)
+            if mine in allowed_rooms:
+                ok = theirs in allowed_rooms[mine] or (theirs == mine and (mine == "library" or target.split(".")[:3] == module.split(".")[:3]))
+            else:
+                ok = theirs in rank and rank[theirs] <= rank[mine]
+            if not ok:
+                found.append(f"{module} ({mine}) -> {target} ({theirs})")
+    return found
+
+
+def test_layer_order_holds_in_components_and_lint():
+    violations = layer_violations(import_graph(packages=(PACKAGE, "lint")))
+    assert not violations, "imports against the layer order: " + "; ".join(violations)
+
+
+def test_layer_check_names_a_planted_upward_import():
+    graph = {
+        "components.engine.surface": {"components.stats", "components.spec.config"},
+        "components.outputs.runs": {"components.shell"},
+        "components.library.metrics": {"components.engine.branch"},
+        "components.investigations.a.data": {"components.investigations.b.data", "components.library.tables"},
+        "lint.engine": {"components.constants"},
+    }
+    assert layer_violations(graph) == [
+        "components.investigations.a.data (investigations) -> components.investigations.b.data (investigations)",
+        "components.library.metrics (library) -> components.engine.branch (engine)",
+        "components.outputs.runs (outputs) -> components.shell (entry)",
+        "lint.engine (lint) -> components.constants (base)",
+    ]
 
 
 def test_framework_modules_never_import_an_investigation():

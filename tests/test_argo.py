@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from components.config import compose
+from components.spec.config import compose
 from components.shell import LAUNCH_KEY
 from conftest import S3_CREDENTIALS, moto_s3
 

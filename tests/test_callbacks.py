@@ -179,8 +179,8 @@ def test_callbacks_run_in_list_order_with_every_hook():
 
 def test_mlp_early_stop_returns_the_restored_models_validation_score():
     """End to end through the trainer: the returned model is the best epoch's, not the last one's."""
-    from components import seams
-    from components.config import load_spec
+    from components.spec import seams
+    from components.spec.config import load_spec
 
     _, spec = load_spec(["experiment=smoke"])
     data = seams.make_data(spec.data, {"label_noise": 0.3}, 11)

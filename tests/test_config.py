@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from components.config import CONFIG_DIR, ConfigError, compose, config_hash, load_spec, validate
+from components.spec.config import CONFIG_DIR, ConfigError, compose, config_hash, load_spec, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOW = ROOT / "flows" / "investigation.py"

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from components.config import compose
-from components.cv_stats import NAIVE_NOTE, aggregate_folds, corrected_t_interval, naive_t_interval
-from components.query import ResultSet, _render_text
+from components.spec.config import compose
+from components.stats.cv import NAIVE_NOTE, aggregate_folds, corrected_t_interval, naive_t_interval
+from components.outputs.query import ResultSet, _render_text
 from components.schema import check_results
-from components.surface import aggregate_records, build_results
+from components.engine.surface import aggregate_records, build_results
 
 SCORES = np.array([[0.91, 0.95, 0.93, 0.97, 0.92, 0.94, 0.96, 0.90, 0.95, 0.93]])
 

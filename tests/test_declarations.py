@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from components.config import CONFIG_DIR, ConfigError, load_spec
-from components.declarations import TARGET, Params, declaration_of, locate
-from components.seams import METHOD_KEYS
+from components.spec.config import CONFIG_DIR, ConfigError, load_spec
+from components.spec.declarations import TARGET, Params, declaration_of, locate
+from components.spec.seams import METHOD_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))

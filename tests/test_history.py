@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from components.history import compare_cells, diff_configs, format_diff, format_runs, headline, moved_cells, verdict_changes
-from components.runs import experiment_of
+from components.outputs.history import compare_cells, diff_configs, format_diff, format_runs, headline, moved_cells, verdict_changes
+from components.outputs.runs import experiment_of
 
 
 def _cell(method, mean, low, high, epochs=2):

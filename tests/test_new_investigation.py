@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from components.review import TRAPS
+from components.gates.review import TRAPS
 
 ROOT = Path(__file__).resolve().parents[1]
 IGNORED = (".git", ".venv", ".metaflow", "__pycache__", ".pytest_cache")
@@ -27,9 +27,9 @@ from typing import Annotated, Any, Mapping
 import numpy as np
 from pydantic import Field
 
-from components.declarations import NoParams, Params, component, generator, metric, model, trainer
+from components.spec.declarations import NoParams, Params, component, generator, metric, model, trainer
 from components.library.torch_train import HEADS, fit
-from components.seams import Dataset, Scorer, TrainResult
+from components.spec.seams import Dataset, Scorer, TrainResult
 from components.seeding import derive_seed
 
 
@@ -74,7 +74,7 @@ class NetParams(Params):
 @trainer(params=NetParams, tasks=("multiclass",), reads_training=("epochs", "lr", "batch_size", "optimizer", "momentum",
          "weight_decay", "threads", "eval_every", "reshuffle"), data_order="seeded minibatches", selection="last epoch")
 def train_net(params: NetParams, data: Dataset, seed: int, training: Mapping[str, Any], scorer: Scorer) -> TrainResult:
-    from components.seams import build_model
+    from components.spec.seams import build_model
 
     net = build_model(params.model, in_features=data.n_features, out_features=data.n_classes, seed=derive_seed(seed, "init"))
     return fit(net, HEADS["multiclass"](), data, seed, training, scorer, [])
@@ -158,7 +158,7 @@ def _digest(root: Path) -> dict[str, str]:
 RUN = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from components.runs import run_flow
+from components.outputs.runs import run_flow
 with run_flow(sys.argv[1] + "/flows/investigation.py", ["experiment=demo_smoke"], max_workers=2, datastore_root=sys.argv[2]) as running:
     if running.status != "successful":
         sys.exit(running.stdout + running.stderr)

@@ -83,7 +83,7 @@ def test_package_tarball_holds_components_and_configs_under_code_dir(extracted):
 
 def test_package_imports_components_and_finds_configs_from_the_package(extracted):
     probe = (
-        "import json, components, components.config as c; "
+        "import json, components, components.spec.config as c; "
         "c.compose(['experiment=smoke']); "
         "print(json.dumps([components.__file__, str(c.CONFIG_DIR)]))"
     )

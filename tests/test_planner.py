@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.config import load_spec
-from components.planner import branches, plan_summary, training_cells, trainings
+from components.spec.config import load_spec
+from components.engine.planner import branches, plan_summary, training_cells, trainings
 from components.seeding import branch_key, derive_seed
 
 

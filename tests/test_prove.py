@@ -16,8 +16,8 @@ import math
 import pytest
 
 from components.cli import main as cli_main
-from components.config import ConfigError, compose, validate
-from components.prove import EXCLUDED, Difference, ProveError, compare, prove, workers_for
+from components.spec.config import ConfigError, compose, validate
+from components.gates.prove import EXCLUDED, Difference, ProveError, compare, prove, workers_for
 
 from conftest import FLOW, ROOT
 
@@ -211,7 +211,7 @@ def test_compare_lists_branch_records_before_the_results_they_feed():
 
 def test_aggregate_does_not_depend_on_the_order_records_arrive_in():
     """The join's statistics draw from generators keyed by the cell, so record order cannot leak in."""
-    from components.surface import aggregate_records
+    from components.engine.surface import aggregate_records
 
     config = compose(["experiment=smoke", "experiment.statistics.n_resamples=500"])
     records = [_record(0), _record(1), _record(2), _record(0, noise=0.3), _record(1, noise=0.3), _record(2, noise=0.3)]
@@ -227,15 +227,15 @@ def test_run_branch_depends_on_config_and_branch_only():
     The record must not care: every draw comes from a generator seeded by the
     branch key, and torch's thread count comes from the training config. (What
     this cannot see, in one process, is hash-seed dependence; the gate's
-    separate runs catch that: see the history-order fix in components/branch.py.)
+    separate runs catch that: see the history-order fix in components/engine/branch.py.)
     """
     import random
 
     import numpy as np
     import torch
 
-    from components.branch import run_branch
-    from components.planner import branches
+    from components.engine.branch import run_branch
+    from components.engine.planner import branches
 
     config = compose(["experiment=smoke", "method=[logreg,mlp_early_stop]", "experiment.axes.training.epochs=[3]"])
     first, second = branches(validate(config))[:2]
@@ -254,7 +254,7 @@ def test_run_branch_depends_on_config_and_branch_only():
 
 
 def test_verdict_report_lists_the_first_difference_of_every_item_that_differs():
-    from components.prove import Verdict
+    from components.gates.prove import Verdict
 
     results_a, records_a, results_b, records_b = _pair()
     for record in records_b:
@@ -364,7 +364,7 @@ def test_flow_echoes_the_contract_as_an_artifact_and_in_results(smoke_run):
 
 @pytest.mark.slow
 def test_shell_refuses_single_worker_flow_at_two_workers_before_any_task(tmp_path):
-    from components.runs import run_flow
+    from components.outputs.runs import run_flow
 
     overrides = ["experiment=smoke", "experiment.contract=single_worker"]
     # Runner raises when the flow exits before Metaflow wrote the run's attributes.
@@ -448,7 +448,7 @@ def test_prove_catches_a_join_that_combines_records_in_completion_order(capsys, 
 
 
 def test_isolated_env_drops_the_callers_metaflow_settings_and_pins_a_local_datastore(tmp_path):
-    from components.runs import isolated_env
+    from components.outputs.runs import isolated_env
 
     caller = {
         "PATH": "/usr/bin", "METAFLOW_USER": "alice",

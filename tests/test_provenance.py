@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from components import provenance, shell
-from components.provenance import dirty_warning, durations, git_state, parse_resume_tag, resume_tag, run_provenance
+from components import shell
+
+from components.engine import provenance
+from components.engine.provenance import dirty_warning, durations, git_state, parse_resume_tag, resume_tag, run_provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 

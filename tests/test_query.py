@@ -1,4 +1,4 @@
-"""Tests for components.query: selection, reduction, frames and the four output formats."""
+"""Tests for components.outputs.query: selection, reduction, frames and the four output formats."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components import query
-from components.query import FORMATS, ResultSet, format_table
+from components.outputs import query
+from components.outputs.query import FORMATS, ResultSet, format_table
 from components.stats import aggregate
 
 NOISES = (0.0, 0.2)

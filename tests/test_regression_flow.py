@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from components.runs import run_flow
+from components.outputs.runs import run_flow
 from components.schema import check_record, check_results
 from conftest import FLOW, ROOT
 

@@ -9,8 +9,10 @@ import re
 
 import pytest
 
-from components import report, stats
-from components.query import format_table
+from components.outputs import report
+
+from components import stats
+from components.outputs.query import format_table
 
 NOISE, EPOCHS, SEEDS = [0.0, 0.2, 0.4], [10, 40, 120], 5
 ORANGE = "#ff7f0e"  # mlp_early_stop: the second non-baseline method in the report palette

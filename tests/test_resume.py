@@ -80,7 +80,7 @@ def _finished_branch_tasks(run) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_planted_branch_failure_is_named_pins_nothing_and_resume_reruns_only_unfinished_branches(smoke_run, tmp_path):
-    from components.runs import run_flow
+    from components.outputs.runs import run_flow
 
     clean, total = _clean(smoke_run)
     marker = tmp_path / "planted.json"

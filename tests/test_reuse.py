@@ -164,7 +164,7 @@ def project_copy(tmp_path_factory):
 
 
 def _run_copy(copy: Path, root: Path, *overrides: str) -> FinishedRun:
-    from components.runs import run_flow
+    from components.outputs.runs import run_flow
 
     with run_flow(copy / "flows" / "investigation.py", ["experiment=smoke", *SMALL, *overrides], max_workers=1, datastore_root=root, review_allow=ALLOW) as running:
         if running.status != "successful":
@@ -179,7 +179,7 @@ def test_code_and_lockfile_edits_retrain_exactly_what_depends_on_them(project_co
     assert _trained(_run_copy(project_copy, root)) == all_arms
     # An edit to a file no arm imports (another investigation's generator, statistics) keeps every arm: a dirty
     # tree reuses exactly the arms whose code fingerprint still matches.
-    for unrelated in ("components/investigations/sample_size/data.py", "components/stats.py"):
+    for unrelated in ("components/investigations/sample_size/data.py", "components/stats/__init__.py"):
         with open(project_copy / unrelated, "a") as f:
             f.write("\n# an unrelated edit\n")
     assert _trained(_run_copy(project_copy, root)) == {}
@@ -202,9 +202,9 @@ IN_PROCESS = ("experiment=sample_size_smoke", "experiment.seeds=1", "experiment.
 
 
 def _finished_branch(*overrides: str):
-    from components.branch import run_branch
-    from components.config import load_spec
-    from components.planner import branches
+    from components.engine.branch import run_branch
+    from components.spec.config import load_spec
+    from components.engine.planner import branches
 
     config, spec = load_spec([*IN_PROCESS, *overrides])
     branch = branches(spec)[0]
@@ -222,8 +222,8 @@ def _lookup_from(record, tamper=None):
 
 
 def test_verify_recomputes_a_sample_and_names_the_arm_that_differs():
-    from components.branch import run_branch
-    from components.reuse import plan_reuse
+    from components.engine.branch import run_branch
+    from components.engine.reuse import plan_reuse
 
     config, branch, record = _finished_branch()
     tasks, assembled = plan_reuse(config, [branch], flow="F", mode="verify", run_id="2", lookup=_lookup_from(record), log=lambda _: None)
@@ -237,7 +237,7 @@ def test_verify_recomputes_a_sample_and_names_the_arm_that_differs():
 
 
 def test_nondeterministic_contract_never_reuses():
-    from components.reuse import plan_reuse
+    from components.engine.reuse import plan_reuse
 
     config, branch, record = _finished_branch("experiment.contract=nondeterministic")
     tasks, assembled = plan_reuse(config, [branch], flow="F", mode="auto", lookup=_lookup_from(record), log=lambda _: None)
@@ -245,13 +245,13 @@ def test_nondeterministic_contract_never_reuses():
 
 
 def test_a_matching_arm_is_reused_bit_for_bit_without_training():
-    from components.reuse import plan_reuse
+    from components.engine.reuse import plan_reuse
 
     config, branch, record = _finished_branch()
     tasks, assembled = plan_reuse(config, [branch], flow="F", mode="auto", lookup=_lookup_from(record), log=lambda _: None)
     # The only branch is fully reused, so it must still run (as a task that trains nothing).
     assert assembled == [] and len(tasks) == 1
-    from components.branch import run_branch
+    from components.engine.branch import run_branch
 
     copy = run_branch(config, tasks[0], log=lambda _: None)
     assert copy["counts"] == {} and repr(copy["observations"]) == repr(record["observations"])
@@ -259,10 +259,10 @@ def test_a_matching_arm_is_reused_bit_for_bit_without_training():
 
 
 def test_a_fully_reused_branch_starts_no_task_and_its_record_is_assembled_in_start():
-    from components.branch import run_branch
-    from components.config import load_spec
-    from components.planner import branches
-    from components.surface import reuse_run
+    from components.engine.branch import run_branch
+    from components.spec.config import load_spec
+    from components.engine.planner import branches
+    from components.engine.surface import reuse_run
 
     config, spec = load_spec([*IN_PROCESS, "experiment.seeds=2"])
     first, second = branches(spec)
@@ -276,7 +276,7 @@ def test_a_fully_reused_branch_starts_no_task_and_its_record_is_assembled_in_sta
 
 
 def test_prove_runs_with_reuse_off():
-    from components.reuse import off_options
+    from components.engine.reuse import off_options
 
     assert off_options(ROOT / "flows" / "investigation.py") == {"reuse": "off"}
 
@@ -312,7 +312,7 @@ def _s3_settings(endpoint: str, home: Path) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_reuse_works_on_an_s3_datastore(s3_env, tmp_path):
-    from components.runs import run_flow
+    from components.outputs.runs import run_flow
 
     outputs = []
     for _ in range(2):
@@ -327,9 +327,9 @@ def test_reuse_works_on_an_s3_datastore(s3_env, tmp_path):
 
 
 def test_editing_the_table_a_generator_reads_changes_every_key(tmp_path):
-    from components.config import load_spec
-    from components.planner import branches
-    from components.reuse import arm_keys
+    from components.spec.config import load_spec
+    from components.engine.planner import branches
+    from components.engine.reuse import arm_keys
 
     table = tmp_path / "table.csv"
     shutil.copy2(ROOT / "data" / "breast_cancer.csv", table)
@@ -346,6 +346,6 @@ def test_editing_the_table_a_generator_reads_changes_every_key(tmp_path):
 
 
 def test_every_framework_module_a_key_names_exists():
-    from components.reuse import ARM_MODULES, _module_file
+    from components.engine.reuse import ARM_MODULES, _module_file
 
     assert [name for name in ARM_MODULES if _module_file(name) is None] == []

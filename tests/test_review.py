@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from components.config import ConfigError, load_spec
-from components.provenance import parse_resume_review_tag, resume_review_tag, run_provenance
-from components.review import TRAPS, ReviewError, build, check, gate, prompt, read_record, worksheet_for, write_record
+from components.spec.config import ConfigError, load_spec
+from components.engine.provenance import parse_resume_review_tag, resume_review_tag, run_provenance
+from components.gates.review import TRAPS, ReviewError, build, check, gate, prompt, read_record, worksheet_for, write_record
 from components.shell import LAUNCH_KEY, parse_config, prepare_argv
 
 ROOT = Path(__file__).resolve().parents[1]

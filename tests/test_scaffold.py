@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from components.review import TRAPS
+from components.gates.review import TRAPS
 from conftest import run_in_copy
-from components.scaffold import TASKS, ScaffoldError, plan_files, scaffold
+from components.gates.scaffold import TASKS, ScaffoldError, plan_files, scaffold
 
 ROOT = Path(__file__).resolve().parents[1]
 IGNORED = (".git", ".venv", ".metaflow", "__pycache__", ".pytest_cache")
@@ -97,7 +97,7 @@ def test_scaffold_never_overwrites(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("task", TASKS)
 def test_scaffolded_investigation_lints_passes_its_test_and_runs_to_a_results_table_once_reviewed(tmp_path, task):
-    from components.query import format_table
+    from components.outputs.query import format_table
 
     repo = _copy(tmp_path)
     name = f"probe_{task}"

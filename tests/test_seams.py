@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from components.config import load_spec
-from components.declarations import ImplementationError
-from components.seams import Dataset, build_model, make_data, metric, train_arm
+from components.spec.config import load_spec
+from components.spec.declarations import ImplementationError
+from components.spec.seams import Dataset, build_model, make_data, metric, train_arm
 
 SPEC = load_spec(["experiment=smoke"])[1]
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,8 +134,8 @@ def test_metric_auroc_equals_the_rank_sum_statistic_bit_for_bit(case):
 def test_branch_task_modules_do_not_import_scipy():
     """scipy costs a branch task over a second to import and nothing there needs it."""
     code = (
-        "import sys; import components.branch, components.library.metrics, components.telemetry, components.stats, "
-        "components.surface, components.config; print('scipy' in sys.modules)"
+        "import sys; import components.engine.branch, components.library.metrics, components.engine.telemetry, components.stats, "
+        "components.engine.surface, components.spec.config; print('scipy' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -151,7 +151,7 @@ def test_metric_accuracy_binary_multiclass_and_unknown_path():
 
 
 def test_metric_rmse_is_lower_is_better_and_nonnegative():
-    from components.declarations import declaration_of
+    from components.spec.declarations import declaration_of
     from components.library import metrics
 
     assert metric(np.array([1.0, 2.0]), np.array([1.0, 4.0]), metric_spec=RMSE) == pytest.approx(np.sqrt(2.0))
@@ -217,7 +217,7 @@ def test_early_stopping_follows_a_lower_is_better_metric():
 def test_a_trainer_is_handed_only_the_training_keys_it_declares():
     import types
 
-    from components.declarations import NoParams, trainer
+    from components.spec.declarations import NoParams, trainer
 
     seen = {}
 

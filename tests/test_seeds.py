@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from components import seeds
+from components.outputs import seeds
 from components.stats import aggregate
 
 

@@ -236,7 +236,7 @@ def test_aggregate_contrast_without_matching_cells_raises():
 
 
 def test_config_validation_checks_declared_contrasts_against_the_experiment():
-    from components.config import ConfigError, compose, validate
+    from components.spec.config import ConfigError, compose, validate
 
     good = compose(["experiment=smoke", "+experiment.statistics.contrasts=[{kind:axis,axis:epochs,value:4,reference:2}]"])
     assert validate(good).statistics["contrasts"][0]["axis"] == "epochs"

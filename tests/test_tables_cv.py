@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from components import seams
-from components.branch import run_branch
-from components.config import ConfigError, compose, load_spec, validate
+from components.spec import seams
+from components.engine.branch import run_branch
+from components.spec.config import ConfigError, compose, load_spec, validate
 from components.library import tables
-from components.planner import branches
+from components.engine.planner import branches
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOW = ROOT / "flows" / "investigation.py"
@@ -215,7 +215,7 @@ def test_test_fold_never_reaches_early_stopping_or_selection(method):
     runs = []
     for dataset in (data, poisoned):
         scorer = _RecordingScorer(seams.scorer(spec.metric))
-        from components.seams import implementation, settings
+        from components.spec.seams import implementation, settings
 
         fn, declaration = implementation(spec_m, "trainer", method)
         result = fn(settings(spec_m, declaration, exclude=("kind", "name")), dataset, 7, {k: spec.training[k] for k in declaration.reads_training}, scorer)

@@ -31,7 +31,7 @@ def test_packaged_generator_reads_the_packaged_table_from_any_working_directory(
     for path in TABLES:
         assert (extracted / ".mf_code" / path.relative_to(ROOT)).read_bytes() == path.read_bytes()
     probe = (
-        "import json, components.library.tables as t, components.config as c, components.seams as s; "
+        "import json, components.library.tables as t, components.spec.config as c, components.spec.seams as s; "
         "cfg = c.compose(['experiment=tabular_cv_smoke']); c.validate(cfg); "
         "d = s.make_data(cfg['data'], {'fold': 1}, 3); "
         "print(json.dumps([str(t.load_table(cfg['data']['path'], 'csv').resolved), t.describe_source(cfg['data'])['sha256'], d.fingerprint()]))"
@@ -42,9 +42,9 @@ def test_packaged_generator_reads_the_packaged_table_from_any_working_directory(
     assert result.returncode == 0, result.stderr
     resolved, sha, fingerprint = json.loads(result.stdout.strip().splitlines()[-1])
     assert Path(resolved).resolve().is_relative_to((extracted / ".mf_code").resolve()), resolved
-    from components.config import compose
+    from components.spec.config import compose
     from components.library import tables
-    from components.seams import make_data
+    from components.spec.seams import make_data
 
     data = compose(["experiment=tabular_cv_smoke"])["data"]
     assert sha == tables.describe_source(data)["sha256"]

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from components.branch import run_branch
-from components.config import load_spec
-from components.planner import branches
-from components.telemetry import branches_done, learning_curves, mean_curves
+from components.engine.branch import run_branch
+from components.spec.config import load_spec
+from components.engine.planner import branches
+from components.engine.telemetry import branches_done, learning_curves, mean_curves
 
 
 def _record(key, seed, noise, histories):
@@ -106,7 +106,7 @@ _REAL_TRAIN_ARM = None
 @pytest.fixture
 def diverging(monkeypatch):
     """Make the named methods' training fail (through the train_arm seam the branch calls)."""
-    from components import seams
+    from components.spec import seams
 
     global _REAL_TRAIN_ARM
     _REAL_TRAIN_ARM = seams.train_arm

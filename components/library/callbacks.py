@@ -16,7 +16,7 @@ from typing import Annotated, Any, Callable, Literal
 import numpy as np
 from pydantic import Field
 
-from components.declarations import Params, callback
+from components.spec.declarations import Params, callback
 
 __all__ = ["Callback", "EarlyStopping", "EarlyStoppingParams", "Evaluate", "TrainState", "run_callbacks"]
 

@@ -1,7 +1,7 @@
 """Metrics behind the ``metric`` seam, each declaring its direction and range.
 
 A metric is ``fn(params, predictions, targets) -> float``. Predictions come in
-the task's form (see :class:`components.seams.TrainResult`).
+the task's form (see :class:`components.spec.seams.TrainResult`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field
 
-from components.declarations import NoParams, Params, metric
+from components.spec.declarations import NoParams, Params, metric
 
 __all__ = ["accuracy", "auroc", "mae", "rmse"]
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 
-from components.declarations import NoParams, Params, model
+from components.spec.declarations import NoParams, Params, model
 
 if TYPE_CHECKING:
     from torch import nn

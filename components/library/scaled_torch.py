@@ -23,9 +23,9 @@ from typing import Literal, Mapping
 import numpy as np
 from pydantic import Field
 
-from components.declarations import trainer
+from components.spec.declarations import trainer
 from components.library.torch_train import _TORCH_TRAINING, HEADS, TorchParams, checkpoint_budget, train_torch
-from components.seams import Dataset, Scorer, TrainResult
+from components.spec.seams import Dataset, Scorer, TrainResult
 
 __all__ = ["ScaledTorchParams", "standardize", "train_torch_scaled"]
 

@@ -24,8 +24,8 @@ from typing import Any, Mapping
 import numpy as np
 from pydantic import Field, field_validator
 
-from components.declarations import TARGET, FieldError, ImplementationError, Params, locate, trainer
-from components.seams import Dataset, Scorer, TrainResult
+from components.spec.declarations import TARGET, FieldError, ImplementationError, Params, locate, trainer
+from components.spec.seams import Dataset, Scorer, TrainResult
 
 __all__ = ["EstimatorParams", "build_estimator", "fit_estimator", "search_budget"]
 

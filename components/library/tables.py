@@ -47,9 +47,9 @@ from typing import Annotated, Any, ClassVar, Literal, Mapping
 import numpy as np
 from pydantic import Field, model_validator
 
-from components.declarations import FieldError, Params, generator
+from components.spec.declarations import FieldError, Params, generator
 from components.library.folds import Split, cv_split
-from components.seams import Dataset
+from components.spec.seams import Dataset
 
 __all__ = [
     "ROOT",
@@ -313,5 +313,5 @@ def regression_table(params: RegressionTableParams, data_axes: Mapping[str, Any]
 
 
 for _generator in (binary_table, multiclass_table, regression_table):
-    # The results surface asks the generator where its data came from (components.surface.build_results).
+    # The results surface asks the generator where its data came from (components.engine.surface.build_results).
     _generator.source = describe_source

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal, Mapping
 import numpy as np
 from pydantic import Field
 
-from components.declarations import TARGET, Params, component, declaration_of, locate, trainer, training
-from components.seams import Dataset, Scorer, TrainResult, build_model, implementation, settings
+from components.spec.declarations import TARGET, Params, component, declaration_of, locate, trainer, training
+from components.spec.seams import Dataset, Scorer, TrainResult, build_model, implementation, settings
 from components.seeding import derive_seed
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Mapping
 import numpy as np
 from pydantic import Field
 
-from components.declarations import Params, generator
-from components.seams import Dataset
+from components.spec.declarations import Params, generator
+from components.spec.seams import Dataset
 from components.seeding import derive_seed
 
 __all__ = ["TeacherParams", "teacher"]

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from components.constants import CONTRACTS, CV_INTERVALS, FOLD_AXIS, KINDS
-from components.declarations import TARGET, Declaration, ImplementationError, declaration_of, describe, locate
+from components.constants import REPO_ROOT, CONTRACTS, CV_INTERVALS, FOLD_AXIS, KINDS
+from components.spec.declarations import TARGET, Declaration, ImplementationError, declaration_of, describe, locate
 
 __all__ = [
     "CONFIG_DIR",
@@ -33,7 +33,7 @@ __all__ = [
     "validate",
 ]
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIG_DIR = REPO_ROOT / "configs"
 
 
 class ConfigError(ValueError):
@@ -266,7 +266,6 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
 #: Keys an experiment may set.
 EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "axes", "statistics", "source")
 #: The repository root, against which ``experiment.source`` is resolved.
-REPO_ROOT = CONFIG_DIR.parent
 
 
 def _source(value: Any) -> str:

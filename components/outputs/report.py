@@ -13,7 +13,7 @@ Three figures, each built from the pinned ``results`` dict (plus the branch
   run stopped before the others in its group.
 
 :func:`render_card` fills the flow's ``@card(type="blank", id="report")`` with a
-header, the Markdown tables of :func:`components.query.format_table`, the figures
+header, the Markdown tables of :func:`components.outputs.query.format_table`, the figures
 and the run's provenance. ``axisflow report`` writes the same figures as PNGs
 (and the Markdown report) for readers without a card viewer.
 
@@ -369,7 +369,7 @@ def _curve_groups(results: Mapping[str, Any], records: Iterable[Mapping[str, Any
     An axis-agnostic method trains once per branch and is scored in every
     training cell; its curve is counted once, not once per cell.
     """
-    from components.telemetry import learning_curves, mean_curves
+    from components.engine.telemetry import learning_curves, mean_curves
 
     data_names = list(_axes(results, "data"))
     curves = [c for c in learning_curves(records) if not c["shared"] or c["axes"] == {**{k: c["axes"][k] for k in data_names}, **_first_cell(results)}]
@@ -616,7 +616,7 @@ def card_components(results: Mapping[str, Any], records: Iterable[Mapping[str, A
     """
     from metaflow.cards import Image, Markdown
 
-    from components.query import format_table
+    from components.outputs.query import format_table
 
     head, tables = _split_report(format_table(results, "md"))
     parts: list[Any] = [Markdown(head + "\n" + _header(results))]
@@ -673,8 +673,8 @@ def _card_path(run: Any) -> str | None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from components.query import format_table
-    from components.runs import find_run
+    from components.outputs.query import format_table
+    from components.outputs.runs import find_run
 
     run = find_run(args.flow, args.run, args.experiment)
     task = run["end"].task

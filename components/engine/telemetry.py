@@ -6,7 +6,7 @@ lists of floats keyed by name: ``epoch``, ``train_loss``, ``val_loss``,
 reach the ``join`` and ``end`` steps as the ``records`` artifact, so a card or a
 notebook reads learning curves with::
 
-    from components.telemetry import learning_curves, mean_curves
+    from components.engine.telemetry import learning_curves, mean_curves
     curves = learning_curves(run["end"].task.data.records)
 
 :func:`branches_done` is the progress counter a foreach branch calls when it
@@ -29,7 +29,7 @@ __all__ = ["branches_done", "learning_curves", "mean_curves"]
 def learning_curves(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One learning curve per (cell, method, seed), in canonical cell order then seed.
 
-    ``records`` are branch records (:func:`components.branch.run_branch`). Each
+    ``records`` are branch records (:func:`components.engine.branch.run_branch`). Each
     returned dict has ``axes`` (data axes plus the training cell), ``method``,
     ``seed`` (replicate index, as in ``results["cells"]``), ``branch`` (the branch
     key), ``train_axes`` (what the training itself used: empty for an

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.config import REPO_ROOT
+from components.spec.config import REPO_ROOT
 
 __all__ = ["TASKS", "ScaffoldError", "plan_files", "register", "scaffold"]
 
@@ -136,8 +136,8 @@ from typing import Annotated, Any, Mapping
 import numpy as np
 from pydantic import Field
 
-from components.declarations import Params, generator
-from components.seams import Dataset
+from components.spec.declarations import Params, generator
+from components.spec.seams import Dataset
 from components.seeding import derive_seed
 
 __all__ = ["DataParams", "{name}_data"]
@@ -298,8 +298,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.config import load_spec
-from components.seams import make_data, metric, train_arm
+from components.spec.config import load_spec
+from components.spec.seams import make_data, metric, train_arm
 
 
 @pytest.mark.parametrize("experiment", ["{name}", "{name}_smoke"])

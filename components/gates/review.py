@@ -6,7 +6,7 @@ that do not match the source, one name for two quantities, and a selection
 budget (a sweep, early stopping, best-of-N) the baseline does not get. No rule
 can decide them; a reader checking intent can. This module gives that reader
 the facts, extracted mechanically from the composed config and from what the
-implementations declare (``components.declarations``), with the question to
+implementations declare (``components.spec.declarations``), with the question to
 answer for each trap, and keeps the answers:
 
 * :func:`build` turns a composed config into a :class:`Worksheet`. Each trap's
@@ -43,8 +43,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from components.config import CONFIG_DIR, REPO_ROOT, ConfigError, ExperimentSpec, load_spec
-from components.declarations import TARGET, Declaration, ImplementationError, declaration_of, locate
+from components.spec.config import CONFIG_DIR, REPO_ROOT, ConfigError, ExperimentSpec, load_spec
+from components.spec.declarations import TARGET, Declaration, ImplementationError, declaration_of, locate
 
 __all__ = [
     "ALL",

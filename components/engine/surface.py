@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from components.config import validate
+from components.spec.config import validate
 from components.constants import FOLD_AXIS, LAUNCH_KEY, RESULTS_SCHEMA
-from components.declarations import locate
-from components.planner import branches, plan_summary
+from components.spec.declarations import locate
+from components.engine.planner import branches, plan_summary
 
 __all__ = ["SCHEMA", "aggregate_records", "build_results", "observations", "plan_run", "provenance"]
 
@@ -45,7 +45,7 @@ def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]
     spec = validate(config)
     settings = dict(spec.statistics)
     if FOLD_AXIS in spec.data_axes:
-        from components.cv_stats import aggregate_folds
+        from components.stats.cv import aggregate_folds
 
         # Cross-validation: folds are averaged within a replicate and the interval accounts for their correlation.
         return aggregate_folds(
@@ -100,7 +100,7 @@ def build_results(
         "config": resolved,
         "config_hash": launch.get("config_hash"),
         "overrides": list(launch.get("overrides", [])),
-        # The fold axis is aggregated away (components.cv_stats); the cells' axes are the others.
+        # The fold axis is aggregated away (components.stats.cv); the cells' axes are the others.
         "axes": {"data": {k: v for k, v in spec.data_axes.items() if k != FOLD_AXIS}, "training": spec.training_axes},
         "cross_validation": (
             {"fold_axis": FOLD_AXIS, "folds": spec.data_axes[FOLD_AXIS], "interval": spec.statistics["cv_interval"], "split": spec.split}
@@ -137,13 +137,13 @@ def reuse_run(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Called in ``start``: ``(branches to fan out over, records of branches whose every arm is reused)``.
 
-    Looks the planned arms up in earlier runs (:func:`components.reuse.plan_reuse`)
+    Looks the planned arms up in earlier runs (:func:`components.engine.reuse.plan_reuse`)
     and assembles the record of every fully reused branch here, so it starts no
     task; the join merges those records with the branch tasks' own.
     ``options`` go to ``plan_reuse`` (``lookup``, ``log``).
     """
-    from components.branch import run_branch
-    from components.reuse import plan_reuse
+    from components.engine.branch import run_branch
+    from components.engine.reuse import plan_reuse
 
     tasks, reused = plan_reuse(config, planned, flow=flow, mode=mode, run_id=run_id, **options)
     return tasks, [run_branch(config, branch, log=lambda _: None) for branch in reused]
@@ -154,13 +154,13 @@ def provenance(flow: Any) -> dict[str, Any]:
 
     Called in ``end``: reads the launch metadata from the config, the start
     timestamp (``flow.started_at``) and the branch records (``flow.records``);
-    the layout is :func:`components.provenance.run_provenance`'s plus ``reuse``
-    (:func:`components.reuse.reuse_summary`: mode, counts, each arm's origin).
+    the layout is :func:`components.engine.provenance.run_provenance`'s plus ``reuse``
+    (:func:`components.engine.reuse.reuse_summary`: mode, counts, each arm's origin).
     """
     from metaflow import current
 
-    from components.provenance import run_provenance
-    from components.reuse import reuse_summary
+    from components.engine.provenance import run_provenance
+    from components.engine.reuse import reuse_summary
 
     records = getattr(flow, "records", [])
     return {**run_provenance(

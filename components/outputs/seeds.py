@@ -195,7 +195,7 @@ def _fmt(value: Any, places: int = 4) -> str:
 
 def format_plan(results: Mapping[str, Any], planned: Mapping[str, Any], *, width: float | None, effect: float | None, target_power: float) -> str:
     """The plan as an aligned text table with its assumptions."""
-    from components.query import ResultSet, _text_table
+    from components.outputs.query import ResultSet, _text_table
 
     axis_names = list(ResultSet.from_results(results).axis_names)
     if width is not None:
@@ -236,7 +236,7 @@ def format_plan(results: Mapping[str, Any], planned: Mapping[str, Any], *, width
 
 
 def _cmd_seeds(args: argparse.Namespace) -> int:
-    from components.runs import find_run
+    from components.outputs.runs import find_run
 
     run = find_run(args.flow, args.run, args.experiment)
     results = run["end"].task.data.results
@@ -248,7 +248,7 @@ def _cmd_seeds(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``seeds`` subcommand to the ``axisflow`` console script."""
-    from components.cli import DEFAULT_FLOW
+    from components.constants import DEFAULT_FLOW
 
     parser = subparsers.add_parser(
         "seeds",

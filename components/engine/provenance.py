@@ -36,6 +36,7 @@ __all__ = [
     "SCHEMA",
     "dirty_warning",
     "durations",
+    "ensure_user",
     "git_state",
     "iso",
     "package_versions",
@@ -61,6 +62,14 @@ RESUME_REVIEW_PREFIX = "axisflow.resume-review:"
 _LISTED_CHANGES = 20
 # Git must never block on (or take) the index lock another process holds.
 _GIT_ENV = {"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+
+
+def ensure_user() -> None:
+    """Give Metaflow a user name (it records one with every run) on machines that have none: CI, containers running as root."""
+    from metaflow.util import get_username
+
+    if get_username() is None:
+        os.environ["USERNAME"] = os.environ["METAFLOW_USER"] = "axisflow"
 
 
 def utc_now() -> float:

@@ -29,7 +29,7 @@ through the Metaflow client (local datastore or S3 with its metadata; no side
 database), newest first, at most :data:`SCAN_RUNS` runs. Arms with a match are
 handed to their branch, which trains only the others; a branch whose every arm
 matched starts no task (its record is assembled in ``start``, by
-:func:`components.surface.reuse_run`), unless every
+:func:`components.engine.surface.reuse_run`), unless every
 branch matched: Metaflow cannot fan out over nothing, so one such branch then
 runs as a task that trains nothing. Each record says per arm whether it was
 trained or reused and where it was trained (``record["provenance"]``).
@@ -61,10 +61,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from components.config import ConfigError, ExperimentSpec
-from components.declarations import TARGET, locate
-from components.planner import trainings
-from components.constants import RECORD_SCHEMA
+from components.spec.config import ConfigError, ExperimentSpec
+from components.spec.declarations import TARGET, locate
+from components.engine.planner import trainings
+from components.constants import REPO_ROOT, RECORD_SCHEMA
 
 __all__ = [
     "ARM_MODULES",
@@ -86,11 +86,11 @@ __all__ = [
     "verify_sample",
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 #: The ``--reuse`` choices; ``auto`` is the default.
 MODES = ("auto", "off", "verify")
 #: Framework modules every arm runs through (seed derivation, seam dispatch, record layout), hashed into every key.
-ARM_MODULES = ("components.branch", "components.reuse", "components.seams", "components.seeding", "components.declarations")
+ARM_MODULES = ("components.engine.branch", "components.engine.reuse", "components.spec.seams", "components.seeding", "components.spec.declarations")
 #: At most this many earlier successful runs are read when looking for matches (newest first).
 SCAN_RUNS = 50
 #: Share of the reused arms ``verify`` recomputes (at least one).
@@ -193,7 +193,7 @@ def code_fingerprint(*nodes: Any) -> str:
     """
     roots = {m for t in (t for node in nodes for t in _targets(node)) if (m := _target_module(t))}
     digest = hashlib.sha256()
-    for name, file_hash in _closure(tuple(sorted(roots | {"components.seams", "components.seeding"})), ARM_MODULES):
+    for name, file_hash in _closure(tuple(sorted(roots | {"components.spec.seams", "components.seeding"})), ARM_MODULES):
         digest.update(f"{name}\0{file_hash}\n".encode())
     return digest.hexdigest()[:16]
 
@@ -224,7 +224,7 @@ def data_content(data: Mapping[str, Any]) -> str | None:
 
 
 def arm_keys(spec: ExperimentSpec, branch: Mapping[str, Any]) -> list[str]:
-    """The reuse key of every arm of ``branch``, aligned with :func:`components.planner.trainings`."""
+    """The reuse key of every arm of ``branch``, aligned with :func:`components.engine.planner.trainings`."""
     shared = {
         "version": _KEY_VERSION,
         "record": RECORD_SCHEMA,
@@ -318,7 +318,7 @@ def plan_reuse(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Split the plan's branches into ``(branches to run as tasks, branches whose every arm is reused)``.
 
-    The second list starts no task: :func:`components.surface.reuse_run`
+    The second list starts no task: :func:`components.engine.surface.reuse_run`
     assembles their records from the reused arms (``run_branch`` copies them).
 
     Every branch dict gets ``arms``: per arm its ``key`` and, when reused, the
@@ -326,7 +326,7 @@ def plan_reuse(
     reused arm the branch must also recompute and compare. ``mode`` is one of
     :data:`MODES`; ``nondeterministic`` experiments never reuse.
     """
-    from components.config import validate
+    from components.spec.config import validate
 
     if mode not in MODES:
         raise ConfigError(f"--reuse is {mode!r}; choose one of {', '.join(MODES)}")

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from components.declarations import TARGET, Declaration, MetricInfo, Params, declaration_of, locate
+from components.spec.declarations import TARGET, Declaration, MetricInfo, Params, declaration_of, locate
 
 __all__ = [
     "CALLS",

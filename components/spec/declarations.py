@@ -255,7 +255,7 @@ def declaration_of(obj: Any, role: str, where: str) -> Declaration:
     if not isinstance(declaration, Declaration):
         raise ImplementationError(
             f"{where} names {getattr(obj, '__qualname__', obj)!r}, which is not a declared axisflow implementation; "
-            f"decorate it with components.declarations.{role}(...)"
+            f"decorate it with components.spec.declarations.{role}(...)"
         )
     if declaration.role != role:
         raise ImplementationError(f"{where} names a {declaration.role}, but a {role} is expected here")

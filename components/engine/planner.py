@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from components.config import ExperimentSpec
+from components.spec.config import ExperimentSpec
 from components.seeding import branch_key, derive_seed
 
 __all__ = ["Training", "branches", "plan_summary", "training_cells", "trainings"]

@@ -15,12 +15,12 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from components.constants import CONFIG_NAME, DEFAULT_FLOW, EXPERIMENT_TAG_PREFIX
-from components.shell import ensure_user
+from components.constants import REPO_ROOT, CONFIG_NAME, DEFAULT_FLOW, EXPERIMENT_TAG_PREFIX
+from components.engine.provenance import ensure_user
 
 __all__ = ["FLOWS_DIR", "experiment_of", "find_run", "isolated_env", "open_run", "run_config", "run_flow", "select_runs"]
 
-FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+FLOWS_DIR = REPO_ROOT / "flows"
 
 
 def _client():

@@ -2,7 +2,7 @@
 
 Everything is read back through Metaflow's client from the datastore the
 working directory (or ``METAFLOW_DATASTORE_SYSROOT_LOCAL``) points at; runs
-are selected by flow and experiment in :mod:`components.runs`. A run's config
+are selected by flow and experiment in :mod:`components.outputs.runs`. A run's config
 comes from its ``_parameters`` task, so unfinished and failed runs are listed
 too; results come from the ``end`` step's ``results`` artifact.
 
@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from components.constants import DEFAULT_FLOW, LAUNCH_KEY
-from components.runs import find_run, run_config, select_runs
+from components.outputs.runs import find_run, run_config, select_runs
 
 __all__ = [
     "compare_cells",

@@ -1,7 +1,7 @@
 """The prove gate: run a flow twice at two worker counts and diff what it concluded, bit for bit.
 
 ``uv run axisflow prove flows/<flow>.py [overrides] [--workers A B]`` runs the
-flow twice, each time in its own temporary datastore (:func:`components.runs.run_flow`),
+flow twice, each time in its own temporary datastore (:func:`components.outputs.runs.run_flow`),
 then compares the pinned output surface (the ``end`` step's ``results``) and
 every branch's record (the join's ``records``, or each branch task's ``record``)
 exactly: floats by their bits, types included, lists in order. Only the fields
@@ -37,7 +37,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from components.config import ConfigError, ExperimentSpec, load_spec
+from components.spec.config import ConfigError, ExperimentSpec, load_spec
 from components.constants import PROVE_REPORT_SCHEMA
 
 __all__ = [
@@ -472,7 +472,7 @@ def _review_allow(overrides: list[str], log: Callable[[str], None]) -> tuple[str
     config does not stop it; it says so, and each run records the allow in its
     provenance. ``axisflow review --check`` is the gate on intent.
     """
-    from components.review import ReviewError, check, worksheet_for
+    from components.gates.review import ReviewError, check, worksheet_for
 
     try:
         status = check(worksheet_for(overrides))
@@ -491,8 +491,8 @@ def _run_once(
     flow_file: Path, overrides: list[str], workers: int, number: int, root: Path,
     lint_allow: tuple[str, ...], log: Callable[[str], None], review_allow: tuple[str, ...] = (),
 ) -> tuple[RunInfo, dict[str, Any], list[dict[str, Any]]]:
-    from components.reuse import off_options
-    from components.runs import open_run, run_flow
+    from components.engine.reuse import off_options
+    from components.outputs.runs import open_run, run_flow
 
     label = f"run {number}/2 at {_workers_text(workers)}"
     log(f"prove: {label} started (datastore {root})")

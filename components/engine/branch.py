@@ -3,13 +3,13 @@
 Returns a compact, JSON-able record (scalars and short lists, never a model or
 tensor) for the join. Timing fields live under ``timing`` so the prove gate can
 exclude them by name. Arms the branch dict marks as reused from an earlier run
-(``branch["arms"]``, see :mod:`components.reuse`) are copied into the record
+(``branch["arms"]``, see :mod:`components.engine.reuse`) are copied into the record
 instead of trained, and ``record["provenance"]`` says per arm which it was;
 a branch with nothing to train generates no data and imports nothing heavy.
 
 Progress: the branch logs ``branch k/N started`` and ``branch k/N finished`` with
 its position in the plan, and, when the caller can count finished sibling
-branches (``done``, e.g. :func:`components.telemetry.branches_done` inside a
+branches (``done``, e.g. :func:`components.engine.telemetry.branches_done` inside a
 Metaflow task), how many of the N are done. A failing seam raises a
 ``RuntimeError`` naming the branch key, the method and its training axes,
 chained to the original exception so both tracebacks are printed.
@@ -21,10 +21,10 @@ import importlib
 import time
 from typing import Any, Callable, Mapping
 
-from components.config import validate
-from components.planner import branches, trainings
+from components.spec.config import validate
+from components.engine.planner import branches, trainings
 from components.constants import RECORD_SCHEMA
-from components.reuse import arm_keys, arm_provenance, check_reused, reused_training
+from components.engine.reuse import arm_keys, arm_provenance, check_reused, reused_training
 
 __all__ = ["run_branch"]
 
@@ -38,11 +38,11 @@ def run_branch(
     """Run one branch of the plan and return its record.
 
     ``config`` is the resolved config; ``branch`` one entry of
-    :func:`components.planner.branches`. ``log`` receives progress lines;
+    :func:`components.engine.planner.branches`. ``log`` receives progress lines;
     ``done()`` (optional) returns how many *other* branches of the run have
     finished, or ``None`` when it cannot tell.
     """
-    from components import seams
+    from components.spec import seams
     from components.seeding import derive_seed
 
     # Validation resolves every implementation the config names; the heavy modules trainers declare
@@ -50,7 +50,7 @@ def run_branch(
     imports_started = time.perf_counter()
     spec = validate(config)
     plan = trainings(spec)
-    # Arms reused from earlier runs (components.reuse.plan_reuse) are copied, not trained; without a plan, all train.
+    # Arms reused from earlier runs (components.engine.reuse.plan_reuse) are copied, not trained; without a plan, all train.
     arms = branch.get("arms") or [{"key": key} for key in arm_keys(spec, branch)]
     train = [i for i, arm in enumerate(arms) if "reused" not in arm or arm.get("verify")]
     methods = {plan[i].method for i in train}
