@@ -102,6 +102,9 @@ class PerConfigForeachRule(Rule):
     name = "per-config-foreach"
     summary = "A foreach fans out per method or training-axis value instead of data axes x seed."
     message = "foreach '{attr}' fans out one task per config ({evidence}); {advice}"
+    # Fan-out grain costs time, not correctness: a warning when every task rebuilds the same
+    # data, an info when the sweep over data loaded upstream is the flow's purpose.
+    severity = "warning"
 
     def check(self, module: Module) -> Iterator[Finding]:
         for flow, step in module.steps:
@@ -122,7 +125,7 @@ class PerConfigForeachRule(Rule):
                 upstream = _data_loaded_upstream(module, flow, step, call)
                 if upstream is not None:
                     yield self.finding(
-                        module, call, attr=attr, evidence=evidence,
+                        module, call, severity="info", attr=attr, evidence=evidence,
                         advice=SWEEP_ADVICE.format(step=upstream),
                     )
                 else:
