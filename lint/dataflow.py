@@ -15,7 +15,8 @@ Two questions are answered, both conservatively and without running code:
   calls (``xs.append(v)``, ``model.fit(v)``), subscript stores and local
   names, and says whether it can reach a result: an artifact (``self.x =``),
   a return or yield, a parameter the caller sees, a module-level name, or a
-  call that records it (a metric, a log, a card, a file). Anything it cannot
+  call that records it (a metric, a log, a card, a file), including a method
+  that records its receiver (``model.save(path)``). Anything it cannot
   model counts as reaching a result, so an unknown case is never a silent pass.
 
 Only the standard library is used, and facts are cached per function.
@@ -435,6 +436,12 @@ class DataFlow:
         if isinstance(parent, ast.Attribute):
             if parent.attr in INSPECTORS:
                 return False
+            grandparent = parents.get(parent)
+            if (
+                isinstance(grandparent, ast.Call) and grandparent.func is parent
+                and words(parent.attr) & RECORDING_WORDS
+            ):
+                return True  # a method that records its receiver: model.save(path), bst.save_model(...)
             todo.append(parent)
             return False
         if isinstance(parent, ast.keyword):
