@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 
 from lint.engine import check_paths
-from lint.findings import LintError, format_statistics
+from lint.findings import SEVERITIES, LintError, format_statistics
 from lint.formats import FORMATS, render
 from lint.rules import RULES, rule_for
 
@@ -80,7 +81,13 @@ def main(argv: list[str] | None = None, *, prog: str = "axisflow lint") -> int:
         print(output)
     if findings and args.format == "text":
         files = len({finding.path for finding in findings})
-        print(f"{len(findings)} finding(s) in {files} file(s).", file=sys.stderr)
+        counts = Counter(finding.severity for finding in findings)
+        by_severity = ", ".join(f"{counts[s]} {s}" for s in SEVERITIES if counts[s])
+        print(
+            f"{len(findings)} finding(s) ({by_severity}) in {files} file(s); "
+            "the run gate blocks on errors only.",
+            file=sys.stderr,
+        )
     return EXIT_FINDINGS if findings else EXIT_CLEAN
 
 
@@ -91,7 +98,9 @@ def _fail(prog: str, message: str) -> int:
 
 def _rule_table(fmt: str) -> str:
     if fmt == "json":
-        rows = [{"code": r.code, "name": r.name, "summary": r.summary} for r in RULES]
+        rows = [{"code": r.code, "name": r.name, "severity": r.severity, "summary": r.summary} for r in RULES]
         return json.dumps(rows, indent=2)
     width = max(len(rule.name) for rule in RULES)
-    return "\n".join(f"{rule.code}  {rule.name:<{width}}  {rule.summary}" for rule in RULES)
+    return "\n".join(
+        f"{rule.code}  {rule.name:<{width}}  {rule.severity:<7}  {rule.summary}" for rule in RULES
+    )

@@ -12,6 +12,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 
+#: Finding severities, most serious first. ``error``: a reproducibility hazard that can change
+#: numbers (or stop the flow); the run gate blocks on these. ``warning``: a scope or style
+#: finding worth reading (a constant outside the config, a fan-out per config). ``info``: a
+#: remark the flow's author may well have chosen on purpose (a sweep that is the point of the flow).
+SEVERITIES = ("error", "warning", "info")
+
 
 class LintError(Exception):
     """A usage, configuration or internal error: the CLI prints it on one line and exits 2."""
@@ -23,6 +29,8 @@ class Finding:
 
     ``line`` and ``col`` are 1-based, as in flake8 and ruff output. The field
     order is the sort order: path, then line, then column, then code.
+    ``severity`` is one of :data:`SEVERITIES`; only ``error`` blocks the run gate
+    (see :func:`blocking`).
     """
 
     path: str
@@ -31,9 +39,24 @@ class Finding:
     code: str
     name: str
     message: str
+    severity: str = "error"
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {self.severity!r}")
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        return f"{self.path}:{self.line}:{self.col}: {self.code} [{self.severity}] {self.message}"
+
+
+def blocking(findings: Iterable[Finding]) -> list[Finding]:
+    """The findings that block the run gate: the ``error`` ones, sorted.
+
+    Warnings and infos are reported but never block a run: they are scope
+    findings (a constant outside the config, a sweep fan-out) rather than
+    hazards that change numbers.
+    """
+    return sorted(f for f in findings if f.severity == "error")
 
 
 def _findings_text(findings: Sequence[Finding]) -> str:
@@ -54,9 +77,10 @@ FORMATS = tuple(RENDERERS)
 def format_findings(findings: Iterable[Finding], fmt: str = "text") -> str:
     """Render findings sorted by path, line and column.
 
-    ``fmt="text"`` gives one ``path:line:col: CODE message`` line per finding;
+    ``fmt="text"`` gives one ``path:line:col: CODE [severity] message`` line per
+    finding (flake8-compatible: the severity leads the message);
     ``fmt="json"`` gives a JSON list of objects with the keys path, line, col,
-    code, name and message. An empty input renders as ``""`` or ``"[]"``.
+    code, name, message and severity. An empty input renders as ``""`` or ``"[]"``.
     """
     return _renderer(RENDERERS, fmt)(sorted(findings))
 

@@ -3,9 +3,9 @@
 ``text`` and ``json`` live with the finding record (:func:`lint.findings.format_findings`);
 this module adds the two formats a CI system reads:
 
-* ``github``: one ``::error file=...,line=...,col=...,title=...::message``
-  workflow command per finding, which GitHub Actions shows as an annotation
-  on the pull request's diff.
+* ``github``: one ``::error``/``::warning``/``::notice`` workflow command per
+  finding (by its severity), which GitHub Actions shows as an annotation on
+  the pull request's diff.
 * ``sarif``: a SARIF 2.1.0 log (the OASIS static-analysis format that GitHub
   code scanning and most IDEs import), with every rule's documentation as
   the rule's help text.
@@ -20,7 +20,9 @@ from lint.findings import FORMATS as BASE_FORMATS
 from lint.findings import Finding, format_findings
 from lint.rules import RULES
 
-__all__ = ["FORMATS", "SARIF_SCHEMA", "SARIF_VERSION", "github", "render", "sarif"]
+__all__ = [
+    "FORMATS", "GITHUB_COMMANDS", "SARIF_LEVELS", "SARIF_SCHEMA", "SARIF_VERSION", "github", "render", "sarif",
+]
 
 #: Every output format the command line offers.
 FORMATS = (*BASE_FORMATS, "github", "sarif")
@@ -28,6 +30,9 @@ FORMATS = (*BASE_FORMATS, "github", "sarif")
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 _TOOL = "axisflow-lint"
+#: Severity -> GitHub workflow command and SARIF result level.
+GITHUB_COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
+SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
 
 def render(findings: Iterable[Finding], fmt: str = "text") -> str:
@@ -48,11 +53,12 @@ def _escape_property(text: str) -> str:
 
 
 def github(findings: Iterable[Finding]) -> str:
-    """GitHub Actions workflow commands: one ``::error`` annotation per finding, sorted by path and position."""
+    """GitHub Actions workflow commands: one annotation per finding (``::error``, ``::warning`` or
+    ``::notice`` by severity), sorted by path and position."""
     lines = []
     for f in sorted(findings):
         props = f"file={_escape_property(f.path)},line={f.line},col={f.col},title={_escape_property(f'{f.code} {f.name}')}"
-        lines.append(f"::error {props}::{_escape_data(f'{f.code} {f.message}')}")
+        lines.append(f"::{GITHUB_COMMANDS[f.severity]} {props}::{_escape_data(f'{f.code} {f.message}')}")
     return "\n".join(lines)
 
 
@@ -76,7 +82,7 @@ def sarif(findings: Iterable[Finding]) -> str:
             "shortDescription": {"text": rule.summary},
             "fullDescription": {"text": rule.summary},
             "help": {"text": rule.explain()},
-            "defaultConfiguration": {"level": "error"},
+            "defaultConfiguration": {"level": SARIF_LEVELS[rule.severity]},
         }
         for rule in RULES
     ]
@@ -84,7 +90,7 @@ def sarif(findings: Iterable[Finding]) -> str:
     for f in ordered:
         result = {
             "ruleId": f.code,
-            "level": "error",
+            "level": SARIF_LEVELS[f.severity],
             "message": {"text": f.message},
             "locations": [
                 {

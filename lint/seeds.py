@@ -15,8 +15,8 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from lint.analysis import Module, call_name, self_attr
-from lint.dataflow import Param, params_in
+from lint.analysis import FunctionNode, Module, call_name, is_numeric_literal, is_step, self_attr
+from lint.dataflow import Param, dataflow_of, params_in
 
 # Attributes of Metaflow's ``current`` that name this run or task rather than the branch.
 RUN_IDENTITY = frozenset(
@@ -34,6 +34,31 @@ SEEDERS = frozenset(
     {"numpy.random.default_rng", "numpy.random.seed", "numpy.random.RandomState",
      "numpy.random.SeedSequence", "random.seed", "random.Random", "torch.manual_seed",
      "torch.random.manual_seed", "torch.cuda.manual_seed", "torch.cuda.manual_seed_all"}
+)
+# Global-state reseeds that seed a whole task when a step calls them with a fixed seed, and the
+# state each one governs.
+GLOBAL_RESEEDERS = {
+    "numpy.random.seed": "numpy", "random.seed": "random", "torch.manual_seed": "torch",
+    "torch.random.manual_seed": "torch", "torch.cuda.manual_seed": "torch",
+    "torch.cuda.manual_seed_all": "torch",
+}
+NUMPY_CONSTRUCTORS = frozenset(
+    {"default_rng", "Generator", "RandomState", "SeedSequence", "BitGenerator", "PCG64",
+     "PCG64DXSM", "MT19937", "Philox", "SFC64"}
+)
+STDLIB_FUNCTIONS = frozenset(
+    {"random", "randint", "randrange", "randbytes", "getrandbits", "choice", "choices",
+     "shuffle", "sample", "uniform", "triangular", "gauss", "normalvariate", "lognormvariate",
+     "expovariate", "vonmisesvariate", "gammavariate", "betavariate", "paretovariate",
+     "weibullvariate", "binomialvariate", "seed", "setstate"}
+)
+TORCH_SAMPLERS = frozenset(
+    {"rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial", "poisson",
+     "rand_like", "randn_like", "randint_like"}
+)
+TORCH_SEEDERS = frozenset(
+    {"torch.manual_seed", "torch.seed", "torch.random.manual_seed", "torch.random.seed",
+     "torch.cuda.manual_seed", "torch.cuda.manual_seed_all"}
 )
 SEED_WORDS = frozenset({"seed", "seeds", "random_state"})
 SEED_KEYWORDS = frozenset({"seed", "random_state", "rng_seed", "random_seed", "base_seed"})
@@ -69,7 +94,7 @@ def seed_arguments(module: Module, call: ast.Call) -> list[SeedArgument]:
     position = SEEDED_SEAMS.get(call_name(call) or "")
     if position is not None and len(call.args) > position:
         found.append(call.args[position])
-    helper = module.dataflow.helper(call, imported=False)
+    helper = dataflow_of(module).helper(call, imported=False)
     if helper is not None:
         params = [a.arg for a in [*helper[1].args.posonlyargs, *helper[1].args.args]]
         if params and params[0] in {"self", "cls"} and isinstance(call.func, ast.Attribute):
@@ -138,14 +163,14 @@ def _provably_numeric(node: ast.AST) -> bool:
 
 def origins(module: Module, expr: ast.AST) -> list:
     """The data-flow slice of ``expr`` as a list (see :meth:`lint.dataflow.DataFlow.slice`)."""
-    return module.dataflow.sliced(expr)
+    return dataflow_of(module).sliced(expr)
 
 
 def callers_binding(module: Module, param: Param) -> Iterator[tuple[ast.Call, ast.expr]]:
     """Call sites in the module of the function owning ``param``, with the argument bound to it."""
     func = param.function
     params = [a.arg for a in [*func.args.posonlyargs, *func.args.args]]
-    for call in module.dataflow.calls_of(func):
+    for call in dataflow_of(module).calls_of(func):
         positional = params
         if positional and positional[0] in {"self", "cls"} and isinstance(call.func, ast.Attribute):
             positional = positional[1:]
@@ -171,6 +196,95 @@ def branch_derived(module: Module, expr: ast.AST) -> bool:
     return derived or bool(params_in(slice_nodes))
 
 
+def global_state(module: Module, call: ast.Call) -> str | None:
+    """The global random state a call draws from or seeds: ``"numpy"``, ``"random"``, ``"torch"``, else None.
+
+    Seeded objects (``np.random.default_rng(s)``, ``random.Random(s)``) and
+    torch calls given a ``generator=`` use no global state.
+    """
+    qualified = module.qualname(call.func)
+    if qualified is None:
+        return None
+    head, _, last = qualified.rpartition(".")
+    keywords = {keyword.arg for keyword in call.keywords}
+    if head == "numpy.random" and last not in NUMPY_CONSTRUCTORS:
+        return "numpy"
+    if head == "random" and last in STDLIB_FUNCTIONS:
+        return "random"
+    if qualified in TORCH_SEEDERS:
+        return "torch"
+    if head == "torch" and last in TORCH_SAMPLERS and "generator" not in keywords:
+        return "torch"
+    if qualified.startswith("torch.utils.data") and "generator" not in keywords:
+        shuffles = any(
+            keyword.arg == "shuffle"
+            and not (isinstance(keyword.value, ast.Constant) and not keyword.value.value)
+            for keyword in call.keywords
+        )
+        if (last == "DataLoader" and shuffles) or last == "random_split":
+            return "torch"
+    return None
+
+
+def fixed_seed(module: Module, expr: ast.AST) -> bool:
+    """True for a seed that is the same on every run of a task: a numeric literal, a module-level
+    numeric constant, or one derived from the config or the branch (see :func:`branch_derived`)."""
+    if is_numeric_literal(expr):
+        return True
+    if isinstance(expr, ast.Name):
+        value = module.module_value(expr.id)
+        if value is not None and is_numeric_literal(value):
+            return True
+    return branch_derived(module, expr)
+
+
+def task_reseeds(module: Module) -> dict[FunctionNode, dict[str, ast.Call]]:
+    """Per step, the global states (numpy / random / torch) it reseeds for the whole task.
+
+    Every Metaflow task is a fresh process, so ``np.random.seed(1234)`` as an
+    unconditional statement of a step (``random.seed(0)``, ``torch.manual_seed(7)``,
+    or a seed from the config or the branch) makes every later draw from that
+    state in the step deterministic. It counts only when the step has not
+    drawn from that state before it and the seed is fixed (:func:`fixed_seed`).
+    """
+    cache = module.__dict__.setdefault("_task_reseeds", {})
+    if cache:
+        return cache
+    for _, step in module.steps:
+        if not is_step(step):
+            continue
+        seeded: dict[str, ast.Call] = {}
+        drawn: set[str] = set()
+        for stmt in step.body:
+            call = stmt.value if isinstance(stmt, ast.Expr) else None
+            if isinstance(call, ast.Call):
+                state = GLOBAL_RESEEDERS.get(module.qualname(call.func) or "")
+                if (
+                    state is not None and state not in drawn and state not in seeded
+                    and len(call.args) == 1 and fixed_seed(module, call.args[0])
+                ):
+                    seeded[state] = call
+                    continue
+            for sub in ast.walk(stmt):
+                if isinstance(sub, ast.Call):
+                    state = global_state(module, sub)
+                    if state is not None:
+                        drawn.add(state)
+        cache[step] = seeded
+    return cache
+
+
+def reseeded(module: Module, node: ast.AST, state: str) -> bool:
+    """True if ``node`` is, or comes after, its step's task reseed of ``state`` (:func:`task_reseeds`)."""
+    step = module.enclosing_function(node)
+    while step is not None and not is_step(step):
+        step = module.enclosing_function(step)
+    seed = task_reseeds(module).get(step, {}).get(state) if step is not None else None
+    if seed is None:
+        return False
+    return node is seed or (seed.lineno, seed.col_offset) < (node.lineno, node.col_offset)
+
+
 def in_flow_class(module: Module, node: ast.AST) -> bool:
     """True if ``node`` sits inside a flow class."""
     flow_nodes = {flow.node for flow in module.flow_classes}
@@ -183,15 +297,24 @@ def in_flow_class(module: Module, node: ast.AST) -> bool:
 
 
 __all__ = [
+    "GLOBAL_RESEEDERS",
+    "NUMPY_CONSTRUCTORS",
     "RUN_IDENTITY",
     "SEEDERS",
+    "STDLIB_FUNCTIONS",
+    "TORCH_SAMPLERS",
+    "TORCH_SEEDERS",
     "SeedArgument",
     "all_seed_arguments",
     "branch_derived",
     "callers_binding",
+    "fixed_seed",
+    "global_state",
     "in_flow_class",
     "origins",
+    "reseeded",
     "salted_hash",
     "seed_arguments",
+    "task_reseeds",
     "volatile_source",
 ]

@@ -79,6 +79,10 @@ class ModuleConstantRule(Rule):
     name = "module-constant"
     summary = "A module-level numeric constant feeds a step or a seam call instead of the config."
     message = "module-level constant '{constant}'{origin} is used in {where}; read it from the config instead"
+    # A constant in a step is a scope finding (often a resource knob or a hyper-parameter the
+    # author fixed on purpose); one passed to a seam call bypasses the config and its hash, so
+    # the reuse key cannot see it: that one is an error.
+    severity = "warning"
 
     def check(self, module: Module) -> Iterator[Finding]:
         constants: dict[str, ast.AST] = dict(_numeric_constants(module.tree.body))
@@ -92,6 +96,7 @@ class ModuleConstantRule(Rule):
             return
         tracer = _Tracer(module, set(constants), class_constants)
         uses: dict[tuple[str | None, str], str] = {}
+        seam_uses: set[tuple[str | None, str]] = set()
         for flow, step in module.steps:
             for key, helper in tracer.reads(step, flow).items():
                 where = f"step '{step.name}'" + (f" via '{helper}'" if helper else "")
@@ -101,13 +106,17 @@ class ModuleConstantRule(Rule):
                 for key, helper in tracer.argument_reads(call).items():
                     where = f"the {call_name(call)}() call on line {call.lineno}"
                     uses.setdefault(key, where + (f" via '{helper}'" if helper else ""))
+                    seam_uses.add(key)
         for (owner, name), where in sorted(uses.items(), key=lambda item: str(item[0])):
             target = constants[name] if owner is None else class_constants[owner][name]
             constant = name if owner is None else f"{owner}.{name}"
             origin = ""
             if owner is None and name in imported and constants[name] is imported[name]:
                 origin = f" (imported from '{_module_of(imported[name])}')"
-            yield self.finding(module, target, constant=constant, origin=origin, where=where)
+            severity = "error" if (owner, name) in seam_uses else self.severity
+            yield self.finding(
+                module, target, severity=severity, constant=constant, origin=origin, where=where
+            )
 
 
 def _imported_constants(module: Module) -> dict[str, ast.ImportFrom]:

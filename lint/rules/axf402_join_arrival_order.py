@@ -24,7 +24,9 @@ ORDERED_WRAPPERS = frozenset(
 )
 ORDER_FREE = frozenset(
     {"sorted", "sum", "fsum", "min", "max", "any", "all", "len", "mean", "median", "std", "var",
-     "nanmean", "set", "frozenset", "dict", "Counter", "next"}
+     "nanmean", "nanmedian", "nanstd", "nanvar", "nansum", "nanmin", "nanmax", "amin", "amax",
+     "average", "percentile", "quantile", "nanpercentile", "nanquantile", "sem", "prod",
+     "count_nonzero", "set", "frozenset", "dict", "Counter", "next", "unique"}
 )
 _GROWERS = frozenset({"append", "extend", "insert"})
 
@@ -46,8 +48,12 @@ class JoinArrivalOrderRule(Rule):
 
     Iterating ``sorted(inputs, key=...)`` passes, as do dict comprehensions
     keyed by branch key, reductions whose value does not depend on order
-    (``all``, ``any``, ``min``, ``max``, ``len``, ``sum``, ``mean``), and
-    reading one input (``inputs[0].plan``). A comprehension handed to any
+    (``all``, ``any``, ``min``, ``max``, ``len``, ``sum``, ``mean``, ``std``,
+    ``median``, ``set``...), also through a local list read only by such
+    reductions (``rows = [...]; np.mean(rows, axis=0)``), a filter that can
+    keep at most one input of a two-branch join
+    (``[i for i in inputs if hasattr(i, "study")]``), and reading one input
+    (``inputs[0].plan``). A comprehension handed to any
     other function is flagged, since that function sees arrival order.
 
     ## Why is this bad?
@@ -99,7 +105,7 @@ class JoinArrivalOrderRule(Rule):
             for node in walk_body(step):
                 what = None
                 if isinstance(node, (ast.For, ast.AsyncFor)) and _iterates(node.iter, inputs):
-                    what = _loop_result(step, node)
+                    what = _loop_result(module, step, node)
                 elif isinstance(node, (ast.ListComp, ast.GeneratorExp)) and any(
                     _iterates(gen.iter, inputs) for gen in node.generators
                 ):
@@ -113,6 +119,9 @@ class JoinArrivalOrderRule(Rule):
                     and node.args[0].id == inputs
                 ):
                     what = _context_result(module, step, node)
+                if what is not None and isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+                    if _keeps_one_branch(module, step, node):
+                        what = None
                 if what is not None:
                     key = _row_key(node, inputs)
                     branches = static_branches(module, step)
@@ -135,7 +144,7 @@ def _iterates(node: ast.expr, inputs: str) -> bool:
     return False
 
 
-def _loop_result(step: FunctionNode, loop: ast.For | ast.AsyncFor) -> str | None:
+def _loop_result(module: Module, step: FunctionNode, loop: ast.For | ast.AsyncFor) -> str | None:
     grown: list[str] = []
     for stmt in loop.body:
         for sub in ast.walk(stmt):
@@ -153,7 +162,10 @@ def _loop_result(step: FunctionNode, loop: ast.For | ast.AsyncFor) -> str | None
                     root = _root(sub.target)
                     if root is not None:
                         grown.append(root)
-    unsorted = [root for root in grown if not _sorted_later(step, root, loop.lineno)]
+    unsorted = [
+        root for root in grown
+        if not _sorted_later(step, root, loop.lineno) and not _only_reduced(module, step, root, loop.lineno)
+    ]
     if not unsorted:
         return None
     return ", ".join(f"'{root}'" for root in sorted(set(unsorted)))
@@ -177,12 +189,78 @@ def _context_result(module: Module, step: FunctionNode, node: ast.AST) -> str | 
         targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
         roots = [_root(target) for target in targets]
         unsorted = [
-            root for root in roots if root is None or not _sorted_later(step, root, parent.lineno)
+            root for root in roots
+            if root is None
+            or not (_sorted_later(step, root, parent.lineno) or _only_reduced(module, step, root, parent.lineno))
         ]
         if not unsorted:
             return None
         return ", ".join(f"'{root}'" if root else "a list" for root in unsorted)
     return None
+
+
+def _only_reduced(module: Module, step: FunctionNode, root: str, after: int) -> bool:
+    """True if a local list is read, after line ``after``, only by order-free reductions.
+
+    ``rows = [[i.acc, i.loss] for i in inputs]; self.avg = np.mean(rows, axis=0)``:
+    the mean does not depend on the order of the rows. Each read may sit
+    inside ``np.array(...)``-style wrappers, or call a reduction method
+    (``np.asarray(rows).mean()``). An artifact (``self.rows``) is never only
+    reduced: the list itself is stored.
+    """
+    if "." in root:
+        return False
+    reads = [
+        node for node in walk_body(step)
+        if isinstance(node, ast.Name) and node.id == root and isinstance(node.ctx, ast.Load)
+        and node.lineno >= after
+    ]
+    return bool(reads) and all(_reduced(module, read) for read in reads)
+
+
+def _reduced(module: Module, read: ast.Name) -> bool:
+    parents = module.parents
+    node, parent = read, parents.get(read)
+    while isinstance(parent, ast.Call) and node in parent.args and call_name(parent) in ORDERED_WRAPPERS - {"join"}:
+        node, parent = parent, parents.get(parent)
+    if isinstance(parent, ast.Call) and node in parent.args:
+        return call_name(parent) in ORDER_FREE - {"sorted", "next", "dict"}
+    if isinstance(parent, ast.Attribute) and parent.value is node:
+        if parent.attr in _GROWERS and node is read:
+            return True  # the loop filling the list, not a use of it
+        return parent.attr in ORDER_FREE and isinstance(parents.get(parent), ast.Call)
+    return False
+
+
+def _keeps_one_branch(module: Module, step: FunctionNode, comp: ast.ListComp | ast.GeneratorExp) -> bool:
+    """True for a filter that can keep at most one input of a two-branch static join.
+
+    ``[inp for inp in inputs if not hasattr(inp, "study")]`` in a join of two
+    branches picks the branch by an artifact only one of them carries (the
+    same for ``inp.kind == "trials"``): a list of at most one input has no order.
+    """
+    if len(static_branches(module, step)) != 2 or len(comp.generators) != 1:
+        return False
+    generator = comp.generators[0]
+    if not isinstance(generator.target, ast.Name) or not generator.ifs:
+        return False
+    target = generator.target.id
+    return any(_branch_test(condition, target) for condition in generator.ifs)
+
+
+def _branch_test(condition: ast.expr, target: str) -> bool:
+    if isinstance(condition, ast.UnaryOp) and isinstance(condition.op, ast.Not):
+        condition = condition.operand
+    if isinstance(condition, ast.Call) and call_name(condition) == "hasattr" and condition.args:
+        return isinstance(condition.args[0], ast.Name) and condition.args[0].id == target
+    if (
+        isinstance(condition, ast.Compare) and len(condition.ops) == 1
+        and isinstance(condition.ops[0], (ast.Eq, ast.NotEq, ast.Is, ast.IsNot))
+        and isinstance(condition.comparators[0], ast.Constant)
+    ):
+        left = condition.left
+        return isinstance(left, ast.Attribute) and isinstance(left.value, ast.Name) and left.value.id == target
+    return False
 
 
 def _is_constant(node: ast.AST) -> bool:

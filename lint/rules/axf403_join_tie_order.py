@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from lint.analysis import FunctionNode, Module, inputs_name, is_join, walk_body, words
+from lint.analysis import FunctionNode, Module, dotted, inputs_name, is_join, self_attr, walk_body, words
+from lint.dataflow import dataflow_of
 from lint.findings import Finding
 from lint.rules.axf402_join_arrival_order import KEY_WORDS, join_order_note
 from lint.rules.base import Rule
@@ -16,9 +17,12 @@ class JoinTieOrderRule(Rule):
     Flags a join step that picks one item out of its ``inputs`` (or out of
     anything built from them, followed through the shared data-flow, also
     one level into a helper in the same file that the join hands them to)
-    by a score: ``max(..., key=...)``, ``min(..., key=...)``, or
-    ``sorted(..., key=...)`` indexed with ``[0]``/``[-1]`` (directly or
-    through a local name). A key that already breaks ties (a lambda
+    by a score: ``max(..., key=...)``, ``min(..., key=...)``,
+    ``sorted(..., key=...)`` indexed with ``[0]``/``[-1]`` (directly, or
+    through a local name or an artifact set earlier in the step:
+    ``self.results = sorted(...); self.best = self.results[0]``), or a
+    hand-written best-so-far loop over the inputs
+    (``if inp.acc > best_acc: best, best_acc = inp, inp.acc``). A key that already breaks ties (a lambda
     returning a tuple, or a key spelled as a branch key: seed, index, fold,
     name, key...) passes, as does a pick from inputs first sorted by a key
     (``sorted(inputs, key=...)``).
@@ -61,7 +65,7 @@ class JoinTieOrderRule(Rule):
             inputs = inputs_name(step)
             order = join_order_note(module, step)
             for node in walk_body(step):
-                found = _tie_pick(module, step, node, inputs)
+                found = _tie_pick(module, step, node, inputs) or _best_so_far(module, step, node, inputs)
                 if found is not None:
                     how, key = found
                     yield self.finding(module, node, join=step.name, how=how, key=key, order=order)
@@ -86,9 +90,48 @@ def _tie_pick(module: Module, func: FunctionNode, node: ast.AST, source: str) ->
     return how, _text(key)
 
 
+_COMPARISONS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
+
+
+def _best_so_far(module: Module, step: FunctionNode, node: ast.AST, inputs: str) -> tuple[str, str] | None:
+    """A hand-written best-so-far loop over the inputs: ``if inp.acc > best: best = inp.acc``.
+
+    With ``>`` (or ``<``) the first of tied inputs wins, with ``>=`` the
+    last: either way arrival order decides. A comparison of tuples (a
+    tie-breaker) or of a key spelled as a branch key passes.
+    """
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return None
+    test = node.test
+    if len(test.ops) != 1 or type(test.ops[0]) not in _COMPARISONS:
+        return None
+    loop = module.parents.get(node)
+    while loop is not None and loop is not step and not isinstance(loop, (ast.For, ast.AsyncFor)):
+        loop = module.parents.get(loop)
+    if not isinstance(loop, (ast.For, ast.AsyncFor)) or not _from_inputs(module, step, loop.iter, inputs):
+        return None
+    targets = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+    for score, best in ((test.left, test.comparators[0]), (test.comparators[0], test.left)):
+        if not any(isinstance(n, ast.Name) and n.id in targets for n in ast.walk(score)):
+            continue
+        spelled = dotted(best)
+        if spelled is None or any(isinstance(side, ast.Tuple) for side in (score, best)):
+            continue
+        if _breaks_ties(score):
+            continue
+        updated = any(
+            isinstance(sub, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+            and any(dotted(t) == spelled for t in (sub.targets if isinstance(sub, ast.Assign) else [sub.target]))
+            for stmt in node.body for sub in ast.walk(stmt)
+        )
+        if updated:
+            return f"a best-so-far loop ('{_COMPARISONS[type(test.ops[0])]}')", _text(score)
+    return None
+
+
 def _tie_pick_in_helper(module: Module, step: FunctionNode, call: ast.Call, inputs: str) -> tuple[str, str] | None:
     """A tie-prone pick inside a same-file helper that the join hands its inputs to (one level)."""
-    found = module.dataflow.helper(call, imported=False)
+    found = dataflow_of(module).helper(call, imported=False)
     if found is None:
         return None
     helper = found[1]
@@ -114,12 +157,22 @@ def _pick(module: Module, step: FunctionNode, node: ast.AST) -> tuple[ast.Call, 
     if isinstance(node, ast.Subscript) and _first_or_last(node.slice):
         value = node.value
         if isinstance(value, ast.Name):
-            bound = module.dataflow.bindings(step).get(value.id, [])
+            bound = dataflow_of(module).bindings(step).get(value.id, [])
             values = [v for line, v in bound if line <= node.lineno and v is not None]
             value = values[-1] if values else value
+        elif self_attr(value) is not None:
+            assigned = [
+                (target.lineno, v) for where, attr, v, target in _self_assignments(module)
+                if where is step and attr == value.attr and v is not None and target.lineno <= node.lineno
+            ]
+            value = max(assigned, key=lambda item: item[0])[1] if assigned else value
         if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "sorted":
             return value, "sorted(...)[" + _text(node.slice) + "]"
     return None
+
+
+def _self_assignments(module: Module) -> list:
+    return [item for flow in module.flow_classes for item in flow.self_assignments]
 
 
 def _first_or_last(node: ast.AST) -> bool:
@@ -151,7 +204,7 @@ def _name(node: ast.AST) -> str:
 def _from_inputs(module: Module, step: FunctionNode, expr: ast.expr, inputs: str) -> bool:
     """True if ``expr`` is built from ``inputs`` without passing through a keyed sort of them."""
     reads = False
-    for node in module.dataflow.slice(expr, step):
+    for node in dataflow_of(module).slice(expr, step):
         if isinstance(node, ast.Name) and node.id == inputs:
             reads = True
         if (

@@ -6,27 +6,16 @@ import ast
 from collections.abc import Iterator
 
 from lint.analysis import FunctionNode, Module, in_seeded_scope, is_step
+from lint.dataflow import dataflow_of
 from lint.findings import Finding
 from lint.rules.base import Rule
-from lint.seeds import branch_derived
-
-NUMPY_CONSTRUCTORS = frozenset(
-    {"default_rng", "Generator", "RandomState", "SeedSequence", "BitGenerator", "PCG64",
-     "PCG64DXSM", "MT19937", "Philox", "SFC64"}
-)
-STDLIB_FUNCTIONS = frozenset(
-    {"random", "randint", "randrange", "randbytes", "getrandbits", "choice", "choices",
-     "shuffle", "sample", "uniform", "triangular", "gauss", "normalvariate", "lognormvariate",
-     "expovariate", "vonmisesvariate", "gammavariate", "betavariate", "paretovariate",
-     "weibullvariate", "binomialvariate", "seed", "setstate"}
-)
-TORCH_SAMPLERS = frozenset(
-    {"rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial", "poisson",
-     "rand_like", "randn_like", "randint_like"}
-)
-TORCH_SEEDERS = frozenset(
-    {"torch.manual_seed", "torch.seed", "torch.random.manual_seed", "torch.random.seed",
-     "torch.cuda.manual_seed", "torch.cuda.manual_seed_all"}
+from lint.seeds import (
+    NUMPY_CONSTRUCTORS,
+    STDLIB_FUNCTIONS,
+    TORCH_SAMPLERS,
+    TORCH_SEEDERS,
+    global_state,
+    reseeded,
 )
 
 
@@ -52,13 +41,18 @@ class GlobalRandomStateRule(Rule):
     Two idioms are not flagged. A draw whose value reaches no result (no
     artifact, return value, metric, log or file, followed through the shared
     data-flow) is throw-away: a dummy input used only for its ``.shape``.
-    And ``torch.manual_seed(x)`` (or ``torch.cuda.manual_seed(_all)``) as a
-    top-level statement of a ``@step``, before the step draws anything, with
-    ``x`` derived from the config or the branch (a ``self.`` artifact or
-    parameter, not the task's identity): every Metaflow task is a fresh
-    process, so that seeds the whole task deterministically, and it is the
-    only way to seed ``nn.Module`` default initialisation (no layer takes a
-    ``generator=``). Torch draws later in that step are then covered too.
+    And a task reseed: ``np.random.seed(s)``, ``random.seed(s)`` or
+    ``torch.manual_seed(s)`` (or ``torch.cuda.manual_seed(_all)``) as an
+    unconditional top-level statement of a ``@step``, before the step draws
+    from that state, with ``s`` fixed: a literal (``np.random.seed(1234)``),
+    a module-level numeric constant, or derived from the config or the branch
+    (a ``self.`` artifact or parameter, not the task's identity). Every
+    Metaflow task is a fresh process, so that seeds the whole task
+    deterministically (for torch it is the only way to seed ``nn.Module``
+    default initialisation, since no layer takes a ``generator=``); draws
+    from the same state later in that step are then covered too. A reseed in
+    a helper or in library code is still flagged: there it governs whatever
+    else runs in the process.
 
     Seeded objects are fine: ``np.random.default_rng(seed)`` and its
     methods, ``np.random.RandomState(seed)``, ``random.Random(seed)``,
@@ -96,22 +90,16 @@ class GlobalRandomStateRule(Rule):
     def check(self, module: Module) -> Iterator[Finding]:
         if not in_seeded_scope(module):
             return
-        seeded_from = _task_seeds(module)
         for node in module.calls:
             verdict = _verdict(module, node)
             if verdict is None:
                 continue
             qualified = verdict[0]
-            if qualified in TORCH_SEEDERS:
-                if node in seeded_from.values():
-                    continue
-            else:
-                step = module.enclosing_function(node)
-                seed = seeded_from.get(step) if step is not None else None
-                if qualified.startswith("torch.") and seed is not None and seed.lineno < node.lineno:
-                    continue
-                if not _result_reached(module, node, qualified):
-                    continue
+            state = global_state(module, node)
+            if state is not None and reseeded(module, node, state):
+                continue  # the task reseeds this state with a fixed seed first (or this is that reseed)
+            if qualified not in TORCH_SEEDERS and not _result_reached(module, node, qualified):
+                continue
             call, state, fix = verdict
             step = module.enclosing_function(node)
             where = f" in step '{step.name}'" if step is not None and is_step(step) else ""
@@ -130,8 +118,8 @@ def _result_reached(module: Module, call: ast.Call, qualified: str) -> bool:
     if last in {"seed", "setstate"}:
         return True
     if last == "shuffle" and call.args:
-        return module.dataflow.reaches_result(call.args[0]) or _mutates_result(module, call.args[0])
-    return module.dataflow.reaches_result(call)
+        return dataflow_of(module).reaches_result(call.args[0]) or _mutates_result(module, call.args[0])
+    return dataflow_of(module).reaches_result(call)
 
 
 def _mutates_result(module: Module, argument: ast.expr) -> bool:
@@ -147,29 +135,10 @@ def _mutates_result(module: Module, argument: ast.expr) -> bool:
     if func is None:
         return True
     return any(
-        load is not root and module.dataflow.reaches_result(load)
-        for load in module.dataflow.loads(func).get(root.id, ())
+        load is not root and dataflow_of(module).reaches_result(load)
+        for load in dataflow_of(module).loads(func).get(root.id, ())
     ) or root.id in {a.arg for a in func.args.args}
 
-
-def _task_seeds(module: Module) -> dict[FunctionNode, ast.Call]:
-    """Steps that seed torch from the config or the branch as they start, with that call."""
-    found: dict[FunctionNode, ast.Call] = {}
-    for _, step in module.steps:
-        if not is_step(step):
-            continue
-        for stmt in step.body:
-            call = stmt.value if isinstance(stmt, ast.Expr) else None
-            if isinstance(call, ast.Call) and module.qualname(call.func) in TORCH_SEEDERS:
-                if call.args and branch_derived(module, call.args[0]):
-                    found[step] = call
-                break
-            if any(
-                isinstance(sub, ast.Call) and _verdict(module, sub) is not None
-                for sub in ast.walk(stmt)
-            ):
-                break
-    return found
 
 
 def _verdict(module: Module, call: ast.Call) -> tuple[str, str, str] | None:

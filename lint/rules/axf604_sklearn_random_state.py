@@ -6,25 +6,12 @@ import ast
 from collections.abc import Iterator
 
 from lint.analysis import Module, in_seeded_scope, is_step
+from lint.dataflow import dataflow_of
 from lint.findings import Finding
 from lint.rules.base import Rule
+from lint.seeds import reseeded
+from lint.sklearn_random import RANDOM_BY_DEFAULT, RANDOM_WHEN
 
-# Callables whose result depends on ``random_state`` whenever they run with defaults.
-ALWAYS_RANDOM = frozenset(
-    {"train_test_split", "KMeans", "MiniBatchKMeans", "BisectingKMeans", "RandomForestClassifier",
-     "RandomForestRegressor", "ExtraTreesClassifier", "ExtraTreesRegressor",
-     "DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier",
-     "ExtraTreeRegressor", "GradientBoostingClassifier", "GradientBoostingRegressor",
-     "BaggingClassifier", "BaggingRegressor", "AdaBoostClassifier", "AdaBoostRegressor",
-     "IsolationForest", "RandomTreesEmbedding", "MLPClassifier", "MLPRegressor", "SGDClassifier",
-     "SGDRegressor", "Perceptron", "PassiveAggressiveClassifier", "TruncatedSVD", "TSNE",
-     "GaussianMixture", "BayesianGaussianMixture", "SpectralClustering", "ShuffleSplit",
-     "StratifiedShuffleSplit", "GroupShuffleSplit", "RepeatedKFold", "RepeatedStratifiedKFold",
-     "RandomizedSearchCV", "permutation_importance", "make_classification", "make_regression",
-     "make_blobs", "make_moons", "make_circles", "resample", "shuffle"}
-)
-# Splitters that are random only with ``shuffle=True``.
-SHUFFLE_RANDOM = frozenset({"KFold", "StratifiedKFold", "StratifiedGroupKFold"})
 
 
 class SklearnRandomStateRule(Rule):
@@ -36,12 +23,19 @@ class SklearnRandomStateRule(Rule):
     estimators, ``MLPClassifier``, ``SGDClassifier``, ``TSNE``,
     ``GaussianMixture``, the ``*ShuffleSplit`` and ``Repeated*KFold``
     splitters, ``KFold``/``StratifiedKFold`` with ``shuffle=True``,
-    ``RandomizedSearchCV``, ``permutation_importance``, the ``make_*``
-    dataset generators, ``resample`` and ``shuffle``. Estimators whose
-    default fit is deterministic (``LogisticRegression``, ``PCA``,
-    ``HistGradientBoosting*``) are not flagged. A call whose result reaches
-    no artifact, return value, metric, log or file (followed through the
-    shared data-flow) is not flagged.
+    ``RandomizedSearchCV``, ``permutation_importance``,
+    ``mutual_info_classif``/``mutual_info_regression``, the ``make_*``
+    dataset generators, ``resample`` and ``shuffle``: every callable whose
+    scikit-learn signature has a ``random_state`` that defaults to ``None``
+    and is used with default arguments (the table in
+    :mod:`lint.sklearn_random`, built from scikit-learn's own signatures).
+    Estimators whose default fit is deterministic (``LogisticRegression``,
+    ``PCA``, ``HistGradientBoosting*``) or whose default seed is fixed
+    (``Perceptron``) are not flagged. A call whose result reaches no
+    artifact, return value, metric, log or file (followed through the shared
+    data-flow) is not flagged, and neither is one that follows a fixed
+    ``np.random.seed(...)`` earlier in the same step (see AXF601: the task's
+    NumPy state is then deterministic).
 
     ## Why is this bad?
     Without ``random_state`` scikit-learn draws from NumPy's global random
@@ -80,10 +74,10 @@ class SklearnRandomStateRule(Rule):
                 continue
             last = qualified.rsplit(".", 1)[-1]
             keywords = {keyword.arg: keyword.value for keyword in node.keywords}
-            if last in SHUFFLE_RANDOM:
-                if not _is_true(keywords.get("shuffle")):
+            if last in RANDOM_WHEN:
+                if not _is_true(keywords.get(RANDOM_WHEN[last])):
                     continue
-            elif last not in ALWAYS_RANDOM:
+            elif last not in RANDOM_BY_DEFAULT:
                 continue
             if last == "train_test_split" and _is_false(keywords.get("shuffle")):
                 continue
@@ -92,7 +86,9 @@ class SklearnRandomStateRule(Rule):
             state = keywords.get("random_state")
             if state is not None and not (isinstance(state, ast.Constant) and state.value is None):
                 continue
-            if module.dataflow.reaches_result(node):
+            if reseeded(module, node, "numpy"):
+                continue  # NumPy's global state was reseeded with a fixed seed earlier in the step
+            if dataflow_of(module).reaches_result(node):
                 step = module.enclosing_function(node)
                 where = f" in step '{step.name}'" if step is not None and is_step(step) else ""
                 yield self.finding(module, node, call=last, where=where)

@@ -18,7 +18,8 @@ class Rule:
 
     Subclasses set ``code`` (``AXF`` + three digits), ``name`` (kebab-case),
     ``summary`` (one line for ``--list-rules``) and ``message`` (a
-    ``str.format`` template), write the documentation as the class docstring
+    ``str.format`` template) and ``severity`` (the default for its findings,
+    ``"error"`` unless the rule reports scope findings), write the documentation as the class docstring
     (sections *What it does*, *Why is this bad?*, *Example*, *Use instead*)
     and implement :meth:`check`.
     """
@@ -27,13 +28,19 @@ class Rule:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     message: ClassVar[str] = ""
+    severity: ClassVar[str] = "error"
 
     def check(self, module: Module) -> Iterator[Finding]:
         """Yield the findings of this rule in one parsed module."""
         raise NotImplementedError
 
-    def finding(self, module: Module, node: ast.AST, **fields: object) -> Finding:
-        """A finding at ``node`` with the message template filled from ``fields``."""
+    def finding(
+        self, module: Module, node: ast.AST, *, severity: str | None = None, **fields: object
+    ) -> Finding:
+        """A finding at ``node`` with the message template filled from ``fields``.
+
+        ``severity`` overrides the rule's default for this one finding.
+        """
         return Finding(
             path=module.path,
             line=node.lineno,
@@ -41,6 +48,7 @@ class Rule:
             code=self.code,
             name=self.name,
             message=self.message.format(**fields),
+            severity=severity or self.severity,
         )
 
     def explain(self) -> str:

@@ -63,7 +63,9 @@ def test_public_api_all_matches_the_exported_names():
         "LintError",
         "RULES",
         "Rule",
+        "SEVERITIES",
         "Settings",
+        "blocking",
         "check_paths",
         "check_source",
         "format_findings",
@@ -189,7 +191,23 @@ def test_noqa_inside_a_string_does_not_silence():
 
 def test_format_findings_text_is_flake8_style():
     finding = Finding("flows/f.py", 3, 1, "AXF101", "module-constant", "message here")
-    assert format_findings([finding]) == "flows/f.py:3:1: AXF101 message here"
+    assert format_findings([finding]) == "flows/f.py:3:1: AXF101 [error] message here"
+    warning = Finding("flows/f.py", 4, 1, "AXF101", "module-constant", "message here", "warning")
+    assert format_findings([warning]) == "flows/f.py:4:1: AXF101 [warning] message here"
+
+
+def test_finding_refuses_an_unknown_severity():
+    with pytest.raises(ValueError, match="severity must be one of error, warning, info"):
+        Finding("flows/f.py", 3, 1, "AXF101", "module-constant", "message here", "fatal")
+
+
+def test_blocking_keeps_errors_only_sorted():
+    error = Finding("b.py", 1, 1, "AXF601", "global-random-state", "m")
+    warning = Finding("a.py", 1, 1, "AXF101", "module-constant", "m", "warning")
+    info = Finding("a.py", 2, 1, "AXF301", "per-config-foreach", "m", "info")
+    early = Finding("a.py", 9, 1, "AXF201", "cwd-relative-path", "m")
+    assert lint.blocking([error, warning, info, early]) == [early, error]
+    assert lint.blocking([warning, info]) == []
 
 
 def test_format_findings_json_lists_all_fields():
@@ -202,6 +220,7 @@ def test_format_findings_json_lists_all_fields():
         "code": "AXF101",
         "name": "module-constant",
         "message": "message here",
+        "severity": "error",
     }
 
 

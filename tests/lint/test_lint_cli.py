@@ -92,7 +92,7 @@ def test_cli_json_format_lists_findings_with_all_fields(project):
     assert result.returncode == 1
     rows = json.loads(result.stdout)
     assert [row["code"] for row in rows] == ["AXF101", "AXF302"]
-    assert set(rows[0]) == {"path", "line", "col", "code", "name", "message"}
+    assert set(rows[0]) == {"path", "line", "col", "code", "name", "message", "severity"}
     assert rows[0]["name"] == "module-constant"
 
 
@@ -147,7 +147,7 @@ def test_cli_syntax_error_file_is_a_finding_exit_1(project):
     result = run("broken.py", cwd=project)
     assert result.returncode == 1
     assert result.stdout.startswith("broken.py:1:")
-    assert "AXF001 cannot parse file" in result.stdout
+    assert "AXF001 [error] cannot parse file" in result.stdout
 
 
 def test_cli_list_rules_prints_every_code(project):
@@ -161,6 +161,7 @@ def test_cli_list_rules_json_has_code_name_summary(project):
     result = run("--list-rules", "--format", "json", cwd=project)
     rows = json.loads(result.stdout)
     assert [row["name"] for row in rows] == [rule.name for rule in RULES]
+    assert {row["code"]: row["severity"] for row in rows}["AXF101"] == "warning"
 
 
 def test_cli_explain_prints_the_rule_documentation(project):
@@ -260,3 +261,11 @@ def test_cli_writes_nothing_to_the_working_tree(project):
     run(".", cwd=project)
     assert sorted(p.name for p in project.rglob("*")) == before
 
+
+
+def test_cli_summary_counts_findings_by_severity(project):
+    result = run("flows", cwd=project)
+    assert result.returncode == 1
+    # The flow's module constant in a step is a warning; its foreach over a set is an error.
+    assert "2 finding(s) (1 error, 1 warning) in 1 file(s)" in result.stderr
+    assert "the run gate blocks on errors only" in result.stderr

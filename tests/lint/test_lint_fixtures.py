@@ -9,7 +9,9 @@ import pytest
 from lint import check_paths
 
 FIXTURES = Path(__file__).parent / "fixtures"
-EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>AXF\d{3}(?:\s*,\s*AXF\d{3})*)")
+# `# expect: AXF101` or, to pin the severity too, `# expect: AXF101[warning]`.
+_ITEM = r"AXF\d{3}(?:\[(?:error|warning|info)\])?"
+EXPECT = re.compile(rf"#\s*expect:\s*(?P<codes>{_ITEM}(?:\s*,\s*{_ITEM})*)")
 # The corpus states ground truth, not the linter's exact output: test_lint_corpus.py scores it.
 FIXTURE_FILES = sorted(p for p in FIXTURES.rglob("*.py") if "corpus" not in p.relative_to(FIXTURES).parts)
 
@@ -20,9 +22,22 @@ def expected_findings(path: Path) -> Counter:
     for number, text in enumerate(path.read_text().splitlines(), start=1):
         match = EXPECT.search(text)
         if match:
-            for code in match.group("codes").split(","):
-                expected[(number, code.strip())] += 1
+            for item in match.group("codes").split(","):
+                expected[(number, item.strip().partition("[")[0])] += 1
     return expected
+
+
+def expected_severities(path: Path) -> dict[tuple[int, str], str]:
+    """(line, code) -> severity for the expectations that pin one (``AXF101[warning]``)."""
+    pinned = {}
+    for number, text in enumerate(path.read_text().splitlines(), start=1):
+        match = EXPECT.search(text)
+        if match:
+            for item in match.group("codes").split(","):
+                code, _, severity = item.strip().partition("[")
+                if severity:
+                    pinned[(number, code)] = severity.rstrip("]")
+    return pinned
 
 
 def test_fixtures_exist_for_the_parametrized_test():
@@ -31,8 +46,16 @@ def test_fixtures_exist_for_the_parametrized_test():
 
 @pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_fixture_findings_match_inline_expectations(fixture):
-    actual = Counter((f.line, f.code) for f in check_paths([fixture]))
+    findings = check_paths([fixture])
+    actual = Counter((f.line, f.code) for f in findings)
     assert actual == expected_findings(fixture)
+    pinned = expected_severities(fixture)
+    assert {(f.line, f.code): f.severity for f in findings if (f.line, f.code) in pinned} == pinned
+
+
+def test_fixtures_pin_severities_of_every_kind():
+    kinds = {severity for fixture in FIXTURE_FILES for severity in expected_severities(fixture).values()}
+    assert kinds == {"error", "warning", "info"}
 
 
 @pytest.mark.parametrize(

@@ -61,4 +61,21 @@ def test_github_format_writes_one_escaped_error_annotation_per_finding(capsys):
     )
     assert main([str(FIXTURES / "axf101_bad.py"), "--format", "github"]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines and all(line.startswith("::error file=") and ",title=AXF101 module-constant::AXF101 " in line for line in lines)
+    assert lines and all(
+        line.startswith(("::error file=", "::warning file=")) and ",title=AXF101 module-constant::AXF101 " in line
+        for line in lines
+    )
+
+
+def test_severity_picks_the_github_command_and_the_sarif_level(sarif_schema):
+    findings = [
+        Finding("a.py", 1, 1, "AXF601", "global-random-state", "draws", "error"),
+        Finding("a.py", 2, 1, "AXF101", "module-constant", "constant", "warning"),
+        Finding("a.py", 3, 1, "AXF301", "per-config-foreach", "sweep", "info"),
+    ]
+    assert [line.split(" ", 1)[0] for line in github(findings).splitlines()] == ["::error", "::warning", "::notice"]
+    log = json.loads(sarif(findings))
+    _validate(log, sarif_schema)
+    assert [result["level"] for result in log["runs"][0]["results"]] == ["error", "warning", "note"]
+    levels = {rule["id"]: rule["defaultConfiguration"]["level"] for rule in log["runs"][0]["tool"]["driver"]["rules"]}
+    assert levels["AXF601"] == "error" and levels["AXF101"] == "warning"
