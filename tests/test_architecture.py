@@ -1,6 +1,8 @@
-"""The shape of ``components/``: its import graph has no cycles, and the framework never imports an investigation.
+"""The shape of ``components/`` and ``lint/``: no import cycle, the layer order holds, the framework never imports an investigation.
 
-The graph is read with ``ast`` from every module under ``components/``: every
+The graph is read by ``lint.imports`` (the one import-graph reader, shared with
+the linter's data flow and the reuse key's code fingerprint) with ``ast`` from
+every module under ``components/`` and ``lint/``: every
 ``import`` and ``from ... import`` statement, at any depth (function-level
 imports count: they are how a cycle hides), relative imports resolved against
 the importing module, ``from components import x`` resolved to the submodule
@@ -13,107 +15,19 @@ everything it re-exports.
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from lint.imports import find_cycle
+from lint.imports import import_graph as _import_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "components"
 INVESTIGATIONS = f"{PACKAGE}.investigations"
 
 
-def _module_name(path: Path, root: Path) -> str:
-    parts = list(path.relative_to(root).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-def _modules(root: Path, packages: tuple[str, ...] = (PACKAGE,)) -> dict[str, Path]:
-    """Every module under ``<root>/<package>/`` for each package, by dotted name."""
-    return {
-        _module_name(path, root): path
-        for package in packages
-        if (root / package).is_dir()
-        for path in sorted((root / package).rglob("*.py"))
-    }
-
-
-def _resolve(importer: str, is_package: bool, module: str | None, level: int) -> str:
-    """The absolute name ``from <level dots><module> import ...`` refers to inside ``importer``."""
-    if level == 0:
-        return module or ""
-    base = importer.split(".") if is_package else importer.split(".")[:-1]
-    base = base[: len(base) - (level - 1)]
-    return ".".join([*base, module] if module else base)
-
-
-def _imports(name: str, path: Path, known: set[str]) -> set[str]:
-    """The modules of ``components`` that ``name`` imports anywhere in its source."""
-    tree = ast.parse(path.read_text(), filename=str(path))
-    is_package = path.name == "__init__.py"
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            target = _resolve(name, is_package, node.module, node.level)
-            # `from components import shell` imports the submodule components.shell; any other
-            # name comes from the module itself (for a package, from its __init__).
-            submodules = {f"{target}.{alias.name}" for alias in node.names} & known
-            found.update(submodules)
-            if len(submodules) < len(node.names):
-                found.add(target)
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "import_module"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-            and isinstance(node.args[0].value, str)
-        ):
-            found.add(node.args[0].value)
-    # A dotted name that is not a module itself (``components.shell.CONFIG_NAME``) counts as its module.
-    edges = set()
-    for target in found:
-        while target and target not in known:
-            target = target.rpartition(".")[0]
-        if target and target != name:
-            edges.add(target)
-    return edges
-
-
 def import_graph(root: Path = ROOT, packages: tuple[str, ...] = (PACKAGE,)) -> dict[str, set[str]]:
-    """``{module: project modules it imports}`` for every module under ``<root>/<package>/``."""
-    modules = _modules(root, packages)
-    known = set(modules)
-    return {name: _imports(name, path, known) for name, path in modules.items()}
-
-
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    """One import cycle as a path ``[a, b, ..., a]``, or ``None`` when the graph has none."""
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for child in sorted(graph.get(node, ())):
-            if state.get(child) == 1:
-                return [*stack[stack.index(child):], child]
-            if child not in state:
-                cycle = visit(child)
-                if cycle:
-                    return cycle
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in sorted(graph):
-        if node not in state:
-            cycle = visit(node)
-            if cycle:
-                return cycle
-    return None
+    """``{module: project modules it imports}`` for every module under ``<root>/<package>/`` (the shared reader in ``lint.imports``)."""
+    return _import_graph(root, packages)
 
 
 def test_find_cycle_reports_the_path_of_a_planted_cycle():
