@@ -128,13 +128,19 @@ def _lint_gate(flow_file: Path, allow: list[str]) -> dict[str, Any]:
         findings = lint.check_paths([str(flow_file), str(ROOT / "components")])
     except lint.LintError as exc:
         _fail(f"the lint gate could not run: {exc}")
-    blocking = [f for f in findings if f.code not in allow]
+    # Only errors (hazards that change numbers) block; warnings and infos are printed and recorded.
+    blocking = [f for f in lint.blocking(findings) if f.code not in allow]
+    notes = [f for f in findings if f.severity != "error"]
+    if notes:
+        print(lint.format_findings(notes), file=sys.stderr)
+        print(f"axisflow: the lint gate reports {len(notes)} warning/info finding(s); they do not block the run", file=sys.stderr)
     if blocking:
         print(lint.format_findings(blocking), file=sys.stderr)
         codes = ",".join(sorted({f.code for f in blocking}))
-        _fail(f"the lint gate found {len(blocking)} problem(s); fix them, or proceed explicitly with --lint-allow {codes}")
+        _fail(f"the lint gate found {len(blocking)} error(s) (it blocks on errors only); fix them, or proceed explicitly with --lint-allow {codes}")
+    errors = lint.blocking(findings)
     return {
-        "verdict": "clean" if not findings else "overridden",
+        "verdict": "clean" if not errors else "overridden",
         "allowed": sorted(set(allow)),
         "findings": [f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}" for f in findings],
     }

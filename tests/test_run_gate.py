@@ -15,7 +15,16 @@ from components.shell import CONFIG_NAME, LAUNCH_KEY, parse_config, prepare_argv
 ROOT = Path(__file__).resolve().parents[1]
 PLANT = '''
 
-_EPOCHS = 3  # a hyperparameter hiding in a module constant
+import random as _random
+
+
+def _jitter():
+    return _random.random()  # a draw from the interpreter's global random state
+'''
+#: A scope finding (a hyper-parameter in a module constant, AXF101 as a warning): reported, never blocking.
+WARNING_PLANT = '''
+
+_EPOCHS = 3
 
 
 def _budget():
@@ -23,21 +32,36 @@ def _budget():
 '''
 
 
-@pytest.fixture
-def planted_flow(tmp_path):
-    """A copy of the shell whose start step reads a module-level hyperparameter (AXF101)."""
+def _plant(tmp_path: Path, module_code: str, step_code: str) -> Path:
+    """A copy of the shell with ``module_code`` above the class and ``step_code`` in its start step."""
     (tmp_path / "components").symlink_to(ROOT / "components")
     text = (ROOT / "flows" / "investigation.py").read_text()
     anchor = "@ship_project\n"
     step = "        self.started_at = utc_now()\n"
     # Both anchors must be there: a plant that silently misses would make every gate test pass for nothing.
     assert text.count(anchor) == 1 and text.count(step) == 1, "the shell changed; move the plant's anchors"
-    text = text.replace(anchor, PLANT.lstrip("\n") + "\n\n" + anchor, 1)
-    text = text.replace(step, step + "        print(_budget())\n", 1)
+    text = text.replace(anchor, module_code.lstrip("\n") + "\n\n" + anchor, 1)
+    text = text.replace(step, step + step_code, 1)
     flow = tmp_path / "flows" / "planted.py"
     flow.parent.mkdir()
     flow.write_text(text)
     return flow
+
+
+@pytest.fixture
+def planted_flow(tmp_path):
+    """A copy of the shell whose start step stores a draw from global random state (AXF601, an error)."""
+    return _plant(tmp_path, PLANT, "        self.jitter = _jitter()\n")
+
+
+def test_run_gate_reports_warnings_without_blocking(tmp_path, capsys):
+    flow = _plant(tmp_path, WARNING_PLANT, "        print(_budget())\n")
+    argv = prepare_argv([str(flow), "run", "experiment=smoke"], str(flow))
+    lint = parse_config(argv[argv.index("--config-value") + 2])[LAUNCH_KEY]["lint"]
+    assert lint["verdict"] == "clean"
+    assert any("AXF101" in finding for finding in lint["findings"])
+    err = capsys.readouterr().err
+    assert "AXF101" in err and "do not block the run" in err
 
 
 def test_run_gate_blocks_a_flow_with_findings_before_any_task(planted_flow, tmp_path):
@@ -47,27 +71,27 @@ def test_run_gate_blocks_a_flow_with_findings_before_any_task(planted_flow, tmp_
         capture_output=True, text=True, timeout=120,
     )
     assert out.returncode == 2
-    assert "AXF101" in out.stderr and "planted.py" in out.stderr
-    assert "--lint-allow AXF101" in out.stderr.splitlines()[-1]
+    assert "AXF601" in out.stderr and "planted.py" in out.stderr
+    assert "blocks on errors only" in out.stderr and "--lint-allow AXF601" in out.stderr.splitlines()[-1]
     assert not (tmp_path / ".metaflow").exists()
 
 
 def test_run_gate_override_names_codes_and_is_recorded_in_the_config(planted_flow):
-    argv = prepare_argv([str(planted_flow), "run", "experiment=smoke", "--lint-allow", "AXF101"], str(planted_flow))
+    argv = prepare_argv([str(planted_flow), "run", "experiment=smoke", "--lint-allow", "AXF601"], str(planted_flow))
     assert "--lint-allow" not in argv
     value = argv[argv.index("--config-value") + 2]
     assert argv[argv.index("--config-value") + 1] == CONFIG_NAME
     lint = parse_config(value)[LAUNCH_KEY]["lint"]
     assert lint["verdict"] == "overridden"
-    assert lint["allowed"] == ["AXF101"]
-    assert any("AXF101" in finding for finding in lint["findings"])
+    assert lint["allowed"] == ["AXF601"]
+    assert any("AXF601" in finding for finding in lint["findings"])
 
 
 def test_run_gate_override_of_another_code_still_blocks(planted_flow, capsys):
     with pytest.raises(SystemExit) as info:
-        prepare_argv([str(planted_flow), "run", "experiment=smoke", "--lint-allow", "AXF601"], str(planted_flow))
+        prepare_argv([str(planted_flow), "run", "experiment=smoke", "--lint-allow", "AXF101"], str(planted_flow))
     assert info.value.code == 2
-    assert "AXF101" in capsys.readouterr().err
+    assert "AXF601" in capsys.readouterr().err
 
 
 def test_run_gate_passes_the_shipped_flow_clean():
@@ -82,7 +106,7 @@ def test_deploy_gate_blocks_argo_create_of_a_flow_with_findings(planted_flow, ca
     with pytest.raises(SystemExit) as info:
         prepare_argv([str(planted_flow), "argo-workflows", "create", "--only-json", "experiment=smoke"], str(planted_flow))
     assert info.value.code == 2
-    assert "AXF101" in capsys.readouterr().err
+    assert "AXF601" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("scheduler", ["argo-workflows", "step-functions", "airflow"])
