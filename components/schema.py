@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from typing_extensions import TypedDict  # pydantic validates typing.TypedDict only on Python >= 3.12
+from typing_extensions import NotRequired, TypedDict  # pydantic validates typing.TypedDict only on Python >= 3.12
 
 from components.constants import RECORD_SCHEMA, RESULTS_SCHEMA
 
@@ -24,6 +24,7 @@ __all__ = [
     "ArmOrigin",
     "BranchRecord",
     "CellRow",
+    "Failure",
     "MetricBlock",
     "Observation",
     "PairedRow",
@@ -42,12 +43,17 @@ RUN_FIELDS = ("provenance", "work")
 
 
 class Observation(TypedDict):
-    """One measured value: a (cell, method, seed) of the metric on the test split."""
+    """One measured value: a (cell, method, seed) of the metric on the test split.
+
+    ``failure`` (only on an arm that failed a seam check under ``nan_policy:
+    omit``; its ``value`` is NaN) is the one-line reason naming the arm and field.
+    """
 
     axes: dict[str, Any]
     method: str
     seed: int
     value: float
+    failure: NotRequired[str]
 
 
 class TrainingRecord(TypedDict):
@@ -60,6 +66,8 @@ class TrainingRecord(TypedDict):
     val_score: float
     info: dict[str, Any]
     history: dict[str, list[float]]
+    #: Only on a failed arm (see :class:`Observation`): why it failed, in one line.
+    failure: NotRequired[str]
 
 
 class Timing(TypedDict):
@@ -118,15 +126,19 @@ class MetricBlock(TypedDict):
 
 
 class CellRow(TypedDict, total=False):
-    """One (axis values, method) cell: mean over seeds with its interval and the per-seed values."""
+    """One (axis values, method) cell: mean over seeds with its interval and the per-seed values.
+
+    Statistics are ``None`` where nothing can be estimated (e.g. every seed of
+    the cell failed under ``nan_policy: omit``; the row's ``note`` says why).
+    """
 
     axes: dict[str, Any]
     method: str
     n: int
-    mean: float
-    std: float
-    ci_low: float
-    ci_high: float
+    mean: float | None
+    std: float | None
+    ci_low: float | None
+    ci_high: float | None
     values: list[float]
     seeds: list[int]
 
@@ -143,20 +155,29 @@ class PairedRow(TypedDict, total=False):
     method: str
     baseline: str
     n: int
-    mean_diff: float
-    ci_low: float
-    ci_high: float
+    mean_diff: float | None
+    ci_low: float | None
+    ci_high: float | None
     diffs: list[float]
     seeds: list[int]
-    p_value: float
-    p_adjusted: float
-    verdict: str
-    verdict_per_row: str
-    wins: float
-    p_improve: float
+    p_value: float | None
+    p_adjusted: float | None
+    verdict: str | None
+    verdict_per_row: str | None
+    wins: float | None
+    p_improve: float | None
     contrast: dict[str, Any]
     name: str
     reference: Any
+
+
+class Failure(TypedDict):
+    """An arm recorded as failed under ``nan_policy: omit``: its cell, method, seed index and one-line reason."""
+
+    axes: dict[str, Any]
+    method: str
+    seed: int
+    failure: str
 
 
 class Results(TypedDict):
@@ -187,6 +208,8 @@ class Results(TypedDict):
     paired: list[PairedRow]
     contrasts: list[PairedRow]
     provenance: dict[str, Any]
+    #: Present only when an arm failed a seam check under ``nan_policy: omit``.
+    failures: NotRequired[list[Failure]]
 
 
 def _check(kind: type, value: Any, what: str) -> None:

@@ -260,7 +260,7 @@ def test_compare_cells_counts_only_cells_both_runs_have():
     a = {"cells": [cell(0.0, 0.9), cell(0.2, 0.8)]}
     assert compare_cells(a, {"cells": [cell(0.2, 0.5), cell(0.4, 0.7)]})["compared"] == 1
     disjoint = compare_cells(a, {"cells": [cell(0.3, 0.5)]})
-    assert disjoint == {"compared": 0, "moved": []}
+    assert disjoint == {"compared": 0, "moved": [], "emptied": [], "filled": []}
     diff = {
         "a": "F/1", "b": "F/2", "config_hash": ["h", "g"], "config": [],
         "code": [{"commit": "c" * 40, "dirty": False, "diff_hash": None}] * 2,

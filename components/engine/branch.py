@@ -12,7 +12,11 @@ its position in the plan, and, when the caller can count finished sibling
 branches (``done``, e.g. :func:`components.engine.telemetry.branches_done` inside a
 Metaflow task), how many of the N are done. A failing seam raises a
 ``RuntimeError`` naming the branch key, the method and its training axes,
-chained to the original exception so both tracebacks are printed.
+chained to the original exception so both tracebacks are printed. An arm whose
+values break a seam's promise (:class:`components.spec.seams.SeamError`: NaN
+predictions, a metric outside its range) fails the branch the same way, unless
+``experiment.statistics.nan_policy`` is ``omit``: then the arm is recorded as
+failed (NaN value, ``failure`` = the one-line reason) and the branch goes on.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ def run_branch(
     import_seconds = time.perf_counter() - imports_started
     calls_before = seams.CALLS.copy()
     keys = [b["key"] for b in branches(spec)]
+    nan_policy = spec.statistics.get("nan_policy", "raise")  # the statistics engine's own default
     where = f"[{branch['key']}] branch {keys.index(branch['key']) + 1}/{len(keys)}"
     if train:
         log(f"{where} started" + (f"; {len(arms) - len(train)} of {len(arms)} arms reused" if len(train) < len(arms) else ""))
@@ -66,7 +71,7 @@ def run_branch(
     try:
         data = seams.make_data(spec.data, branch["data_axes"], branch["seed"]) if train else None
     except Exception as exc:
-        raise RuntimeError(f"branch {branch['key']}, make_data ({spec.data['_target_']}): {type(exc).__name__}: {exc}") from exc
+        raise RuntimeError(f"branch {branch['key']}, make_data ({spec.data['_target_']}): {_reason(exc)}") from exc
     fingerprint = data.fingerprint() if data is not None else arms[0]["reused"]["data_fingerprint"]
     record: dict[str, Any] = {
         "schema": RECORD_SCHEMA,
@@ -91,38 +96,31 @@ def run_branch(
         axes_text = ", ".join(f"{k}={v}" for k, v in item.train_axes.items()) or "all training cells"
         if number - 1 not in train:
             record["trainings"].append(reused_training(arms[number - 1], item))
-            _observe(record, branch, item, record["trainings"][-1]["value"])
+            _observe(record, branch, item, record["trainings"][-1]["value"], record["trainings"][-1].get("failure"))
             continue
         log(f"[{branch['key']}] training {number}/{len(plan)}: {method.name} ({axes_text})")
         seed = derive_seed(branch["seed"], method.name)
         t0 = time.perf_counter()
+        arm = f"branch {branch['key']}, method {method.name}, training axes {axes_text if item.train_axes else 'none'}"
         try:
             result = seams.train_arm({**method.spec, "name": method.name}, data, seed, train_cfg, metric_spec=spec.metric)
             train_seconds = time.perf_counter() - t0
             value = seams.metric(result.predictions, data.y_test, metric_spec=spec.metric)
+            training = _training(method.name, item, seed, value, result)
+        except seams.SeamError as exc:
+            if nan_policy != "omit":
+                raise RuntimeError(f"{arm}: {_reason(exc)} (experiment.statistics.nan_policy: omit records such an arm as failed)") from exc
+            # A value that broke a seam's promise is a result about the method: recorded, shown, dropped from the statistics.
+            log(f"[{branch['key']}] training {number}/{len(plan)}: {method.name} FAILED: {_reason(exc)}")
+            train_seconds, training = time.perf_counter() - t0, _failed(method.name, item, seed, f"{arm}: {_reason(exc)}")
         except Exception as exc:
             # Name the arm: Metaflow prints this line and, through the chain, the original traceback.
-            raise RuntimeError(
-                f"branch {branch['key']}, method {method.name}, training axes {axes_text if item.train_axes else 'none'}: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+            raise RuntimeError(f"{arm}: {_reason(exc)}") from exc
         record["timing"]["training_seconds"].append(train_seconds)
-        record["trainings"].append(
-            {
-                "method": method.name,
-                "train_axes": dict(item.train_axes),
-                "seed": seed,
-                "value": value,
-                "val_score": float(result.val_score),
-                "info": _scalars(result.info),
-                # Sorted by name: a trainer's history may be filled in set order, which follows
-                # each process's string-hash seed, so the record's key order would vary per run.
-                "history": {name: [float(v) for v in values] for name, values in sorted(result.history.items())},
-            }
-        )
+        record["trainings"].append(training)
         if "reused" in arms[number - 1]:  # --reuse verify: this arm was recomputed to check the reused one
             check_reused(arms[number - 1], record["trainings"][-1], fingerprint, branch["key"])
-        _observe(record, branch, item, value)
+        _observe(record, branch, item, training["value"], training.get("failure"))
     calls = seams.CALLS - calls_before
     record["counts"] = {name: calls[name] for name in sorted(calls)}
     record["provenance"] = arm_provenance(arms, train)
@@ -136,12 +134,41 @@ def run_branch(
     return record
 
 
-def _observe(record: dict[str, Any], branch: Mapping[str, Any], item: Any, value: float) -> None:
-    """Add one observation per training-axis cell the training ``item`` supplies."""
+def _training(method: str, item: Any, seed: int, value: float, result: Any) -> dict[str, Any]:
+    """The training record of an arm that trained and scored."""
+    return {
+        "method": method,
+        "train_axes": dict(item.train_axes),
+        "seed": seed,
+        "value": value,
+        "val_score": float(result.val_score),
+        "info": _scalars(result.info),
+        # Sorted by name: a trainer's history may be filled in set order, which follows
+        # each process's string-hash seed, so the record's key order would vary per run.
+        "history": {name: [float(v) for v in values] for name, values in sorted(result.history.items())},
+    }
+
+
+def _failed(method: str, item: Any, seed: int, reason: str) -> dict[str, Any]:
+    """The training record of an arm that failed a seam check: NaN values and the one-line ``failure`` reason."""
+    nan = float("nan")
+    return {
+        "method": method, "train_axes": dict(item.train_axes), "seed": seed, "value": nan, "val_score": nan,
+        "info": {}, "history": {}, "failure": reason,
+    }
+
+
+def _reason(exc: BaseException) -> str:
+    """One line for ``exc``: its type and the first line of its message."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def _observe(record: dict[str, Any], branch: Mapping[str, Any], item: Any, value: float, failure: str | None = None) -> None:
+    """Add one observation per training-axis cell the training ``item`` supplies (with its ``failure`` reason, if any)."""
     for cell in item.cells:
-        record["observations"].append(
-            {"axes": {**branch["data_axes"], **cell}, "method": item.method, "seed": branch["seed_index"], "value": value}
-        )
+        observation = {"axes": {**branch["data_axes"], **cell}, "method": item.method, "seed": branch["seed_index"], "value": value}
+        record["observations"].append({**observation, "failure": failure} if failure else observation)
 
 
 def _scalars(info: Mapping[str, Any]) -> dict[str, Any]:

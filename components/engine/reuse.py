@@ -424,6 +424,7 @@ def reused_training(arm: Mapping[str, Any], item: Any) -> dict[str, Any]:
         "val_score": source["val_score"],
         "info": dict(source["info"]),
         "history": {name: list(values) for name, values in source["history"].items()},
+        **{key: source[key] for key in ("failure",) if key in source},
     }
 
 

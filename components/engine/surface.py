@@ -17,7 +17,7 @@ from components.constants import FOLD_AXIS, LAUNCH_KEY, RESULTS_SCHEMA
 from components.spec.declarations import locate
 from components.engine.planner import branches, plan_summary
 
-__all__ = ["SCHEMA", "aggregate_records", "build_results", "observations", "plan_run", "provenance"]
+__all__ = ["SCHEMA", "aggregate_records", "build_results", "failures", "observations", "plan_run", "provenance"]
 
 #: Version of the ``results`` layout (its types are in :mod:`components.schema`).
 SCHEMA = RESULTS_SCHEMA
@@ -129,7 +129,18 @@ def build_results(
         "paired": list(aggregate["paired"]),
         "contrasts": list(aggregate.get("contrasts", ())),
         "provenance": dict(provenance or {}),
+        # Arms that failed a seam check under nan_policy: omit (their values are dropped from the cells).
+        **({"failures": failed} if (failed := failures(records)) else {}),
     }
+
+
+def failures(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each failed observation (cell, method, seed) with its one-line reason, in record order."""
+    return [
+        {"axes": obs["axes"], "method": obs["method"], "seed": obs["seed"], "failure": obs["failure"]}
+        for obs in observations(records)
+        if "failure" in obs
+    ]
 
 
 def reuse_run(

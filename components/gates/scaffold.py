@@ -126,7 +126,10 @@ YOUR LOGIC: replace the body of :func:`{name}_data` with your data-generating
 process (or a loader for your files), and its settings in :class:`DataParams`.
 Keep the signature, the declaration (say in ``split`` how train, validation and
 test are drawn: the fidelity review shows it) and the rule that every random
-draw comes from a generator seeded from ``seed``.
+draw comes from a generator seeded from ``seed``. ``seed`` is 63-bit: NumPy's
+``default_rng`` takes it as it is; an API that takes 32-bit seeds (scikit-learn's
+``random_state``, ``np.random.RandomState``) gets
+``library_seed(derive_seed(seed, "what it seeds"))`` from ``components.seeding``.
 """
 
 from __future__ import annotations

@@ -16,6 +16,16 @@ from components.spec.declarations import NoParams, Params, metric
 __all__ = ["accuracy", "auroc", "mae", "rmse"]
 
 
+def _finite(predictions: np.ndarray, name: str, ndim: int | None = None) -> np.ndarray:
+    """``predictions`` as float64, refusing NaN/inf (an argmax or a comparison would turn them into a score)."""
+    values = np.asarray(predictions, dtype=np.float64)
+    if ndim is not None and values.ndim != ndim:
+        raise ValueError(f"{name} needs predictions of shape (n,), got {values.shape}")
+    if not np.isfinite(values).all():
+        raise ValueError(f"{name}: {int((~np.isfinite(values)).sum())} of {values.size} predictions are not finite")
+    return values
+
+
 @metric(
     params=NoParams,
     tasks=("binary",),
@@ -28,7 +38,7 @@ def auroc(params: NoParams, predictions: np.ndarray, targets: np.ndarray) -> flo
 
     ``predictions`` and ``targets`` have shape ``(n,)``; targets are in {0, 1} with both present.
     """
-    scores = np.asarray(predictions, dtype=np.float64)
+    scores = _finite(predictions, "auroc", ndim=1)
     labels = np.asarray(targets)
     n_pos = int(labels.sum())
     n_neg = labels.size - n_pos
@@ -62,7 +72,7 @@ class AccuracyParams(Params):
 )
 def accuracy(params: AccuracyParams, predictions: np.ndarray, targets: np.ndarray) -> float:
     """Fraction of examples whose predicted class equals the label."""
-    predictions = np.asarray(predictions)
+    predictions = _finite(predictions, "accuracy")
     if predictions.ndim == 2:
         predicted = predictions.argmax(axis=1)
     else:
@@ -79,7 +89,7 @@ def accuracy(params: AccuracyParams, predictions: np.ndarray, targets: np.ndarra
 )
 def rmse(params: NoParams, predictions: np.ndarray, targets: np.ndarray) -> float:
     """Root mean squared error; ``predictions`` and ``targets`` have shape ``(n,)``."""
-    diff = np.asarray(predictions, dtype=np.float64) - np.asarray(targets, dtype=np.float64)
+    diff = _finite(predictions, "rmse", ndim=1) - np.asarray(targets, dtype=np.float64)
     return float(np.sqrt(np.mean(diff * diff)))
 
 
@@ -92,5 +102,5 @@ def rmse(params: NoParams, predictions: np.ndarray, targets: np.ndarray) -> floa
 )
 def mae(params: NoParams, predictions: np.ndarray, targets: np.ndarray) -> float:
     """Mean absolute error; ``predictions`` and ``targets`` have shape ``(n,)``."""
-    diff = np.asarray(predictions, dtype=np.float64) - np.asarray(targets, dtype=np.float64)
+    diff = _finite(predictions, "mae", ndim=1) - np.asarray(targets, dtype=np.float64)
     return float(np.mean(np.abs(diff)))

@@ -11,8 +11,9 @@ A method config::
 
 The estimator's parameters are validated by scikit-learn's own constraints
 (``_validate_params``) when the config is checked. ``random_state`` is never a
-config key: when the estimator has one, it is set from the arm's seed, so
-scikit-learn never falls back to NumPy's global random state. The estimator is
+config key: when the estimator has one, it is set from the arm's seed
+(:func:`components.seeding.library_seed`: scikit-learn takes seeds below
+``2**32``), so scikit-learn never falls back to NumPy's global random state. The estimator is
 fitted on the training split only (a ``Pipeline`` keeps preprocessing inside
 that fit); the validation split is only scored.
 """
@@ -26,6 +27,7 @@ from pydantic import Field, field_validator
 
 from components.spec.declarations import TARGET, FieldError, ImplementationError, Params, locate, trainer
 from components.spec.seams import Dataset, Scorer, TrainResult
+from components.seeding import library_seed
 
 __all__ = ["EstimatorParams", "build_estimator", "fit_estimator", "search_budget"]
 
@@ -54,7 +56,7 @@ def build_estimator(node: Mapping[str, Any], seed: int | None = None, loc: tuple
     if not hasattr(estimator, "get_params") or not hasattr(estimator, "fit"):
         raise FieldError((*loc, TARGET), f"{node[TARGET]!r} is not a scikit-learn estimator")
     if seed is not None and "random_state" in estimator.get_params(deep=False):
-        estimator.set_params(random_state=seed % (2**32))
+        estimator.set_params(random_state=library_seed(seed))
     validate_params = getattr(estimator, "_validate_params", None)
     if validate_params is not None:
         try:

@@ -25,6 +25,7 @@ from components.outputs.runs import find_run, run_config, select_runs
 __all__ = [
     "compare_cells",
     "diff_configs",
+    "diff_results",
     "diff_runs",
     "format_diff",
     "format_runs",
@@ -86,9 +87,10 @@ def _axes_text(axes: Mapping[str, Any]) -> str:
 
 def headline(results: Mapping[str, Any]) -> str:
     """A one-line summary of a results surface: the best method in the first cell and the paired verdicts."""
-    cells = results.get("cells") or []
+    cells = [c for c in results.get("cells") or [] if c.get("mean") is not None]  # a cell whose every seed failed has no mean
     if not cells:
-        return "no cells"
+        failed = len(results.get("failures") or [])
+        return f"no cell has a value ({failed} failed arm observations)" if failed else "no cells"
     higher = results.get("metric", {}).get("higher_is_better", True)
     first = cells[0]["axes"]
     group = [c for c in cells if c["axes"] == first]
@@ -101,6 +103,8 @@ def headline(results: Mapping[str, Any]) -> str:
         verdicts[verdict] = verdicts.get(verdict, 0) + 1
     if verdicts:
         text += f"; vs {results.get('baseline')}: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
+    if results.get("failures"):
+        text += f"; {len(results['failures'])} failed"
     return text
 
 
@@ -214,9 +218,20 @@ def moved_cells(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[dict[str, An
 
 
 def compare_cells(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"compared": cells present in both results, "moved": moved_cells(a, b)}``."""
-    common = {_cell_key(row) for row in a.get("cells", [])} & {_cell_key(row) for row in b.get("cells", [])}
-    return {"compared": len(common), "moved": moved_cells(a, b)}
+    """``{"compared": cells in both results, "moved": moved_cells(a, b), "emptied"/"filled": cells that lost/gained every value}``.
+
+    A cell whose every seed failed (``nan_policy: omit``) has no mean; such a
+    cell cannot move, so it is listed instead (``axes``, ``method``).
+    """
+    cells_a = {_cell_key(row): row for row in a.get("cells", [])}
+    cells_b = {_cell_key(row): row for row in b.get("cells", [])}
+    common = sorted(set(cells_a) & set(cells_b))
+
+    def changed(had: dict, lost: dict) -> list[dict[str, Any]]:
+        rows = [had[k] for k in common if had[k].get("mean") is not None and lost[k].get("mean") is None]
+        return [{"axes": row["axes"], "method": row["method"]} for row in rows]
+
+    return {"compared": len(common), "moved": moved_cells(a, b), "emptied": changed(cells_a, cells_b), "filled": changed(cells_b, cells_a)}
 
 
 def verdict_changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -255,23 +270,32 @@ def diff_runs(run_a, run_b) -> dict[str, Any]:
         "data": None,
         "cells": None,
         "verdicts": None,
+        "failures": None,
         "missing_results": [r.pathspec for r, res in ((run_a, results_a), (run_b, results_b)) if res is None],
     }
     if results_a is not None and results_b is not None:
-        prov_a, prov_b = results_a.get("provenance", {}), results_b.get("provenance", {})
-        pkgs_a, pkgs_b = prov_a.get("packages") or {}, prov_b.get("packages") or {}
-        out["packages"] = {name: [pkgs_a.get(name), pkgs_b.get(name)] for name in sorted(set(pkgs_a) | set(pkgs_b))}
-        out["platform"] = [prov_a.get("platform"), prov_b.get("platform")]
-        fp_a, fp_b = results_a.get("data_fingerprints", {}), results_b.get("data_fingerprints", {})
-        shared = set(fp_a) & set(fp_b)
-        out["data"] = {
+        out.update(diff_results(results_a, results_b))
+    return out
+
+
+def diff_results(results_a: Mapping[str, Any], results_b: Mapping[str, Any]) -> dict[str, Any]:
+    """What changed between two ``results``: packages, platform, data fingerprints, cells, verdicts and failed arms."""
+    prov_a, prov_b = results_a.get("provenance", {}), results_b.get("provenance", {})
+    pkgs_a, pkgs_b = prov_a.get("packages") or {}, prov_b.get("packages") or {}
+    fp_a, fp_b = results_a.get("data_fingerprints", {}), results_b.get("data_fingerprints", {})
+    shared = set(fp_a) & set(fp_b)
+    return {
+        "packages": {name: [pkgs_a.get(name), pkgs_b.get(name)] for name in sorted(set(pkgs_a) | set(pkgs_b))},
+        "platform": [prov_a.get("platform"), prov_b.get("platform")],
+        "data": {
             "branches": [len(fp_a), len(fp_b)],
             "identical": sum(fp_a[k] == fp_b[k] for k in shared),
             "changed": sorted(k for k in shared if fp_a[k] != fp_b[k]),
-        }
-        out["cells"] = compare_cells(results_a, results_b)
-        out["verdicts"] = verdict_changes(results_a, results_b)
-    return out
+        },
+        "cells": compare_cells(results_a, results_b),
+        "verdicts": verdict_changes(results_a, results_b),
+        "failures": [len(results_a.get("failures") or []), len(results_b.get("failures") or [])],
+    }
 
 
 def _describe_code(code: Mapping[str, Any]) -> str:
@@ -324,6 +348,11 @@ def format_diff(diff: Mapping[str, Any]) -> str:
                 f"  {_axes_text(cell['axes'])}  {cell['method']}: {_fmt(cell['a'])} [{_fmt(cell['a_ci'][0])}, {_fmt(cell['a_ci'][1])}]"
                 f" -> {_fmt(cell['b'])} [{_fmt(cell['b_ci'][0])}, {_fmt(cell['b_ci'][1])}] ({cell['delta']:+.3f})"
             )
+        for word in ("emptied", "filled"):
+            for cell in diff["cells"].get(word, ()):
+                lines.append(f"  {_axes_text(cell['axes'])}  {cell['method']}: {'no value left (every seed failed)' if word == 'emptied' else 'has values again'}")
+        if diff.get("failures") and any(diff["failures"]):
+            lines.append(f"failed arm observations: {diff['failures'][0]} -> {diff['failures'][1]}")
         verdicts = diff["verdicts"]
         lines.append(f"paired verdicts: {len(verdicts)} changed")
         for row in verdicts:

@@ -339,7 +339,7 @@ def _cell_rows(rs: ResultSet) -> tuple[list[str], list[list[str]]]:
         [
             *(_axis_cell(c["axes"].get(a)) for a in rs.axis_names),
             c["method"],
-            str(c["n"]),
+            str(c["n"]) + (f" ({c['n_dropped']} failed)" if c.get("n_dropped") else ""),
             _num(c["mean"], places),
             _ci(c["ci_low"], c["ci_high"], places),
         ]
@@ -471,6 +471,26 @@ def _md_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(headers), "|" + "---|" * len(headers), *(line(r) for r in rows)])
 
 
+#: At most this many failed arms are listed under a table; the rest are counted.
+_SHOWN_FAILURES = 20
+
+
+def _failure_lines(results: Mapping[str, Any]) -> list[str]:
+    """One line per failed arm observation (its reason names the arm and field), at most :data:`_SHOWN_FAILURES`."""
+    failures = results.get("failures") or []
+    lines = [f"{f['failure']} [cell {_axes_label(f['axes'])}, seed {f['seed']}]" for f in failures[:_SHOWN_FAILURES]]
+    if len(failures) > _SHOWN_FAILURES:
+        lines.append(f"... and {len(failures) - _SHOWN_FAILURES} more (axisflow results --format json lists all)")
+    return lines
+
+
+def _axes_label(axes: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in axes.items()) or "-"
+
+
+_FAILED_TITLE = "Failed arms (nan_policy: omit; left out of the cells, whose n counts the rest)"
+
+
 def _render_text(rs: ResultSet, results: Mapping[str, Any]) -> str:
     title = f"Experiment {rs.experiment or '?'}: {rs.metric.get('name', 'value')} ({_direction(rs)}); {_describe_stats(rs)}"
     parts = [title]
@@ -493,6 +513,8 @@ def _render_text(rs: ResultSet, results: Mapping[str, Any]) -> str:
         parts += ["", _family_line(rs), "Columns:", *(f"  {line}" for line in _legend(rs))]
     if _notes(rs):
         parts += ["", "Notes (— marks a missing interval):", *(f"  {note}" for note in _notes(rs))]
+    if _failure_lines(results):
+        parts += ["", f"{_FAILED_TITLE}:", *(f"  {line}" for line in _failure_lines(results))]
     return "\n".join(parts) + "\n"
 
 
@@ -524,6 +546,8 @@ def _render_md(rs: ResultSet, results: Mapping[str, Any]) -> str:
         lines += ["", "Columns:", "", *(f"- {line}" for line in _legend(rs))]
     if _notes(rs):
         lines += ["", "## Notes", "", "— marks a missing interval.", "", *(f"- {note}" for note in _notes(rs))]
+    if _failure_lines(results):
+        lines += ["", "## " + _FAILED_TITLE, "", *(f"- {line}" for line in _failure_lines(results))]
     return "\n".join(lines) + "\n"
 
 

@@ -2,7 +2,11 @@
 
 Each seam resolves the implementation its config node names by ``_target_``,
 validates the node against the implementation's declared :class:`Params` and
-calls it with the validated settings. Each seam counts its calls (``CALLS``) so a
+calls it with the validated settings. What comes back is untrusted: the
+generator's :class:`Dataset` (:func:`check_dataset`), a trainer's predictions
+(:func:`check_predictions`) and every metric value (:func:`check_value`) are
+checked where they cross the seam, so a wrong label range or a NaN prediction
+fails as a :class:`SeamError` naming the field, never as a quiet number. Each seam counts its calls (``CALLS``) so a
 branch can report how much work it really did; the counts travel in the branch
 record and tests assert on them.
 """
@@ -20,10 +24,16 @@ from components.spec.declarations import TARGET, Declaration, MetricInfo, Params
 
 __all__ = [
     "CALLS",
+    "CLASSIFICATION",
     "Dataset",
+    "KNOWN_TASKS",
+    "SeamError",
     "Scorer",
     "TrainResult",
     "build_model",
+    "check_dataset",
+    "check_predictions",
+    "check_value",
     "implementation",
     "make_data",
     "metric",
@@ -106,7 +116,169 @@ class Scorer:
     params: Params
 
     def __call__(self, predictions: Any, targets: Any) -> float:
-        return float(self.fn(self.params, predictions, targets))
+        _check_finite(np.asarray(predictions), "validation predictions")
+        return check_value(self.fn(self.params, predictions, targets), self.info, f"{self.name} on the validation split")
+
+
+class SeamError(ValueError):
+    """A value that crossed a seam is not what the seam promises; ``field`` names it (``y_train``, ``predictions``, ...).
+
+    The branch reports it in one line naming the arm; under
+    ``experiment.statistics.nan_policy: omit`` a failing arm is recorded as
+    failed with this message instead of stopping the run.
+    """
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field} {message}")
+        self.field, self.message = field, message
+
+
+#: Task types whose labels are class ids and whose predictions are probabilities.
+CLASSIFICATION = ("binary", "multiclass")
+#: Task types whose labels and predictions the framework knows how to check (others: shapes only).
+KNOWN_TASKS = (*CLASSIFICATION, "regression")
+_SPLITS = ("train", "val", "test")
+#: Trainers compute in float32 (torch); a feature or target beyond its range becomes inf there.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: How far a probability row may sum from 1 (a float32 softmax is within about 1e-6).
+_ROW_SUM_TOLERANCE = 1e-4
+
+
+def check_dataset(data: Any, task: str | None = None) -> None:
+    """Raise :class:`SeamError` unless ``data`` is a :class:`Dataset` that keeps its documented promises.
+
+    Every split is non-empty, ``X_*`` 2-D numeric, finite and within float32's
+    range with one width, ``y_*`` 1-D of the same length; classification labels
+    are integer class ids in ``0..n_classes-1`` (``n_classes`` 2 for binary),
+    regression targets finite numbers. ``task`` is the generator's declared task.
+    """
+    if not isinstance(data, Dataset):
+        raise SeamError("make_data", f"returned a {type(data).__name__}, not a components.spec.seams.Dataset")
+    if task is not None and data.task != task:
+        raise SeamError("task", f"is {data.task!r}, but the generator declares task={task!r}")
+    _check_n_classes(data)
+    width = None
+    for split in _SPLITS:
+        X, y = getattr(data, f"X_{split}"), getattr(data, f"y_{split}")
+        width = _check_features(X, f"X_{split}", width)
+        _check_labels(y, f"y_{split}", data)
+        if len(y) != len(X):
+            raise SeamError(f"y_{split}", f"has {len(y)} rows, but X_{split} has {len(X)}")
+
+
+def _check_n_classes(data: Dataset) -> None:
+    n = data.n_classes
+    if data.task == "binary" and not (type(n) is int and n == 2):
+        raise SeamError("n_classes", f"is {n!r}; a binary dataset has n_classes=2")
+    if data.task == "multiclass" and not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 2):
+        raise SeamError("n_classes", f"is {n!r}; a multiclass dataset has an integer n_classes >= 2")
+    if data.task == "regression" and n is not None:
+        raise SeamError("n_classes", f"is {n!r}; a regression dataset has n_classes=None")
+
+
+def _check_features(X: Any, name: str, width: int | None) -> int:
+    if not isinstance(X, np.ndarray) or X.ndim != 2:
+        raise SeamError(name, f"must be a 2-D numpy array (n, n_features), got {_shape(X)}")
+    if X.shape[0] == 0:
+        raise SeamError(name, "is empty; every split needs at least one row")
+    if width is not None and X.shape[1] != width:
+        raise SeamError(name, f"has {X.shape[1]} features, but X_train has {width}")
+    if X.dtype.kind not in "fiu":
+        raise SeamError(name, f"has dtype {X.dtype}; features must be numbers (float32)")
+    _check_finite(X, name)
+    _check_float32(X, name)
+    return int(X.shape[1])
+
+
+def _check_labels(y: Any, name: str, data: Dataset) -> None:
+    if not isinstance(y, np.ndarray) or y.ndim != 1:
+        raise SeamError(name, f"must be a 1-D numpy array (n,), got {_shape(y)}")
+    if data.task in CLASSIFICATION:
+        if y.dtype.kind not in "iu":
+            example = f", e.g. {y[0]!r}" if len(y) else ""
+            raise SeamError(name, f"has {y.dtype} labels{example}; a {data.task} task needs integer class ids 0..{data.n_classes - 1} (int64)")
+        if len(y) and (y.min() < 0 or y.max() >= data.n_classes):
+            raise SeamError(
+                name, f"has labels {y.min()}..{y.max()}, outside 0..{data.n_classes - 1} (n_classes={data.n_classes}); class ids start at 0"
+            )
+    elif data.task == "regression":
+        if y.dtype.kind not in "fiu":
+            raise SeamError(name, f"has dtype {y.dtype}; regression targets must be numbers (float32)")
+        _check_finite(y, name)
+        _check_float32(y, name)
+
+
+def _check_finite(values: np.ndarray, name: str) -> None:
+    if values.dtype.kind != "f":
+        if values.dtype.kind not in "iub":
+            raise SeamError(name, f"has dtype {values.dtype}; expected numbers")
+        return
+    bad = ~np.isfinite(values)
+    if bad.any():
+        where = np.argwhere(bad)[0]
+        raise SeamError(name, f"has {int(bad.sum())} non-finite value(s) of {values.size} (first {float(values[tuple(where)])!r} at {_at(where)})")
+
+
+def _check_float32(values: np.ndarray, name: str) -> None:
+    if values.dtype.kind == "f" and values.dtype.itemsize <= 4:
+        return
+    big = np.abs(values) > _FLOAT32_MAX
+    if big.any():
+        where = np.argwhere(big)[0]
+        raise SeamError(name, f"has {float(values[tuple(where)])!r} at {_at(where)}, beyond float32's range (3.4e38): it becomes inf where trainers compute")
+
+
+def check_predictions(predictions: Any, data: Dataset) -> np.ndarray:
+    """Return ``predictions`` as an array, or raise :class:`SeamError` when they do not fit ``data``'s task.
+
+    Shapes: binary ``(n,)`` (or ``(n, 2)``), multiclass ``(n, n_classes)``,
+    regression ``(n,)``, ``n`` the test rows; values finite; classifiers' values
+    probabilities in [0, 1] whose rows (2-D) sum to 1.
+    """
+    try:
+        values = np.asarray(predictions)
+    except Exception as exc:  # a ragged list, a tensor that needs .detach(): anything numpy cannot hold
+        raise SeamError("predictions", f"cannot be read as an array ({type(exc).__name__}: {exc})") from None
+    n = len(data.y_test)
+    expected = {"binary": [(n,), (n, 2)], "multiclass": [(n, data.n_classes)], "regression": [(n,)]}.get(data.task)
+    if expected is not None and values.shape not in expected:
+        raise SeamError("predictions", f"have shape {values.shape}; a {data.task} task with {n} test rows needs {' or '.join(map(str, expected))}")
+    if expected is None and (values.ndim == 0 or values.shape[0] != n):
+        raise SeamError("predictions", f"have shape {values.shape}; expected one row per test example ({n})")
+    _check_finite(values, "predictions")
+    if data.task in CLASSIFICATION:
+        low, high = float(values.min()), float(values.max())
+        if low < 0.0 or high > 1.0:
+            raise SeamError("predictions", f"range {low:.6g}..{high:.6g}, outside [0, 1]; a {data.task} trainer returns probabilities")
+        if values.ndim == 2:
+            sums = values.sum(axis=1)
+            worst = int(np.argmax(np.abs(sums - 1.0)))
+            if abs(sums[worst] - 1.0) > _ROW_SUM_TOLERANCE:
+                raise SeamError("predictions", f"row {worst} sums to {sums[worst]:.6g}, not 1; a {data.task} trainer returns class probabilities")
+    return values
+
+
+def check_value(value: Any, info: MetricInfo | None, field: str = "metric value") -> float:
+    """Return ``value`` as a float, or raise :class:`SeamError` when it is not a finite number within ``info.range``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise SeamError(field, f"is {value!r}; a metric returns a number")
+    value = float(value)
+    if not np.isfinite(value):
+        raise SeamError(field, f"is {value!r}; a metric value must be finite")
+    low, high = info.range if info is not None else (None, None)
+    if (low is not None and value < low) or (high is not None and value > high):
+        shown = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+        raise SeamError(field, f"is {value!r}, outside the metric's declared range {shown}")
+    return value
+
+
+def _shape(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    return f"a {type(value).__name__}" + (f" of shape {tuple(shape)}" if shape is not None else "")
+
+
+def _at(index: np.ndarray) -> str:
+    return ", ".join(f"{name} {int(i)}" for name, i in zip(("row", "column"), index))
 
 
 def implementation(node: Mapping[str, Any], role: str, where: str) -> tuple[Any, Declaration]:
@@ -122,14 +294,16 @@ def settings(node: Mapping[str, Any], declaration: Declaration, exclude: tuple[s
 
 
 def make_data(data_spec: Mapping[str, Any], data_axes: Mapping[str, Any], seed: int) -> Dataset:
-    """Generate a :class:`Dataset` with the generator ``data_spec`` names.
+    """Generate a :class:`Dataset` with the generator ``data_spec`` names, checked by :func:`check_dataset`.
 
     ``data_axes`` holds this branch's data-axis values; they replace the
     same-named keys of ``data_spec`` before validation.
     """
     CALLS["make_data"] += 1
     fn, declaration = implementation(data_spec, "generator", "data")
-    return fn(settings({**data_spec, **data_axes}, declaration), dict(data_axes), seed)
+    data = fn(settings({**data_spec, **data_axes}, declaration), dict(data_axes), seed)
+    check_dataset(data, declaration.tasks[0] if declaration.tasks else None)
+    return data
 
 
 def build_model(model_spec: Mapping[str, Any], *, in_features: int, out_features: int, seed: int):
@@ -147,7 +321,8 @@ def train_arm(method_spec: Mapping[str, Any], data: Dataset, seed: int, train_cf
     """Train one arm with the trainer ``method_spec`` names; return a :class:`TrainResult`.
 
     The trainer is handed only the training keys it declares it reads
-    (``reads_training``), and validates with ``metric_spec``'s metric.
+    (``reads_training``), and validates with ``metric_spec``'s metric. Its test
+    predictions are checked by :func:`check_predictions`.
     """
     name = method_spec.get("name", method_spec.get(TARGET))
     CALLS["train_arm"] += 1
@@ -155,7 +330,11 @@ def train_arm(method_spec: Mapping[str, Any], data: Dataset, seed: int, train_cf
     fn, declaration = implementation(method_spec, "trainer", f"method.{name}")
     params = settings(method_spec, declaration, exclude=METHOD_KEYS)
     training = {key: train_cfg[key] for key in declaration.reads_training}
-    return fn(params, data, seed, training, scorer(metric_spec))
+    result = fn(params, data, seed, training, scorer(metric_spec))
+    if not isinstance(result, TrainResult):
+        raise SeamError("train_arm", f"returned a {type(result).__name__}, not a components.spec.seams.TrainResult")
+    check_predictions(result.predictions, data)
+    return result
 
 
 def scorer(metric_spec: Mapping[str, Any]) -> Scorer:
@@ -166,6 +345,8 @@ def scorer(metric_spec: Mapping[str, Any]) -> Scorer:
 
 
 def metric(predictions: Any, targets: Any, *, metric_spec: Mapping[str, Any]) -> float:
-    """Score test predictions with the experiment's metric."""
+    """Score test predictions with the experiment's metric; the value is checked by :func:`check_value`."""
     CALLS["metric"] += 1
-    return scorer(metric_spec)(predictions, targets)
+    bound = scorer(metric_spec)
+    _check_finite(np.asarray(predictions), "predictions")
+    return check_value(bound.fn(bound.params, predictions, targets), bound.info, f"{bound.name}")
