@@ -1,0 +1,149 @@
+"""Configs are untrusted input: no code runs from a config before it is checked.
+
+A ``_target_`` resolves only inside the project's packages and the third-party
+packages ``pyproject.toml`` declares, checked on its name before anything is
+imported; a scikit-learn estimator must be a ``BaseEstimator`` subclass before
+it is instantiated. The planted configs below would run a command (or import a
+module that writes a file) if any of that slipped; each test asserts the file
+was not created.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components.spec.config import CONFIG_DIR, ConfigError, compose, load_spec, validate
+from components.spec.declarations import ImplementationError, locate
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The regression smoke experiment: its baseline ``ridge`` is a scikit-learn method.
+EXPERIMENT = "experiment=sample_size_smoke"
+KEY = "method.ridge.estimator._target_"
+
+
+def _command_overrides(target: str, marker: Path) -> list[str]:
+    """Overrides that make ``ridge``'s estimator ``target(command="touch marker")`` (the exploit's shape)."""
+    return [EXPERIMENT, f"{KEY}={target}", "~method.ridge.estimator.alpha", f"+method.ridge.estimator.command='touch {marker}'"]
+
+
+def _planted_ridge(configs: Path, marker: Path) -> None:
+    """Commit the exploit into ``configs/method/ridge.yaml`` under a copied config root."""
+    (configs / "method" / "ridge.yaml").write_text(
+        "ridge:\n"
+        "  _target_: components.library.sklearn_train.fit_estimator\n"
+        "  kind: axis_agnostic\n"
+        "  estimator:\n"
+        "    _target_: os.system\n"
+        f"    command: touch {marker}\n"
+    )
+
+
+@pytest.fixture
+def marker(tmp_path):
+    path = tmp_path / "ran"
+    yield path
+    assert not path.exists(), "a command named by the config ran"
+
+
+def test_os_system_estimator_override_is_refused_by_load_spec_without_running(marker):
+    with pytest.raises(ConfigError, match=rf"^{KEY} 'os.system' is outside the packages a config may name"):
+        load_spec(_command_overrides("os.system", marker))
+
+
+def test_os_system_estimator_in_a_committed_yaml_is_refused_by_validate_without_running(tmp_path, marker):
+    configs = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, configs)
+    _planted_ridge(configs, marker)
+    config = compose([EXPERIMENT], config_dir=configs)
+    with pytest.raises(ConfigError, match=rf"^{KEY} 'os.system' is outside"):
+        validate(config)
+
+
+@pytest.fixture
+def planted_repo(tmp_path, marker):
+    """A copy of the project whose committed ``ridge.yaml`` runs ``touch marker`` if its estimator is ever called."""
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "components", repo / "components", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(CONFIG_DIR, repo / "configs")
+    shutil.copy(ROOT / "pyproject.toml", repo / "pyproject.toml")
+    _planted_ridge(repo / "configs", marker)
+    return repo
+
+
+def _axisflow(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    return subprocess.run([sys.executable, "-m", "components.cli", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_axisflow_plan_refuses_a_committed_os_system_estimator_in_one_line(planted_repo):
+    done = _axisflow(planted_repo, "plan", EXPERIMENT, "--reuse", "off")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"axisflow: error: {KEY} 'os.system' is outside") and done.stderr.count("\n") == 1
+
+
+def test_axisflow_review_check_all_refuses_a_committed_os_system_estimator(planted_repo):
+    done = _axisflow(planted_repo, "review", "--check", "--all")
+    assert done.returncode != 0
+    assert f"{KEY} 'os.system' is outside" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("target", ["builtins.eval", "subprocess.run", "functools.partial", "posix.system", "importlib.import_module"])
+def test_callables_outside_the_allowed_packages_are_refused_as_estimators(target, marker):
+    with pytest.raises(ConfigError, match=rf"^{KEY} '{target}' is outside the packages a config may name"):
+        load_spec(_command_overrides(target, marker))
+
+
+@pytest.mark.parametrize(
+    "target, expected",
+    [
+        ("sklearn.utils.Bunch", "'sklearn.utils.Bunch' is not a scikit-learn estimator class"),
+        ("sklearn.utils.check_array", "'sklearn.utils.check_array' is not a scikit-learn estimator class"),
+        ("sklearn.base.copy.deepcopy", "reaches module copy, which is outside the packages a config may name"),
+        ("sklearn.utils._pprint._EstimatorPrettyPrinter", "names a private (underscore) part of a third-party package"),
+        ("sklearn.linear_model", "is a module"),
+        ("components.library.tables.np.load", "reaches module numpy"),
+        ("components.library.metrics.__builtins__", "names a dunder attribute"),
+    ],
+)
+def test_allowed_package_paths_that_are_not_estimator_classes_are_refused(target, expected, marker):
+    with pytest.raises(ConfigError, match=KEY) as caught:
+        load_spec(_command_overrides(target, marker))
+    assert expected in str(caught.value)
+
+
+def test_a_function_inside_an_allowed_package_is_never_called_as_an_estimator(monkeypatch):
+    import sklearn.utils
+
+    calls = []
+    monkeypatch.setattr(sklearn.utils, "planted_function", lambda **kwargs: calls.append(kwargs), raising=False)
+    with pytest.raises(ConfigError, match=rf"{KEY}: 'sklearn.utils.planted_function' is not a scikit-learn estimator class"):
+        load_spec([EXPERIMENT, f"{KEY}=sklearn.utils.planted_function"])
+    assert calls == []
+
+
+def test_a_module_outside_the_allowed_packages_is_refused_without_being_imported(tmp_path, monkeypatch):
+    wrote = tmp_path / "imported"
+    (tmp_path / "axisflow_planted_module.py").write_text(f"open({str(wrote)!r}, 'w').close()\n\ndef teacher(*a, **k):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ConfigError, match=r"^data._target_ 'axisflow_planted_module.teacher' is outside"):
+        load_spec(["experiment=smoke", "data._target_=axisflow_planted_module.teacher"])
+    with pytest.raises(ImplementationError, match="is outside"):
+        locate("axisflow_planted_module.teacher", "data._target_")
+    assert not wrote.exists() and "axisflow_planted_module" not in sys.modules
+
+
+def test_a_declared_trainer_outside_the_allowed_packages_is_refused_for_every_seam():
+    for override, key in [
+        ("method.logreg._target_=builtins.print", "method.logreg._target_"),
+        ("experiment.metric._target_=operator.eq", "experiment.metric._target_"),
+        ("training._target_=collections.OrderedDict", "training._target_"),
+    ]:
+        with pytest.raises(ConfigError, match=rf"^{key} '[\w.]+' is outside"):
+            load_spec(["experiment=smoke", override])
+
