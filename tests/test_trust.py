@@ -147,3 +147,36 @@ def test_a_declared_trainer_outside_the_allowed_packages_is_refused_for_every_se
         with pytest.raises(ConfigError, match=rf"^{key} '[\w.]+' is outside"):
             load_spec(["experiment=smoke", override])
 
+
+
+def test_atomic_write_keeps_the_previous_file_when_the_disk_fills(tmp_path, monkeypatch):
+    from components import files
+
+    target = files.atomic_write(tmp_path / "record.yaml", "verdict: pass\n")
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    with pytest.raises(OSError, match="No space left"):
+        files.atomic_write(target, "verdict: fail\n" * 1000)
+    assert target.read_text() == "verdict: pass\n" and [p.name for p in tmp_path.iterdir()] == ["record.yaml"]
+
+
+def test_atomic_write_replaces_a_symlink_instead_of_writing_through_it(tmp_path):
+    from components.files import atomic_write
+
+    victim = tmp_path / "victim"
+    victim.write_text("keep\n")
+    link = tmp_path / "report.md"
+    link.symlink_to(victim)
+    atomic_write(link, "report\n")
+    assert victim.read_text() == "keep\n" and not link.is_symlink() and link.read_text() == "report\n"
+
+
+def test_atomic_write_gives_the_files_usual_permissions(tmp_path):
+    from components.files import atomic_write
+
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    assert atomic_write(tmp_path / "atomic", "x").stat().st_mode == plain.stat().st_mode

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from components.constants import REPO_ROOT, CONTRACTS, CV_INTERVALS, FOLD_AXIS, KINDS
-from components.spec.declarations import TARGET, Declaration, ImplementationError, declaration_of, describe, locate
+from components.spec.declarations import TARGET, Declaration, ImplementationError, declaration_of, describe, excerpt, locate
 
 __all__ = [
     "CONFIG_DIR",
     "CONTRACTS",
     "CV_INTERVALS",
     "EXPERIMENT_KEYS",
+    "EXPERIMENT_NAME",
     "FOLD_AXIS",
     "KINDS",
     "ConfigError",
@@ -179,7 +181,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     unknown = sorted(set(exp) - set(EXPERIMENT_KEYS))
     if unknown:
         raise ConfigError(f"experiment.{unknown[0]} is not an experiment setting; known: {', '.join(EXPERIMENT_KEYS)}")
-    name = _require(exp, "experiment.name", str)
+    name = _name(_require(exp, "experiment.name", str))
     contract = exp.get("contract")
     if contract not in CONTRACTS:
         shown = "missing" if contract is None else repr(contract)
@@ -263,6 +265,20 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     )
 
 
+#: What an experiment's name may be: it becomes file names (``reviews/<name>.yaml``) and run tags.
+EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+def _name(name: str) -> str:
+    """``experiment.name``: identifier characters, dots and dashes, no path separator, no leading dot, at most 100."""
+    if not EXPERIMENT_NAME.fullmatch(name):
+        raise ConfigError(
+            f"experiment.name {excerpt(name)} must be 1-100 letters, digits, '_', '-' or '.', not starting with '.' "
+            "(it becomes file names and run tags, so no path separators)"
+        )
+    return name
+
+
 #: Keys an experiment may set.
 EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "axes", "statistics", "source")
 #: The repository root, against which ``experiment.source`` is resolved.
@@ -273,9 +289,9 @@ def _source(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"experiment.source must be a path relative to the repository root, got {value!r}")
-    if not (REPO_ROOT / value).is_file():
-        raise ConfigError(f"experiment.source {value!r} is not a file under the repository root {REPO_ROOT}")
+        raise ConfigError(f"experiment.source must be a path relative to the repository root, got {excerpt(value)}")
+    if not (REPO_ROOT / value).is_file() or not (REPO_ROOT / value).resolve().is_relative_to(REPO_ROOT.resolve()):
+        raise ConfigError(f"experiment.source {excerpt(value)} is not a file under the repository root {REPO_ROOT}")
     return value
 
 
