@@ -180,3 +180,68 @@ def test_atomic_write_gives_the_files_usual_permissions(tmp_path):
     plain = tmp_path / "plain"
     plain.write_text("x")
     assert atomic_write(tmp_path / "atomic", "x").stat().st_mode == plain.stat().st_mode
+
+
+TABLE = "experiment=tabular_cv_smoke"
+
+
+def _table_error(path: Path) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_spec([TABLE, f"data.path={path}"])
+    return str(caught.value)
+
+
+def test_a_ten_megabyte_one_line_file_as_data_path_gives_a_short_error(tmp_path):
+    big = tmp_path / "big.csv"
+    big.write_text("A" * 10_000_000)
+    message = _table_error(big)
+    assert len(message) < 300 and message.startswith("data.target: column 'diagnosis' is not in big.csv; columns: AAAA")
+    assert "(10000000 characters)" in message
+
+
+def test_control_characters_in_a_table_header_are_escaped(tmp_path):
+    table = tmp_path / "ctl.csv"
+    table.write_bytes(b"hello\x1b[31m\x00,world\x07\n1,2\n")
+    message = _table_error(table)
+    assert message.endswith(r"columns: hello\x1b[31m\x00, world\x07")
+    assert message.isprintable()
+
+
+def test_a_binary_file_as_data_path_gives_one_short_printable_line(tmp_path):
+    blob = tmp_path / "blob.csv"
+    blob.write_bytes(bytes(range(256)) * 40_000)
+    message = _table_error(blob)
+    assert message.startswith("data.") and len(message) < 300 and message.isprintable()
+
+
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [
+        (("experiment", "seeds"), "A" * 1_000_000, "experiment.seeds must be an integer, got 'AAAA"),
+        (("experiment", "question"), ["\x00"] * 100_000, "experiment.question must be a string, got ['\\x00', "),
+        (("data", "n_features"), "B\n" * 1_000_000, "data.n_features: input should be a valid integer (got 'B\\nB\\n"),
+        (("experiment", "baseline"), "\x1b[2J" * 100_000, "experiment.baseline '\\x1b[2J"),
+    ],
+)
+def test_huge_or_unprintable_config_values_are_quoted_as_a_short_excerpt(key, value, expected):
+    config = compose(["experiment=smoke"])
+    config[key[0]][key[1]] = value
+    with pytest.raises(ConfigError) as caught:
+        validate(config)
+    message = str(caught.value)
+    assert message.startswith(expected) and len(message) < 300 and message.isprintable()
+
+
+def test_a_config_error_is_one_printable_line_of_bounded_length_whatever_it_is_given():
+    from components.spec.config import MESSAGE_LIMIT
+
+    message = str(ConfigError("data.path: " + "line\n\x00" * 1_000_000))
+    assert message.isprintable() and len(message) < MESSAGE_LIMIT + 40 and message.startswith(r"data.path: line\n\x00")
+
+
+def test_excerpt_quotes_like_repr_and_cuts_with_an_ellipsis_and_the_length():
+    from components.spec.declarations import excerpt
+
+    assert excerpt("ok") == "'ok'" and excerpt(3) == "3" and excerpt("a\nb", quote=False) == r"a\nb"
+    assert excerpt("x" * 100, limit=5) == "'xxxxx'... (100 characters)"
+    assert excerpt(r"already\x00escaped", quote=False) == r"already\x00escaped"

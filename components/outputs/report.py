@@ -34,6 +34,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from components.constants import DEFAULT_FLOW
 from components.files import atomic_write
+from components.spec.declarations import excerpt
 
 __all__ = [
     "FIGURES",
@@ -686,15 +687,20 @@ def prepare_out(out: str | Path, files: Iterable[str]) -> Path:
     """
     out, files = Path(out), sorted(files)
     if out.exists() and not out.is_dir() or out.is_symlink() and not out.exists():
-        raise OutError(f"--out {out} is a file, not a folder; name a new folder for the report")
+        raise OutError(f"--out {_shown(out)} is a file, not a folder; name a new folder for the report")
     owned = _owned(out)
     clash = [name for name in files if (out / name).exists() or (out / name).is_symlink()]
     clash = [name for name in clash if name not in owned]
     if clash:
-        raise OutError(f"--out {out}/{clash[0]} exists and axisflow report did not write it; name a new folder, so none of your files is overwritten")
+        raise OutError(f"--out {_shown(out / clash[0])} exists and axisflow report did not write it; name a new folder, so none of your files is overwritten")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / OUT_MARKER, json.dumps({"written_by": "axisflow report", "files": sorted({*owned, *files})}, indent=1) + "\n")
     return out
+
+
+def _shown(path: Path) -> str:
+    """A user's path as an error quotes it: printable, at most 200 characters."""
+    return excerpt(str(path), 200, quote=False)
 
 
 def _owned(out: Path) -> set[str]:
@@ -704,12 +710,12 @@ def _owned(out: Path) -> set[str]:
     marker = out / OUT_MARKER
     if not marker.is_file():
         if any(out.iterdir()):
-            raise OutError(f"--out {out} exists and axisflow report did not create it (no {OUT_MARKER} in it); name a new folder, so none of your files is overwritten")
+            raise OutError(f"--out {_shown(out)} exists and axisflow report did not create it (no {OUT_MARKER} in it); name a new folder, so none of your files is overwritten")
         return set()
     try:
         listed = json.loads(marker.read_text())["files"]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise OutError(f"--out {out}/{OUT_MARKER} is not the list axisflow report writes; name a new folder") from None
+        raise OutError(f"--out {_shown(out / OUT_MARKER)} is not the list axisflow report writes; name a new folder") from None
     return {str(name) for name in listed} if isinstance(listed, list) else set()
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "EXPERIMENT_NAME",
     "FOLD_AXIS",
     "KINDS",
+    "MESSAGE_LIMIT",
     "ConfigError",
     "ExperimentSpec",
     "MethodSpec",
@@ -38,8 +39,21 @@ __all__ = [
 CONFIG_DIR = REPO_ROOT / "configs"
 
 
+#: The longest a :class:`ConfigError` message gets; values in it are cut much shorter (:func:`excerpt`).
+MESSAGE_LIMIT = 500
+
+
 class ConfigError(ValueError):
-    """A configuration mistake, reported as one line naming the offending key."""
+    """A configuration mistake, reported as one line naming the offending key.
+
+    The message is made printable and cut at :data:`MESSAGE_LIMIT` characters
+    whatever it quotes (a config value, a table's header, Hydra's explanation),
+    so an error can never echo a file: every site quotes values through
+    :func:`~components.spec.declarations.excerpt`, and this is the backstop.
+    """
+
+    def __init__(self, message: object):
+        super().__init__(excerpt(str(message), MESSAGE_LIMIT, quote=False))
 
 
 @dataclass(frozen=True)
@@ -191,7 +205,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
         raise ConfigError(f"experiment.seeds must be a positive integer, got {seeds}")
     seed_base = _require(exp, "experiment.seed_base", int)
     if not isinstance(exp.get("question", ""), str):
-        raise ConfigError(f"experiment.question must be a string, got {exp.get('question')!r}")
+        raise ConfigError(f"experiment.question must be a string, got {excerpt(exp.get('question'))}")
 
     generator, data_decl = _implementation(data, "generator", "data")
     train_schema, training_decl = _implementation(training, "training", "training")
@@ -206,7 +220,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     training_axes = _axes(axes, "training")
     for axis in data_axes:
         if axis in training_axes:
-            raise ConfigError(f"axis {axis!r} is declared both under experiment.axes.data and experiment.axes.training")
+            raise ConfigError(f"axis {excerpt(axis)} is declared both under experiment.axes.data and experiment.axes.training")
         if axis == TARGET or axis not in data:
             keys = ", ".join(sorted(k for k in data if k != TARGET))
             raise ConfigError(f"experiment.axes.data.{axis}: not a setting of data ({data[TARGET]}); data keys: {keys}")
@@ -223,7 +237,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     metric = dict(_mapping(exp, "experiment.metric", key="metric"))
     metric_name = metric.get("name")
     if not isinstance(metric_name, str) or not metric_name.isidentifier():
-        raise ConfigError(f"experiment.metric.name must be a short identifier (the label tables show), got {metric_name!r}")
+        raise ConfigError(f"experiment.metric.name must be a short identifier (the label tables show), got {excerpt(metric_name)}")
     _, metric_decl = _implementation(metric, "metric", "experiment.metric")
     _params(metric_decl, {k: v for k, v in metric.items() if k != "name"}, "experiment.metric")
     if task not in metric_decl.tasks:
@@ -235,7 +249,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
 
     baseline = _require(exp, "experiment.baseline", str)
     if baseline not in method_cfgs:
-        raise ConfigError(f"experiment.baseline {baseline!r} is not among the selected methods: {', '.join(sorted(method_cfgs))}")
+        raise ConfigError(f"experiment.baseline {excerpt(baseline)} is not among the selected methods: {', '.join(sorted(method_cfgs))}")
 
     statistics = _statistics(exp.get("statistics"), folds=FOLD_AXIS in data_axes)
     if FOLD_AXIS in data_axes and statistics.get("contrasts"):
@@ -333,7 +347,7 @@ def _axis_values(declaration: Declaration, node: Mapping[str, Any], group: str, 
             declaration.params(**{**base, axis: value})
         except ValidationError as exc:
             line = describe(exc, group)
-            raise ConfigError(f"experiment.axes.{group}.{axis}[{i}] = {value!r}: {line}") from None
+            raise ConfigError(f"experiment.axes.{group}.{axis}[{i}] = {excerpt(value)}: {line}") from None
 
 
 def _statistics(cfg: Any, folds: bool = False) -> dict[str, Any]:
@@ -373,7 +387,7 @@ def _fold_axis(data: Mapping[str, Any], data_axes: Mapping[str, list[Any]]) -> N
         raise ConfigError(f"{where}: a fold axis needs a cross-validating generator (settings fold and n_splits); data ({data[TARGET]}) has no n_splits")
     if data_axes[FOLD_AXIS] != list(range(n_splits)):
         raise ConfigError(
-            f"{where} is {data_axes[FOLD_AXIS]!r}, but data.n_splits={n_splits}: list every fold, "
+            f"{where} is {excerpt(data_axes[FOLD_AXIS])}, but data.n_splits={n_splits}: list every fold, "
             f"{list(range(n_splits))!r} (a subset of folds is not a cross-validation estimate; lower n_splits instead)"
         )
 
@@ -384,7 +398,7 @@ def _method(name: str, cfg: Any, training: Mapping[str, Any], training_axes: Map
         raise ConfigError(f"{where}: expected a mapping, got {type(cfg).__name__}")
     kind = cfg.get("kind")
     if kind not in KINDS:
-        raise ConfigError(f"{where}.kind is {kind!r}; must be one of {', '.join(KINDS)}")
+        raise ConfigError(f"{where}.kind is {excerpt(kind)}; must be one of {', '.join(KINDS)}")
     for key in cfg:
         if key in training and key != TARGET:
             raise ConfigError(
@@ -424,11 +438,11 @@ def _axes(axes: Mapping[str, Any], group: str) -> dict[str, list[Any]]:
     for axis, values in declared.items():
         where = f"experiment.axes.{group}.{axis}"
         if not isinstance(values, list):
-            raise ConfigError(f"{where} must be a list of values, got {values!r}")
+            raise ConfigError(f"{where} must be a list of values, got {excerpt(values)}")
         if not values:
             raise ConfigError(f"{where} is empty; give it at least one value or remove the axis")
         if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
-            raise ConfigError(f"{where} repeats a value: {values!r}")
+            raise ConfigError(f"{where} repeats a value: {excerpt(values)}")
         out[str(axis)] = list(values)
     return out
 
@@ -445,7 +459,7 @@ def _require(cfg: Mapping[str, Any], where: str, typ: type) -> Any:
     value = cfg.get(key)
     # bool is an int subclass; a seed count of `true` is a mistake, not 1.
     if value is None or isinstance(value, bool) or not isinstance(value, typ):
-        raise ConfigError(f"{where} must be {'an integer' if typ is int else 'a ' + typ.__name__}, got {value!r}")
+        raise ConfigError(f"{where} must be {'an integer' if typ is int else 'a ' + typ.__name__}, got {excerpt(value)}")
     return value
 
 

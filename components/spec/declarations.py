@@ -73,16 +73,32 @@ _ATTRIBUTE = "__axisflow__"
 def excerpt(value: Any, limit: int = 80, quote: bool = True) -> str:
     """A short, printable rendering of an untrusted value (config value, file content) for a one-line error.
 
-    Strings are shown as ``repr`` shows them (quoted; newlines and other
-    non-printable characters escaped) and cut after ``limit`` characters with
-    ``...`` and the full length, so a 1 GB one-line file cannot make a 1 GB
-    message. ``quote=False`` drops the quotes (for embedding exception text).
+    Strings are shown quoted, with newlines and other non-printable characters
+    escaped as ``repr`` escapes them; anything else as its ``repr``. At most
+    ``limit`` characters are shown (escapes count), then ``...`` and the full
+    length, so a 1 GB one-line file cannot make a 1 GB message. ``quote=False``
+    drops the quotes and escapes only non-printable characters (for exception
+    text and whole messages, which may already hold escapes).
     """
     text = value if isinstance(value, str) else repr(value)
-    shown = repr(text[:limit]) if isinstance(value, str) else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
-    if not quote and isinstance(value, str):
-        shown = shown[1:-1]
-    return shown + (f"... ({len(text)} characters)" if len(text) > limit else "")
+    quoted = isinstance(value, str) and quote
+    pieces, used = [], 0
+    for char in text:
+        piece = _escape(char, quoted)
+        if used + len(piece) > limit:
+            break
+        pieces.append(piece)
+        used += len(piece)
+    shown = "".join(pieces)
+    if quoted:
+        shown = f"'{shown}'"
+    return shown if len(pieces) == len(text) else f"{shown}... ({len(text)} characters)"
+
+
+def _escape(char: str, quoted: bool) -> str:
+    if quoted and char in "'\\":
+        return "\\" + char
+    return char if char.isprintable() else repr(char)[1:-1]
 
 
 class ImplementationError(ValueError):
