@@ -182,3 +182,15 @@ def test_experiment_source_outside_the_repository_is_refused(tmp_path):
     outside.write_text("x = 1\n")
     with pytest.raises(ConfigError, match=r"^experiment.source '\.\./.*' is not a file under the repository root"):
         load_spec(["experiment=smoke", f"+experiment.source={os.path.relpath(outside, ROOT)}"])
+
+
+def test_a_malformed_yaml_file_is_one_line_naming_the_file(tmp_path):
+    import shutil
+
+    configs = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, configs)
+    smoke = configs / "experiment" / "smoke.yaml"
+    smoke.write_text(smoke.read_text() + "experiment:\n  seeds: 2\n")
+    with pytest.raises(ConfigError, match=r"found duplicate key experiment in .*smoke.yaml") as caught:
+        compose(["experiment=smoke"], config_dir=configs)
+    assert "\n" not in str(caught.value)

@@ -11,6 +11,7 @@ was not created.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -245,3 +246,48 @@ def test_excerpt_quotes_like_repr_and_cuts_with_an_ellipsis_and_the_length():
     assert excerpt("ok") == "'ok'" and excerpt(3) == "3" and excerpt("a\nb", quote=False) == r"a\nb"
     assert excerpt("x" * 100, limit=5) == "'xxxxx'... (100 characters)"
     assert excerpt(r"already\x00escaped", quote=False) == r"already\x00escaped"
+
+
+SECRET = "sk-live-4f9c2e71d0b8a6539e1f"
+
+
+@pytest.fixture
+def secret(monkeypatch):
+    monkeypatch.setenv("AXISFLOW_TEST_TOKEN", SECRET)
+    return "AXISFLOW_TEST_TOKEN"
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("experiment.question=${oc.env:AXISFLOW_TEST_TOKEN}", "experiment.question"),
+        ("+data.note=${oc.env:AXISFLOW_TEST_TOKEN,fallback}", "data.note"),
+        ("experiment.question=token-${oc.env:AXISFLOW_TEST_TOKEN}", "experiment.question"),
+        ("+experiment.axes.data.seedling=[1,'${oc.decode:${oc.env:AXISFLOW_TEST_TOKEN}}']", "experiment.axes.data.seedling[1]"),
+    ],
+)
+def test_an_environment_interpolation_is_refused_before_it_is_resolved(secret, override, key):
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)} reads an environment variable") as caught:
+        load_spec(["experiment=smoke", override])
+    assert SECRET not in str(caught.value)
+
+
+def test_an_environment_interpolation_in_a_committed_yaml_is_refused_by_compose(secret, tmp_path):
+    configs = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, configs)
+    smoke = configs / "experiment" / "smoke.yaml"
+    text, count = re.subn(r"(?m)^  question: .*$", "  question: ${oc.env:AXISFLOW_TEST_TOKEN}", smoke.read_text())
+    smoke.write_text(text)
+    assert count == 1
+    with pytest.raises(ConfigError, match=r"^experiment.question reads an environment variable") as caught:
+        compose(["experiment=smoke"], config_dir=configs)
+    assert SECRET not in str(caught.value)
+
+
+def test_axisflow_plan_never_prints_an_environment_value(secret):
+    done = subprocess.run(
+        [sys.executable, "-m", "components.cli", "plan", "experiment=smoke", "experiment.question=${oc.env:AXISFLOW_TEST_TOKEN}", "--reuse", "off"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "AXISFLOW_TEST_TOKEN": SECRET},
+    )
+    assert done.returncode == 2 and done.stderr.startswith("axisflow: error: experiment.question reads an environment variable")
+    assert SECRET not in done.stdout + done.stderr

@@ -123,7 +123,8 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_dir: Path | str 
     """Compose ``config.yaml`` under ``config_dir`` with Hydra ``overrides``; return a plain dict.
 
     Raises :class:`ConfigError` for an unknown group option, an unknown key or a
-    malformed override, with Hydra's own explanation on one line.
+    malformed override, with Hydra's own explanation on one line, and for an
+    ``${oc.env:...}`` interpolation anywhere (see :func:`_refuse_environment`).
     """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
@@ -131,6 +132,7 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_dir: Path | str 
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
+    from yaml import YAMLError
 
     config_dir = Path(config_dir).resolve()
     if not (config_dir / "config.yaml").is_file():
@@ -139,13 +141,41 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_dir: Path | str 
     try:
         with initialize_config_dir(config_dir=str(config_dir), version_base=None):
             cfg = hydra_compose(config_name="config", overrides=list(overrides))
+        _refuse_environment(OmegaConf.to_container(cfg, resolve=False))
         config = OmegaConf.to_container(cfg, resolve=True)
-    except (HydraException, OmegaConfBaseException) as exc:
+    except (HydraException, OmegaConfBaseException, YAMLError) as exc:
         raise ConfigError(_one_line(str(exc))) from None
     finally:
         GlobalHydra.instance().clear()
     _check_swept_overrides(config, overrides)
     return config
+
+
+#: An interpolation that reads an environment variable (``${oc.env:VAR}``, and Hydra's older ``${env:VAR}``).
+_ENV_INTERPOLATION = re.compile(r"\$\{\s*(?:oc\.env|env)\s*:")
+
+
+def _refuse_environment(node: Any, where: str = "") -> None:
+    """Refuse ``${oc.env:...}`` anywhere in the config, before anything is resolved.
+
+    Every value an implementation reads is stored in the run's resolved config
+    and its hash. A value read from the environment would either be stored
+    there (a token or password in every run's ``results``) or, if redacted, be
+    an input no record shows and no reuse key covers. So a config never reads
+    the environment; a per-machine value is passed as an override, which the
+    run records.
+    """
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            _refuse_environment(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _refuse_environment(value, f"{where}[{i}]")
+    elif isinstance(node, str) and _ENV_INTERPOLATION.search(node):
+        raise ConfigError(
+            f"{where} reads an environment variable ({excerpt(node, 60)}); a config never does, since the value would be "
+            f"stored in every run's results (or, redacted, be an unrecorded input): pass it as an override, {where}=VALUE"
+        )
 
 
 def _check_swept_overrides(config: Mapping[str, Any], overrides: list[str] | tuple[str, ...]) -> None:
