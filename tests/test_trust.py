@@ -291,3 +291,27 @@ def test_axisflow_plan_never_prints_an_environment_value(secret):
     )
     assert done.returncode == 2 and done.stderr.startswith("axisflow: error: experiment.question reads an environment variable")
     assert SECRET not in done.stdout + done.stderr
+
+
+def _readme_rows() -> list[tuple[str, str]]:
+    """The (overrides, error line) rows of the README's "What axisflow checks for you" table."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## What axisflow checks for you", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("| `") and line.count("`") >= 4:
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            rows.append((cells[0].strip("`"), cells[1].strip("`")))
+    return rows
+
+
+def test_readme_table_of_trust_checks_shows_the_exact_error_of_each():
+    import shlex
+
+    rows = _readme_rows()
+    assert len(rows) >= 7
+    for overrides, line in rows:
+        with pytest.raises(ConfigError) as caught:
+            load_spec(shlex.split(overrides))
+        assert line == f"axisflow: error: {caught.value}", overrides
+    assert not Path("x").exists()
