@@ -8,8 +8,9 @@ cycle anywhere in ``components/`` or ``lint/``):
 1. ``lint`` (its own top-level package) -- the static linter and the one
    import-graph reader; it imports nothing from ``components``.
 2. base: :mod:`~components.constants` (names and versions several layers
-   share), :mod:`~components.seeding` (seeds from branch keys) and
-   :mod:`~components.schema` (the one typed schema of records and ``results``).
+   share), :mod:`~components.files` (atomic writes), :mod:`~components.seeding`
+   (seeds from branch keys) and :mod:`~components.schema` (the one typed schema
+   of records and ``results``).
 3. :mod:`components.stats` -- the statistics package: one ``aggregate``,
    intervals as pluggable strategies.
 4. :mod:`components.spec` -- what an investigation is made of and its checks:

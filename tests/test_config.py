@@ -163,3 +163,34 @@ def test_flow_run_with_bad_override_exits_2_before_any_task(tmp_path, overrides,
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("axisflow: error:") and key in lines[0], result.stderr
     assert not (tmp_path / ".metaflow").exists(), "a task or run record was created despite the config error"
+
+
+@pytest.mark.parametrize("name", ["../configs/data/teacher", "a/b", "a\\b", ".hidden", "evil\n", "", "x" * 101, "sp ace", "nul\x00"])
+def test_experiment_name_that_could_become_a_path_is_one_line_naming_the_key(name):
+    with pytest.raises(ConfigError, match=r"^experiment.name .* must be 1-100 letters, digits") as caught:
+        validate({**compose(["experiment=smoke"]), "experiment": {**compose(["experiment=smoke"])["experiment"], "name": name}})
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 300
+
+
+@pytest.mark.parametrize("name", ["smoke", "tabular_cv_smoke", "run-2.b", "A1"])
+def test_experiment_name_of_identifier_characters_dots_and_dashes_is_accepted(name):
+    assert load_spec(["experiment=smoke", f"experiment.name={name}"])[1].name == name
+
+
+def test_experiment_source_outside_the_repository_is_refused(tmp_path):
+    outside = tmp_path / "notes.py"
+    outside.write_text("x = 1\n")
+    with pytest.raises(ConfigError, match=r"^experiment.source '\.\./.*' is not a file under the repository root"):
+        load_spec(["experiment=smoke", f"+experiment.source={os.path.relpath(outside, ROOT)}"])
+
+
+def test_a_malformed_yaml_file_is_one_line_naming_the_file(tmp_path):
+    import shutil
+
+    configs = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, configs)
+    smoke = configs / "experiment" / "smoke.yaml"
+    smoke.write_text(smoke.read_text() + "experiment:\n  seeds: 2\n")
+    with pytest.raises(ConfigError, match=r"found duplicate key experiment in .*smoke.yaml") as caught:
+        compose(["experiment=smoke"], config_dir=configs)
+    assert "\n" not in str(caught.value)

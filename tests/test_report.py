@@ -320,3 +320,93 @@ def test_report_cli_writes_pngs_and_markdown_of_a_run(smoke_run, monkeypatch, tm
     assert "![forest](forest.png)" in (out / "report.md").read_text()
     printed = capsys.readouterr().out
     assert str(out / "forest.png") in printed and "card: " in printed
+
+
+class _FakeRun:
+    """Just what ``axisflow report`` reads from a run: the ``end`` task's results and records."""
+
+    id, pathspec = "7", "InvestigationFlow/7"
+
+    def __init__(self, results, records):
+        self.task = _FakeTask(results, records)
+
+    def __getitem__(self, step):
+        return type("Step", (), {"task": self.task})()
+
+
+class _FakeTask:
+    def __init__(self, results, records):
+        self.data = type("Data", (), {"results": results, "records": records})()
+
+    def __contains__(self, name):
+        return name == "records"
+
+
+@pytest.fixture
+def report_cli(reference, monkeypatch, capsys):
+    """``axisflow report --out OUT`` against the hand-built reference run; returns (exit status, stderr)."""
+    from components.cli import main
+    from components.outputs import runs
+
+    monkeypatch.setattr(runs, "find_run", lambda flow, run_id, experiment: _FakeRun(*reference))
+
+    def invoke(out):
+        capsys.readouterr()
+        status = main(["report", "--out", str(out), "--dpi", "40"])
+        return status, capsys.readouterr().err
+
+    return invoke
+
+
+REPORT_FILES = ["forest.png", "learning_curves.png", "paired.png", "report.md"]
+
+
+def _listing(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_report_out_into_a_new_folder_marks_it_and_may_rewrite_its_own_files(report_cli, tmp_path):
+    out = tmp_path / "new" / "report"
+    assert report_cli(out) == (0, "")
+    assert _listing(out) == sorted([report.OUT_MARKER, *REPORT_FILES])
+    assert json.loads((out / report.OUT_MARKER).read_text())["files"] == REPORT_FILES
+    (out / "report.md").write_text("stale")
+    assert report_cli(out) == (0, "")
+    assert (out / "report.md").read_text().startswith("# Results: reference") and _listing(out) == sorted([report.OUT_MARKER, *REPORT_FILES])
+
+
+def test_report_out_into_an_empty_existing_folder_is_claimed(report_cli, tmp_path):
+    assert report_cli(tmp_path)[0] == 0 and _listing(tmp_path) == sorted([report.OUT_MARKER, *REPORT_FILES])
+
+
+def test_report_out_never_overwrites_a_users_report_in_an_existing_folder(report_cli, tmp_path):
+    (tmp_path / "report.md").write_text("my own notes\n")
+    status, err = report_cli(tmp_path)
+    assert status == 2 and err.count("\n") == 1
+    assert err.startswith(f"axisflow: error: --out {tmp_path} exists and axisflow report did not create it (no {report.OUT_MARKER} in it)")
+    assert _listing(tmp_path) == ["report.md"] and (tmp_path / "report.md").read_text() == "my own notes\n"
+
+
+def test_report_out_pointing_at_an_existing_file_is_refused(report_cli, tmp_path):
+    target = tmp_path / "report.md"
+    target.write_text("mine\n")
+    for out in (target, tmp_path / "dangling"):
+        if out.name == "dangling":
+            out.symlink_to(tmp_path / "nowhere")
+        status, err = report_cli(out)
+        assert status == 2 and err == f"axisflow: error: --out {out} is a file, not a folder; name a new folder for the report\n"
+    assert target.read_text() == "mine\n" and not (tmp_path / "nowhere").exists()
+
+
+def test_report_out_refuses_a_file_its_marker_does_not_list(report_cli, tmp_path):
+    (tmp_path / report.OUT_MARKER).write_text(json.dumps({"written_by": "axisflow report", "files": ["report.md"]}))
+    (tmp_path / "forest.png").write_bytes(b"someone else's figure")
+    status, err = report_cli(tmp_path)
+    assert status == 2 and err.startswith(f"axisflow: error: --out {tmp_path}/forest.png exists and axisflow report did not write it")
+    assert (tmp_path / "forest.png").read_bytes() == b"someone else's figure" and _listing(tmp_path) == [report.OUT_MARKER, "forest.png"]
+
+
+def test_save_figures_leaves_no_temporary_file(reference, tmp_path):
+    results, records = reference
+    report.save_figures(report.report_figures(results, records), tmp_path, dpi=40)
+    assert _listing(tmp_path) == ["forest.png", "learning_curves.png", "paired.png"]

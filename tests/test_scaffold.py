@@ -63,7 +63,7 @@ def test_scaffold_writes_only_the_investigation_folder_its_configs_and_its_test(
         assert {"configs/experiment/soil_moisture.yaml", "configs/experiment/soil_moisture_smoke.yaml"} <= set(paths)
 
 
-@pytest.mark.parametrize("name", ["Bad-Name", "1st", "class", "x", "reference", "probe_smoke", "a" * 41])
+@pytest.mark.parametrize("name", ["Bad-Name", "1st", "class", "x", "reference", "probe_smoke", "a" * 41, "evil\n", "a/b"])
 def test_a_bad_name_is_rejected_with_one_line_and_nothing_written(name):
     before = _digest(ROOT / "configs")
     out = _run(ROOT, "-m", "components.cli", "new", name, "--task", "binary")
@@ -77,11 +77,57 @@ def test_an_unknown_task_is_rejected_with_one_line():
     assert out.returncode == 2 and out.stderr == "axisflow: error: --task 'ordinal' is not a task axisflow new scaffolds; choose one of binary, multiclass, regression\n"
 
 
-def test_scaffold_never_overwrites(tmp_path):
+def _skeleton(tmp_path: Path) -> Path:
+    """The two things ``scaffold`` needs to recognise an axisflow repository, and nothing else."""
     repo = tmp_path / "repo"
     (repo / "configs" / "experiment").mkdir(parents=True)
     (repo / "configs" / "config.yaml").write_text("defaults: []\n")
     (repo / "components" / "investigations").mkdir(parents=True)
+    return repo
+
+
+def _files(repo: Path) -> list[str]:
+    return sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file() or p.is_symlink())
+
+
+@pytest.mark.parametrize("name", ["evil\n", "evil\r", "a/b", "../escape", "probe.x", "import", "match\x00", "ünï", " probe", "probe "])
+def test_a_name_that_is_not_a_plain_identifier_writes_nothing(tmp_path, name):
+    repo = _skeleton(tmp_path)
+    with pytest.raises(ScaffoldError, match=r"^investigation name '.*' must be") as caught:
+        scaffold(name, "binary", root=repo)
+    assert "\n" not in str(caught.value) and "\x00" not in str(caught.value)
+    assert _files(repo) == ["configs/config.yaml"] and not (tmp_path / "escape").exists()
+
+
+def test_a_scaffold_that_fails_part_way_leaves_no_file_behind(tmp_path, monkeypatch):
+    from components.gates import scaffold as module
+
+    repo, real, count = _skeleton(tmp_path), module.atomic_write, [0]
+
+    def full_disk_on_the_fourth(path, data):
+        count[0] += 1
+        if count[0] == 4:
+            raise OSError(28, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(module, "atomic_write", full_disk_on_the_fourth)
+    with pytest.raises(OSError, match="No space left"):
+        scaffold("probe", "binary", root=repo)
+    assert _files(repo) == ["configs/config.yaml"] and not (repo / "components" / "investigations" / "probe").exists()
+    monkeypatch.setattr(module, "atomic_write", real)
+    assert len(scaffold("probe", "binary", root=repo)) == len(plan_files("probe", "binary"))
+
+
+def test_scaffold_never_overwrites_even_a_dangling_symlink(tmp_path):
+    repo = _skeleton(tmp_path)
+    (repo / "configs" / "experiment" / "probe.yaml").symlink_to(tmp_path / "elsewhere.yaml")
+    with pytest.raises(ScaffoldError, match=r"^configs/experiment/probe.yaml already exists"):
+        scaffold("probe", "binary", root=repo)
+    assert not (tmp_path / "elsewhere.yaml").exists() and _files(repo) == ["configs/config.yaml", "configs/experiment/probe.yaml"]
+
+
+def test_scaffold_never_overwrites(tmp_path):
+    repo = _skeleton(tmp_path)
     (repo / "configs" / "experiment" / "probe_smoke.yaml").write_text("# someone else's\n")
     with pytest.raises(ScaffoldError, match=r"^configs/experiment/probe_smoke.yaml already exists; axisflow new never overwrites"):
         scaffold("probe", "regression", root=repo)

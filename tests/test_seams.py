@@ -226,9 +226,9 @@ def test_a_trainer_is_handed_only_the_training_keys_it_declares():
         seen.update(training)
         raise StopIteration
 
-    module = types.ModuleType("axisflow_spy_module")
+    module = types.ModuleType("components.investigations.axisflow_spy_module")
     module.spy = spy
-    sys.modules["axisflow_spy_module"] = module
+    sys.modules["components.investigations.axisflow_spy_module"] = module
     with pytest.raises(StopIteration):
-        train_arm({"_target_": "axisflow_spy_module.spy", "name": "spy"}, _task("binary"), 0, SPEC.training, metric_spec=AUROC)
+        train_arm({"_target_": "components.investigations.axisflow_spy_module.spy", "name": "spy"}, _task("binary"), 0, SPEC.training, metric_spec=AUROC)
     assert seen == {"threads": SPEC.training["threads"]}

@@ -22,14 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.files import atomic_write
 from components.spec.config import REPO_ROOT
+from components.spec.declarations import excerpt
 
 __all__ = ["TASKS", "ScaffoldError", "plan_files", "register", "scaffold"]
 
 #: Task types ``axisflow new`` scaffolds.
 TASKS = ("binary", "multiclass", "regression")
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+_NAME = re.compile(r"[a-z][a-z0-9_]{1,39}")
 # Names that would shadow something a reader (or Python) already means by them.
 _RESERVED = {"library", "investigations", "components", "configs", "tests", "lint", "flows", "test", "smoke", "reference"}
 
@@ -368,10 +370,11 @@ def plan_files(name: str, task: str) -> dict[str, str]:
 
 def _check(name: str, task: str) -> None:
     if task not in TASKS:
-        raise ScaffoldError(f"--task {task!r} is not a task axisflow new scaffolds; choose one of {', '.join(TASKS)}")
-    if not _NAME.match(name) or keyword.iskeyword(name) or name.endswith("_smoke") or name in _RESERVED:
+        raise ScaffoldError(f"--task {excerpt(task)} is not a task axisflow new scaffolds; choose one of {', '.join(TASKS)}")
+    # fullmatch: `$` in match() also accepts a trailing newline, and the name becomes file and module names.
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or keyword.iskeyword(name) or name.endswith("_smoke") or name in _RESERVED:
         raise ScaffoldError(
-            f"investigation name {name!r} must be 2-40 characters of lowercase letters, digits and underscores, start with a "
+            f"investigation name {excerpt(name)} must be 2-40 characters of lowercase letters, digits and underscores, start with a "
             "letter, not end in _smoke, and not be a Python keyword or one of " + ", ".join(sorted(_RESERVED))
         )
 
@@ -380,23 +383,36 @@ def scaffold(name: str, task: str, root: Path | str = REPO_ROOT) -> list[Path]:
     """Write the investigation ``name`` under ``root``; return the files written.
 
     Raises :class:`ScaffoldError` (writing nothing) for a bad name or task, or
-    when any of the files, or the investigation's folder, already exists.
+    when any of the files, or the investigation's folder, already exists. Each
+    file is written atomically (:func:`components.files.atomic_write`), and a
+    failure part way removes the files already written.
     """
     root = Path(root)
     files = plan_files(name, task)
     folder = root / "components" / "investigations" / name
-    taken = [path for path in files if (root / path).exists()]
+    taken = [path for path in files if (root / path).exists() or (root / path).is_symlink()]
     if folder.exists() or taken:
         shown = f"components/investigations/{name}/" if folder.exists() else taken[0]
         raise ScaffoldError(f"{shown} already exists; axisflow new never overwrites (choose another name, or remove it first)")
     if not (root / "configs" / "config.yaml").is_file() or not (root / "components" / "investigations").is_dir():
         raise ScaffoldError(f"{root} is not an axisflow repository (no configs/config.yaml or components/investigations/)")
-    written = []
-    for path, text in files.items():
-        target = root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        written.append(target)
+    return _write_all(root, files, folder)
+
+
+def _write_all(root: Path, files: dict[str, str], folder: Path) -> list[Path]:
+    """Write every file atomically; on any failure remove what was written (and ``folder``), so a scaffold is all or nothing."""
+    written: list[Path] = []
+    try:
+        for path, text in files.items():
+            target = root / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            written.append(atomic_write(target, text))
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
     return written
 
 

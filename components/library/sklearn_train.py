@@ -25,11 +25,11 @@ from typing import Any, Mapping
 import numpy as np
 from pydantic import Field, field_validator
 
-from components.spec.declarations import TARGET, FieldError, ImplementationError, Params, locate, trainer
+from components.spec.declarations import TARGET, FieldError, ImplementationError, Params, excerpt, locate, trainer
 from components.spec.seams import Dataset, Scorer, TrainResult
 from components.seeding import library_seed
 
-__all__ = ["EstimatorParams", "build_estimator", "fit_estimator", "search_budget"]
+__all__ = ["EstimatorParams", "build_estimator", "estimator_class", "fit_estimator", "search_budget"]
 
 
 def build_estimator(node: Mapping[str, Any], seed: int | None = None, loc: tuple[Any, ...] = ()):
@@ -37,24 +37,21 @@ def build_estimator(node: Mapping[str, Any], seed: int | None = None, loc: tuple
 
     Nested estimators (``{_target_: ...}`` values, e.g. a ``Pipeline``'s steps
     given as ``steps: [[name, {_target_: ...}], ...]``) are built the same way.
-    Raises :class:`FieldError` at the offending key for an unknown class or
-    parameter, or a value scikit-learn's own constraints reject.
+    Nothing is called before it is known to be an estimator class (see
+    :func:`estimator_class`). Raises :class:`FieldError` at the offending key
+    for an unknown or refused class or parameter, or a value scikit-learn's own
+    constraints reject.
     """
     if not isinstance(node, Mapping) or TARGET not in node:
         raise FieldError(loc, f"expected a mapping with {TARGET}: an estimator's import path")
-    try:
-        cls = locate(node[TARGET], TARGET)
-    except ImplementationError as exc:
-        raise FieldError(loc, str(exc)) from None
+    cls = estimator_class(node[TARGET], loc)
     kwargs = {key: _build_value(value, seed, (*loc, key)) for key, value in node.items() if key != TARGET}
     if "random_state" in kwargs:
         raise FieldError((*loc, "random_state"), "is set by axisflow from the arm's seed; remove it from the config")
     try:
         estimator = cls(**kwargs)
     except TypeError as exc:
-        raise FieldError(loc, f"{node[TARGET]} does not accept these settings ({exc})") from None
-    if not hasattr(estimator, "get_params") or not hasattr(estimator, "fit"):
-        raise FieldError((*loc, TARGET), f"{node[TARGET]!r} is not a scikit-learn estimator")
+        raise FieldError(loc, f"{node[TARGET]} does not accept these settings ({excerpt(str(exc), 200, quote=False)})") from None
     if seed is not None and "random_state" in estimator.get_params(deep=False):
         estimator.set_params(random_state=library_seed(seed))
     validate_params = getattr(estimator, "_validate_params", None)
@@ -62,8 +59,28 @@ def build_estimator(node: Mapping[str, Any], seed: int | None = None, loc: tuple
         try:
             validate_params()
         except ValueError as exc:  # scikit-learn's InvalidParameterError
-            raise FieldError(loc, str(exc).splitlines()[0]) from None
+            raise FieldError(loc, excerpt(str(exc).splitlines()[0], 300, quote=False)) from None
     return estimator
+
+
+def estimator_class(path: Any, loc: tuple[Any, ...] = ()) -> type:
+    """The class ``path`` names, checked to be a scikit-learn ``BaseEstimator`` subclass *before* anything is called.
+
+    :func:`~components.spec.declarations.locate` refuses paths outside the
+    allowed packages without importing them; this refuses what is left that is
+    not an estimator class (a function such as ``os.system`` would otherwise be
+    called with the config's keys as arguments, a class such as ``Bunch`` is not
+    an estimator).
+    """
+    from sklearn.base import BaseEstimator
+
+    try:
+        cls = locate(path, TARGET)
+    except ImplementationError as exc:
+        raise FieldError(loc, str(exc)) from None  # "_target_ ...": describe() joins it to the key path
+    if not isinstance(cls, type) or not issubclass(cls, BaseEstimator) or not hasattr(cls, "fit"):
+        raise FieldError((*loc, TARGET), f"{excerpt(path)} is not a scikit-learn estimator class (a subclass of sklearn.base.BaseEstimator)")
+    return cls
 
 
 def _build_value(value: Any, seed: int | None, loc: tuple[Any, ...]) -> Any:

@@ -47,7 +47,7 @@ from typing import Annotated, Any, ClassVar, Literal, Mapping
 import numpy as np
 from pydantic import Field, model_validator
 
-from components.spec.declarations import FieldError, Params, generator
+from components.spec.declarations import FieldError, Params, excerpt, generator
 from components.library.folds import Split, cv_split
 from components.spec.seams import Dataset
 
@@ -95,7 +95,7 @@ def load_table(path: str, format: str) -> Table:
     if not resolved.is_file():
         raise FieldError(
             ("path",),
-            f"file {path!r} not found at {resolved} (a relative path is resolved against the project root {ROOT}, "
+            f"file {excerpt(path)} not found at {excerpt(str(resolved), 200, quote=False)} (a relative path is resolved against the project root {ROOT}, "
             "never the working directory)",
         )
     data = resolved.read_bytes()
@@ -111,7 +111,7 @@ def _parse(resolved: str, format: str, sha256: str, data: bytes) -> Table:
     try:
         frame = pd.read_csv(io.BytesIO(data)) if format == "csv" else pd.read_parquet(io.BytesIO(data))
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = excerpt(str(exc).strip().splitlines()[0], 120, quote=False) if str(exc).strip() else type(exc).__name__
         raise FieldError(("path",), f"{resolved} could not be read as {format}: {reason}") from None
     return Table(frame, sha256, Path(resolved))
 
@@ -175,7 +175,7 @@ class RegressionTableParams(TableParams):
 
 
 def _columns(frame: Any) -> str:
-    names = [str(c) for c in frame.columns]
+    names = [excerpt(str(c), 40, quote=False) for c in frame.columns]  # a header is file content: quoted short and printable
     shown = ", ".join(names[:_SHOWN_COLUMNS])
     return shown + (f", ... ({len(names)} in all)" if len(names) > _SHOWN_COLUMNS else "")
 
@@ -206,7 +206,7 @@ def _matrix(params: TableParams, table: Table) -> tuple[np.ndarray, np.ndarray, 
             if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
                 raise FieldError(
                     ("features", i),
-                    f"column {column!r} is not numeric ({values.dtype}, e.g. {values.iloc[0]!r}); "
+                    f"column {excerpt(column)} is not numeric ({values.dtype}, e.g. {excerpt(values.iloc[0])}); "
                     f"declare its encoding: categorical: {{{column}: one_hot}} (or ordinal)",
                 )
             missing = int(values.isna().sum())
@@ -237,7 +237,7 @@ def _matrix(params: TableParams, table: Table) -> tuple[np.ndarray, np.ndarray, 
         if sorted(declared) != found:
             raise FieldError(
                 ("target",),
-                f"column {params.target!r} has {len(found)} class(es) ({', '.join(found[:10])}), "
+                f"column {excerpt(params.target)} has {len(found)} class(es) ({', '.join(excerpt(c, 40, quote=False) for c in found[:10])}), "
                 f"but classes declares {len(declared)} ({', '.join(declared)})",
             )
         index = {c: i for i, c in enumerate(declared)}

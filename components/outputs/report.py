@@ -33,14 +33,19 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from components.constants import DEFAULT_FLOW
+from components.files import atomic_write
+from components.spec.declarations import excerpt
 
 __all__ = [
     "FIGURES",
+    "OUT_MARKER",
+    "OutError",
     "card_components",
     "forest_figure",
     "learning_curve_figure",
     "metric_label",
     "paired_figure",
+    "prepare_out",
     "register",
     "render_card",
     "report_figures",
@@ -650,15 +655,68 @@ def render_card(card: Any, results: Mapping[str, Any], records: Iterable[Mapping
 
 
 def save_figures(figures: Mapping[str, Any], out: str | Path, dpi: int = 150) -> list[Path]:
-    """Write each figure as ``<out>/<name>.png``; returns the paths written."""
+    """Write each figure as ``<out>/<name>.png``, atomically; returns the paths written."""
+    import io
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, figure in figures.items():
-        path = out / f"{name}.png"
-        figure.savefig(path, dpi=dpi)
-        paths.append(path)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=dpi)
+        paths.append(atomic_write(out / f"{name}.png", buffer.getvalue()))
     return paths
+
+
+#: The file ``axisflow report`` leaves in every folder it writes, listing the files it wrote there.
+OUT_MARKER = ".axisflow-report"
+
+
+class OutError(ValueError):
+    """An ``--out`` folder the report must not write into; one line."""
+
+
+def prepare_out(out: str | Path, files: Iterable[str]) -> Path:
+    """Make ``out`` ready for ``files`` without overwriting anything the tool did not write there; return it.
+
+    A new or empty folder is claimed (the :data:`OUT_MARKER` file lists what the
+    report writes); a folder holding the marker may be rewritten, but only the
+    files the marker lists. Anything else -- a file, a folder of someone else's
+    files, a file of the same name the marker does not list -- is refused in
+    one line, before anything is written.
+    """
+    out, files = Path(out), sorted(files)
+    if out.exists() and not out.is_dir() or out.is_symlink() and not out.exists():
+        raise OutError(f"--out {_shown(out)} is a file, not a folder; name a new folder for the report")
+    owned = _owned(out)
+    clash = [name for name in files if (out / name).exists() or (out / name).is_symlink()]
+    clash = [name for name in clash if name not in owned]
+    if clash:
+        raise OutError(f"--out {_shown(out / clash[0])} exists and axisflow report did not write it; name a new folder, so none of your files is overwritten")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / OUT_MARKER, json.dumps({"written_by": "axisflow report", "files": sorted({*owned, *files})}, indent=1) + "\n")
+    return out
+
+
+def _shown(path: Path) -> str:
+    """A user's path as an error quotes it: printable, at most 200 characters."""
+    return excerpt(str(path), 200, quote=False)
+
+
+def _owned(out: Path) -> set[str]:
+    """Files an earlier ``axisflow report`` wrote into ``out`` (empty for a new or empty folder); refuses a foreign folder."""
+    if not out.is_dir():
+        return set()
+    marker = out / OUT_MARKER
+    if not marker.is_file():
+        if any(out.iterdir()):
+            raise OutError(f"--out {_shown(out)} exists and axisflow report did not create it (no {OUT_MARKER} in it); name a new folder, so none of your files is overwritten")
+        return set()
+    try:
+        listed = json.loads(marker.read_text())["files"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise OutError(f"--out {_shown(out / OUT_MARKER)} is not the list axisflow report writes; name a new folder") from None
+    return {str(name) for name in listed} if isinstance(listed, list) else set()
 
 
 def _card_path(run: Any) -> str | None:
@@ -680,11 +738,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     task = run["end"].task
     results = task.data.results
     records = task.data.records if "records" in task else []
-    out = Path(args.out or f"axisflow-report-{run.id}")
-    paths = save_figures(report_figures(results, records), out, dpi=args.dpi)
+    figures = report_figures(results, records)
+    out = prepare_out(args.out or f"axisflow-report-{run.id}", [*(f"{name}.png" for name in figures), "report.md"])
+    paths = save_figures(figures, out, dpi=args.dpi)
     markdown = format_table(results, "md") + "\n## Figures\n\n" + "\n\n".join(f"![{p.stem}]({p.name})" for p in paths) + "\n"
-    report = out / "report.md"
-    report.write_text(markdown)
+    report = atomic_write(out / "report.md", markdown)
     print(f"{run.pathspec} (experiment {results['experiment']}): wrote {len(paths)} figures and the Markdown report to {out}/")
     for path in [*paths, report]:
         print(f"  {path}")
@@ -705,6 +763,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--run", help="run id (default: the latest successful run)")
     parser.add_argument("--flow", default=DEFAULT_FLOW, help=f"flow name (default {DEFAULT_FLOW})")
     parser.add_argument("--experiment", metavar="NAME", help="the latest successful run of this experiment (experiment.name)")
-    parser.add_argument("--out", help="folder to write into (default ./axisflow-report-<run id>)")
+    parser.add_argument(
+        "--out", help=f"folder to write into (default ./axisflow-report-<run id>): a new or empty folder, or one an earlier "
+        f"report wrote (it holds {OUT_MARKER}); never overwrites a file the report did not write"
+    )
     parser.add_argument("--dpi", type=int, default=150, help="PNG resolution (default 150)")
     parser.set_defaults(func=_cmd_report)

@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from components.constants import REPO_ROOT, CONTRACTS, CV_INTERVALS, FOLD_AXIS, KINDS
-from components.spec.declarations import TARGET, Declaration, ImplementationError, declaration_of, describe, locate
+from components.spec.declarations import TARGET, Declaration, ImplementationError, declaration_of, describe, excerpt, locate
 
 __all__ = [
     "CONFIG_DIR",
     "CONTRACTS",
     "CV_INTERVALS",
     "EXPERIMENT_KEYS",
+    "EXPERIMENT_NAME",
     "FOLD_AXIS",
     "KINDS",
+    "MESSAGE_LIMIT",
     "ConfigError",
     "ExperimentSpec",
     "MethodSpec",
@@ -36,8 +39,21 @@ __all__ = [
 CONFIG_DIR = REPO_ROOT / "configs"
 
 
+#: The longest a :class:`ConfigError` message gets; values in it are cut much shorter (:func:`excerpt`).
+MESSAGE_LIMIT = 500
+
+
 class ConfigError(ValueError):
-    """A configuration mistake, reported as one line naming the offending key."""
+    """A configuration mistake, reported as one line naming the offending key.
+
+    The message is made printable and cut at :data:`MESSAGE_LIMIT` characters
+    whatever it quotes (a config value, a table's header, Hydra's explanation),
+    so an error can never echo a file: every site quotes values through
+    :func:`~components.spec.declarations.excerpt`, and this is the backstop.
+    """
+
+    def __init__(self, message: object):
+        super().__init__(excerpt(str(message), MESSAGE_LIMIT, quote=False))
 
 
 @dataclass(frozen=True)
@@ -107,7 +123,8 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_dir: Path | str 
     """Compose ``config.yaml`` under ``config_dir`` with Hydra ``overrides``; return a plain dict.
 
     Raises :class:`ConfigError` for an unknown group option, an unknown key or a
-    malformed override, with Hydra's own explanation on one line.
+    malformed override, with Hydra's own explanation on one line, and for an
+    ``${oc.env:...}`` interpolation anywhere (see :func:`_refuse_environment`).
     """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
@@ -115,6 +132,7 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_dir: Path | str 
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
+    from yaml import YAMLError
 
     config_dir = Path(config_dir).resolve()
     if not (config_dir / "config.yaml").is_file():
@@ -123,13 +141,41 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_dir: Path | str 
     try:
         with initialize_config_dir(config_dir=str(config_dir), version_base=None):
             cfg = hydra_compose(config_name="config", overrides=list(overrides))
+        _refuse_environment(OmegaConf.to_container(cfg, resolve=False))
         config = OmegaConf.to_container(cfg, resolve=True)
-    except (HydraException, OmegaConfBaseException) as exc:
+    except (HydraException, OmegaConfBaseException, YAMLError) as exc:
         raise ConfigError(_one_line(str(exc))) from None
     finally:
         GlobalHydra.instance().clear()
     _check_swept_overrides(config, overrides)
     return config
+
+
+#: An interpolation that reads an environment variable (``${oc.env:VAR}``, and Hydra's older ``${env:VAR}``).
+_ENV_INTERPOLATION = re.compile(r"\$\{\s*(?:oc\.env|env)\s*:")
+
+
+def _refuse_environment(node: Any, where: str = "") -> None:
+    """Refuse ``${oc.env:...}`` anywhere in the config, before anything is resolved.
+
+    Every value an implementation reads is stored in the run's resolved config
+    and its hash. A value read from the environment would either be stored
+    there (a token or password in every run's ``results``) or, if redacted, be
+    an input no record shows and no reuse key covers. So a config never reads
+    the environment; a per-machine value is passed as an override, which the
+    run records.
+    """
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            _refuse_environment(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _refuse_environment(value, f"{where}[{i}]")
+    elif isinstance(node, str) and _ENV_INTERPOLATION.search(node):
+        raise ConfigError(
+            f"{where} reads an environment variable ({excerpt(node, 60)}); a config never does, since the value would be "
+            f"stored in every run's results (or, redacted, be an unrecorded input): pass it as an override, {where}=VALUE"
+        )
 
 
 def _check_swept_overrides(config: Mapping[str, Any], overrides: list[str] | tuple[str, ...]) -> None:
@@ -179,7 +225,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     unknown = sorted(set(exp) - set(EXPERIMENT_KEYS))
     if unknown:
         raise ConfigError(f"experiment.{unknown[0]} is not an experiment setting; known: {', '.join(EXPERIMENT_KEYS)}")
-    name = _require(exp, "experiment.name", str)
+    name = _name(_require(exp, "experiment.name", str))
     contract = exp.get("contract")
     if contract not in CONTRACTS:
         shown = "missing" if contract is None else repr(contract)
@@ -189,7 +235,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
         raise ConfigError(f"experiment.seeds must be a positive integer, got {seeds}")
     seed_base = _require(exp, "experiment.seed_base", int)
     if not isinstance(exp.get("question", ""), str):
-        raise ConfigError(f"experiment.question must be a string, got {exp.get('question')!r}")
+        raise ConfigError(f"experiment.question must be a string, got {excerpt(exp.get('question'))}")
 
     generator, data_decl = _implementation(data, "generator", "data")
     train_schema, training_decl = _implementation(training, "training", "training")
@@ -204,7 +250,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     training_axes = _axes(axes, "training")
     for axis in data_axes:
         if axis in training_axes:
-            raise ConfigError(f"axis {axis!r} is declared both under experiment.axes.data and experiment.axes.training")
+            raise ConfigError(f"axis {excerpt(axis)} is declared both under experiment.axes.data and experiment.axes.training")
         if axis == TARGET or axis not in data:
             keys = ", ".join(sorted(k for k in data if k != TARGET))
             raise ConfigError(f"experiment.axes.data.{axis}: not a setting of data ({data[TARGET]}); data keys: {keys}")
@@ -221,7 +267,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     metric = dict(_mapping(exp, "experiment.metric", key="metric"))
     metric_name = metric.get("name")
     if not isinstance(metric_name, str) or not metric_name.isidentifier():
-        raise ConfigError(f"experiment.metric.name must be a short identifier (the label tables show), got {metric_name!r}")
+        raise ConfigError(f"experiment.metric.name must be a short identifier (the label tables show), got {excerpt(metric_name)}")
     _, metric_decl = _implementation(metric, "metric", "experiment.metric")
     _params(metric_decl, {k: v for k, v in metric.items() if k != "name"}, "experiment.metric")
     if task not in metric_decl.tasks:
@@ -233,7 +279,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
 
     baseline = _require(exp, "experiment.baseline", str)
     if baseline not in method_cfgs:
-        raise ConfigError(f"experiment.baseline {baseline!r} is not among the selected methods: {', '.join(sorted(method_cfgs))}")
+        raise ConfigError(f"experiment.baseline {excerpt(baseline)} is not among the selected methods: {', '.join(sorted(method_cfgs))}")
 
     statistics = _statistics(exp.get("statistics"), folds=FOLD_AXIS in data_axes)
     if FOLD_AXIS in data_axes and statistics.get("contrasts"):
@@ -263,6 +309,20 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     )
 
 
+#: What an experiment's name may be: it becomes file names (``reviews/<name>.yaml``) and run tags.
+EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+def _name(name: str) -> str:
+    """``experiment.name``: identifier characters, dots and dashes, no path separator, no leading dot, at most 100."""
+    if not EXPERIMENT_NAME.fullmatch(name):
+        raise ConfigError(
+            f"experiment.name {excerpt(name)} must be 1-100 letters, digits, '_', '-' or '.', not starting with '.' "
+            "(it becomes file names and run tags, so no path separators)"
+        )
+    return name
+
+
 #: Keys an experiment may set.
 EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "axes", "statistics", "source")
 #: The repository root, against which ``experiment.source`` is resolved.
@@ -273,9 +333,9 @@ def _source(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"experiment.source must be a path relative to the repository root, got {value!r}")
-    if not (REPO_ROOT / value).is_file():
-        raise ConfigError(f"experiment.source {value!r} is not a file under the repository root {REPO_ROOT}")
+        raise ConfigError(f"experiment.source must be a path relative to the repository root, got {excerpt(value)}")
+    if not (REPO_ROOT / value).is_file() or not (REPO_ROOT / value).resolve().is_relative_to(REPO_ROOT.resolve()):
+        raise ConfigError(f"experiment.source {excerpt(value)} is not a file under the repository root {REPO_ROOT}")
     return value
 
 
@@ -317,7 +377,7 @@ def _axis_values(declaration: Declaration, node: Mapping[str, Any], group: str, 
             declaration.params(**{**base, axis: value})
         except ValidationError as exc:
             line = describe(exc, group)
-            raise ConfigError(f"experiment.axes.{group}.{axis}[{i}] = {value!r}: {line}") from None
+            raise ConfigError(f"experiment.axes.{group}.{axis}[{i}] = {excerpt(value)}: {line}") from None
 
 
 def _statistics(cfg: Any, folds: bool = False) -> dict[str, Any]:
@@ -357,7 +417,7 @@ def _fold_axis(data: Mapping[str, Any], data_axes: Mapping[str, list[Any]]) -> N
         raise ConfigError(f"{where}: a fold axis needs a cross-validating generator (settings fold and n_splits); data ({data[TARGET]}) has no n_splits")
     if data_axes[FOLD_AXIS] != list(range(n_splits)):
         raise ConfigError(
-            f"{where} is {data_axes[FOLD_AXIS]!r}, but data.n_splits={n_splits}: list every fold, "
+            f"{where} is {excerpt(data_axes[FOLD_AXIS])}, but data.n_splits={n_splits}: list every fold, "
             f"{list(range(n_splits))!r} (a subset of folds is not a cross-validation estimate; lower n_splits instead)"
         )
 
@@ -368,7 +428,7 @@ def _method(name: str, cfg: Any, training: Mapping[str, Any], training_axes: Map
         raise ConfigError(f"{where}: expected a mapping, got {type(cfg).__name__}")
     kind = cfg.get("kind")
     if kind not in KINDS:
-        raise ConfigError(f"{where}.kind is {kind!r}; must be one of {', '.join(KINDS)}")
+        raise ConfigError(f"{where}.kind is {excerpt(kind)}; must be one of {', '.join(KINDS)}")
     for key in cfg:
         if key in training and key != TARGET:
             raise ConfigError(
@@ -408,11 +468,11 @@ def _axes(axes: Mapping[str, Any], group: str) -> dict[str, list[Any]]:
     for axis, values in declared.items():
         where = f"experiment.axes.{group}.{axis}"
         if not isinstance(values, list):
-            raise ConfigError(f"{where} must be a list of values, got {values!r}")
+            raise ConfigError(f"{where} must be a list of values, got {excerpt(values)}")
         if not values:
             raise ConfigError(f"{where} is empty; give it at least one value or remove the axis")
         if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
-            raise ConfigError(f"{where} repeats a value: {values!r}")
+            raise ConfigError(f"{where} repeats a value: {excerpt(values)}")
         out[str(axis)] = list(values)
     return out
 
@@ -429,7 +489,7 @@ def _require(cfg: Mapping[str, Any], where: str, typ: type) -> Any:
     value = cfg.get(key)
     # bool is an int subclass; a seed count of `true` is a mistake, not 1.
     if value is None or isinstance(value, bool) or not isinstance(value, typ):
-        raise ConfigError(f"{where} must be {'an integer' if typ is int else 'a ' + typ.__name__}, got {value!r}")
+        raise ConfigError(f"{where} must be {'an integer' if typ is int else 'a ' + typ.__name__}, got {excerpt(value)}")
     return value
 
 

@@ -14,17 +14,33 @@ everything it can read is in the resolved config and in its hash.
 
 Declaring never runs the implementation: keep heavy imports (torch) inside the
 functions, so checking a config at launch stays fast and torch-free.
+
+A config is untrusted input, so a ``_target_`` is resolved (:func:`locate`)
+only inside the project's packages (:data:`PROJECT_TARGETS`) and the
+third-party packages ``pyproject.toml`` declares under ``[tool.axisflow]
+allowed-targets``; any other name is refused before its module is imported, and
+nothing resolved is called before the caller has checked what it is (a
+:class:`Declaration` here, an estimator class in
+:mod:`components.library.sklearn_train`).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import tomllib
+import types
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Mapping
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
+from components.constants import REPO_ROOT
+
 __all__ = [
+    "ALLOWED_TARGETS_KEY",
+    "PROJECT_TARGETS",
     "ROLES",
     "TARGET",
     "Declaration",
@@ -32,10 +48,12 @@ __all__ = [
     "MetricInfo",
     "Params",
     "FieldError",
+    "allowed_targets",
     "callback",
     "component",
     "declaration_of",
     "describe",
+    "excerpt",
     "generator",
     "locate",
     "metric",
@@ -50,6 +68,37 @@ TARGET = "_target_"
 ROLES = ("generator", "trainer", "model", "metric", "callback", "training")
 
 _ATTRIBUTE = "__axisflow__"
+
+
+def excerpt(value: Any, limit: int = 80, quote: bool = True) -> str:
+    """A short, printable rendering of an untrusted value (config value, file content) for a one-line error.
+
+    Strings are shown quoted, with newlines and other non-printable characters
+    escaped as ``repr`` escapes them; anything else as its ``repr``. At most
+    ``limit`` characters are shown (escapes count), then ``...`` and the full
+    length, so a 1 GB one-line file cannot make a 1 GB message. ``quote=False``
+    drops the quotes and escapes only non-printable characters (for exception
+    text and whole messages, which may already hold escapes).
+    """
+    text = value if isinstance(value, str) else repr(value)
+    quoted = isinstance(value, str) and quote
+    pieces, used = [], 0
+    for char in text:
+        piece = _escape(char, quoted)
+        if used + len(piece) > limit:
+            break
+        pieces.append(piece)
+        used += len(piece)
+    shown = "".join(pieces)
+    if quoted:
+        shown = f"'{shown}'"
+    return shown if len(pieces) == len(text) else f"{shown}... ({len(text)} characters)"
+
+
+def _escape(char: str, quoted: bool) -> str:
+    if quoted and char in "'\\":
+        return "\\" + char
+    return char if char.isprintable() else repr(char)[1:-1]
 
 
 class ImplementationError(ValueError):
@@ -221,14 +270,78 @@ def training(cls: type[Params]) -> type[Params]:
     return cls
 
 
+#: The project's own packages, whose implementations a config may always name.
+PROJECT_TARGETS = ("components.library", "components.investigations")
+#: Where the further packages a config may name are declared.
+ALLOWED_TARGETS_KEY = "[tool.axisflow] allowed-targets"
+
+
+@functools.lru_cache(maxsize=4)
+def _declared_targets(pyproject: Path) -> tuple[str, ...]:
+    """The module prefixes ``pyproject.toml`` lists under ``[tool.axisflow] allowed-targets`` (none without the file)."""
+    if not pyproject.is_file():
+        return ()
+    table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("axisflow", {})
+    declared = table.get("allowed-targets", [])
+    if not isinstance(declared, list) or not all(isinstance(d, str) and _is_dotted(d) for d in declared):
+        raise ImplementationError(f"{pyproject} {ALLOWED_TARGETS_KEY} must be a list of module names like \"sklearn\", got {excerpt(declared)}")
+    return tuple(declared)
+
+
+def allowed_targets() -> tuple[str, ...]:
+    """Module prefixes a ``_target_`` may name: :data:`PROJECT_TARGETS` plus those ``pyproject.toml`` declares.
+
+    Everything else is refused before it is imported, so no module's top-level
+    code runs because a config named it. Third-party packages are opted in one
+    by one (``allowed-targets = ["sklearn", "torch"]``); their private
+    (underscore) names are refused as well, since those re-export modules such
+    as ``os`` or ``subprocess``.
+    """
+    return PROJECT_TARGETS + _declared_targets(REPO_ROOT / "pyproject.toml")
+
+
+def _is_dotted(path: str) -> bool:
+    return bool(path) and all(part.isidentifier() for part in path.split("."))
+
+
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _check_path(path: Any, where: str) -> None:
+    """Refuse, before importing anything, a path outside the allowed packages or through a private or dunder name."""
+    if not isinstance(path, str) or not _is_dotted(path):
+        raise ImplementationError(f"{where} must be an import path like package.module.name, got {excerpt(path)}")
+    parts = path.split(".")
+    if any(part.startswith("__") for part in parts):
+        raise ImplementationError(f"{where} {excerpt(path)}: names a dunder attribute; a _target_ names a declared function or class")
+    allowed = allowed_targets()
+    if not any(_within(path, prefix) for prefix in allowed):
+        raise ImplementationError(
+            f"{where} {excerpt(path)} is outside the packages a config may name ({', '.join(allowed)}); "
+            f"a third-party package is declared in pyproject.toml {ALLOWED_TARGETS_KEY}"
+        )
+    third_party = not any(_within(path, prefix) for prefix in PROJECT_TARGETS)
+    if third_party and any(part.startswith("_") for part in parts):
+        raise ImplementationError(f"{where} {excerpt(path)}: names a private (underscore) part of a third-party package; use its public name")
+
+
+def _allowed_module(obj: Any) -> bool:
+    return any(_within(obj.__name__, prefix) for prefix in allowed_targets())
+
+
 def locate(path: Any, where: str) -> Any:
     """Import the object at dotted ``path`` (``package.module.attr``); ``where`` names the config key in errors.
 
-    Hydra's ``get_object`` does the same but imports Hydra (0.6 s here), which
-    every branch task would pay; this needs only ``importlib``.
+    Only paths inside :func:`allowed_targets` are imported: anything else is
+    refused on its name alone. Walking the attributes never passes through a
+    module outside those packages (``components.library.tables.os.system`` is
+    refused), and the result is never a module. Nothing found here is called:
+    the caller checks what it is (a :class:`Declaration`, an estimator class)
+    first. Hydra's ``get_object`` resolves paths too but imports Hydra (0.6 s
+    here), which every branch task would pay; this needs only ``importlib``.
     """
-    if not isinstance(path, str) or not path or any(not part.isidentifier() for part in path.split(".")):
-        raise ImplementationError(f"{where} must be an import path like package.module.name, got {path!r}")
+    _check_path(path, where)
     parts = path.split(".")
     for cut in range(len(parts) - 1, 0, -1):
         module_name = ".".join(parts[:cut])
@@ -237,16 +350,27 @@ def locate(path: Any, where: str) -> Any:
         except ModuleNotFoundError as exc:
             if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
                 continue  # this prefix is not a module; try a shorter one
-            raise ImplementationError(f"{where} {path!r}: importing {module_name} failed: {exc}") from None
+            raise ImplementationError(f"{where} {excerpt(path)}: importing {module_name} failed: {excerpt(str(exc), 200, quote=False)}") from None
         except Exception as exc:
-            raise ImplementationError(f"{where} {path!r}: importing {module_name} failed: {type(exc).__name__}: {exc}") from None
+            raise ImplementationError(
+                f"{where} {excerpt(path)}: importing {module_name} failed: {type(exc).__name__}: {excerpt(str(exc), 200, quote=False)}"
+            ) from None
+        return _walk(obj, parts[cut:], path, module_name, where)
+    raise ImplementationError(f"{where} {excerpt(path)}: no importable module in that path")
+
+
+def _walk(obj: Any, attrs: list[str], path: str, module_name: str, where: str) -> Any:
+    """Follow ``attrs`` from module ``obj``, refusing any module outside the allowed packages on the way or at the end."""
+    for attr in attrs:
         try:
-            for attr in parts[cut:]:
-                obj = getattr(obj, attr)
+            obj = getattr(obj, attr)
         except AttributeError:
-            raise ImplementationError(f"{where} {path!r}: module {module_name} has no {'.'.join(parts[cut:])}") from None
-        return obj
-    raise ImplementationError(f"{where} {path!r}: no importable module in that path")
+            raise ImplementationError(f"{where} {excerpt(path)}: module {module_name} has no {'.'.join(attrs)}") from None
+        if isinstance(obj, types.ModuleType) and not _allowed_module(obj):
+            raise ImplementationError(f"{where} {excerpt(path)}: reaches module {obj.__name__}, which is outside the packages a config may name")
+    if isinstance(obj, types.ModuleType):
+        raise ImplementationError(f"{where} {excerpt(path)} is a module; name a declared function or class in it")
+    return obj
 
 
 def declaration_of(obj: Any, role: str, where: str) -> Declaration:
@@ -254,7 +378,7 @@ def declaration_of(obj: Any, role: str, where: str) -> Declaration:
     declaration = getattr(obj, _ATTRIBUTE, None)
     if not isinstance(declaration, Declaration):
         raise ImplementationError(
-            f"{where} names {getattr(obj, '__qualname__', obj)!r}, which is not a declared axisflow implementation; "
+            f"{where} names {excerpt(getattr(obj, '__qualname__', obj))}, which is not a declared axisflow implementation; "
             f"decorate it with components.spec.declarations.{role}(...)"
         )
     if declaration.role != role:
@@ -272,7 +396,7 @@ def component(role: str) -> Any:
 
     def check(node: Any) -> Any:
         if not isinstance(node, dict):
-            raise FieldError((), f"expected a mapping with {TARGET}, got {node!r}")
+            raise FieldError((), f"expected a mapping with {TARGET}, got {excerpt(node)}")
         try:
             obj = locate(node.get(TARGET), TARGET)
             declaration = declaration_of(obj, role, TARGET)
@@ -302,7 +426,7 @@ def _first(exc: ValidationError) -> tuple[tuple[Any, ...], str]:
         return loc, "is missing; every setting an implementation reads must be in the config"
     if error["type"] == "extra_forbidden":
         return loc, "is not a setting of this implementation"
-    return loc, f"{message[0].lower()}{message[1:]} (got {error.get('input')!r})"
+    return loc, f"{message[0].lower()}{message[1:]} (got {excerpt(error.get('input'))})"
 
 
 def describe(exc: ValidationError, prefix: str, known: tuple[str, ...] = ()) -> str:
