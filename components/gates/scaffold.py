@@ -8,6 +8,10 @@ the researcher's to write is marked ``YOUR LOGIC`` (code) or ``YOUR QUESTION``
 (configs); the skeleton around it already runs, so each edit can be checked
 with ``axisflow lint``, the generated test and a smoke run.
 
+With ``--loader sklearn.datasets.load_*`` the data comes from that package
+loader (:mod:`components.library.loaders`), cross-validated over its folds,
+instead of a generator of its own.
+
 Files go only to ``components/investigations/NAME/``, ``configs/`` and
 ``tests/test_NAME.py``; nothing is overwritten, no framework file changes.
 """
@@ -198,6 +202,20 @@ n_test: 1000
 noise: 0.5
 '''
 
+_LOADER_DATA_YAML = '''\
+# The {name} investigation's data ({task}): a dataset that ships in a package, cross-validated.
+# YOUR LOGIC: name another loader (a function sklearn.datasets.load_*; further keys are its arguments),
+# or replace this file with a table (components.library.tables) or your own generator.
+_target_: components.library.loaders.{task}_loader
+loader:
+  _target_: {loader}
+splitter: {splitter}
+n_splits: 5
+# The experiment sweeps the held-out fold: experiment.axes.data.fold.
+fold: 0
+inner_val_folds: 5
+'''
+
 _TRAINING_YAML = '''\
 # Training settings of the {name} investigation: authoritative for every method (methods may not set these keys).
 _target_: components.library.torch_train.TorchTraining
@@ -245,22 +263,16 @@ defaults:
 experiment:
   name: {name}
   question: >-
-    Does a small MLP beat the {task} baseline on {metric_doc} as the noise grows, and does a longer epoch budget help it?
+    Does a small MLP beat the {task} baseline on {metric_doc}{question_axis}, and does a longer epoch budget help it?
   contract: order_independent
   seeds: 5
   seed_base: 0
   baseline: {name}_baseline
   metric: {metric}
   axes:
-    data:
-      noise: [0.1, 0.5, 1.0]
-    training:
-      epochs: [10, 40]
+{axes}
   statistics:
-    method: default
-    confidence: 0.95
-    n_resamples: 10000
-'''
+{statistics}'''
 
 _SMOKE_YAML = '''\
 # @package _global_
@@ -270,29 +282,39 @@ defaults:
   - override /training: {name}
   - override /method: [{name}_baseline, {name}_mlp]
 
-data:
-  n_train: 120
-  n_val: 60
-  n_test: 200
-
+{smoke_data}
 experiment:
   name: {name}_smoke
   question: Does the {name} pipeline run end to end?
   contract: order_independent
-  seeds: 3
+  seeds: {smoke_seeds}
   seed_base: 0
   baseline: {name}_baseline
   metric: {metric}
   axes:
-    data:
-      noise: [0.1, 1.0]
-    training:
-      epochs: [2, 4]
+{smoke_axes}
   statistics:
-    # Three seeds are too few for bootstrap-t (the default) to give a finite interval.
-    method: bca
-    confidence: 0.95
-    n_resamples: 2000
+{smoke_statistics}'''
+
+_GENERATED_DATA_TEST = '''\
+def test_{name}_data_is_a_pure_function_of_the_seed_with_the_declared_sizes():
+    _, spec = load_spec(["experiment={name}_smoke"])
+    axes = {{axis: values[0] for axis, values in spec.data_axes.items()}}
+    a, b, other = make_data(spec.data, axes, 7), make_data(spec.data, axes, 7), make_data(spec.data, axes, 8)
+    assert a.task == "{task}" and a.fingerprint() == b.fingerprint() != other.fingerprint()
+    assert (len(a.y_train), len(a.y_val), len(a.y_test)) == (spec.data["n_train"], spec.data["n_val"], spec.data["n_test"])
+    assert a.X_train.dtype == np.float32 and a.n_features == spec.data["n_features"]
+'''
+
+_LOADER_DATA_TEST = '''\
+def test_{name}_data_is_a_pure_function_of_the_seed_and_each_fold_holds_out_its_own_rows():
+    _, spec = load_spec(["experiment={name}_smoke"])
+    folds = spec.data_axes["fold"]
+    a, b, other = (make_data(spec.data, {{"fold": folds[0]}}, seed) for seed in (7, 7, 8))
+    assert a.task == "{task}" and a.fingerprint() == b.fingerprint() != other.fingerprint()
+    held_out = sum(len(make_data(spec.data, {{"fold": fold}}, 7).y_test) for fold in folds)
+    assert held_out == len(a.y_train) + len(a.y_val) + len(a.y_test)
+    assert a.X_train.dtype == np.float32 and a.n_features >= 1
 '''
 
 _TEST = '''\
@@ -315,14 +337,7 @@ def test_{name}_experiment_composes_and_validates(experiment):
     assert {{m.name for m in spec.methods}} == {{"{name}_baseline", "{name}_mlp"}}
 
 
-def test_{name}_data_is_a_pure_function_of_the_seed_with_the_declared_sizes():
-    _, spec = load_spec(["experiment={name}_smoke"])
-    axes = {{axis: values[0] for axis, values in spec.data_axes.items()}}
-    a, b, other = make_data(spec.data, axes, 7), make_data(spec.data, axes, 7), make_data(spec.data, axes, 8)
-    assert a.task == "{task}" and a.fingerprint() == b.fingerprint() != other.fingerprint()
-    assert (len(a.y_train), len(a.y_val), len(a.y_test)) == (spec.data["n_train"], spec.data["n_val"], spec.data["n_test"])
-    assert a.X_train.dtype == np.float32 and a.n_features == spec.data["n_features"]
-
+{data_test}
 
 @pytest.mark.parametrize("method", ["{name}_baseline", "{name}_mlp"])
 def test_{name}_method_trains_and_scores_within_the_metric_range(method):
@@ -336,11 +351,15 @@ def test_{name}_method_trains_and_scores_within_the_metric_range(method):
 '''
 
 
-def plan_files(name: str, task: str) -> dict[str, str]:
-    """Repository-relative path -> content of every file ``axisflow new name --task task`` writes."""
+def plan_files(name: str, task: str, loader: str | None = None) -> dict[str, str]:
+    """Repository-relative path -> content of every file ``axisflow new name --task task [--loader LOADER]`` writes.
+
+    Without ``loader`` the investigation starts from a generator of its own
+    (``data.py``, swept over its noise); with one (``sklearn.datasets.load_digits``)
+    from :mod:`components.library.loaders`, cross-validated over its folds.
+    """
     _check(name, task)
     t = _TASKS[task]
-    weights_shape = "(params.n_features, params.n_classes)" if task == "multiclass" else "params.n_features"
     fields = {
         "name": name,
         "task": task,
@@ -349,16 +368,24 @@ def plan_files(name: str, task: str) -> dict[str, str]:
         "extra_params": t.extra_params,
         "extra_yaml": t.extra_yaml,
         "noise_on": {"binary": "logit", "multiclass": "class scores", "regression": "targets"}[task],
-        "weights_shape": weights_shape,
+        "weights_shape": "(params.n_features, params.n_classes)" if task == "multiclass" else "params.n_features",
         "labels": textwrap.indent(t.labels, " " * 8),
         "dataset": t.dataset,
         "metric": t.metric,
         "metric_doc": t.metric_doc,
+        "loader": loader,
+        "splitter": "kfold" if task == "regression" else "stratified",
+        **(_LOADER_EXPERIMENT if loader else _GENERATED_EXPERIMENT),
     }
+    fields["data_test"] = (_LOADER_DATA_TEST if loader else _GENERATED_DATA_TEST).format(**fields)
+    data = (
+        {f"configs/data/{name}.yaml": _LOADER_DATA_YAML.format(**fields)}
+        if loader
+        else {f"components/investigations/{name}/data.py": _DATA.format(**fields), f"configs/data/{name}.yaml": _DATA_YAML.format(**fields)}
+    )
     return {
         f"components/investigations/{name}/__init__.py": _INIT.format(**fields),
-        f"components/investigations/{name}/data.py": _DATA.format(**fields),
-        f"configs/data/{name}.yaml": _DATA_YAML.format(**fields),
+        **data,
         f"configs/training/{name}.yaml": _TRAINING_YAML.format(**fields),
         f"configs/method/{name}_baseline.yaml": _BASELINE_YAML.format(name=name, doc=t.baseline_doc, body=t.baseline),
         f"configs/method/{name}_mlp.yaml": _MLP_YAML.format(**fields),
@@ -366,6 +393,33 @@ def plan_files(name: str, task: str) -> dict[str, str]:
         f"configs/experiment/{name}_smoke.yaml": _SMOKE_YAML.format(**fields),
         f"tests/test_{name}.py": _TEST.format(**fields),
     }
+
+
+# The experiment's axes and statistics: a generator of its own sweeps its noise; a loader's data sweeps its folds.
+_GENERATED_EXPERIMENT = {
+    "question_axis": " as the noise grows",
+    "axes": "    data:\n      noise: [0.1, 0.5, 1.0]\n    training:\n      epochs: [10, 40]",
+    "statistics": "    method: default\n    confidence: 0.95\n    n_resamples: 10000\n",
+    "smoke_data": "data:\n  n_train: 120\n  n_val: 60\n  n_test: 200\n",
+    "smoke_seeds": 3,
+    "smoke_axes": "    data:\n      noise: [0.1, 1.0]\n    training:\n      epochs: [2, 4]",
+    "smoke_statistics": (
+        "    # Three seeds are too few for bootstrap-t (the default) to give a finite interval.\n"
+        "    method: bca\n    confidence: 0.95\n    n_resamples: 2000\n"
+    ),
+}
+_LOADER_EXPERIMENT = {
+    "question_axis": " over 5-fold cross-validation",
+    "axes": "    data:\n      fold: [0, 1, 2, 3, 4]\n    training:\n      epochs: [10, 40]",
+    "statistics": (
+        "    # Folds are averaged within a replicate; the interval accounts for their correlation.\n"
+        "    cv_interval: nadeau_bengio\n    confidence: 0.95\n"
+    ),
+    "smoke_data": "data:\n  n_splits: 3\n",
+    "smoke_seeds": 2,
+    "smoke_axes": "    data:\n      fold: [0, 1, 2]\n    training:\n      epochs: [2, 4]",
+    "smoke_statistics": "    cv_interval: nadeau_bengio\n    confidence: 0.95\n",
+}
 
 
 def _check(name: str, task: str) -> None:
@@ -379,16 +433,17 @@ def _check(name: str, task: str) -> None:
         )
 
 
-def scaffold(name: str, task: str, root: Path | str = REPO_ROOT) -> list[Path]:
-    """Write the investigation ``name`` under ``root``; return the files written.
+def scaffold(name: str, task: str, root: Path | str = REPO_ROOT, loader: str | None = None) -> list[Path]:
+    """Write the investigation ``name`` under ``root`` (its data from ``loader``, if given); return the files written.
 
-    Raises :class:`ScaffoldError` (writing nothing) for a bad name or task, or
-    when any of the files, or the investigation's folder, already exists. Each
-    file is written atomically (:func:`components.files.atomic_write`), and a
-    failure part way removes the files already written.
+    Raises :class:`ScaffoldError` (writing nothing) for a bad name, task or
+    loader, or when any of the files, or the investigation's folder, already
+    exists. Each file is written atomically (:func:`components.files.atomic_write`),
+    and a failure part way removes the files already written.
     """
     root = Path(root)
-    files = plan_files(name, task)
+    _check_loader(loader)
+    files = plan_files(name, task, loader)
     folder = root / "components" / "investigations" / name
     taken = [path for path in files if (root / path).exists() or (root / path).is_symlink()]
     if folder.exists() or taken:
@@ -416,8 +471,17 @@ def _write_all(root: Path, files: dict[str, str], folder: Path) -> list[Path]:
     return written
 
 
+def _check_loader(loader: str | None) -> None:
+    # The rule of components.library.loaders, checked here so a wrong name writes nothing.
+    if loader is not None and not re.match(r"^sklearn\.datasets\.load_[a-z0-9_]+$", loader):
+        raise ScaffoldError(
+            f"--loader {loader!r} is not a scikit-learn dataset loader; name a function sklearn.datasets.load_* "
+            "(e.g. sklearn.datasets.load_digits; fetch_* downloads and is refused)"
+        )
+
+
 def _cmd_new(args: argparse.Namespace) -> int:
-    written = scaffold(args.name, args.task)
+    written = scaffold(args.name, args.task, loader=args.loader)
     print(f"axisflow: scaffolded investigation {args.name} ({args.task}):")
     for path in written:
         print(f"  {path.relative_to(REPO_ROOT).as_posix()}")
@@ -452,4 +516,9 @@ def register(sub: Any) -> None:
     )
     new.add_argument("name", help="the investigation's name: lowercase letters, digits and underscores")
     new.add_argument("--task", required=True, help=f"the task type of its data: {', '.join(TASKS)}")
+    new.add_argument(
+        "--loader",
+        default=None,
+        help="start from a dataset that ships in scikit-learn (e.g. sklearn.datasets.load_digits), cross-validated, instead of a generator of its own",
+    )
     new.set_defaults(func=_cmd_new)

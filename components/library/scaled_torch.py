@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from components.spec.declarations import trainer
-from components.library.torch_train import _TORCH_TRAINING, HEADS, TorchParams, checkpoint_budget, train_torch
+from components.library.torch_train import TORCH_TRAINING_KEYS, HEADS, TorchParams, checkpoint_budget, train_torch
 from components.spec.seams import Dataset, Scorer, TrainResult
 
 __all__ = ["ScaledTorchParams", "standardize", "train_torch_scaled"]
@@ -51,7 +51,7 @@ def standardize(data: Dataset) -> Dataset:
 @trainer(
     params=ScaledTorchParams,
     tasks=tuple(HEADS),
-    reads_training=_TORCH_TRAINING,
+    reads_training=TORCH_TRAINING_KEYS,
     imports=("torch",),
     data_order="minibatches of the training split in an order drawn from the arm's seed; reshuffled per training.reshuffle",
     selection=(

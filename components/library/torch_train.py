@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 __all__ = [
-    "HEADS", "Head", "LogregParams", "TorchParams", "TorchTraining", "checkpoint_budget", "configure_torch", "fit", "train_logreg", "train_torch",
+    "HEADS", "TORCH_TRAINING_KEYS", "Head", "LogregParams", "TorchParams", "TorchTraining", "checkpoint_budget", "configure_torch", "fit", "train_logreg", "train_torch",
 ]
 
 
@@ -226,13 +226,14 @@ def checkpoint_budget(settings: Mapping[str, Any], training: Mapping[str, Any]) 
     return checkpoints, f"best of up to {checkpoints} validation checkpoints ({', '.join(selecting)})"
 
 
-_TORCH_TRAINING = ("epochs", "lr", "batch_size", "optimizer", "momentum", "weight_decay", "threads", "eval_every", "reshuffle")
+#: The training keys the shared torch loop reads: a trainer built on :func:`fit` declares ``reads_training=TORCH_TRAINING_KEYS``.
+TORCH_TRAINING_KEYS = ("epochs", "lr", "batch_size", "optimizer", "momentum", "weight_decay", "threads", "eval_every", "reshuffle")
 
 
 @trainer(
     params=TorchParams,
     tasks=tuple(HEADS),
-    reads_training=_TORCH_TRAINING,
+    reads_training=TORCH_TRAINING_KEYS,
     data_order="minibatches of the training split in an order drawn from the arm's seed; reshuffled per training.reshuffle",
     selection="the final epoch's model, or the best validation epoch when an early-stopping callback restores it",
     selection_budget=checkpoint_budget,
