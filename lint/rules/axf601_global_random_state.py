@@ -54,6 +54,10 @@ class GlobalRandomStateRule(Rule):
     a helper or in library code is still flagged: there it governs whatever
     else runs in the process.
 
+    A step that calls a project helper imported from another file (found
+    beside the flow or below the project root) is flagged at the call when
+    that helper draws from global state and the draw reaches its result.
+
     Seeded objects are fine: ``np.random.default_rng(seed)`` and its
     methods, ``np.random.RandomState(seed)``, ``random.Random(seed)``,
     ``torch.Generator().manual_seed(seed)`` passed as ``generator=``. Other
@@ -110,6 +114,34 @@ class GlobalRandomStateRule(Rule):
                     "where randomness is drawn"
                 )
             yield self.finding(module, node, call=call, where=where, state=state, fix=fix)
+        yield from self._imported_draws(module)
+
+    def _imported_draws(self, module: Module) -> Iterator[Finding]:
+        """Draws from global state inside a project helper imported from another file that a step calls."""
+        for call in module.calls:
+            step = module.enclosing_function(call)
+            if step is None or not is_step(step):
+                continue
+            found = dataflow_of(module).helper(call)
+            if found is None or found[0] is module:
+                continue
+            other, helper = found
+            for sub in ast.walk(helper):
+                if not isinstance(sub, ast.Call):
+                    continue
+                verdict = _verdict(other, sub)
+                state = global_state(other, sub)
+                if verdict is None or state is None or verdict[0] in TORCH_SEEDERS:
+                    continue
+                if reseeded(module, call, state) or not dataflow_of(other).reaches_result(sub):
+                    continue
+                qualified, state_text, fix = verdict
+                where = (
+                    f" in {helper.name}() (line {sub.lineno} of {other.path.rsplit('/', 1)[-1]}), "
+                    f"called by step '{step.name}',"
+                )
+                yield self.finding(module, call, call=qualified, where=where, state=state_text, fix=fix)
+                break
 
 
 def _result_reached(module: Module, call: ast.Call, qualified: str) -> bool:
