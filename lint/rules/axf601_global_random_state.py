@@ -5,18 +5,11 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from lint.analysis import FunctionNode, Module, in_seeded_scope, is_step
+from lint.analysis import Module, in_seeded_scope, is_step
 from lint.dataflow import dataflow_of
 from lint.findings import Finding
 from lint.rules.base import Rule
-from lint.seeds import (
-    NUMPY_CONSTRUCTORS,
-    STDLIB_FUNCTIONS,
-    TORCH_SAMPLERS,
-    TORCH_SEEDERS,
-    global_state,
-    reseeded,
-)
+from lint.seeds import TORCH_SEEDERS, global_state, reseeded
 
 
 class GlobalRandomStateRule(Rule):
@@ -172,31 +165,21 @@ def _mutates_result(module: Module, argument: ast.expr) -> bool:
     ) or root.id in {a.arg for a in func.args.args}
 
 
+#: The message parts for each global state: what it is, and what to draw from instead.
+_STATES = {
+    "numpy": ("NumPy's global random state", "draw from np.random.default_rng(seed)"),
+    "random": ("the random module's global state", "draw from random.Random(seed)"),
+    "torch": ("torch's global generator", "pass generator=torch.Generator().manual_seed(seed)"),
+}
+
 
 def _verdict(module: Module, call: ast.Call) -> tuple[str, str, str] | None:
-    qualified = module.qualname(call.func)
-    if qualified is None:
+    """``(qualified name, state, fix)`` for a call that draws from or seeds global random state."""
+    state = global_state(module, call)
+    if state is None:
         return None
-    head, _, last = qualified.rpartition(".")
-    keywords = {keyword.arg for keyword in call.keywords}
-    if head == "numpy.random" and last not in NUMPY_CONSTRUCTORS:
-        return qualified, "NumPy's global random state", "draw from np.random.default_rng(seed)"
-    if head == "random" and last in STDLIB_FUNCTIONS:
-        return qualified, "the random module's global state", "draw from random.Random(seed)"
+    qualified = module.qualname(call.func) or ""
+    text, fix = _STATES[state]
     if qualified in TORCH_SEEDERS:
-        return (
-            qualified,
-            "torch's global generator",
-            "pass generator=torch.Generator().manual_seed(seed) where randomness is drawn",
-        )
-    if head == "torch" and last in TORCH_SAMPLERS and "generator" not in keywords:
-        return qualified, "torch's global generator", "pass generator=torch.Generator().manual_seed(seed)"
-    if qualified.startswith("torch.utils.data") and "generator" not in keywords:
-        shuffles = any(
-            keyword.arg == "shuffle"
-            and not (isinstance(keyword.value, ast.Constant) and not keyword.value.value)
-            for keyword in call.keywords
-        )
-        if (last == "DataLoader" and shuffles) or last == "random_split":
-            return qualified, "torch's global generator", "pass generator=torch.Generator().manual_seed(seed)"
-    return None
+        fix += " where randomness is drawn"
+    return qualified, text, fix
