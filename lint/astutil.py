@@ -19,7 +19,6 @@ __all__ = [
     "identifiers",
     "is_numeric_literal",
     "literal",
-    "literal_strings",
     "local_names",
     "mentions_file",
     "self_attr",
@@ -30,7 +29,6 @@ __all__ = [
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-_MISSING = object()
 
 
 def words(identifier: str) -> set[str]:
@@ -138,12 +136,3 @@ def literal(node: ast.AST | None, default: object = None) -> object:
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return default
 
-
-def literal_strings(node: ast.AST | None) -> list[str] | None:
-    """The strings of a literal string or list/tuple/set of strings (``["a", "b"]``), else None."""
-    value = literal(node, _MISSING)
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, str) for v in value):
-        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
-    return None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from lint.analysis import Module, call_name, dotted
+from lint.analysis import Module, call_name, dotted, self_attr
+from lint.dataflow import dataflow_of
 from lint.findings import Finding
 from lint.rules.base import Rule
 
@@ -29,15 +30,16 @@ _OPENERS = frozenset(
     {"builtins.open", "io.open", "codecs.open", "gzip.open", "bz2.open", "lzma.open",
      "tarfile.open", "PIL.Image.open", "h5py.File"}
 )
-_PATH_METHODS = {"read_text", "read_bytes", "open", "write_text", "write_bytes", "iterdir", "glob", "rglob"}
+_PATH_METHODS = {"read_text", "read_bytes", "open", "iterdir", "glob", "rglob"}
+_CWD_CALLS = frozenset({"getcwd", "getcwdb", "cwd"})
 
 
 class CwdRelativePathRule(Rule):
     """## What it does
     Flags a relative path handed to something that reads it: the ``default=``
     of a Metaflow ``Config`` or ``IncludeFile``; ``OmegaConf.load``; Hydra's
-    ``initialize_config_dir``; ``open`` (so ``yaml.safe_load(open(...))``);
-    ``Path(...).read_text()`` and the other path read/write methods; and
+    ``initialize_config_dir``; ``open`` in a read mode (so ``yaml.safe_load(open(...))``);
+    ``Path(...).read_text()`` and the other path read methods; and
     ``np.load``, ``pd.read_csv``, ``torch.load`` and friends.
 
     A path is relative when it is built from a relative string literal: the
@@ -50,13 +52,22 @@ class CwdRelativePathRule(Rule):
     such as ``ROOT = Path(__file__).resolve().parents[1]``) are fine. Paths
     coming from parameters or unknown calls are not judged.
 
-    A scratch file that a function both writes and reads back (the same
-    path spelling, or the same name) is not flagged: it is created by the
-    same task in its own working directory, so it is found wherever the task
-    runs. Writes are ``open(path, "w")`` and the other write modes,
-    ``Path.write_text``/``write_bytes``, ``torch.save``, ``np.save``,
-    ``pickle.dump``/``json.dump`` into such an ``open``, ``df.to_csv`` and
-    similar ``to_*`` methods, and ``savefig``.
+    A path that reaches a reader through a Metaflow ``Parameter`` is judged by
+    the parameter's ``default=`` (``cfg = Parameter("cfg", default="../configs/x.yaml")``
+    then ``open(self.cfg)``), and a ``Parameter`` default built from
+    ``os.getcwd()`` or ``Path.cwd()`` is flagged where it is declared.
+
+    Writing is not reading: ``open(path, "w")`` (and the other write modes),
+    ``Path.write_text`` and in-memory files
+    (``h5py.File(name, driver="core", backing_store=False)``) are not flagged,
+    so a scratch file written, uploaded and removed in one step passes. A
+    scratch file that a function writes and then reads back (the same path
+    spelling) is not flagged either: the same task created it in its own
+    working directory. A file read *before* the function writes it back is a
+    committed file updated in place, and is flagged. Writes are
+    ``open(path, "w")`` and the other write modes, ``Path.write_text``/
+    ``write_bytes``, ``torch.save``, ``np.save``, ``joblib.dump``,
+    ``df.to_csv`` and similar ``to_*`` methods, and ``savefig``.
 
     Hydra's ``initialize(config_path=...)`` and ``@hydra.main(config_path=...)``
     are not flagged: Hydra resolves that argument relative to the calling
@@ -90,15 +101,81 @@ class CwdRelativePathRule(Rule):
         scratch = None
         for call in module.calls:
             for sink, argument in _path_arguments(module, call):
-                if module.classify_path(argument) == "relative":
-                    if scratch is None:
-                        scratch = _scratch_paths(module)
-                    if (module.enclosing_function(call), _path_key(argument)) in scratch:
-                        continue
-                    shown = ast.unparse(argument)
-                    if len(shown) > 60:
-                        shown = shown[:57] + "..."
-                    yield self.finding(module, argument, sink=sink, path=shown)
+                verdict, shown = module.classify_path(argument), ast.unparse(argument)
+                if verdict == "unknown":
+                    default = _parameter_default(module, argument)
+                    if default is not None and module.classify_path(default) == "relative":
+                        verdict, shown = "relative", f"{shown} (Parameter default {ast.unparse(default)})"
+                if verdict == "unknown":
+                    given = _relative_argument(module, argument)
+                    if given is not None:
+                        verdict, shown = "relative", f"{shown} (given {ast.unparse(given)})"
+                if verdict != "relative":
+                    continue
+                if scratch is None:
+                    scratch = _scratch_paths(module)
+                if _is_scratch(scratch, module.enclosing_function(call), _path_key(argument), call):
+                    continue
+                if len(shown) > 80:
+                    shown = shown[:77] + "..."
+                yield self.finding(module, argument, sink=sink, path=shown)
+
+
+def _parameter_default(module: Module, node: ast.expr) -> ast.expr | None:
+    """The ``default=`` of the Metaflow ``Parameter`` that ``self.name`` (or a local copy of it) reads."""
+    if isinstance(node, ast.Name):
+        func = module.enclosing_function(node)
+        bound = dataflow_of(module).bindings(func).get(node.id, []) if func is not None else []
+        values = [value for line, value in bound if value is not None and line <= node.lineno]
+        if len(values) != 1:
+            return None
+        node = values[0]
+    attr = self_attr(node)
+    if attr is None:
+        return None
+    for flow in module.flow_classes:
+        for stmt in flow.node.body:
+            if (
+                isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)
+                and any(isinstance(t, ast.Name) and t.id == attr for t in stmt.targets)
+                and (module.qualname(stmt.value.func) or "").startswith("metaflow.")
+                and call_name(stmt.value) == "Parameter"
+            ):
+                return next((k.value for k in stmt.value.keywords if k.arg == "default"), None)
+    return None
+
+
+def _relative_argument(module: Module, node: ast.expr) -> ast.expr | None:
+    """A relative path a function parameter receives: its default, or an argument at a call in this file."""
+    if not isinstance(node, ast.Name):
+        return None
+    func = module.enclosing_function(node)
+    if func is None:
+        return None
+    args = func.args
+    positional = [*args.posonlyargs, *args.args]
+    candidates: list[ast.expr] = []
+    for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+        if arg.arg == node.id:
+            candidates.append(default)
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+        if arg.arg == node.id and default is not None:
+            candidates.append(default)
+    if not candidates and not any(a.arg == node.id for a in [*positional, *args.kwonlyargs]):
+        return None
+    names = [a.arg for a in positional]
+    for call in dataflow_of(module).calls_of(func):
+        offset = 1 if names[:1] in (["self"], ["cls"]) and isinstance(call.func, ast.Attribute) else 0
+        for name, value in zip(names[offset:], call.args):
+            if name == node.id:
+                candidates.append(value)
+        candidates.extend(k.value for k in call.keywords if k.arg == node.id)
+    return next((c for c in candidates if module.classify_path(c) == "relative"), None)
+
+
+def _is_scratch(scratch: dict, scope: object, key: str, call: ast.Call) -> bool:
+    """True if the same function wrote this path before this read (a file the task made itself)."""
+    return any(line < call.lineno for line in scratch.get((scope, key), ()))
 
 
 _WRITERS = {"torch.save": 1, "numpy.save": 0, "numpy.savez": 0, "numpy.savetxt": 0, "joblib.dump": 1}
@@ -112,27 +189,41 @@ def _path_key(node: ast.expr) -> str:
     return ast.unparse(node)
 
 
-def _scratch_paths(module: Module) -> set[tuple[object, str]]:
-    """``(function, path spelling)`` pairs that the same function both writes and reads."""
-    written: set[tuple[object, str]] = set()
-    read: set[tuple[object, str]] = set()
+def _scratch_paths(module: Module) -> dict[tuple[object, str], list[int]]:
+    """``(function, path spelling) -> lines`` where the function writes that path.
+
+    A read of the same spelling after one of those lines reads a scratch file
+    the task made itself; a read before any write is a committed file the
+    function updates in place, and is still judged.
+    """
+    written: dict[tuple[object, str], list[int]] = {}
     for call in module.calls:
         scope = module.enclosing_function(call)
         qualified = module.qualname(call.func) or ""
         last = call_name(call) or ""
+        key = None
         if last == "open" and _write_mode(call) and call.args:
-            written.add((scope, _path_key(call.args[0])))
+            key = _path_key(call.args[0])
         elif qualified in _WRITERS and len(call.args) > _WRITERS[qualified]:
-            written.add((scope, _path_key(call.args[_WRITERS[qualified]])))
+            key = _path_key(call.args[_WRITERS[qualified]])
         elif isinstance(call.func, ast.Attribute) and last in _WRITE_METHODS:
             if last in {"write_text", "write_bytes", "mkdir", "touch"}:
-                written.add((scope, _path_key(call.func.value)))
+                key = _path_key(call.func.value)
             elif call.args:
-                written.add((scope, _path_key(call.args[0])))
-        else:
-            for _, argument in _path_arguments(module, call):
-                read.add((scope, _path_key(argument)))
-    return written & read
+                key = _path_key(call.args[0])
+        if key is not None:
+            written.setdefault((scope, key), []).append(call.lineno)
+    return written
+
+
+def _in_memory(call: ast.Call) -> bool:
+    """``h5py.File(name, driver="core", backing_store=False)``: a file that never touches the disk."""
+    keywords = {k.arg: k.value for k in call.keywords}
+    backing = keywords.get("backing_store")
+    return (
+        isinstance(keywords.get("driver"), ast.Constant) and keywords["driver"].value == "core"
+        and isinstance(backing, ast.Constant) and backing.value is False
+    )
 
 
 def _write_mode(call: ast.Call) -> bool:
@@ -163,10 +254,17 @@ def _path_arguments(module: Module, call: ast.Call) -> Iterator[tuple[str, ast.e
         found = argument(None, "default")
     elif qualified in _READERS or qualified.endswith(".OmegaConf.load"):
         found = argument(0, *_READERS.get(qualified, ("file_",)))
+    elif qualified.startswith("metaflow.") and last == "Parameter":
+        default = argument(None, "default")
+        if default is not None and any(
+            isinstance(sub, ast.Call) and call_name(sub) in _CWD_CALLS for sub in ast.walk(default)
+        ):
+            found = default  # the working directory at launch, frozen into the run
     elif (isinstance(call.func, ast.Name) and call.func.id == "open" and not qualified) or (
         qualified in _OPENERS
     ):
-        found = argument(0, "file", "filename")
+        if not _write_mode(call) and not _in_memory(call):
+            found = argument(0, "file", "filename", "name")
     if found is not None:
         yield f"{dotted(call.func) or last}()", found
     elif isinstance(call.func, ast.Attribute) and call.func.attr in _PATH_METHODS:

@@ -51,7 +51,11 @@ class ModelMergeArtifactsRule(Rule):
     or ``self.models.append(m)`` count as storing ``m``. Steps before the
     split are not considered, because their artifacts are identical in every
     branch; a later ``self.x = None`` or ``del self.x`` in the same step
-    clears the attribute.
+    clears the attribute. A join on the way passes on only what it assigns
+    and what its own ``merge_artifacts(include=[...])`` keeps, so per-fold
+    models dropped by an inner join do not reach a later one. An artifact
+    that only one branch of a static join carries is not flagged: with
+    nothing to compare it against, ``merge_artifacts`` just copies it.
 
     ## Why is this bad?
     ``merge_artifacts`` merges an attribute only if every branch holds the
@@ -97,26 +101,56 @@ class ModelMergeArtifactsRule(Rule):
     def check(self, module: Module) -> Iterator[Finding]:
         classes = _module_classes(module) if module.flow_classes else set()
         for flow in module.flow_classes:
-            joins = [step for step in flow.steps.values() if is_join(step)]
-            for join in joins:
-                calls = [
-                    sub
-                    for sub in walk_body(join)
-                    if isinstance(sub, ast.Call)
-                    and isinstance(sub.func, ast.Attribute)
-                    and sub.func.attr == "merge_artifacts"
-                    and self_attr(sub.func) == "merge_artifacts"
-                ]
+            for join in [step for step in flow.steps.values() if is_join(step)]:
+                calls = _merge_calls(join)
                 if not calls:
                     continue
-                carried = _model_artifacts(module, flow, _branch_steps(flow, join), classes)
+                carried, branches = _carried_into(module, flow, join, classes, set())
                 for call in calls:
-                    kept = _kept(call, carried)
-                    for attr in sorted(kept):
+                    for attr in sorted(_kept(call, carried)):
+                        if branches[attr] < 2:
+                            continue  # one branch carries it: nothing to compare, the merge copies it
                         kind, origin = carried[attr]
                         yield self.finding(
                             module, call, join=join.name, attr=attr, kind=kind, origin=origin
                         )
+
+
+def _merge_calls(join: FunctionNode) -> list[ast.Call]:
+    return [
+        sub
+        for sub in walk_body(join)
+        if isinstance(sub, ast.Call)
+        and isinstance(sub.func, ast.Attribute)
+        and self_attr(sub.func) == "merge_artifacts"
+    ]
+
+
+def _carried_into(module, flow, join, classes, seen) -> tuple[dict[str, tuple[str, str]], dict[str, int]]:
+    """Model or tensor artifacts that reach ``join`` (attr -> (kind, origin step)), and on how many
+    of its inputs each can differ: a foreach join counts as many inputs, a static join as one per
+    branch that carries the attribute.
+
+    A join upstream on a branch passes on only what it assigns itself and what its own
+    ``merge_artifacts(include=..., exclude=...)`` keeps.
+    """
+    seen = seen | {join.name}
+    carried: dict[str, tuple[str, str]] = {}
+    branches: dict[str, int] = {}
+    per_branch = _branch_steps(flow, join)
+    foreach = len(per_branch) == 1
+    for steps in per_branch.values():
+        here = _model_artifacts(module, flow, steps, classes)
+        for inner in steps:
+            if is_join(inner) and inner is not join and inner.name not in seen:
+                inner_carried, _ = _carried_into(module, flow, inner, classes, seen)
+                for call in _merge_calls(inner):
+                    for attr in _kept(call, inner_carried):
+                        here.setdefault(attr, inner_carried[attr])
+        for attr, found in here.items():
+            carried.setdefault(attr, found)
+            branches[attr] = branches.get(attr, 0) + (2 if foreach else 1)
+    return carried, branches
 
 
 def _module_classes(module: Module) -> set[str]:
@@ -138,8 +172,13 @@ def _module_classes(module: Module) -> set[str]:
     return found
 
 
-def _branch_steps(flow: FlowClass, join: FunctionNode) -> list[FunctionNode]:
-    """Steps between the split that opens ``join``'s branches and ``join`` itself."""
+def _branch_steps(flow: FlowClass, join: FunctionNode) -> dict[str, list[FunctionNode]]:
+    """Per input edge of ``join`` (its predecessor step), the steps back to the split that opens it.
+
+    The walk stops at a split and at another join (which is included: its own
+    artifacts and what its ``merge_artifacts`` keeps travel on, see
+    :func:`_carried_into`). A join nothing leads to counts every other step as one branch.
+    """
     predecessors: dict[str, set[str]] = {}
     splits: set[str] = set()
     for name, edges in flow.successors.items():
@@ -150,16 +189,20 @@ def _branch_steps(flow: FlowClass, join: FunctionNode) -> list[FunctionNode]:
             if foreach_of(call) is not None or len(call.args) > 1:
                 splits.add(name)
     if join.name not in predecessors:
-        return [step for name, step in flow.steps.items() if name != join.name]
-    seen: set[str] = set()
-    frontier = list(predecessors[join.name])
-    while frontier:
-        name = frontier.pop()
-        if name in seen or name in splits or name not in flow.steps:
-            continue
-        seen.add(name)
-        frontier.extend(predecessors.get(name, ()))
-    return [flow.steps[name] for name in sorted(seen)]
+        return {"": [step for name, step in flow.steps.items() if name != join.name]}
+    found: dict[str, list[FunctionNode]] = {}
+    for start in sorted(predecessors[join.name]):
+        seen: set[str] = set()
+        frontier = [start]
+        while frontier:
+            name = frontier.pop()
+            if name in seen or name in splits or name not in flow.steps:
+                continue
+            seen.add(name)
+            if not is_join(flow.steps[name]):
+                frontier.extend(predecessors.get(name, ()))
+        found[start] = [flow.steps[name] for name in sorted(seen)]
+    return found
 
 
 def _model_artifacts(module, flow, steps, classes) -> dict[str, tuple[str, str]]:

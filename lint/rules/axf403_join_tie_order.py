@@ -22,7 +22,10 @@ class JoinTieOrderRule(Rule):
     through a local name or an artifact set earlier in the step:
     ``self.results = sorted(...); self.best = self.results[0]``), or a
     hand-written best-so-far loop over the inputs
-    (``if inp.acc > best_acc: best, best_acc = inp, inp.acc``). A key that already breaks ties (a lambda
+    (``if inp.acc > best_acc: best, best_acc = inp, inp.acc``). A pick in a
+    later step from an artifact the join filled in arrival order
+    (``self.results = {k(i): i.score for i in inputs}``, then
+    ``max(self.results, key=...)``) is flagged too. A key that already breaks ties (a lambda
     returning a tuple, or a key spelled as a branch key: seed, index, fold,
     name, key...) passes, as does a pick from inputs first sorted by a key
     (``sorted(inputs, key=...)``).
@@ -59,8 +62,9 @@ class JoinTieOrderRule(Rule):
     )
 
     def check(self, module: Module) -> Iterator[Finding]:
-        for _, step in module.steps:
+        for flow, step in module.steps:
             if not is_join(step):
+                yield from self._later_picks(module, flow, step)
                 continue
             inputs = inputs_name(step)
             order = join_order_note(module, step)
@@ -76,14 +80,39 @@ class JoinTieOrderRule(Rule):
                         yield self.finding(module, node, join=step.name, how=how, key=key, order=order)
 
 
-def _tie_pick(module: Module, func: FunctionNode, node: ast.AST, source: str) -> tuple[str, str] | None:
-    """``(how, key)`` when ``node`` picks one item by a tie-prone key from values built from ``source``."""
+    def _later_picks(self, module: Module, flow, step: FunctionNode) -> Iterator[Finding]:
+        """A pick in a later step from an artifact a join filled in arrival order (``self.results``)."""
+        joins = [(join, inputs_name(join)) for join in flow.steps.values() if is_join(join)]
+        if not joins:
+            return
+        for node in walk_body(step):
+            for join, inputs in joins:
+                found = _tie_pick(module, step, node, inputs, artifacts_only=True)
+                if found is not None:
+                    how, key = found
+                    order = join_order_note(module, join)
+                    yield self.finding(
+                        module, node, join=join.name, how=f"{how} in step '{step.name}'", key=key, order=order
+                    )
+                    break
+
+
+def _tie_pick(
+    module: Module, func: FunctionNode, node: ast.AST, source: str, *, artifacts_only: bool = False
+) -> tuple[str, str] | None:
+    """``(how, key)`` when ``node`` picks one item by a tie-prone key from values built from ``source``.
+
+    ``artifacts_only`` (a step after the join) requires the picked values to
+    come through a ``self.`` artifact.
+    """
     pick = _pick(module, func, node)
     if pick is None:
         return None
     call, how = pick
     key = _keyword(call, "key")
     if key is None or _breaks_ties(key) or not call.args:
+        return None
+    if artifacts_only and not any(self_attr(sub) is not None for sub in ast.walk(call.args[0])):
         return None
     if not _from_inputs(module, func, call.args[0], source):
         return None

@@ -5,18 +5,11 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from lint.analysis import FunctionNode, Module, in_seeded_scope, is_step
+from lint.analysis import Module, in_seeded_scope, is_step
 from lint.dataflow import dataflow_of
 from lint.findings import Finding
 from lint.rules.base import Rule
-from lint.seeds import (
-    NUMPY_CONSTRUCTORS,
-    STDLIB_FUNCTIONS,
-    TORCH_SAMPLERS,
-    TORCH_SEEDERS,
-    global_state,
-    reseeded,
-)
+from lint.seeds import TORCH_SEEDERS, global_state, reseeded
 
 
 class GlobalRandomStateRule(Rule):
@@ -53,6 +46,10 @@ class GlobalRandomStateRule(Rule):
     from the same state later in that step are then covered too. A reseed in
     a helper or in library code is still flagged: there it governs whatever
     else runs in the process.
+
+    A step that calls a project helper imported from another file (found
+    beside the flow or below the project root) is flagged at the call when
+    that helper draws from global state and the draw reaches its result.
 
     Seeded objects are fine: ``np.random.default_rng(seed)`` and its
     methods, ``np.random.RandomState(seed)``, ``random.Random(seed)``,
@@ -110,6 +107,34 @@ class GlobalRandomStateRule(Rule):
                     "where randomness is drawn"
                 )
             yield self.finding(module, node, call=call, where=where, state=state, fix=fix)
+        yield from self._imported_draws(module)
+
+    def _imported_draws(self, module: Module) -> Iterator[Finding]:
+        """Draws from global state inside a project helper imported from another file that a step calls."""
+        for call in module.calls:
+            step = module.enclosing_function(call)
+            if step is None or not is_step(step):
+                continue
+            found = dataflow_of(module).helper(call)
+            if found is None or found[0] is module:
+                continue
+            other, helper = found
+            for sub in ast.walk(helper):
+                if not isinstance(sub, ast.Call):
+                    continue
+                verdict = _verdict(other, sub)
+                state = global_state(other, sub)
+                if verdict is None or state is None or verdict[0] in TORCH_SEEDERS:
+                    continue
+                if reseeded(module, call, state) or not dataflow_of(other).reaches_result(sub):
+                    continue
+                qualified, state_text, fix = verdict
+                where = (
+                    f" in {helper.name}() (line {sub.lineno} of {other.path.rsplit('/', 1)[-1]}), "
+                    f"called by step '{step.name}',"
+                )
+                yield self.finding(module, call, call=qualified, where=where, state=state_text, fix=fix)
+                break
 
 
 def _result_reached(module: Module, call: ast.Call, qualified: str) -> bool:
@@ -140,31 +165,21 @@ def _mutates_result(module: Module, argument: ast.expr) -> bool:
     ) or root.id in {a.arg for a in func.args.args}
 
 
+#: The message parts for each global state: what it is, and what to draw from instead.
+_STATES = {
+    "numpy": ("NumPy's global random state", "draw from np.random.default_rng(seed)"),
+    "random": ("the random module's global state", "draw from random.Random(seed)"),
+    "torch": ("torch's global generator", "pass generator=torch.Generator().manual_seed(seed)"),
+}
+
 
 def _verdict(module: Module, call: ast.Call) -> tuple[str, str, str] | None:
-    qualified = module.qualname(call.func)
-    if qualified is None:
+    """``(qualified name, state, fix)`` for a call that draws from or seeds global random state."""
+    state = global_state(module, call)
+    if state is None:
         return None
-    head, _, last = qualified.rpartition(".")
-    keywords = {keyword.arg for keyword in call.keywords}
-    if head == "numpy.random" and last not in NUMPY_CONSTRUCTORS:
-        return qualified, "NumPy's global random state", "draw from np.random.default_rng(seed)"
-    if head == "random" and last in STDLIB_FUNCTIONS:
-        return qualified, "the random module's global state", "draw from random.Random(seed)"
+    qualified = module.qualname(call.func) or ""
+    text, fix = _STATES[state]
     if qualified in TORCH_SEEDERS:
-        return (
-            qualified,
-            "torch's global generator",
-            "pass generator=torch.Generator().manual_seed(seed) where randomness is drawn",
-        )
-    if head == "torch" and last in TORCH_SAMPLERS and "generator" not in keywords:
-        return qualified, "torch's global generator", "pass generator=torch.Generator().manual_seed(seed)"
-    if qualified.startswith("torch.utils.data") and "generator" not in keywords:
-        shuffles = any(
-            keyword.arg == "shuffle"
-            and not (isinstance(keyword.value, ast.Constant) and not keyword.value.value)
-            for keyword in call.keywords
-        )
-        if (last == "DataLoader" and shuffles) or last == "random_split":
-            return qualified, "torch's global generator", "pass generator=torch.Generator().manual_seed(seed)"
-    return None
+        fix += " where randomness is drawn"
+    return qualified, text, fix
