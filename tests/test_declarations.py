@@ -108,3 +108,16 @@ def test_axis_agnostic_method_whose_trainer_reads_a_swept_key_is_refused():
     assert str(info.value).startswith("method.mlp_regressor.kind is axis_agnostic, but its trainer reads training.weight_decay")
     # The same method is fine when nothing it reads is swept.
     load_spec(["experiment=sample_size_smoke", "method.mlp_regressor.kind=axis_agnostic", "~experiment.axes.training"])
+
+
+def test_allowed_targets_are_the_projects_packages_plus_those_pyproject_declares(tmp_path, monkeypatch):
+    from components.spec import declarations
+
+    assert declarations.allowed_targets()[:2] == declarations.PROJECT_TARGETS and "sklearn" in declarations.allowed_targets()
+    monkeypatch.setattr(declarations, "REPO_ROOT", tmp_path)
+    assert declarations.allowed_targets() == declarations.PROJECT_TARGETS
+    with pytest.raises(declarations.ImplementationError, match=r"is outside .*pyproject.toml at .*, which is missing$"):
+        declarations.locate("sklearn.linear_model.Ridge", "method.ridge.estimator._target_")
+    (tmp_path / "pyproject.toml").write_text('[tool.axisflow]\nallowed-targets = ["sklearn", "not a module"]\n')
+    with pytest.raises(declarations.ImplementationError, match=r"allowed-targets must be a list of module names"):
+        declarations.allowed_targets()

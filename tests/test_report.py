@@ -316,7 +316,7 @@ def test_report_cli_writes_pngs_and_markdown_of_a_run(smoke_run, monkeypatch, tm
     monkeypatch.chdir(smoke_run.datastore_root)
     out = tmp_path / "report"
     assert main(["report", "--run", smoke_run.run.id, "--out", str(out), "--dpi", "60"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["forest.png", "learning_curves.png", "paired.png", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == [report.OUT_MARKER, "forest.png", "learning_curves.png", "paired.png", "report.md"]
     assert "![forest](forest.png)" in (out / "report.md").read_text()
     printed = capsys.readouterr().out
     assert str(out / "forest.png") in printed and "card: " in printed

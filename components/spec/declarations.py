@@ -277,9 +277,12 @@ ALLOWED_TARGETS_KEY = "[tool.axisflow] allowed-targets"
 
 
 @functools.lru_cache(maxsize=4)
-def _declared_targets(pyproject: Path) -> tuple[str, ...]:
-    """The module prefixes ``pyproject.toml`` lists under ``[tool.axisflow] allowed-targets`` (none without the file)."""
-    if not pyproject.is_file():
+def _declared_targets(pyproject: Path, version: tuple[int, int] | None) -> tuple[str, ...]:
+    """The module prefixes ``pyproject.toml`` lists under ``[tool.axisflow] allowed-targets`` (none without the file).
+
+    ``version`` (modification time and size, ``None`` for no file) keys the cache, so an edit is read again.
+    """
+    if version is None:
         return ()
     table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("axisflow", {})
     declared = table.get("allowed-targets", [])
@@ -297,7 +300,9 @@ def allowed_targets() -> tuple[str, ...]:
     (underscore) names are refused as well, since those re-export modules such
     as ``os`` or ``subprocess``.
     """
-    return PROJECT_TARGETS + _declared_targets(REPO_ROOT / "pyproject.toml")
+    pyproject = REPO_ROOT / "pyproject.toml"
+    stat = pyproject.stat() if pyproject.is_file() else None
+    return PROJECT_TARGETS + _declared_targets(pyproject, None if stat is None else (stat.st_mtime_ns, stat.st_size))
 
 
 def _is_dotted(path: str) -> bool:
@@ -317,9 +322,11 @@ def _check_path(path: Any, where: str) -> None:
         raise ImplementationError(f"{where} {excerpt(path)}: names a dunder attribute; a _target_ names a declared function or class")
     allowed = allowed_targets()
     if not any(_within(path, prefix) for prefix in allowed):
+        pyproject = REPO_ROOT / "pyproject.toml"
+        where_declared = f"pyproject.toml {ALLOWED_TARGETS_KEY}" if pyproject.is_file() else f"{ALLOWED_TARGETS_KEY} of a pyproject.toml at {pyproject}, which is missing"
         raise ImplementationError(
             f"{where} {excerpt(path)} is outside the packages a config may name ({', '.join(allowed)}); "
-            f"a third-party package is declared in pyproject.toml {ALLOWED_TARGETS_KEY}"
+            f"a third-party package is declared in {where_declared}"
         )
     third_party = not any(_within(path, prefix) for prefix in PROJECT_TARGETS)
     if third_party and any(part.startswith("_") for part in parts):
