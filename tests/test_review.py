@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -206,6 +208,87 @@ def test_a_hand_edited_record_is_invalid(tmp_path):
     assert check(ws, reviews_dir=tmp_path).state == "invalid"
 
 
+@pytest.mark.parametrize("name", ["../configs/data/teacher", "a/b", ".hidden", "smoke\n", "dash-ed", ""])
+def test_a_record_name_that_is_not_a_plain_identifier_is_refused_in_one_line_naming_the_key(tmp_path, name):
+    reviews = tmp_path / "reviews"
+    ws = dataclasses.replace(_sheet("experiment=smoke"), experiment=name)
+    with pytest.raises(ReviewError, match=r"^experiment.name .* cannot name a review record: use letters, digits and underscores"):
+        write_record(ws, "tester", PASS, reviews_dir=reviews)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == []
+
+
+def test_a_record_never_replaces_a_file_the_tool_did_not_create(tmp_path):
+    ws = _sheet("experiment=smoke")
+    foreign = tmp_path / "smoke.yaml"
+    foreign.write_text("data:\n  n_train: 100\n")
+    with pytest.raises(ReviewError, match=r"smoke.yaml exists and was not written by axisflow review"):
+        write_record(ws, "tester", PASS, reviews_dir=tmp_path)
+    assert foreign.read_text() == "data:\n  n_train: 100\n"
+
+
+def test_a_record_never_writes_through_a_symlink(tmp_path):
+    ws = _sheet("experiment=smoke")
+    outside = tmp_path / "outside.yaml"
+    write_record(ws, "tester", PASS, reviews_dir=tmp_path / "elsewhere")
+    outside.write_text((tmp_path / "elsewhere" / "smoke.yaml").read_text())  # even a file that looks like a record
+    (tmp_path / "reviews").mkdir()
+    (tmp_path / "reviews" / "smoke.yaml").symlink_to(outside)
+    before = outside.read_text()
+    with pytest.raises(ReviewError, match="was not written by axisflow review"):
+        write_record(ws, "other", PASS, reviews_dir=tmp_path / "reviews")
+    assert outside.read_text() == before
+
+
+def test_a_write_that_fails_midway_leaves_the_old_record_intact(tmp_path, monkeypatch):
+    ws = _sheet("experiment=smoke")
+    path = write_record(ws, "first reviewer", PASS, reviews_dir=tmp_path)
+    before = path.read_text()
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, text):
+            self.handle.write(text[: len(text) // 2])
+            self.handle.flush()
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", lambda *a, **k: FullDisk(real_fdopen(*a, **k)))
+    with pytest.raises(OSError, match="No space left"):
+        write_record(ws, "second reviewer", PASS, reviews_dir=tmp_path)
+    assert path.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["smoke.yaml"]  # no temporary file left behind
+
+
+def test_a_hand_edited_verdict_is_detected_and_the_gate_refuses_with_one_line(tmp_path):
+    ws = _sheet("experiment=smoke")
+    path = write_record(ws, "tester", {**PASS, "sweep_inflation": {"verdict": "fail", "answer": "the baseline gets no search"}}, reviews_dir=tmp_path)
+    text = path.read_text()
+    assert text.count("verdict: fail") == 1
+    path.write_text(text.replace("verdict: fail", "verdict: pass"))
+    status = check(ws, reviews_dir=tmp_path)
+    assert status.state == "invalid" and status.blocking == tuple(TRAPS)
+    assert "smoke.yaml was edited by hand" in status.message and "recording it again with axisflow review --record" in status.message
+    with pytest.raises(ReviewError, match="was edited by hand") as info:
+        gate(*load_spec(["experiment=smoke"]), ["experiment=smoke"], reviews_dir=tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_a_record_of_the_older_layout_is_invalid_with_how_to_record_it_again(tmp_path):
+    ws = _sheet("experiment=smoke")
+    path = write_record(ws, "tester", PASS, reviews_dir=tmp_path)
+    path.write_text(path.read_text().replace("schema: axisflow.review/2", "schema: axisflow.review/1"))
+    status = check(ws, reviews_dir=tmp_path)
+    assert status.state == "invalid" and "older layout 'axisflow.review/1'" in status.message and "axisflow review --record" in status.message
+
+
 def test_every_shipped_experiment_has_a_current_passing_review():
     for name in SHIPPED:
         status = check(worksheet_for([f"experiment={name}"]))
@@ -341,3 +424,48 @@ def test_resume_is_gated_by_the_review_of_the_original_config_and_tags_its_verdi
     assert info.value.code == 2 and "--review-allow reshuffle_symmetry" in capsys.readouterr().err
     allowed = review_tag(prepare_argv([str(FLOW), "resume", "--review-allow", "reshuffle_symmetry"], str(FLOW)))
     assert allowed["verdict"] == "overridden" and allowed["allowed"] == ["reshuffle_symmetry"]
+
+
+def test_cli_review_check_never_runs_a_target_outside_the_project(tmp_path):
+    proof = tmp_path / "ran"
+    out = _cli(
+        "review", "experiment=sample_size_smoke", "method.ridge.estimator._target_=os.system", "~method.ridge.estimator.alpha",
+        f"+method.ridge.estimator.command=touch {proof}", "--check",
+    )
+    assert not proof.exists()
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "axisflow: error: method.ridge.estimator._target_: 'os.system' is in module 'os', which is neither the project's "
+        "code nor a dependency declared in pyproject.toml; the review does not import it"
+    )
+
+
+def test_cli_review_check_all_never_runs_a_committed_config_that_names_os_system(tmp_path):
+    repo = tmp_path / "repo"
+    for part in ("components", "configs", "reviews", "data"):
+        shutil.copytree(ROOT / part, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
+    proof = tmp_path / "ran"
+    smoke = (repo / "configs" / "experiment" / "sample_size_smoke.yaml").read_text()
+    evil = smoke.replace("name: sample_size_smoke", "name: evil") + (
+        "method:\n  shell:\n    _target_: components.library.sklearn_train.fit_estimator\n    kind: axis_agnostic\n"
+        f"    estimator:\n      _target_: os.system\n      command: touch {proof}\n"
+    )
+    (repo / "configs" / "experiment" / "evil.yaml").write_text(evil)
+    out = _cli("review", "--check", "--all", cwd=repo)
+    assert not proof.exists()
+    assert out.returncode == 1, out.stderr
+    lines = out.stdout.splitlines()
+    assert any(line.startswith("invalid: experiment=evil: method.shell.estimator._target_: 'os.system' is in module 'os'") for line in lines), out.stdout
+    assert sum(line.startswith("ok: ") for line in lines) == len(SHIPPED)
+
+
+def test_cli_review_record_refuses_a_name_that_would_write_outside_reviews(tmp_path):
+    repo = tmp_path / "repo"
+    for part in ("components", "configs", "reviews", "data"):
+        shutil.copytree(ROOT / part, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
+    target = repo / "configs" / "data" / "teacher.yaml"
+    before = target.read_text()
+    verdicts = [f"--verdict={t}=pass:checked" for t in TRAPS]
+    out = _cli("review", "experiment=smoke", "experiment.name=../configs/data/teacher", "--record", "--reviewer", "x", *verdicts, cwd=repo)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "experiment.name" in out.stderr
+    assert target.read_text() == before

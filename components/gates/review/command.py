@@ -10,7 +10,7 @@ from typing import Any, Sequence
 from components.gates.review.gate import prompt
 from components.gates.review.records import ReviewError, check, first_line, shown_path, write_record
 from components.gates.review.traps import TRAPS, worksheet_for
-from components.spec.config import CONFIG_DIR
+from components.spec.config import CONFIG_DIR, ConfigError
 
 __all__ = ["register"]
 
@@ -55,9 +55,13 @@ def _cmd_review(args: argparse.Namespace) -> int:
             raise ReviewError("--check --all checks every configs/experiment/*.yaml; drop the overrides")
         bad = 0
         for name in _experiment_files():
-            status = check(worksheet_for([f"experiment={name}"]))
-            bad += status.state != "reviewed"
-            print(f"{'ok' if status.state == 'reviewed' else status.state}: experiment={name}: {status.message}")
+            try:
+                status = check(worksheet_for([f"experiment={name}"]))
+                state, message = status.state, status.message
+            except (ConfigError, ReviewError) as exc:
+                state, message = "invalid", str(exc)
+            bad += state != "reviewed"
+            print(f"{'ok' if state == 'reviewed' else state}: experiment={name}: {message}")
         return 1 if bad else 0
     if not args.record and (args.reviewer or args.answers or args.verdict):
         raise ReviewError("--reviewer, --answers and --verdict go with --record")

@@ -14,13 +14,22 @@ so the two readers of Python source cannot drift apart.
 reading list. It resolves paths below the repository only for the project's
 own packages (:data:`PROJECT_PACKAGES`) and imports nothing, so a config that
 names ``os.system`` or a module with side effects runs no code here.
+:func:`check_targets` refuses, before anything is validated (validation
+imports and builds implementations), a ``_target_`` whose module is neither
+the project's own code nor a dependency the project declares: ``axisflow
+review --check --all`` is a pre-commit and CI hook, and must not run code a
+config names.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import importlib.metadata
 import inspect
+import re
 import textwrap
+import tomllib
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
@@ -33,6 +42,7 @@ __all__ = [
     "PROJECT_PACKAGES",
     "Occurrence",
     "Source",
+    "check_targets",
     "comparable",
     "delegate",
     "loop_values",
@@ -242,3 +252,68 @@ def module_file(target: str) -> str | None:
         if found is not None:
             return found.resolve().relative_to(REPO_ROOT.resolve()).as_posix()
     return None
+
+
+def check_targets(config: Any, where: str = "") -> None:
+    """Refuse the first ``_target_`` in ``config`` whose module the project neither contains nor declares.
+
+    Allowed are modules of a package or file at the repository root (the
+    project's own code) and modules of the distributions declared in
+    ``pyproject.toml`` (``[project].dependencies``, or the installed
+    project's requirements). Anything else (``os.system``, ``subprocess``, an
+    undeclared installed package) raises :class:`ConfigError` naming the key,
+    without importing it. Nothing is imported here either.
+    """
+    for key, target in _targets(config, where):
+        top = target.split(".")[0]
+        if not _project_module(top) and not (_distributions_of(top) & _declared_dependencies()):
+            raise ConfigError(
+                f"{key}: {target!r} is in module {top!r}, which is neither the project's code nor a dependency declared "
+                "in pyproject.toml; the review does not import it"
+            )
+
+
+def _targets(node: Any, where: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            path = f"{where}.{key}" if where else str(key)
+            if key == "_target_":
+                yield path, str(value)
+            else:
+                yield from _targets(value, path)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _targets(value, f"{where}[{i}]")
+
+
+def _project_module(top: str) -> bool:
+    return bool(top) and top.isidentifier() and ((REPO_ROOT / top).is_dir() or (REPO_ROOT / f"{top}.py").is_file())
+
+
+def _normal_distribution(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@functools.cache
+def _installed_distributions() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+def _distributions_of(top: str) -> set[str]:
+    return {_normal_distribution(d) for d in _installed_distributions().get(top, [])}
+
+
+@functools.cache
+def _declared_dependencies() -> frozenset[str]:
+    """Normalised names of the distributions the project declares (pyproject.toml, else the installed metadata)."""
+    requirements: list[str] = []
+    try:
+        with open(REPO_ROOT / "pyproject.toml", "rb") as handle:
+            requirements = list(tomllib.load(handle).get("project", {}).get("dependencies", []))
+    except (OSError, tomllib.TOMLDecodeError):
+        try:
+            requirements = list(importlib.metadata.requires("axisflow") or [])
+        except importlib.metadata.PackageNotFoundError:
+            requirements = []
+    names = (re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", r.strip()) for r in requirements)
+    return frozenset(_normal_distribution(m.group(0)) for m in names if m)

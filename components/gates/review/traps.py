@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from components.gates.review.scanner import Occurrence, Source, comparable, delegate, module_file, normal, numeric_list
-from components.spec.config import CONFIG_DIR, ConfigError, ExperimentSpec, load_spec
+from components.gates.review.scanner import Occurrence, Source, check_targets, comparable, delegate, module_file, normal, numeric_list
+from components.spec.config import CONFIG_DIR, ConfigError, ExperimentSpec, compose, validate
 from components.spec.declarations import TARGET, Declaration, ImplementationError, declaration_of, locate
 
 __all__ = ["QUESTIONS", "TRAPS", "Section", "Worksheet", "build", "digest", "worksheet_for"]
@@ -176,9 +176,15 @@ def build(
 
 
 def worksheet_for(overrides: Sequence[str] = ()) -> Worksheet:
-    """Compose, validate and build the worksheet of ``overrides`` (raises :class:`ConfigError`)."""
-    config, spec = load_spec(list(overrides))
-    return build(config, spec, overrides)
+    """Compose, validate and build the worksheet of ``overrides`` (raises :class:`ConfigError`).
+
+    Every ``_target_`` is checked before validation, which imports and builds
+    implementations: one outside the project and its declared dependencies is
+    refused without running it (see :func:`~components.gates.review.scanner.check_targets`).
+    """
+    config = compose(list(overrides))
+    check_targets(config)
+    return build(config, validate(config), overrides)
 
 
 def _split_section(spec: ExperimentSpec, source: Source | None) -> Section:
@@ -418,7 +424,18 @@ def _metric_bindings(experiments_dir: Path, current: str) -> list[tuple[str, str
     return out
 
 
+def _importable(target: str) -> bool:
+    """Whether the review may import ``target``'s module (another experiment file's binding is unchecked input)."""
+    try:
+        check_targets({TARGET: target})
+    except ConfigError:
+        return False
+    return True
+
+
 def _metric_info(target: str):
+    if not _importable(target):
+        return None
     try:
         return declaration_of(locate(target, TARGET), "metric", TARGET).metric
     except ImplementationError:
@@ -427,6 +444,8 @@ def _metric_info(target: str):
 
 def _underlying(target: str) -> str | None:
     """The function a metric finally computes with: through partials, ``__wrapped__`` and one-line delegates."""
+    if not _importable(target):
+        return None
     try:
         obj = locate(target, TARGET)
     except ImplementationError:
