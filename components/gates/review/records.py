@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from components.constants import REPO_ROOT
+from components.gates.review.practice import scale_free
 from components.gates.review.traps import TRAPS, Worksheet, digest
 
 __all__ = [
@@ -253,7 +254,7 @@ def check(ws: Worksheet, reviews_dir: Path | None = None) -> Status:
     except ReviewError as exc:
         return Status("invalid", traps, str(exc), None, path)
     if record is None:
-        return Status("missing", traps, f"experiment {ws.experiment} has no review record ({shown})", None, path)
+        return _covered(ws, reviews_dir) or Status("missing", traps, f"experiment {ws.experiment} has no review record ({shown})", None, path)
     if record_digest(record) != record["digest"] or digest(record["facts"]) != record["fingerprint"]:
         message = (
             f"{shown} was edited by hand (its content no longer matches the digest recorded in it); "
@@ -271,6 +272,37 @@ def check(ws: Worksheet, reviews_dir: Path | None = None) -> Status:
         why = record["verdicts"].get(failed[0], {}).get("answer", "")
         return Status("failed", failed, f"the review in {shown} ({by}) fails {', '.join(failed)}: {why}", record, path)
     return Status("reviewed", (), f"{shown}, {by}: current", record, path)
+
+
+def _covered(ws: Worksheet, reviews_dir: Path | None) -> Status | None:
+    """The status of ``ws`` under another experiment's record whose facts agree with its own but for scale, if any.
+
+    A record covers ``ws`` when it is intact (its digest holds) and its facts,
+    without axis values and per-cell budgets
+    (:func:`~components.gates.review.practice.scale_free`), equal those of
+    ``ws``: a smoke version is then covered by the full experiment's review.
+    A passing record is preferred; a failing one still blocks.
+    """
+    found: list[tuple[dict[str, Any], Path]] = []
+    for path in sorted(Path(reviews_dir or REVIEWS_DIR).glob("*.yaml")):
+        try:
+            record = read_record(path.stem, reviews_dir)
+        except ReviewError:
+            continue
+        if record is None or record_digest(record) != record["digest"] or digest(record["facts"]) != record["fingerprint"]:
+            continue
+        if digest(scale_free(record["facts"])) == ws.shared_fingerprint:
+            found.append((record, path))
+    if not found:
+        return None
+    record, path = min(found, key=lambda item: any(v.get("verdict") != "pass" for v in item[0]["verdicts"].values()))
+    by = f"reviewed by {record['reviewer']} on {record.get('reviewed_at', '?')}"
+    covered = f"experiment {ws.experiment} is covered by {shown_path(path)} (experiment {record['experiment']}: the same fidelity facts at another scale, {by})"
+    failed = tuple(t for t in TRAPS if record["verdicts"].get(t, {}).get("verdict") != "pass")
+    if failed:
+        why = record["verdicts"].get(failed[0], {}).get("answer", "")
+        return Status("failed", failed, f"{covered}, which fails {', '.join(failed)}: {why}", record, path)
+    return Status("reviewed", (), f"{covered}: current", record, path)
 
 
 def _changes(old: Any, new: Any, limit: int = 2) -> str:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+from components.gates.review.practice import VALIDATION_MONITORS, early_stopping_monitor, one_pass_estimators, scale_free
 from components.gates.review.scanner import Occurrence, Source, check_targets, comparable, delegate, module_file, normal, numeric_list
 from components.spec.config import CONFIG_DIR, ConfigError, ExperimentSpec, compose, validate
 from components.spec.declarations import TARGET, Declaration, ImplementationError, declaration_of, locate
@@ -109,6 +110,11 @@ class Worksheet:
     def fingerprint(self) -> str:
         """SHA-256 (16 hex digits) of the facts' canonical JSON."""
         return digest(self.facts())
+
+    @property
+    def shared_fingerprint(self) -> str:
+        """The fingerprint of the facts without their scale (:func:`~components.gates.review.practice.scale_free`)."""
+        return digest(scale_free(json.loads(json.dumps(self.facts(), default=str))))
 
     def section(self, trap: str) -> Section:
         """The section of ``trap``."""
@@ -242,11 +248,13 @@ def _reshuffle_section(spec: ExperimentSpec) -> Section:
                 effective = f"training.reshuffle swept over {spec.training_axes['reshuffle']}"
             else:
                 effective = f"training.reshuffle={spec.training.get('reshuffle')}"
+        elif (one_pass := one_pass_estimators(m.spec)) is not None:
+            effective = f"one pass over the whole training split: no minibatch order ({', '.join(one_pass)} take no shuffle setting)"
         else:
             effective = f"as declared: {decl.data_order}" if decl.data_order else "not declared"
         facts[m.name] = {"trainer": m.target, "data_order": decl.data_order, "order_free": decl.order_free, "effective": effective}
         lines.append(f"{m.name}: {effective}  [trainer {m.target}; declares: {decl.data_order or '(nothing)'}]")
-        if not decl.order_free:
+        if not decl.order_free and not effective.startswith("one pass"):
             order_dependent[m.name] = effective
     flags = [f"{name}'s trainer declares no data order (trainer(..., data_order=...))" for name, eff in order_dependent.items() if eff == "not declared"]
     if len(set(order_dependent.values())) > 1:
@@ -378,8 +386,8 @@ def _names_section(spec: ExperimentSpec, experiments_dir: Path) -> Section:
             facts["monitors"].setdefault(m.name, []).append(monitor)
             meaning = f"{name} on the validation split" if monitor == "val_metric" else "the training loss on the validation split" if monitor == "val_loss" else monitor
             lines.append(f"{m.name}: callbacks[{i}] {cb.get(TARGET, '?').rsplit('.', 1)[-1]} monitors {monitor} = {meaning}; the table reports {name} on the test split")
-            if monitor != "val_metric":
-                flags.append(f"{m.name} selects on {monitor} ({meaning}), but the table reports {name}")
+            if monitor not in VALIDATION_MONITORS:
+                flags.append(f"{m.name} selects on {monitor} ({meaning}), not on the validation split, and the table reports {name}")
 
     conflicts: list[str] = []
     bindings = _metric_bindings(experiments_dir, spec.name)
@@ -481,10 +489,19 @@ def _selection_section(spec: ExperimentSpec) -> Section:
             label = ", ".join(f"{k}={v}" for k, v in cell.items()) or "every cell"
             per_cell[label] = count
             hows.append(how)
-        budgets[m.name] = list(per_cell.values())
-        facts["methods"][m.name] = {"budget": per_cell, "selection": decl.selection}
         shown = ", ".join(f"{c if c is not None else 'unknown'} ({label})" for label, c in per_cell.items())
-        lines.append(f"{m.name}{' (baseline)' if m.name == spec.baseline else ''}: selected from {shown}: {hows[-1]}")
+        role = " (baseline)" if m.name == spec.baseline else ""
+        monitor = early_stopping_monitor(m.spec)
+        if monitor is None:
+            budgets[m.name] = list(per_cell.values())
+            facts["methods"][m.name] = {"budget": per_cell, "selection": decl.selection}
+            lines.append(f"{m.name}{role}: selected from {shown}: {hows[-1]}")
+            continue
+        # Early stopping picks among one configuration's validation checkpoints: one configuration when
+        # budgets are compared, and its count (which follows training.epochs) is shown, not bound.
+        budgets[m.name] = [1]
+        facts["methods"][m.name] = {"budget": f"early stopping on {monitor} (validation split)", "selection": decl.selection}
+        lines.append(f"{m.name}{role}: early stopping on {monitor}, one configuration's validation checkpoints: {shown}: {hows[-1]}")
     lines.append("training axes are reported cell by cell: a cell is never chosen as the best of the axis")
     base = budgets.get(spec.baseline)
     base_max = _max_budget(base)
