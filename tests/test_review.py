@@ -547,3 +547,15 @@ def test_cli_review_record_refuses_a_name_that_would_write_outside_reviews(tmp_p
     out = _cli("review", "experiment=smoke", "experiment.name=../configs/data/teacher", "--record", "--reviewer", "x", *verdicts, cwd=repo)
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "experiment.name" in out.stderr
     assert target.read_text() == before
+
+
+def test_module_file_resolves_project_modules_by_path_and_never_imports():
+    code = (
+        "import sys\n"
+        "from components.gates.review.scanner import module_file\n"
+        "print(module_file('components.library.tables.load_table'), 'components.library.tables' in sys.modules)\n"
+        "print(module_file('components.library.callbacks.EarlyStopping.on_epoch_end'), module_file('os.system'), module_file('sklearn.linear_model.Ridge'))\n"
+        "print('sklearn' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["components/library/tables.py False", "components/library/callbacks.py None None", "False"]

@@ -197,7 +197,7 @@ def _refuse_foreign_file(path: Path) -> None:
     first = ""
     if path.is_file() and not path.is_symlink():
         with open(path, encoding="utf-8", errors="replace") as handle:
-            first = handle.readline()
+            first = handle.read(64)  # the mark, never a whole (possibly huge) first line
     if not first.startswith((RECORD_MARK, _LEGACY_MARK)):
         raise ReviewError(
             f"{shown_path(path)} exists and was not written by axisflow review (its first line is not "
