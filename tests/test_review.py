@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -61,6 +63,22 @@ def test_reshuffle_symmetry_flags_a_method_with_a_fixed_order_while_the_others_r
     assert flag.startswith("methods order their training data differently") and "fixed_mlp" in flag and "logreg" not in flag
 
 
+def test_reshuffle_symmetry_does_not_compare_one_pass_estimators_with_minibatch_orders():
+    ws = _sheet("experiment=tabular_cv_smoke")
+    facts = ws.section("reshuffle_symmetry").facts
+    assert facts["logreg_raw"]["effective"].startswith("one pass over the whole training split: no minibatch order")
+    assert facts["mlp_scaled"]["effective"] == "training.reshuffle=per_epoch"
+    assert _flags(ws, "reshuffle_symmetry") == []
+
+
+def test_reshuffle_symmetry_still_compares_an_estimator_that_shuffles():
+    sgd = "+method.sgd={_target_:components.library.sklearn_train.fit_estimator,kind:axis_agnostic,estimator:{_target_:sklearn.linear_model.SGDClassifier}}"
+    ws = _sheet("experiment=tabular_cv_smoke", sgd)
+    assert ws.section("reshuffle_symmetry").facts["sgd"]["effective"].startswith("as declared: the estimator's own")
+    (flag,) = _flags(ws, "reshuffle_symmetry")
+    assert flag.startswith("methods order their training data differently") and "sgd" in flag and "logreg_raw" not in flag
+
+
 def test_axes_vs_source_flags_an_axis_the_source_fixes_and_lists_matching_settings():
     ws = _sheet("experiment=smoke", "+experiment.source=tests/fixtures/review/poc_one_stream.py")
     section = ws.section("axes_vs_source")
@@ -101,11 +119,15 @@ def test_same_name_shows_the_selection_monitor_and_flags_one_that_measures_somet
     ws = _sheet("experiment=smoke")
     assert any("mlp_early_stop: callbacks[0] EarlyStopping monitors val_metric = auroc on the validation split" in line for line in ws.section("same_name").lines)
     assert _flags(ws, "same_name") == []
-    changed = _sheet(
-        "experiment=smoke",
-        "method.mlp_early_stop.callbacks=[{_target_:components.library.callbacks.EarlyStopping,monitor:val_loss,patience:5,min_delta:0.0,restore_best:true}]",
-    )
-    assert _flags(changed, "same_name") == ["mlp_early_stop selects on val_loss (the training loss on the validation split), but the table reports auroc"]
+    changed = _sheet("experiment=smoke", f"method.mlp_early_stop.callbacks=[{{_target_:{PLANTS}.BestOnTrainLoss,monitor:train_loss}}]")
+    assert _flags(changed, "same_name") == ["mlp_early_stop selects on train_loss (train_loss), not on the validation split, and the table reports auroc"]
+
+
+def test_early_stopping_on_validation_loss_while_reporting_another_metric_is_shown_not_flagged():
+    ws = _sheet("experiment=tabular_cv_smoke")
+    assert any("mlp_scaled: callbacks[0] EarlyStopping monitors val_loss = the training loss on the validation split" in line for line in ws.section("same_name").lines)
+    assert ws.section("same_name").facts["monitors"] == {"mlp_scaled": ["val_loss"]}
+    assert _flags(ws, "same_name") == []
 
 
 def test_sweep_inflation_flags_a_method_selected_from_twenty_configurations_against_a_single_config_baseline():
@@ -121,12 +143,24 @@ def test_sweep_inflation_flags_a_method_selected_from_twenty_configurations_agai
     assert _flags(ws, "sweep_inflation") == ["ridge_search is selected from up to 20 configuration(s), the baseline ridge from 1"]
 
 
-def test_sweep_inflation_counts_early_stopping_checkpoints_per_epoch_budget():
+def test_sweep_inflation_shows_early_stopping_checkpoints_per_cell_without_flagging_or_binding_them():
     ws = _sheet("experiment=smoke")
-    budgets = ws.section("sweep_inflation").facts["methods"]
-    assert budgets["mlp_early_stop"]["budget"] == {"epochs=2": 2, "epochs=4": 4}
-    assert budgets["mlp"]["budget"] == {"epochs=2": 1, "epochs=4": 1}
-    assert _flags(ws, "sweep_inflation") == ["mlp_early_stop is selected from up to 4 configuration(s), the baseline logreg from 1"]
+    section = ws.section("sweep_inflation")
+    assert section.facts["methods"]["mlp_early_stop"]["budget"] == "early stopping on val_metric (validation split)"
+    assert section.facts["methods"]["mlp"]["budget"] == {"epochs=2": 1, "epochs=4": 1}
+    assert any(line.startswith("mlp_early_stop: early stopping on val_metric, one configuration's validation checkpoints: 2 (epochs=2), 4 (epochs=4)") for line in section.lines)
+    assert _flags(ws, "sweep_inflation") == []
+
+
+def test_sweep_inflation_still_flags_a_search_inside_an_early_stopped_comparison():
+    grid = ",".join(str(10.0 ** (k / 5 - 2)) for k in range(20))
+    search = (
+        "+method.logreg_search={_target_:components.library.sklearn_train.fit_estimator,kind:axis_agnostic,"
+        "estimator:{_target_:sklearn.model_selection.GridSearchCV,estimator:{_target_:sklearn.linear_model.LogisticRegression,C:1.0},"
+        f"param_grid:{{C:[{grid}]}}}}}}"
+    )
+    ws = _sheet("experiment=tabular_cv_smoke", search)
+    assert _flags(ws, "sweep_inflation") == ["logreg_search is selected from up to 20 configuration(s), the baseline logreg_scaled from 1"]
 
 
 def test_sweep_inflation_flags_a_trainer_that_does_not_declare_its_budget():
@@ -165,12 +199,58 @@ def test_a_changed_fidelity_fact_makes_the_record_stale_and_names_the_trap(tmp_p
     assert status.message.startswith("experiment smoke: facts changed since the review in ") and f"{trap} (" in status.message
 
 
+@pytest.mark.parametrize("override", ["training.epochs=20", "training.eval_every=2", "method.mlp_scaled.callbacks.0.patience=3"])
+def test_a_change_of_an_early_stopped_methods_epochs_does_not_stale_its_record(override):
+    status = check(_sheet("experiment=tabular_cv_smoke", override))
+    assert status.state == "reviewed", status.message
+
+
+def test_a_smoke_version_is_covered_by_the_full_experiments_record_when_its_facts_agree_but_for_scale(tmp_path):
+    write_record(_sheet("experiment=reference"), "tester", PASS, reviews_dir=tmp_path)
+    status = check(_sheet("experiment=smoke"), reviews_dir=tmp_path)
+    assert status.state == "reviewed" and status.path == tmp_path / "reference.yaml"
+    assert status.message.startswith("experiment smoke is covered by ") and "(experiment reference: the same fidelity facts at another scale" in status.message
+    # A fidelity fact beyond scale differs: no cover.
+    assert check(_sheet("experiment=smoke", "training.reshuffle=once"), reviews_dir=tmp_path).state == "missing"
+    # Its own record, when it has one, decides.
+    write_record(_sheet("experiment=smoke"), "tester", {**PASS, "same_name": {"verdict": "fail", "answer": "no"}}, reviews_dir=tmp_path)
+    assert check(_sheet("experiment=smoke"), reviews_dir=tmp_path).state == "failed"
+
+
+def test_a_smoke_version_with_other_methods_is_not_covered(tmp_path):
+    write_record(_sheet("experiment=tabular_cv"), "tester", PASS, reviews_dir=tmp_path)
+    assert check(_sheet("experiment=tabular_cv_smoke"), reviews_dir=tmp_path).state == "missing"
+
+
+def test_a_failing_or_hand_edited_covering_record_does_not_pass_the_smoke_version(tmp_path):
+    path = write_record(_sheet("experiment=reference"), "tester", {**PASS, "split_convention": {"verdict": "fail", "answer": "wrong split"}}, reviews_dir=tmp_path)
+    status = check(_sheet("experiment=smoke"), reviews_dir=tmp_path)
+    assert status.state == "failed" and status.blocking == ("split_convention",) and status.message.endswith("which fails split_convention: wrong split")
+    path.write_text(path.read_text().replace("verdict: fail", "verdict: pass"))
+    assert check(_sheet("experiment=smoke"), reviews_dir=tmp_path).state == "missing"
+
+
+def test_scale_free_facts_forget_axis_values_and_per_cell_budgets_only():
+    from components.gates.review.practice import scale_free
+
+    facts = {
+        "axes_vs_source": {"data_axes": {"n_train": [40, 80]}, "training_axes": {"epochs": [2, 4]}},
+        "sweep_inflation": {"baseline": "a", "methods": {"a": {"budget": {"epochs=2": 1, "epochs=4": 1}, "selection": "s"}}},
+        "same_name": {"metric": {"name": "auroc"}},
+    }
+    assert scale_free(facts) == {
+        "axes_vs_source": {"data_axes": ["n_train"], "training_axes": ["epochs"]},
+        "sweep_inflation": {"baseline": "a", "methods": {"a": {"budget": [1], "selection": "s"}}},
+        "same_name": {"metric": {"name": "auroc"}},
+    }
+
+
 def test_record_round_trips_and_is_current(tmp_path):
     ws = _sheet("experiment=smoke")
     path = write_record(ws, "tester", PASS, reviews_dir=tmp_path)
     record = read_record("smoke", reviews_dir=tmp_path)
     assert path == tmp_path / "smoke.yaml" and record["fingerprint"] == ws.fingerprint
-    assert record["flags"]["sweep_inflation"] and record["verdicts"]["split_convention"]["verdict"] == "pass"
+    assert record["flags"] == {} and record["verdicts"]["split_convention"]["verdict"] == "pass"
     status = check(ws, reviews_dir=tmp_path)
     assert status.state == "reviewed" and status.blocking == ()
 
@@ -204,6 +284,87 @@ def test_a_hand_edited_record_is_invalid(tmp_path):
     path = write_record(ws, "tester", PASS, reviews_dir=tmp_path)
     path.write_text(path.read_text().replace("label_noise:\n      - 0.0", "label_noise:\n      - 0.1", 1))
     assert check(ws, reviews_dir=tmp_path).state == "invalid"
+
+
+@pytest.mark.parametrize("name", ["../configs/data/teacher", "a/b", ".hidden", "smoke\n", "dash-ed", ""])
+def test_a_record_name_that_is_not_a_plain_identifier_is_refused_in_one_line_naming_the_key(tmp_path, name):
+    reviews = tmp_path / "reviews"
+    ws = dataclasses.replace(_sheet("experiment=smoke"), experiment=name)
+    with pytest.raises(ReviewError, match=r"^experiment.name .* cannot name a review record: use letters, digits and underscores"):
+        write_record(ws, "tester", PASS, reviews_dir=reviews)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == []
+
+
+def test_a_record_never_replaces_a_file_the_tool_did_not_create(tmp_path):
+    ws = _sheet("experiment=smoke")
+    foreign = tmp_path / "smoke.yaml"
+    foreign.write_text("data:\n  n_train: 100\n")
+    with pytest.raises(ReviewError, match=r"smoke.yaml exists and was not written by axisflow review"):
+        write_record(ws, "tester", PASS, reviews_dir=tmp_path)
+    assert foreign.read_text() == "data:\n  n_train: 100\n"
+
+
+def test_a_record_never_writes_through_a_symlink(tmp_path):
+    ws = _sheet("experiment=smoke")
+    outside = tmp_path / "outside.yaml"
+    write_record(ws, "tester", PASS, reviews_dir=tmp_path / "elsewhere")
+    outside.write_text((tmp_path / "elsewhere" / "smoke.yaml").read_text())  # even a file that looks like a record
+    (tmp_path / "reviews").mkdir()
+    (tmp_path / "reviews" / "smoke.yaml").symlink_to(outside)
+    before = outside.read_text()
+    with pytest.raises(ReviewError, match="was not written by axisflow review"):
+        write_record(ws, "other", PASS, reviews_dir=tmp_path / "reviews")
+    assert outside.read_text() == before
+
+
+def test_a_write_that_fails_midway_leaves_the_old_record_intact(tmp_path, monkeypatch):
+    ws = _sheet("experiment=smoke")
+    path = write_record(ws, "first reviewer", PASS, reviews_dir=tmp_path)
+    before = path.read_text()
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, text):
+            self.handle.write(text[: len(text) // 2])
+            self.handle.flush()
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", lambda *a, **k: FullDisk(real_fdopen(*a, **k)))
+    with pytest.raises(OSError, match="No space left"):
+        write_record(ws, "second reviewer", PASS, reviews_dir=tmp_path)
+    assert path.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["smoke.yaml"]  # no temporary file left behind
+
+
+def test_a_hand_edited_verdict_is_detected_and_the_gate_refuses_with_one_line(tmp_path):
+    ws = _sheet("experiment=smoke")
+    path = write_record(ws, "tester", {**PASS, "sweep_inflation": {"verdict": "fail", "answer": "the baseline gets no search"}}, reviews_dir=tmp_path)
+    text = path.read_text()
+    assert text.count("verdict: fail") == 1
+    path.write_text(text.replace("verdict: fail", "verdict: pass"))
+    status = check(ws, reviews_dir=tmp_path)
+    assert status.state == "invalid" and status.blocking == tuple(TRAPS)
+    assert "smoke.yaml was edited by hand" in status.message and "recording it again with axisflow review --record" in status.message
+    with pytest.raises(ReviewError, match="was edited by hand") as info:
+        gate(*load_spec(["experiment=smoke"]), ["experiment=smoke"], reviews_dir=tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_a_record_of_the_older_layout_is_invalid_with_how_to_record_it_again(tmp_path):
+    ws = _sheet("experiment=smoke")
+    path = write_record(ws, "tester", PASS, reviews_dir=tmp_path)
+    path.write_text(path.read_text().replace("schema: axisflow.review/2", "schema: axisflow.review/1"))
+    status = check(ws, reviews_dir=tmp_path)
+    assert status.state == "invalid" and "older layout 'axisflow.review/1'" in status.message and "axisflow review --record" in status.message
 
 
 def test_every_shipped_experiment_has_a_current_passing_review():
@@ -291,7 +452,7 @@ def _cli(*args: str, cwd: Path = ROOT, stdin: str | None = None) -> subprocess.C
 def test_cli_review_prints_the_worksheet_and_checks_every_shipped_experiment():
     out = _cli("review", "experiment=smoke")
     assert out.returncode == 0 and "5. Sweep-override inflation (sweep_inflation)" in out.stdout
-    assert "! FLAG: mlp_early_stop is selected from up to 4 configuration(s)" in out.stdout
+    assert "mlp_early_stop: early stopping on val_metric, one configuration's validation checkpoints" in out.stdout
     checked = _cli("review", "--check", "--all")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert [line.split(":")[0] for line in checked.stdout.splitlines()] == ["ok"] * len(SHIPPED)
@@ -341,3 +502,60 @@ def test_resume_is_gated_by_the_review_of_the_original_config_and_tags_its_verdi
     assert info.value.code == 2 and "--review-allow reshuffle_symmetry" in capsys.readouterr().err
     allowed = review_tag(prepare_argv([str(FLOW), "resume", "--review-allow", "reshuffle_symmetry"], str(FLOW)))
     assert allowed["verdict"] == "overridden" and allowed["allowed"] == ["reshuffle_symmetry"]
+
+
+def test_cli_review_check_never_runs_a_target_outside_the_project(tmp_path):
+    proof = tmp_path / "ran"
+    out = _cli(
+        "review", "experiment=sample_size_smoke", "method.ridge.estimator._target_=os.system", "~method.ridge.estimator.alpha",
+        f"+method.ridge.estimator.command=touch {proof}", "--check",
+    )
+    assert not proof.exists()
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "axisflow: error: method.ridge.estimator._target_: 'os.system' is in module 'os', which is neither the project's "
+        "code nor a dependency declared in pyproject.toml; the review does not import it"
+    )
+
+
+def test_cli_review_check_all_never_runs_a_committed_config_that_names_os_system(tmp_path):
+    repo = tmp_path / "repo"
+    for part in ("components", "configs", "reviews", "data"):
+        shutil.copytree(ROOT / part, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
+    proof = tmp_path / "ran"
+    smoke = (repo / "configs" / "experiment" / "sample_size_smoke.yaml").read_text()
+    evil = smoke.replace("name: sample_size_smoke", "name: evil") + (
+        "method:\n  shell:\n    _target_: components.library.sklearn_train.fit_estimator\n    kind: axis_agnostic\n"
+        f"    estimator:\n      _target_: os.system\n      command: touch {proof}\n"
+    )
+    (repo / "configs" / "experiment" / "evil.yaml").write_text(evil)
+    out = _cli("review", "--check", "--all", cwd=repo)
+    assert not proof.exists()
+    assert out.returncode == 1, out.stderr
+    lines = out.stdout.splitlines()
+    assert any(line.startswith("invalid: experiment=evil: method.shell.estimator._target_: 'os.system' is in module 'os'") for line in lines), out.stdout
+    assert sum(line.startswith("ok: ") for line in lines) == len(SHIPPED)
+
+
+def test_cli_review_record_refuses_a_name_that_would_write_outside_reviews(tmp_path):
+    repo = tmp_path / "repo"
+    for part in ("components", "configs", "reviews", "data"):
+        shutil.copytree(ROOT / part, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
+    target = repo / "configs" / "data" / "teacher.yaml"
+    before = target.read_text()
+    verdicts = [f"--verdict={t}=pass:checked" for t in TRAPS]
+    out = _cli("review", "experiment=smoke", "experiment.name=../configs/data/teacher", "--record", "--reviewer", "x", *verdicts, cwd=repo)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "experiment.name" in out.stderr
+    assert target.read_text() == before
+
+
+def test_module_file_resolves_project_modules_by_path_and_never_imports():
+    code = (
+        "import sys\n"
+        "from components.gates.review.scanner import module_file\n"
+        "print(module_file('components.library.tables.load_table'), 'components.library.tables' in sys.modules)\n"
+        "print(module_file('components.library.callbacks.EarlyStopping.on_epoch_end'), module_file('os.system'), module_file('sklearn.linear_model.Ridge'))\n"
+        "print('sklearn' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["components/library/tables.py False", "components/library/callbacks.py None None", "False"]
