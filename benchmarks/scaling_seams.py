@@ -24,6 +24,7 @@ __all__ = ["first_feature", "plain_accuracy"]
     reads_training=(),
     data_order="none (nothing is fitted)",
     selection="none",
+    uses_validation=False,
 )
 def first_feature(params: NoParams, data: Dataset, seed: int, training: Mapping[str, Any], scorer: Scorer) -> TrainResult:
     """Fit nothing: predict every example's class-1 probability as the logistic of its first feature.

@@ -68,6 +68,9 @@ class TrainingRecord(TypedDict):
     history: dict[str, list[float]]
     #: Only on a failed arm (see :class:`Observation`): why it failed, in one line.
     failure: NotRequired[str]
+    #: Rows the trainer was handed to fit on: the training split, plus the validation rows when it uses no validation
+    #: split and they come from the training part (``components.spec.seams.fit_data``).
+    fit_rows: NotRequired[int]
 
 
 class Timing(TypedDict):
@@ -210,6 +213,8 @@ class Results(TypedDict):
     provenance: dict[str, Any]
     #: Present only when an arm failed a seam check under ``nan_policy: omit``.
     failures: NotRequired[list[Failure]]
+    #: ``{method: [fewest, most]}`` rows each method's trainer was handed to fit on (``TrainingRecord.fit_rows``).
+    fit_rows: NotRequired[dict[str, list[int]]]
 
 
 def _check(kind: type, value: Any, what: str) -> None:

@@ -54,7 +54,7 @@ def blobs(params: BlobParams, data_axes: Mapping[str, Any], seed: int) -> Datase
     return Dataset("multiclass", *parts, n_classes=params.n_classes)
 
 
-@trainer(params=NoParams, tasks=("multiclass",), reads_training=(), data_order="order-free", selection="none")
+@trainer(params=NoParams, tasks=("multiclass",), reads_training=(), data_order="order-free", selection="none", uses_validation=False)
 def train_centroid(params: NoParams, data: Dataset, seed: int, training: Mapping[str, Any], scorer: Scorer) -> TrainResult:
     centroids = np.stack([data.X_train[data.y_train == k].mean(axis=0) for k in range(data.n_classes)])
 
@@ -72,7 +72,7 @@ class NetParams(Params):
 
 
 @trainer(params=NetParams, tasks=("multiclass",), reads_training=("epochs", "lr", "batch_size", "optimizer", "momentum",
-         "weight_decay", "threads", "eval_every", "reshuffle"), data_order="seeded minibatches", selection="last epoch")
+         "weight_decay", "threads", "eval_every", "reshuffle"), data_order="seeded minibatches", selection="last epoch", uses_validation=False)
 def train_net(params: NetParams, data: Dataset, seed: int, training: Mapping[str, Any], scorer: Scorer) -> TrainResult:
     from components.spec.seams import build_model
 

@@ -221,7 +221,7 @@ def test_a_trainer_is_handed_only_the_training_keys_it_declares():
 
     seen = {}
 
-    @trainer(params=NoParams, tasks=("binary",), reads_training=("threads",), data_order="-", selection="-")
+    @trainer(params=NoParams, tasks=("binary",), reads_training=("threads",), data_order="-", selection="-", uses_validation=False)
     def spy(params, data, seed, training, scorer):
         seen.update(training)
         raise StopIteration

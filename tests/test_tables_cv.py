@@ -180,9 +180,9 @@ def test_every_method_in_a_branch_sees_the_same_split(monkeypatch):
     seen = {}
     original = seams.train_arm
 
-    def spy(method_spec, data, seed, train_cfg, *, metric_spec):
+    def spy(method_spec, data, seed, train_cfg, **kwargs):
         seen[method_spec["name"]] = data.fingerprint()
-        return original({**method_spec}, data, seed, train_cfg, metric_spec=metric_spec)
+        return original({**method_spec}, data, seed, train_cfg, **kwargs)
 
     monkeypatch.setattr(seams, "train_arm", spy)
     branch = branches(spec)[3]

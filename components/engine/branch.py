@@ -102,8 +102,9 @@ def run_branch(
         seed = derive_seed(branch["seed"], method.name)
         t0 = time.perf_counter()
         arm = f"branch {branch['key']}, method {method.name}, training axes {axes_text if item.train_axes else 'none'}"
+        method_spec = {**method.spec, "name": method.name}
         try:
-            result = seams.train_arm({**method.spec, "name": method.name}, data, seed, train_cfg, metric_spec=spec.metric)
+            result = seams.train_arm(method_spec, data, seed, train_cfg, metric_spec=spec.metric, unused_validation=spec.unused_validation)
             train_seconds = time.perf_counter() - t0
             value = seams.metric(result.predictions, data.y_test, metric_spec=spec.metric)
             training = _training(method.name, item, seed, value, result)
@@ -117,6 +118,8 @@ def run_branch(
             # Name the arm: Metaflow prints this line and, through the chain, the original traceback.
             raise RuntimeError(f"{arm}: {_reason(exc)}") from exc
         record["timing"]["training_seconds"].append(train_seconds)
+        # How many rows the trainer was handed to fit on (train, or train + validation: seams.fit_data).
+        training["fit_rows"] = len(seams.fit_data(method_spec, data, spec.unused_validation).y_train)
         record["trainings"].append(training)
         if "reused" in arms[number - 1]:  # --reuse verify: this arm was recomputed to check the reused one
             check_reused(arms[number - 1], record["trainings"][-1], fingerprint, branch["key"])

@@ -233,6 +233,7 @@ def arm_keys(spec: ExperimentSpec, branch: Mapping[str, Any]) -> list[str]:
         "data_axes": dict(branch["data_axes"]),
         "seed": branch["seed"],
         "metric": spec.metric,
+        "unused_validation": spec.unused_validation,  # which rows a method without validation fits on
         "lock": lock_fingerprint(),
         "platform": platform_triple(),
     }
@@ -424,7 +425,7 @@ def reused_training(arm: Mapping[str, Any], item: Any) -> dict[str, Any]:
         "val_score": source["val_score"],
         "info": dict(source["info"]),
         "history": {name: list(values) for name, values in source["history"].items()},
-        **{key: source[key] for key in ("failure",) if key in source},
+        **{key: source[key] for key in ("failure", "fit_rows") if key in source},
     }
 
 

@@ -17,7 +17,7 @@ from components.constants import FOLD_AXIS, LAUNCH_KEY, RESULTS_SCHEMA
 from components.spec.declarations import locate
 from components.engine.planner import branches, plan_summary
 
-__all__ = ["SCHEMA", "aggregate_records", "build_results", "failures", "observations", "plan_run", "provenance"]
+__all__ = ["SCHEMA", "aggregate_records", "build_results", "failures", "fit_rows", "observations", "plan_run", "provenance"]
 
 #: Version of the ``results`` layout (its types are in :mod:`components.schema`).
 SCHEMA = RESULTS_SCHEMA
@@ -129,9 +129,24 @@ def build_results(
         "paired": list(aggregate["paired"]),
         "contrasts": list(aggregate.get("contrasts", ())),
         "provenance": dict(provenance or {}),
+        "fit_rows": fit_rows(records),
         # Arms that failed a seam check under nan_policy: omit (their values are dropped from the cells).
         **({"failures": failed} if (failed := failures(records)) else {}),
     }
+
+
+def fit_rows(records: list[Mapping[str, Any]]) -> dict[str, list[int]]:
+    """``{method: [fewest, most]}`` rows its trainer was handed to fit on, over every arm of the run.
+
+    The two differ by the split's rounding (folds of unequal size) or by a
+    data axis that sets the training size.
+    """
+    seen: dict[str, list[int]] = {}
+    for record in records:
+        for training in record.get("trainings", ()):  # hand-built records in tests may carry observations only
+            if "fit_rows" in training:
+                seen.setdefault(training["method"], []).append(training["fit_rows"])
+    return {method: [min(rows), max(rows)] for method, rows in seen.items()}
 
 
 def failures(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:

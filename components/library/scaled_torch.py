@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from components.spec.declarations import trainer
-from components.library.torch_train import TORCH_TRAINING_KEYS, HEADS, TorchParams, checkpoint_budget, train_torch
+from components.library.torch_train import TORCH_TRAINING_KEYS, HEADS, TorchParams, checkpoint_budget, train_torch, uses_callbacks
 from components.spec.seams import Dataset, Scorer, TrainResult
 
 __all__ = ["ScaledTorchParams", "standardize", "train_torch_scaled"]
@@ -59,6 +59,7 @@ def standardize(data: Dataset) -> Dataset:
         "scaling statistics from the training split only"
     ),
     selection_budget=checkpoint_budget,
+    uses_validation=uses_callbacks,
 )
 def train_torch_scaled(params: ScaledTorchParams, data: Dataset, seed: int, training: Mapping[str, object], scorer: Scorer) -> TrainResult:
     """Scale the inputs as ``params.scaling`` says (fitted on ``data.X_train``), then train with :func:`train_torch`."""

@@ -14,8 +14,11 @@ The estimator's parameters are validated by scikit-learn's own constraints
 config key: when the estimator has one, it is set from the arm's seed
 (:func:`components.seeding.library_seed`: scikit-learn takes seeds below
 ``2**32``), so scikit-learn never falls back to NumPy's global random state. The estimator is
-fitted on the training split only (a ``Pipeline`` keeps preprocessing inside
-that fit); the validation split is only scored.
+fitted on the training split it is handed (a ``Pipeline`` keeps preprocessing
+inside that fit); it uses no validation split (``uses_validation=False``), so
+under cross-validation, where validation rows come from the training fold, the
+seam hands it the whole training fold (:func:`components.spec.seams.fit_data`),
+and its validation score is then measured on rows it was fitted on (telemetry only).
 """
 
 from __future__ import annotations
@@ -156,8 +159,11 @@ def search_budget(settings: Mapping[str, Any], training: Mapping[str, Any]) -> t
     params=EstimatorParams,
     tasks=("binary", "multiclass", "regression"),
     reads_training=(),
+    # Reviewed text (a fact of the fidelity worksheet): under cross-validation the "whole training split" is the whole
+    # training fold, validation rows included, since the trainer declares uses_validation=False (seams.fit_data).
     data_order="the estimator's own (scikit-learn fits on the whole training split; stochastic estimators draw from random_state = the arm's seed)",
     selection="the fitted estimator; no validation-based selection",
+    uses_validation=False,
     selection_budget=search_budget,
     imports=("sklearn",),
 )

@@ -273,7 +273,8 @@ def _dataset(params: TableParams, seed: int) -> Dataset:
     split = table_split(params, seed)
     n_classes = len(params.classes) if isinstance(params, ClassTableParams) else None
     parts = [a for rows in (split.train, split.val, split.test) for a in (X[rows], y[rows])]
-    return Dataset(params._task, *parts, n_classes=n_classes)
+    # Validation is an inner fold of the training fold, so a method that uses no validation fits on both (seams.fit_data).
+    return Dataset(params._task, *parts, n_classes=n_classes, val_from_train=True)
 
 
 def describe_source(params: Mapping[str, Any] | TableParams) -> dict[str, Any]:

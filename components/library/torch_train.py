@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HEADS", "TORCH_TRAINING_KEYS", "Head", "LogregParams", "TorchParams", "TorchTraining", "checkpoint_budget", "configure_torch", "fit", "train_logreg", "train_torch",
+    "uses_callbacks",
 ]
 
 
@@ -226,6 +227,16 @@ def checkpoint_budget(settings: Mapping[str, Any], training: Mapping[str, Any]) 
     return checkpoints, f"best of up to {checkpoints} validation checkpoints ({', '.join(selecting)})"
 
 
+def uses_callbacks(settings: Mapping[str, Any]) -> bool:
+    """Whether :func:`fit` uses the validation split with these method settings: only its callbacks (early stopping) act on it.
+
+    Without callbacks the final epoch's model is reported and the validation
+    evaluations are telemetry, so the method is fitted like any other that uses
+    no validation split (see :func:`components.spec.seams.fit_data`).
+    """
+    return bool(settings.get("callbacks"))
+
+
 #: The training keys the shared torch loop reads: a trainer built on :func:`fit` declares ``reads_training=TORCH_TRAINING_KEYS``.
 TORCH_TRAINING_KEYS = ("epochs", "lr", "batch_size", "optimizer", "momentum", "weight_decay", "threads", "eval_every", "reshuffle")
 
@@ -237,6 +248,7 @@ TORCH_TRAINING_KEYS = ("epochs", "lr", "batch_size", "optimizer", "momentum", "w
     data_order="minibatches of the training split in an order drawn from the arm's seed; reshuffled per training.reshuffle",
     selection="the final epoch's model, or the best validation epoch when an early-stopping callback restores it",
     selection_budget=checkpoint_budget,
+    uses_validation=uses_callbacks,
     imports=("torch",),
 )
 def train_torch(params: TorchParams, data: Dataset, seed: int, training: Mapping[str, Any], scorer: Scorer) -> TrainResult:
@@ -260,6 +272,7 @@ class LogregParams(Params):
     reads_training=("threads",),
     data_order="full batch (order-free)",
     selection="the L-BFGS optimum; no validation-based selection",
+    uses_validation=False,
     order_free=True,
     selection_budget=lambda settings, training: (1, "the L-BFGS optimum (no validation-based selection)"),
     imports=("torch",),

@@ -471,6 +471,13 @@ def _md_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(headers), "|" + "---|" * len(headers), *(line(r) for r in rows)])
 
 
+def _fit_rows_line(results: Mapping[str, Any]) -> str:
+    """``Fit rows: method n (or lo-hi over branches), ...``: how many rows each method's trainer fitted on; "" when unrecorded."""
+    rows = results.get("fit_rows") or {}
+    shown = [f"{method} {lo}" if lo == hi else f"{method} {lo}-{hi}" for method, (lo, hi) in rows.items()]
+    return f"Fit rows (rows each method was fitted on): {', '.join(shown)}" if shown else ""
+
+
 #: At most this many failed arms are listed under a table; the rest are counted.
 _SHOWN_FAILURES = 20
 
@@ -496,6 +503,8 @@ def _render_text(rs: ResultSet, results: Mapping[str, Any]) -> str:
     parts = [title]
     if results.get("question"):
         parts.append(f"Question: {results['question']}")
+    if _fit_rows_line(results):
+        parts.append(_fit_rows_line(results))
     parts += ["", "Cells: mean and confidence interval over seeds", _text_table(*_cell_rows(rs))]
     if rs.paired:
         parts += [
@@ -526,6 +535,8 @@ def _render_md(rs: ResultSet, results: Mapping[str, Any]) -> str:
     if rs.baseline:
         lines.append(f"- **Baseline:** {rs.baseline}")
     lines.append(f"- **Statistics:** {_describe_stats(rs)}")
+    if _fit_rows_line(results):
+        lines.append(f"- **{_fit_rows_line(results).replace(': ', ':** ', 1)}")
     provenance = results.get("provenance") or {}
     config_hash = results.get("config_hash") or provenance.get("config_hash")
     if config_hash:

@@ -105,6 +105,7 @@ class ExperimentSpec:
     metric_info: Any = None
     split: str = ""
     source: str = ""
+    unused_validation: str = "fit"
 
     def method(self, name: str) -> MethodSpec:
         """Return the method called ``name``."""
@@ -306,6 +307,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
         metric_info=metric_decl.metric,
         split=data_decl.split,
         source=source,
+        unused_validation=_unused_validation(exp),
     )
 
 
@@ -323,8 +325,21 @@ def _name(name: str) -> str:
     return name
 
 
+def _unused_validation(exp: Mapping[str, Any]) -> str:
+    """``experiment.unused_validation`` (optional, ``fit`` when absent): see :func:`components.spec.seams.fit_data`."""
+    from components.spec.seams import UNUSED_VALIDATION
+
+    value = exp.get("unused_validation", "fit")
+    if value not in UNUSED_VALIDATION:
+        raise ConfigError(
+            f"experiment.unused_validation is {excerpt(value)}; valid: {', '.join(UNUSED_VALIDATION)} (fit: a method that uses no "
+            "validation split also fits on validation rows carved from its training part; hold_out: it never sees them)"
+        )
+    return value
+
+
 #: Keys an experiment may set.
-EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "axes", "statistics", "source")
+EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "axes", "statistics", "source", "unused_validation")
 #: The repository root, against which ``experiment.source`` is resolved.
 
 

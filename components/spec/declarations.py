@@ -173,6 +173,10 @@ class Declaration:
     (1: none) for the method's settings and one cell's training values; ``None``
     when undeclared. ``selects``: for a callback, true when it chooses the
     reported model among the validation checkpoints (early stopping).
+    ``uses_validation``: for a trainer, whether it uses the validation split
+    (early stopping, selection), as a bool or ``fn(settings) -> bool`` of the
+    method's settings; a trainer that does not is handed the whole training part
+    (see :func:`components.spec.seams.fit_data`).
     """
 
     role: str
@@ -187,6 +191,12 @@ class Declaration:
     order_free: bool = False
     selection_budget: Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[int | None, str]] | None = None
     selects: bool = False
+    uses_validation: bool | Callable[[Mapping[str, Any]], bool] = True
+
+    def reads_validation(self, settings: Mapping[str, Any]) -> bool:
+        """Whether this trainer, with the method's ``settings``, uses the validation split."""
+        flag = self.uses_validation
+        return bool(flag(settings) if callable(flag) else flag)
 
 
 def _attach(declaration: Declaration) -> Callable[[Any], Any]:
@@ -213,6 +223,7 @@ def trainer(
     reads_training: tuple[str, ...],
     data_order: str,
     selection: str,
+    uses_validation: bool | Callable[[Mapping[str, Any]], bool],
     imports: tuple[str, ...] = (),
     order_free: bool = False,
     selection_budget: Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[int | None, str]] | None = None,
@@ -229,13 +240,19 @@ def trainer(
     training) -> (count, how)`` says how many configurations the reported model
     is selected from, e.g. ``(1, "no selection")`` or ``(40, "best of 40
     validation checkpoints")``; without it the review flags the method's budget
-    as undeclared.
+    as undeclared. ``uses_validation`` (required) says whether the trainer uses
+    the validation split, ``True``/``False`` or ``fn(settings) -> bool``; one that
+    does not is fitted on the whole training part when the dataset's validation
+    rows were carved from it (cross-validation), unless the experiment sets
+    ``unused_validation: hold_out``.
     """
+    if not (isinstance(uses_validation, bool) or callable(uses_validation)):
+        raise TypeError(f"trainer(uses_validation=...) must be True, False or fn(settings) -> bool, got {uses_validation!r}")
     return _attach(
         Declaration(
             "trainer", params, tasks=tuple(tasks), reads_training=tuple(reads_training),
             data_order=data_order, selection=selection, imports=tuple(imports),
-            order_free=order_free, selection_budget=selection_budget,
+            order_free=order_free, selection_budget=selection_budget, uses_validation=uses_validation,
         )
     )
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -30,10 +30,12 @@ __all__ = [
     "SeamError",
     "Scorer",
     "TrainResult",
+    "UNUSED_VALIDATION",
     "build_model",
     "check_dataset",
     "check_predictions",
     "check_value",
+    "fit_data",
     "implementation",
     "make_data",
     "metric",
@@ -55,6 +57,11 @@ class Dataset:
     int64 class labels of shape ``(n,)`` in ``0..n_classes-1`` for
     classification, float32 targets of shape ``(n,)`` for regression.
     ``n_classes`` is the number of classes (``None`` for regression).
+    ``val_from_train`` is true when the validation rows were carved out of the
+    training part (cross-validation: validation is one inner fold of the
+    training fold), so a method that uses no validation split fits on
+    ``train + val`` (:func:`fit_data`); false when validation is a sample of its
+    own, as in a generator that draws ``n_train`` and ``n_val`` separately.
     """
 
     task: str
@@ -65,6 +72,7 @@ class Dataset:
     X_test: np.ndarray
     y_test: np.ndarray
     n_classes: int | None = None
+    val_from_train: bool = False
 
     @property
     def n_features(self) -> int:
@@ -317,12 +325,46 @@ def build_model(model_spec: Mapping[str, Any], *, in_features: int, out_features
 METHOD_KEYS = ("kind", "name")
 
 
-def train_arm(method_spec: Mapping[str, Any], data: Dataset, seed: int, train_cfg: Mapping[str, Any], *, metric_spec: Mapping[str, Any]) -> TrainResult:
+#: ``experiment.unused_validation``: what a method that uses no validation split does with validation rows carved from its training part.
+UNUSED_VALIDATION = ("fit", "hold_out")
+
+
+def fit_data(method_spec: Mapping[str, Any], data: Dataset, unused_validation: str = "fit") -> Dataset:
+    """The dataset the trainer ``method_spec`` names is handed: which rows it may fit on.
+
+    A trainer that uses the validation split (its declaration's
+    ``uses_validation``) fits on ``X_train`` and validates on ``X_val``. One that
+    does not is handed the whole training part, ``X_train`` followed by
+    ``X_val``, when ``data.val_from_train`` (cross-validation) and
+    ``unused_validation`` is ``fit`` (the default); ``hold_out`` keeps those
+    rows out of its fit, as methods that use validation do. ``X_val`` stays, so
+    its validation score is then measured on rows it fitted (telemetry only).
+    """
+    if unused_validation not in UNUSED_VALIDATION:
+        raise ValueError(f"experiment.unused_validation is {unused_validation!r}; valid: {', '.join(UNUSED_VALIDATION)}")
+    name = method_spec.get("name", method_spec.get(TARGET))
+    _, declaration = implementation(method_spec, "trainer", f"method.{name}")
+    if not data.val_from_train or unused_validation == "hold_out" or declaration.reads_validation(method_spec):
+        return data
+    return replace(data, X_train=np.concatenate([data.X_train, data.X_val]), y_train=np.concatenate([data.y_train, data.y_val]))
+
+
+def train_arm(
+    method_spec: Mapping[str, Any],
+    data: Dataset,
+    seed: int,
+    train_cfg: Mapping[str, Any],
+    *,
+    metric_spec: Mapping[str, Any],
+    unused_validation: str = "fit",
+) -> TrainResult:
     """Train one arm with the trainer ``method_spec`` names; return a :class:`TrainResult`.
 
     The trainer is handed only the training keys it declares it reads
-    (``reads_training``), and validates with ``metric_spec``'s metric. Its test
-    predictions are checked by :func:`check_predictions`.
+    (``reads_training``), the rows :func:`fit_data` gives it, and validates with
+    ``metric_spec``'s metric. Its test predictions are checked by
+    :func:`check_predictions`. (The branch records how many rows it fitted on:
+    ``len(fit_data(...).y_train)``.)
     """
     name = method_spec.get("name", method_spec.get(TARGET))
     CALLS["train_arm"] += 1
@@ -330,6 +372,7 @@ def train_arm(method_spec: Mapping[str, Any], data: Dataset, seed: int, train_cf
     fn, declaration = implementation(method_spec, "trainer", f"method.{name}")
     params = settings(method_spec, declaration, exclude=METHOD_KEYS)
     training = {key: train_cfg[key] for key in declaration.reads_training}
+    data = fit_data(method_spec, data, unused_validation)
     result = fn(params, data, seed, training, scorer(metric_spec))
     if not isinstance(result, TrainResult):
         raise SeamError("train_arm", f"returned a {type(result).__name__}, not a components.spec.seams.TrainResult")
