@@ -127,3 +127,41 @@ def moto_s3(bucket: str) -> Iterator[tuple[str, Any]]:
         yield endpoint, client
     finally:
         server.stop()
+
+
+def _shared_fixtures(item: pytest.Item) -> list[str]:
+    """The project's module- and session-scoped fixtures ``item`` uses, as ``name@where`` keys."""
+    keys = []
+    for name in item.fixturenames:
+        definitions = item._fixtureinfo.name2fixturedefs.get(name) or ()
+        if not definitions:
+            continue
+        last = definitions[-1]
+        if last.scope in ("module", "package", "session") and not last.func.__module__.startswith(("_pytest", "pytest")):
+            keys.append(f"{name}@{last.baseid if last.scope != 'session' else 'session'}")
+    return keys
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, keep the tests that share a finished run (a module or session fixture) on one worker.
+
+    ``--dist loadgroup`` sends each test to whichever worker is free, so a
+    shared fixture would otherwise be built once per worker: the end-to-end
+    runs behind ``smoke_run`` and the module fixtures of ``test_reuse`` would
+    run twice. Tests linked through any shared fixture form one group
+    (union-find over the fixtures they use); every other test runs anywhere.
+    """
+    parent: dict[str, str] = {}
+
+    def find(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    used = {item.nodeid: _shared_fixtures(item) for item in items}
+    for keys in used.values():
+        for key in keys[1:]:
+            parent[find(key)] = find(keys[0])
+    for item in items:
+        if used[item.nodeid]:
+            item.add_marker(pytest.mark.xdist_group(find(used[item.nodeid][0])))

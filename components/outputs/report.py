@@ -81,6 +81,7 @@ _STYLE = {
     "axes.spines.right": False,
 }
 _WIDTH = 10.0  # inches; at the card's 100 dpi that is 1000 px, about the card's column width
+_TEXT_ROOM = 0.96  # share of the figure's width a title or the legend may take
 _MAX_COLUMNS = 3
 
 
@@ -213,10 +214,45 @@ def _include_zero(ax: Any) -> None:
 
 
 def _new_figure(nrows: int, ncols: int, height: float, **kwargs: Any) -> tuple[Any, Any]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(_WIDTH, height), layout="constrained")
+    FigureCanvasAgg(fig)  # a renderer to measure text with (see _finish)
     return fig, fig.subplots(nrows, ncols, squeeze=False, **kwargs)
+
+
+def _finish(fig: Any, title: str, handles: list[Any], ncols: int) -> None:
+    """Add the legend below the panels and the title above them, each fitted inside the figure's width.
+
+    Constrained layout makes room above and below but never narrows text: a
+    title longer than the figure is wrapped onto more lines, a panel title
+    onto more lines than its panel's width, and the legend loses columns
+    (gains rows) until it fits.
+    """
+    renderer = fig.canvas.get_renderer()
+    room = fig.bbox.width * _TEXT_ROOM
+    for columns in range(max(ncols, 1), 0, -1):
+        legend = fig.legend(handles=handles, loc="outside lower center", ncols=columns, frameon=False)
+        if columns == 1 or legend.get_window_extent(renderer).width <= room:
+            break
+        legend.remove()
+    _wrap(fig.suptitle(title), room, renderer)
+    fig.draw_without_rendering()  # lays the panels out, so their widths are final
+    for ax in fig.axes:
+        if ax.get_visible() and ax.get_title():
+            _wrap(ax.title, max(ax.bbox.width, room / _MAX_COLUMNS), renderer)
+
+
+def _wrap(text: Any, room: float, renderer: Any) -> None:
+    """Re-wrap ``text`` (a matplotlib ``Text``) onto as few lines as keep it within ``room`` pixels."""
+    import textwrap
+
+    words = " ".join(text.get_text().split())
+    width = len(words)
+    while width > 10 and text.get_window_extent(renderer).width > room:
+        width = int(width * 0.85)
+        text.set_text(textwrap.fill(words, width, break_on_hyphens=False))
 
 
 def _hide_unused(axes: Any, used: int) -> None:
@@ -282,8 +318,7 @@ def forest_figure(results: Mapping[str, Any]) -> Any:
         ]
         if no_interval:
             handles.append(Line2D([], [], color="#555555", marker="o", ls="none", markerfacecolor="white", label="mean, no interval"))
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
-        fig.suptitle(f"{results.get('experiment', '')}: mean {metric_label(results)} per cell, {_seed_summary(results)}")
+        _finish(fig, f"{results.get('experiment', '')}: mean {metric_label(results)} per cell, {_seed_summary(results)}", handles, len(handles))
     return fig
 
 
@@ -338,10 +373,8 @@ def paired_figure(results: Mapping[str, Any]) -> Any:
             if v in seen
         ]
         handles.append(Line2D([], [], color="#555555", marker="o", ls="none", markerfacecolor="none", alpha=0.7, label="per-seed difference"))
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
-        fig.suptitle(
-            f"{results.get('experiment', '')}: paired difference vs {baseline} on shared seeds, {_seed_summary(results)}"
-        )
+        title = f"{results.get('experiment', '')}: paired difference vs {baseline} on shared seeds, {_seed_summary(results)}"
+        _finish(fig, title, handles, len(handles))
     return fig
 
 
@@ -515,8 +548,7 @@ def learning_curve_figure(results: Mapping[str, Any], records: Iterable[Mapping[
             handles.append(Line2D([], [], color="#555555", ls="none", marker="x", mew=1.5, label="a run stopped (its last value)"))
         if faint:
             handles.append(Line2D([], [], color="#555555", lw=1.1, alpha=0.45, label="mean of the seeds still running (≥ half)"))
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), frameon=False)
-        fig.suptitle(f"{results.get('experiment', '')}: learning curves, mean over {results.get('seeds', '?')} seeds")
+        _finish(fig, f"{results.get('experiment', '')}: learning curves, mean over {results.get('seeds', '?')} seeds", handles, min(len(handles), 4))
     return fig
 
 
