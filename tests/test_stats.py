@@ -12,6 +12,7 @@ import pytest
 from scipy import stats as sps
 
 from components import stats
+from components.stats import intervals, resampling
 from components.stats import (
     METHODS,
     aggregate,
@@ -153,7 +154,7 @@ def test_quantiles_by_selection_match_full_sort(size):
     ordered = np.sort(values, axis=1)
     expected = np.column_stack([_reference_quantile(ordered, levels[:, j]) for j in range(4)])
     for rows in (slice(None), [0], [0, 3]):  # shared and per-row positions
-        got = stats._quantiles(values[rows].copy(), levels[rows])
+        got = intervals._quantiles(values[rows].copy(), levels[rows])
         np.testing.assert_array_equal(got, expected[rows])
 
 
@@ -180,7 +181,7 @@ def test_t_from_key_matches_direct_studentization_and_keeps_order():
     resamples[:3] = resamples[:3, :1]  # all-equal resamples: no spread
     deviations = resamples - resamples.mean()
     s, q = deviations.sum(axis=1), (deviations**2).sum(axis=1)
-    t = stats._t_from_key(s * np.abs(s) / q, n)
+    t = resampling.t_from_key(s * np.abs(s) / q, n)
     with np.errstate(divide="ignore"):
         direct = (resamples.mean(axis=1) - resamples.mean()) / (resamples.std(axis=1, ddof=1) / math.sqrt(n))
     assert np.isinf(t[:3]).all() and (np.sign(t[:3]) == np.sign(s[:3])).all()
@@ -279,7 +280,7 @@ def test_bootstrap_ci_rows_sharing_a_seed_match_their_own_ci():
 def test_bootstrap_ci_group_spanning_several_chunks_draws_its_indices_once(monkeypatch):
     samples = np.random.default_rng(12).normal(size=(15, 6))
     seeds = [1] * 8 + [2] * 7
-    monkeypatch.setattr(stats, "_rows_per_chunk", lambda n_resamples: 3)  # both groups span chunks
+    monkeypatch.setattr(resampling, "rows_per_chunk", lambda n_resamples: 3)  # both groups span chunks
     for method in ("bootstrap-t", "percentile"):
         low, high = bootstrap_ci(samples, method=method, n_resamples=2_000, rngs=seeds)
         for row in (0, 7, 8, 14):
@@ -507,7 +508,7 @@ def test_aggregate_baseline_absent_from_one_cell_raises_naming_cell():
 @pytest.mark.parametrize(
     "settings, start",
     [
-        ({"methd": "bca"}, "methd: unknown setting; known: confidence, contrasts, method, multiplicity, n_resamples, nan_policy, seed"),
+        ({"methd": "bca"}, "methd: unknown setting; known: confidence, contrasts, cv_interval, method, multiplicity, n_resamples, nan_policy, seed"),
         ({"method": 3}, "method: unknown statistics method 3"),
         ({"confidence": 95}, "confidence: confidence must be strictly between 0 and 1 (0.95 for 95%)"),
         ({"confidence": True}, "confidence: "),
@@ -594,3 +595,16 @@ def test_bootstrap_ci_tiny_resample_counts_stay_quiet():
         for method in METHODS:
             low, high = bootstrap_ci(samples, method=method, n_resamples=1, rngs=range(30))
             assert low.shape == high.shape == (30,)
+
+
+@pytest.mark.parametrize("rows_per_chunk", [1, 2, 1000])
+def test_aggregate_numbers_do_not_depend_on_where_rows_are_chunked(monkeypatch, rows_per_chunk):
+    observations = [
+        {"axes": {"a": a}, "method": m, "seed": s, "value": 0.5 + 0.01 * ((7 * s + 3 * a + len(m)) % 11)}
+        for a in range(4) for m in ("base", "mlp") for s in range(6)
+    ]
+    expected = aggregate(observations, baseline="base", n_resamples=500)
+    calls = []
+    monkeypatch.setattr(resampling, "rows_per_chunk", lambda n_resamples: calls.append(n_resamples) or rows_per_chunk)
+    assert aggregate(observations, baseline="base", n_resamples=500) == expected
+    assert calls  # the engine asked the patched function
