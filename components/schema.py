@@ -154,7 +154,9 @@ class PairedRow(TypedDict, total=False):
     reference method, or ``{axis: reference value}``). ``verdict`` is
     family-wise (see ``results["statistics"]["multiplicity"]``),
     ``verdict_per_row`` the row's own; ``p_value``/``p_adjusted`` are the raw
-    and family-adjusted p-values; ``wins`` counts seeds where the method did
+    and family-adjusted p-values, ``p_signflip`` the exact sign-flip test's
+    (the row's ``p_value`` when all its differences are equal and it has no
+    interval); ``wins`` counts seeds where the method did
     better. Under cross-validation ``diffs`` are per replicate, ``fold_diffs``
     per (replicate, fold).
     """
@@ -170,6 +172,7 @@ class PairedRow(TypedDict, total=False):
     ci_low: Required[float | None]
     ci_high: Required[float | None]
     p_value: Required[float | None]
+    p_signflip: Required[float | None]
     p_adjusted: Required[float | None]
     wins: Required[float | None]
     p_improve: Required[float | None]

@@ -105,6 +105,9 @@ def test_surface_uses_fold_aware_intervals_and_records_the_dataset_hash():
     assert results["statistics"]["family_size"] == 2 and results["statistics"]["multiplicity"] == "holm"
     text = _render_text(ResultSet.from_results(results), results)
     assert "95% intervals by Nadeau-Bengio corrected resampled t over replicates x 3 folds" in text
+    # The estimand is stated, and replicates are called repeats, not seeds.
+    assert "the procedure's performance when trained on n - n/3 rows of this population" in text.splitlines()[0]
+    assert "n: repeats of 3-fold cross-validation both sides share" in text and "wins: repeats on which" in text
 
 
 def test_naive_folds_as_seeds_is_available_only_explicitly_and_flagged():

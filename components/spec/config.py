@@ -338,6 +338,11 @@ def _statistics(cfg: Any, folds: bool = False) -> dict[str, Any]:
         )
     if not folds and cv_interval is not None:
         raise ConfigError(f"experiment.statistics.cv_interval is set, but experiment.axes.data has no {FOLD_AXIS} axis")
+    if folds and cfg.get("multiplicity") == "maxt":
+        raise ConfigError(
+            "experiment.statistics.multiplicity: maxt flips the signs of independent seeds, but fold scores are correlated; "
+            "use holm (the default), bonferroni or none with a fold axis"
+        )
     try:
         stats.check_settings(cfg)
     except ValueError as exc:

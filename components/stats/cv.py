@@ -161,17 +161,18 @@ class CorrectedT(Strategy):
         per_replicate = matrix.mean(axis=1)
         flat = matrix.reshape(1, -1)
         ratio = 1.0 / (self.folds - 1)
+        std = float(per_replicate.std(ddof=1)) if len(per_replicate) > 1 else None
         if np.all(flat == flat[0, 0]):
-            mean = low = high = float(flat[0, 0])
-        else:
-            mean_a, low_a, high_a = corrected_t_interval(flat, test_train_ratio=ratio, confidence=self.settings.confidence)
-            mean, low, high = float(mean_a[0]), float(low_a[0]), float(high_a[0])
+            # Equal fold scores: a zero-width interval would claim certainty (the engine gives a comparison the sign-flip p).
+            return {"mean": float(flat[0, 0]), "std": std, "ci_low": None, "ci_high": None, "p_value": None, "flat": True}
+        mean_a, low_a, high_a = corrected_t_interval(flat, test_train_ratio=ratio, confidence=self.settings.confidence)
         return {
-            "mean": mean,
-            "std": float(per_replicate.std(ddof=1)) if len(per_replicate) > 1 else None,
-            "ci_low": _clip(low, bounds),
-            "ci_high": _clip(high, bounds),
+            "mean": float(mean_a[0]),
+            "std": std,
+            "ci_low": _clip(float(low_a[0]), bounds),
+            "ci_high": _clip(float(high_a[0]), bounds),
             "p_value": float(corrected_t_p_value(flat, test_train_ratio=ratio)[0]) if want_p else None,
+            "flat": False,
         }
 
     def describe(self, block: dict[str, Any]) -> dict[str, Any]:

@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from components.schema import Aggregate, CellRow, PairedRow
-from components.seeding import canonical
+import numpy as np
+
+from components.seeding import canonical, derive_seed
 from components.stats.cells import Cell, cell_sort_key, collect, describe, normalize_axes, value_key
 from components.stats.cv import CorrectedT, NaiveFolds
 from components.stats.intervals import Bootstrap, Row, RowSummary, Strategy
 from components.stats.multiplicity import adjust_p_values, family_verdict, wins
 from components.stats.resampling import replicate_seed
+from components.stats.signflip import flip_t, maxt_adjust, sign_flip_p
 from components.stats.settings import DEFAULT_METHOD, DEFAULT_MULTIPLICITY, Bounds, Settings, check_bounds, difference_bounds, settings_from
 
 __all__ = ["aggregate", "strategy_for"]
@@ -76,6 +79,7 @@ def aggregate(
     cv_interval: str | None = None,
     fold_axis: str | None = None,
     folds: int | None = None,
+    resolution: float | None = None,
 ) -> Aggregate:
     """Per-cell means with confidence intervals, paired differences against ``baseline`` and declared contrasts.
 
@@ -89,14 +93,18 @@ def aggregate(
         Method every other method is compared with, within the same axes.
     higher_is_better : bool
         Direction of the metric; used for ``wins`` and ``verdict``.
-    method, confidence, n_resamples, seed, nan_policy, multiplicity, contrasts, cv_interval
+    method, confidence, n_resamples, seed, nan_policy, multiplicity, contrasts, cv_interval, resolution
         The statistics settings (:class:`components.stats.settings.Settings`):
         interval method (:data:`~components.stats.settings.METHODS`), two-sided
         level, bootstrap resamples, root seed of every resampling stream, what
         to do with NaN/infinite values (``raise``, or ``omit`` and count them in
         ``n_dropped``), the family-wise correction over all comparisons of the
-        call, declared contrasts (:func:`~components.stats.settings.check_contrasts`),
-        and with folds the cross-validation interval.
+        call (``maxt``: Westfall-Young step-down on the rows' joint sign-flip
+        distribution, drawn ``n_resamples`` times), declared contrasts
+        (:func:`~components.stats.settings.check_contrasts`), with folds the
+        cross-validation interval, and the metric's resolution (Student-t adds
+        ``resolution**2 / 12`` to every row's variance, so ties cannot give a
+        zero-width interval).
     stream_axes : sequence of str, optional
         The axes that identify a replicate besides its seed (default: all axes).
         Rows whose values on these axes and whose seed sets agree are resampled
@@ -134,7 +142,7 @@ def aggregate(
     """
     settings = settings_from(
         dict(method=method, confidence=confidence, n_resamples=n_resamples, seed=seed, nan_policy=nan_policy,
-             multiplicity=multiplicity, contrasts=contrasts, cv_interval=cv_interval)
+             multiplicity=multiplicity, contrasts=contrasts, cv_interval=cv_interval, resolution=resolution)
     )
     if (fold_axis is None) != (folds is None):
         raise ValueError("fold_axis and folds go together: pass both for a cross-validated experiment, or neither")
@@ -155,7 +163,7 @@ def aggregate(
         [False] * len(cell_rows) + [True] * len(comparisons),
     )
     cells_out = [_cell_entry(strategy, cell, row, s) for cell, row, s in zip(ordered, cell_rows, summaries)]
-    rows_out, family_size = _family(strategy, comparisons, summaries[len(cell_rows):], higher_is_better)
+    rows_out, family_size = _family(strategy, comparisons, summaries[len(cell_rows):], higher_is_better, streams)
     n_paired = sum("baseline" in c.header for c in comparisons)
     block = {
         "method": settings.method,
@@ -218,6 +226,13 @@ class _Streams:
                 raise ValueError(f"stream_axes names {', '.join(map(repr, unknown))}, which no observation has; axes: {sorted(known)}")
         self.points: dict[str, tuple[dict[str, Any], str]] = {}
         self.streams: dict[tuple[str, tuple[int, ...]], int] = {}
+
+    def point(self, cell: Cell) -> str:
+        """The canonical text of ``cell``'s stream-axis point: rows there are measured on the same replicates."""
+        if cell.text not in self.points:
+            axes = {k: v for k, v in cell.axes.items() if self.axes is None or k in self.axes}
+            self.points[cell.text] = (axes, canonical(axes))
+        return self.points[cell.text][1]
 
     def __call__(self, cell: Cell, seeds: Sequence[int]) -> int:
         if cell.text not in self.points:
@@ -294,7 +309,7 @@ def _cell_entry(strategy: Strategy, cell: Cell, row: Row, summary: RowSummary) -
     }
     entry = strategy.cell_layout(entry)
     if summary["ci_low"] is None:
-        entry["note"] = strategy.note(len(row.values))
+        entry["note"] = strategy.note(len(row.values), summary["flat"])
     if cell.dropped:
         entry["n_dropped"] = cell.dropped
     strategy.finish(entry)
@@ -302,22 +317,31 @@ def _cell_entry(strategy: Strategy, cell: Cell, row: Row, summary: RowSummary) -
 
 
 def _family(
-    strategy: Strategy, comparisons: Sequence[_Comparison], summaries: Sequence[RowSummary], higher_is_better: bool
+    strategy: Strategy, comparisons: Sequence[_Comparison], summaries: Sequence[RowSummary], higher_is_better: bool,
+    streams: _Streams | None,
 ) -> tuple[list[PairedRow], int]:
     """The comparison rows with family-wise verdicts, and the family's size."""
     settings = strategy.settings
     alpha = 1 - settings.confidence
-    # A row without an interval has no p-value and stays out of the family.
-    raw = [s["p_value"] if s["ci_low"] is not None else None for s in summaries]
-    adjusted = adjust_p_values(raw, settings.multiplicity)
+    flips = [_sign_flip(strategy, c.row) for c in comparisons]
+    # A row with an interval has its own test's p; a row of equal differences the exact sign-flip p;
+    # a row with neither (fewer than 2 seeds) stays out of the family.
+    raw = [
+        s["p_value"] if s["ci_low"] is not None else flip if s["flat"] and len(c.row.values) >= 2 else None
+        for c, s, flip in zip(comparisons, summaries, flips)
+    ]
+    if settings.multiplicity == "maxt":
+        adjusted = _maxt(strategy, comparisons, raw, streams)
+    else:
+        adjusted = adjust_p_values(raw, settings.multiplicity)
     rows = []
-    for comparison, summary, p_raw, p_adj in zip(comparisons, summaries, raw, adjusted):
+    for comparison, summary, p_raw, p_adj, flip in zip(comparisons, summaries, raw, adjusted, flips):
         diffs = strategy.values(comparison.row)
         low, high, mean = summary["ci_low"], summary["ci_high"], summary["mean"]
         won = wins(diffs, higher_is_better)
         verdict, per_row = family_verdict(
             low, high, p_adj, 0.0 if mean is None else mean,
-            multiplicity=settings.multiplicity, alpha=alpha, higher_is_better=higher_is_better,
+            multiplicity=settings.multiplicity, alpha=alpha, higher_is_better=higher_is_better, p_value=p_raw,
         )
         entry: dict[str, Any] = {
             "axes": dict(comparison.cell.axes),
@@ -328,6 +352,7 @@ def _family(
             "ci_low": low,
             "ci_high": high,
             "p_value": p_raw,
+            "p_signflip": flip,
             "p_adjusted": p_adj,
             "wins": won if diffs else None,
             "p_improve": won / len(diffs) if diffs else None,
@@ -338,7 +363,47 @@ def _family(
             **strategy.extra(comparison.row, paired=True),
         }
         if low is None:
-            entry["note"] = strategy.note(len(comparison.row.values))
+            entry["note"] = strategy.note(len(comparison.row.values), summary["flat"])
         strategy.finish(entry)
         rows.append(cast(PairedRow, entry))
     return rows, sum(p is not None for p in raw)
+
+
+def _sign_flip(strategy: Strategy, row: Row) -> float | None:
+    """The exact sign-flip p-value of a comparison's per-replicate differences (``None`` without any)."""
+    values = strategy.values(row)
+    if not values:
+        return None
+    return sign_flip_p(values, derive_seed("axisflow.stats", "signflip", strategy.settings.seed, strategy.seeds(row)))
+
+
+def _maxt(strategy: Strategy, comparisons: Sequence[_Comparison], raw: Sequence[float | None], streams: _Streams | None) -> list[float | None]:
+    """Westfall-Young max-T adjusted p-values of the rows in the family (``raw`` not ``None``).
+
+    Rows measured at the same stream point share one sign per seed in every draw:
+    the joint sign-flip distribution keeps the correlation between those rows.
+    """
+    if streams is None or not isinstance(strategy, Bootstrap) or isinstance(strategy, NaiveFolds):
+        raise ValueError("multiplicity 'maxt' needs per-seed rows; under cross-validation use holm, bonferroni or none")
+    members = [i for i, p in enumerate(raw) if p is not None]
+    out: list[float | None] = [None] * len(raw)
+    if not members:
+        return out
+    draws = strategy.settings.n_resamples
+    rng = np.random.default_rng(derive_seed("axisflow.stats", "maxt", strategy.settings.seed))
+    columns: dict[tuple[str, int], int] = {}
+    for i in members:
+        point = streams.point(comparisons[i].cell)
+        for seed in comparisons[i].row.units:
+            columns.setdefault((point, seed), len(columns))
+    signs = rng.choice(np.array([1.0, -1.0]), size=(draws, len(columns)))
+    observed, null = [], np.empty((draws, len(members)))
+    for j, i in enumerate(members):
+        row = comparisons[i].row
+        diffs = np.asarray(row.values, dtype=np.float64)
+        index = [columns[streams.point(comparisons[i].cell), seed] for seed in row.units]
+        observed.append(float(flip_t(diffs[None, :], np.ones((1, diffs.size)), strategy.floor)[0]))
+        null[:, j] = flip_t(diffs, signs[:, index], strategy.floor)
+    for i, p in zip(members, maxt_adjust(observed, null)):
+        out[i] = p
+    return out

@@ -357,13 +357,16 @@ def _intervals(
     confidence: float,
     n_resamples: int,
     want_p: npt.NDArray[np.bool_] | None,
+    floor: float = 0.0,
 ) -> tuple[Floats, Floats, Floats]:
     """Intervals of every row and, for rows where ``want_p`` is true, the p-value of "mean = 0".
 
-    The p-value is the interval's own: the smallest ``1 - confidence`` at which
-    the row's interval (same method, same resamples) excludes 0, so a
-    per-row verdict and ``p < 1 - confidence`` agree. NaN where not asked for
-    or undefined.
+    The p-value is the interval's own: the level ``a`` at which the row's
+    ``1 - a`` interval (same method, same resamples) reaches 0 -- Student-t's
+    test for ``student-t``, the inversion of the bootstrap interval otherwise
+    (:func:`_p_values`) -- so ``p < 1 - confidence`` exactly when the printed
+    interval excludes 0. NaN where not asked for or undefined. ``floor`` is
+    added to Student-t's variance (a declared resolution; other methods ignore it).
     """
     rows, n = samples.shape
     low = np.full(rows, np.nan)
@@ -372,16 +375,25 @@ def _intervals(
     if n < 2 or rows == 0:
         return low, high, p
     flat = samples.max(axis=1) == samples.min(axis=1)
+    if method == "student-t" and floor > 0:
+        flat[:] = False  # the floor gives every row a spread
     low[flat] = high[flat] = samples[flat, 0]
     # An all-equal row's interval is [v, v] at every level: it excludes 0 unless v is 0.
     p[flat] = np.where(samples[flat, 0] == 0, 1.0, 0.0)
     todo = np.flatnonzero(~flat)
     alpha = (1 - confidence) / 2
     if method == "student-t":
-        low[todo], high[todo] = student_t_ci(samples[todo], confidence=confidence)
         part = samples[todo]
+        mean = part.mean(axis=1)
+        # Without a floor, the same arithmetic as student_t_ci (published numbers do not move).
+        spread = np.sqrt(part.var(axis=1, ddof=1) + floor) if floor else part.std(axis=1, ddof=1)
+        se = spread / math.sqrt(n)
+        from scipy import stats
+
+        half = stats.t.ppf(0.5 + confidence / 2, n - 1) * spread / math.sqrt(n)
+        low[todo], high[todo] = mean - half, mean + half
         with np.errstate(divide="ignore"):
-            t_obs = part.mean(axis=1) / (part.std(axis=1, ddof=1) / math.sqrt(n))
+            t_obs = mean / se
         from scipy import special
 
         p[todo] = 2 * special.stdtr(n - 1, -np.abs(t_obs))
@@ -398,12 +410,6 @@ def _intervals(
             theta_b, keys = resample(part, chunk_rngs, n_resamples, means=not studentized, studentized=studentized, draws=draws)
             stats = keys if studentized else theta_b
             assert stats is not None  # resample computes what is asked for
-            if method == "hybrid-t":
-                # Its p-value has a closed form (:func:`_hybrid_p_values`): no sorting needed.
-                low[chunk], high[chunk] = _t_interval(part, stats, method, alpha, transform)
-                if want_p is not None:
-                    p[chunk] = _hybrid_p_values(part, low[chunk], high[chunk], alpha)
-                continue
             asked = [] if want_p is None else [j for j, i in enumerate(chunk) if want_p[i]]
             rest = [j for j in range(len(chunk)) if want_p is None or not want_p[chunk[j]]]
             if rest:
@@ -422,7 +428,7 @@ def _intervals(
                 target = [chunk[j] for j in asked]
                 level = np.full(len(asked), 2 * alpha)
                 low[target], high[target] = _sorted_interval(sub, ordered, method, level, transform)
-                p[target] = _p_values(sub, ordered, method, transform)
+                p[target] = _p_values(sub, ordered, method, transform, 2 * alpha)
     if want_p is not None:
         p[~want_p] = np.nan
     return low, high, p
@@ -439,35 +445,6 @@ def _t_interval(samples: Floats, keys: Floats, method: str, alpha: float, transf
         return mean - below * se, mean + above * se
     with np.errstate(invalid="ignore"):
         return mean - t_hi * se, mean - t_lo * se
-
-
-def _hybrid_p_values(samples: Floats, low: Floats, high: Floats, alpha: float) -> Floats:
-    """p-values of ``hybrid-t``: the level at which its interval, rescaled with Student-t's quantile, reaches 0.
-
-    The interval's shape -- the critical value ``c`` on the side facing 0 -- is
-    bootstrap-t's at the configured level; across levels ``a`` it is taken to
-    scale as Student-t's quantile, ``c(a) = c t(1 - a/2) / t(1 - alpha)``. It
-    excludes 0 iff ``t(1 - a/2) < |t_obs| t(1 - alpha) / c``, so ``p = 2 P(T_{n-1} >
-    |t_obs| t(1 - alpha) / c)``: at ``a = 2 alpha`` the printed interval, and no
-    resample-noisy far-tail quantiles in the small p-values a family-wise
-    correction needs. ``c`` is taken no smaller than Student-t's ``t(1 - alpha)``:
-    a side that bootstrap-t makes shorter than Student-t's is trusted for the
-    interval, not for extrapolating to the far tail (measured: with it, Holm's
-    family-wise error on normal data exceeded its level, 5.4% at 5%). So ``p <
-    2 alpha`` implies the interval excludes 0; the converse fails only for such a
-    short side. Shapes ``(rows, n), (rows,), (rows,) -> (rows,)``.
-    """
-    from scipy import special
-
-    n = samples.shape[1]
-    mean = samples.mean(axis=1)
-    student = _student_quantile(n, 1 - alpha)
-    se = samples.std(axis=1, ddof=1) / math.sqrt(n)
-    # The side's critical value, never below Student-t's (see the docstring).
-    critical = np.maximum(np.where(mean >= 0, mean - low, high - mean) / se, student)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scaled = np.abs(mean) / se * student / critical
-    return np.where(mean == 0, 1.0, 2 * special.stdtr(n - 1, -scaled))
 
 
 def _sorted_quantiles(sorted_values: Floats, levels: Floats, transform: Any = None) -> Floats:
@@ -539,8 +516,13 @@ _P_GRID = 7
 _P_PASSES = 6
 
 
-def _p_values(samples: Floats, sorted_stats: Floats, method: str, transform: Any = None) -> Floats:
-    """Smallest ``a`` at which each row's ``1 - a`` interval excludes 0 (to within 4e-6).
+def _p_values(samples: Floats, sorted_stats: Floats, method: str, transform: Any, level: float) -> Floats:
+    """The ``a`` at which each row's ``1 - a`` interval starts to exclude 0 (to within 4e-6).
+
+    The bracket starts at the printed interval's ``level`` (``1 - confidence``):
+    below it when that interval excludes 0, above it otherwise, and the
+    bracket's midpoint is returned, so ``p < level`` exactly when the printed
+    interval excludes 0, whatever the resolution.
 
     ``sorted_stats`` are the row's resample statistics sorted: ``t*`` keys for
     bootstrap-t and hybrid-t (``transform`` turns them into ``t*``), resample
@@ -552,8 +534,10 @@ def _p_values(samples: Floats, sorted_stats: Floats, method: str, transform: Any
     bca = _bca_parameters(samples, sorted_stats) if method == "bca" else None
     moments = (samples.mean(axis=1), samples.std(axis=1, ddof=1) / math.sqrt(n))
     # Invariant: the interval at level `upper` excludes 0 (or upper = 1), at `lower` it does not (or lower = 0).
-    lower = np.zeros(rows)
-    upper = np.ones(rows)
+    lo, hi = _sorted_interval(samples, sorted_stats, method, np.full(rows, level), transform, bca, moments)
+    excluded = (lo > 0) | (hi < 0)
+    lower = np.where(excluded, 0.0, level)
+    upper = np.where(excluded, level, 1.0)
     fractions = np.arange(1, _P_GRID + 1) / (_P_GRID + 1)
     with np.errstate(invalid="ignore"):
         for _ in range(_P_PASSES):
@@ -565,7 +549,7 @@ def _p_values(samples: Floats, sorted_stats: Floats, method: str, transform: Any
             new_upper = np.where(first < _P_GRID, grid[rows_index, np.minimum(first, _P_GRID - 1)], upper)
             lower = np.where(first > 0, grid[rows_index, np.maximum(first - 1, 0)], lower)
             upper = new_upper
-    return upper
+    return (lower + upper) / 2
 
 
 def bootstrap_t_interval(samples: Any, tstats: Any, *, confidence: float = 0.95) -> tuple[Floats, Floats]:
@@ -637,14 +621,20 @@ def summaries(
     n_resamples: int,
     bounds: list[tuple[float | None, float | None] | None],
     want_p: list[bool],
+    floor: float = 0.0,
 ) -> list[RowSummary]:
     """Mean, std (ddof=1), interval and (where asked) p-value of each variable-length row.
 
     Vectorized over rows of equal length. ``keys[i]`` seeds row ``i``'s
-    generator, ``bounds[i]`` is its range. An all-equal row keeps its value
-    exactly as mean; missing statistics are ``None``.
+    generator, ``bounds[i]`` is its range, ``floor`` is added to Student-t's
+    variance. An all-equal row keeps its value exactly as mean and is ``flat``:
+    unless a floor gives it a spread (``student-t`` only) it gets no interval
+    and no p-value, since its zero-width interval would claim certainty.
+    Missing statistics are ``None``.
     """
-    result: list[RowSummary] = [{"mean": None, "std": None, "ci_low": None, "ci_high": None, "p_value": None} for _ in rows]
+    result: list[RowSummary] = [
+        {"mean": None, "std": None, "ci_low": None, "ci_high": None, "p_value": None, "flat": False} for _ in rows
+    ]
     by_length: dict[int, list[int]] = {}
     for i, row in enumerate(rows):
         by_length.setdefault(len(row), []).append(i)
@@ -661,12 +651,14 @@ def summaries(
         stds = np.where(flat, 0.0, samples.std(axis=1, ddof=1)).tolist()
         generators = rngs_for([keys[i] for i in members], len(members))
         asked = np.array([want_p[i] for i in members])
-        low, high, p = _intervals(samples, generators, method, confidence, n_resamples, asked if asked.any() else None)
-        floor = np.array([_end(bounds[i], 0, -np.inf) for i in members])
-        ceiling = np.array([_end(bounds[i], 1, np.inf) for i in members])
-        low, high = _clip(low, high, (floor, ceiling))
-        for i, mean, std, lo, hi, pv in zip(members, means, stds, low.tolist(), high.tolist(), p.tolist()):
-            result[i].update(mean=mean, std=std)
+        low, high, p = _intervals(samples, generators, method, confidence, n_resamples, asked if asked.any() else None, floor)
+        withheld = flat & (method != "student-t" or floor == 0)
+        low[withheld] = high[withheld] = p[withheld] = np.nan
+        lowest = np.array([_end(bounds[i], 0, -np.inf) for i in members])
+        highest = np.array([_end(bounds[i], 1, np.inf) for i in members])
+        low, high = _clip(low, high, (lowest, highest))
+        for i, mean, std, lo, hi, pv, level in zip(members, means, stds, low.tolist(), high.tolist(), p.tolist(), flat.tolist()):
+            result[i].update(mean=mean, std=std, flat=level)
             if math.isfinite(lo) and math.isfinite(hi):
                 result[i].update(ci_low=lo, ci_high=hi)
             if want_p[i] and not math.isnan(pv):
@@ -684,6 +676,8 @@ class RowSummary(TypedDict):
     ci_low: float | None
     ci_high: float | None
     p_value: float | None
+    #: All values equal (then without an interval unless a resolution floor gives it one).
+    flat: bool
 
 
 @dataclass(frozen=True)
@@ -735,8 +729,13 @@ class Strategy:
         """A cell row's fields in the order the strategy prints them (as built, by default)."""
         return entry
 
-    def note(self, n: int) -> str | None:
-        """The note of a row without an interval (``None``: the row has one)."""
+    def note(self, n: int, flat: bool = False) -> str | None:
+        """The note of a row without an interval."""
+        if flat and n >= 2:
+            return (
+                f"all {n} values equal: no interval (a zero-width one would claim certainty); a comparison's p is the exact "
+                "sign-flip test's; declare experiment.statistics.resolution (e.g. 1/n_test for accuracy) for an interval"
+            )
         if n == 0:
             return "no values: nothing to estimate"
         if n == 1:
@@ -757,6 +756,12 @@ class Bootstrap(Strategy):
 
     resampled = True
 
+    @property
+    def floor(self) -> float:
+        """Variance added by the declared resolution ``r``: ``r**2 / 12``, a rounding error's (Sheppard's correction)."""
+        resolution = self.settings.resolution
+        return 0.0 if resolution is None else resolution**2 / 12
+
     def summarize(self, rows: Sequence[Row], bounds: Sequence[Bounds | None], want_p: Sequence[bool]) -> list[RowSummary]:
         """See :meth:`Strategy.summarize`; the row's stream seeds its generator."""
         return summaries(
@@ -767,4 +772,5 @@ class Bootstrap(Strategy):
             n_resamples=self.settings.n_resamples,
             bounds=list(bounds),
             want_p=list(want_p),
+            floor=self.floor,
         )

@@ -38,6 +38,7 @@ __all__ = [
     "check_multiplicity",
     "check_nan_policy",
     "check_resamples",
+    "check_resolution",
     "check_seed",
     "check_contrasts",
     "check_settings",
@@ -50,8 +51,9 @@ Bounds = tuple[float | None, float | None]
 
 #: Interval methods :func:`aggregate` and :func:`bootstrap_ci` accept.
 METHODS = ("hybrid-t", "bootstrap-t", "bca", "percentile", "basic", "student-t")
-#: Chosen from the coverage and stability study (docs/statistics.md); ``"default"`` is an alias.
-DEFAULT_METHOD = "hybrid-t"
+#: The paired Student-t interval and its own t test: a method with a pedigree for small paired
+#: samples (docs/statistics.md, "The default"); ``"default"`` is an alias.
+DEFAULT_METHOD = "student-t"
 #: ``hybrid-t``: each side's critical value is at least ``HYBRID_FLOOR`` times Student-t's
 #: ``t(n-1)``, and the two together at most ``2 * HYBRID_CAP`` times it (docs/statistics.md).
 HYBRID_FLOOR = 0.8
@@ -59,7 +61,7 @@ HYBRID_CAP = 1.2
 #: What :func:`aggregate` does with NaN or infinite metric values.
 NAN_POLICIES = ("raise", "omit")
 #: Family-wise corrections of the verdicts of one :func:`aggregate` call.
-MULTIPLICITY = ("holm", "bonferroni", "none")
+MULTIPLICITY = ("holm", "maxt", "bonferroni", "none")
 DEFAULT_MULTIPLICITY = "holm"
 #: Declared contrasts: a training-axis (or any axis) value against a reference value
 #: within each method, or one method against another at every axis point.
@@ -99,6 +101,15 @@ def check_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     return int(seed)
+
+
+def check_resolution(resolution: Any) -> float | None:
+    """The metric's resolution in metric units (e.g. ``1/n_test`` for accuracy), positive and finite, or ``None``."""
+    if resolution is None:
+        return None
+    if isinstance(resolution, bool) or not isinstance(resolution, numbers.Real) or not (0 < float(resolution) < math.inf):
+        raise ValueError(f"resolution must be a positive number in metric units (e.g. 0.005 for accuracy on 200 examples), got {resolution!r}")
+    return float(resolution)
 
 
 def check_nan_policy(nan_policy: Any) -> str:
@@ -236,6 +247,7 @@ class Settings(BaseModel):
     multiplicity: Annotated[str, BeforeValidator(check_multiplicity)] = DEFAULT_MULTIPLICITY
     contrasts: Annotated[list[dict[str, Any]], BeforeValidator(check_contrasts)] = []
     cv_interval: Literal["nadeau_bengio", "naive_folds_as_seeds"] | None = None
+    resolution: Annotated[float | None, BeforeValidator(check_resolution)] = None
 
 
 #: The settings an experiment config may set (``experiment.statistics``).
