@@ -57,7 +57,8 @@ CV_INTERVALS = ("nadeau_bengio", "naive_folds_as_seeds")
 #: (fold axis, folds, interval, split; None without a fold axis) added; the fold axis is not in ``axes``.
 #: /4: ``work`` counts only this run's seam calls (arms reused from earlier runs add nothing;
 #: ``provenance.reuse`` counts them and says where each reused arm came from).
-RESULTS_SCHEMA = "axisflow.results/4"
+#: /5: paired and contrast rows carry ``p_signflip``; rows of equal values get no interval (a note says why).
+RESULTS_SCHEMA = "axisflow.results/5"
 #: Version of the branch record layout (types in :mod:`components.schema`).
 #: /3: ``provenance`` (per arm: reuse key, trained or reused, and from which run/task).
 RECORD_SCHEMA = "axisflow.record/3"

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from typing_extensions import NotRequired, TypedDict  # pydantic validates typing.TypedDict only on Python >= 3.12
+from pydantic import ConfigDict, with_config
+from typing_extensions import NotRequired, Required, TypedDict  # pydantic validates typing.TypedDict only on Python >= 3.12
 
 from components.constants import RECORD_SCHEMA, RESULTS_SCHEMA
 
@@ -21,6 +22,7 @@ __all__ = [
     "RECORD_SCHEMA",
     "RESULTS_SCHEMA",
     "RUN_FIELDS",
+    "Aggregate",
     "ArmOrigin",
     "BranchRecord",
     "CellRow",
@@ -117,6 +119,7 @@ class BranchRecord(TypedDict):
     provenance: RecordProvenance
 
 
+@with_config(ConfigDict(extra="forbid"))
 class MetricBlock(TypedDict):
     """The reported metric as the experiment names it and as its implementation declares it."""
 
@@ -128,50 +131,79 @@ class MetricBlock(TypedDict):
     split: str
 
 
+@with_config(ConfigDict(extra="forbid"))
 class CellRow(TypedDict, total=False):
     """One (axis values, method) cell: mean over seeds with its interval and the per-seed values.
 
-    Statistics are ``None`` where nothing can be estimated (e.g. every seed of
-    the cell failed under ``nan_policy: omit``; the row's ``note`` says why).
+    ``ci_low``/``ci_high`` are ``None`` (with a ``note``) when the cell has no
+    interval, and ``mean``/``std`` too when nothing can be estimated (every seed of
+    the cell failed under ``nan_policy: omit``); ``n_dropped`` counts values dropped under ``nan_policy: omit``.
+    Under cross-validation ``values`` are each replicate's mean over its folds,
+    ``fold_values`` the fold scores (replicates x folds) and ``folds`` their number.
     """
 
-    axes: dict[str, Any]
-    method: str
-    n: int
-    mean: float | None
-    std: float | None
-    ci_low: float | None
-    ci_high: float | None
-    values: list[float]
-    seeds: list[int]
+    axes: Required[dict[str, Any]]
+    method: Required[str]
+    n: Required[int]
+    mean: Required[float | None]
+    std: Required[float | None]
+    ci_low: Required[float | None]
+    ci_high: Required[float | None]
+    values: Required[list[float]]
+    seeds: Required[list[int]]
+    note: str
+    n_dropped: int
+    folds: int
+    fold_values: list[list[float]]
 
 
+@with_config(ConfigDict(extra="forbid"))
 class PairedRow(TypedDict, total=False):
     """One comparison on the same seeds (method vs baseline in a cell, or a declared contrast) with its verdict.
 
-    ``verdict`` is family-wise (see ``results["statistics"]["multiplicity"]``),
+    A paired row names its ``baseline``; a contrast row its ``contrast`` (the
+    declared name), ``kind`` (``axis``/``method``) and ``reference`` (the
+    reference method, or ``{axis: reference value}``). ``verdict`` is
+    family-wise (see ``results["statistics"]["multiplicity"]``),
     ``verdict_per_row`` the row's own; ``p_value``/``p_adjusted`` are the raw
-    and family-adjusted p-values; ``wins`` counts seeds where the method did better.
+    and family-adjusted p-values, ``p_signflip`` the exact sign-flip test's
+    (the row's ``p_value`` when all its differences are equal and it has no
+    interval); ``wins`` counts seeds where the method did
+    better. Under cross-validation ``diffs`` are per replicate, ``fold_diffs``
+    per (replicate, fold).
     """
 
-    axes: dict[str, Any]
-    method: str
+    axes: Required[dict[str, Any]]
+    method: Required[str]
     baseline: str
-    n: int
-    mean_diff: float | None
-    ci_low: float | None
-    ci_high: float | None
-    diffs: list[float]
-    seeds: list[int]
-    p_value: float | None
-    p_adjusted: float | None
-    verdict: str | None
-    verdict_per_row: str | None
-    wins: float | None
-    p_improve: float | None
-    contrast: dict[str, Any]
-    name: str
+    contrast: str
+    kind: str
     reference: Any
+    n: Required[int]
+    mean_diff: Required[float | None]
+    ci_low: Required[float | None]
+    ci_high: Required[float | None]
+    p_value: Required[float | None]
+    p_signflip: Required[float | None]
+    p_adjusted: Required[float | None]
+    wins: Required[float | None]
+    p_improve: Required[float | None]
+    verdict: Required[str | None]
+    verdict_per_row: Required[str | None]
+    diffs: Required[list[float]]
+    seeds: Required[list[int]]
+    note: str
+    folds: int
+    fold_diffs: list[list[float]]
+
+
+class Aggregate(TypedDict):
+    """What :func:`components.stats.aggregate` returns: the statistics block and the three kinds of rows."""
+
+    settings: dict[str, Any]
+    cells: list[CellRow]
+    paired: list[PairedRow]
+    contrasts: list[PairedRow]
 
 
 class Failure(TypedDict):
@@ -226,7 +258,8 @@ def _check(kind: type, value: Any, what: str) -> None:
         error = exc.errors(include_url=False)[0]
         where = ".".join(str(part) for part in error["loc"])
         raise ValueError(f"{what}.{where}: {error['msg']}") from None
-    extra = set(value) - (kind.__required_keys__ | kind.__optional_keys__)
+    known: frozenset[str] = getattr(kind, "__required_keys__") | getattr(kind, "__optional_keys__")
+    extra = set(value) - known
     if extra:
         raise ValueError(f"{what} has field(s) the schema does not know: {', '.join(sorted(extra))}")
 

@@ -7,7 +7,8 @@ import pytest
 from scipy import stats as sps
 
 from components.spec.config import compose
-from components.stats.cv import NAIVE_NOTE, aggregate_folds, corrected_t_interval, naive_t_interval
+from components.stats import aggregate
+from components.stats.cv import NAIVE_NOTE, corrected_t_interval, naive_t_interval
 from components.outputs.query import ResultSet, _render_text
 from components.schema import check_results
 from components.engine.surface import aggregate_records, build_results
@@ -47,10 +48,10 @@ BASE = 0.9 + 0.02 * RNG.standard_normal((3, 5))
 BETTER = BASE + 0.03 + 0.005 * RNG.standard_normal((3, 5))
 
 
-def test_aggregate_folds_averages_folds_within_a_replicate_and_keeps_the_surface_shape():
-    out = aggregate_folds(
-        _observations({"base": BASE, "better": BETTER}), baseline="base", higher_is_better=True, n_splits=5,
-        interval="nadeau_bengio", metric_range=(0.0, 1.0), confidence=0.95,
+def test_corrected_t_strategy_averages_folds_within_a_replicate_and_keeps_the_surface_shape():
+    out = aggregate(
+        _observations({"base": BASE, "better": BETTER}), baseline="base", higher_is_better=True, fold_axis="fold", folds=5,
+        cv_interval="nadeau_bengio", bounds=(0.0, 1.0), confidence=0.95,
     )
     base = next(c for c in out["cells"] if c["method"] == "base")
     assert base["axes"] == {} and base["n"] == 3 and base["folds"] == 5
@@ -65,17 +66,17 @@ def test_aggregate_folds_averages_folds_within_a_replicate_and_keeps_the_surface
     assert "Nadeau-Bengio" in out["settings"]["method"]
 
 
-def test_aggregate_folds_clips_cells_to_the_metric_range():
+def test_corrected_t_strategy_clips_cells_to_the_metric_range():
     near_one = np.clip(0.995 + 0.01 * RNG.standard_normal((2, 5)), 0, 1)
-    out = aggregate_folds(_observations({"a": near_one}), baseline="a", higher_is_better=True, n_splits=5,
-                          interval="nadeau_bengio", metric_range=(0.0, 1.0))
+    out = aggregate(_observations({"a": near_one}), baseline="a", higher_is_better=True, fold_axis="fold", folds=5,
+                    cv_interval="nadeau_bengio", bounds=(0.0, 1.0))
     assert out["cells"][0]["ci_high"] <= 1.0
 
 
-def test_aggregate_folds_refuses_a_replicate_with_a_missing_fold():
+def test_corrected_t_strategy_refuses_a_replicate_with_a_missing_fold():
     observations = [o for o in _observations({"a": BASE}) if not (o["seed"] == 1 and o["axes"]["fold"] == 2)]
     with pytest.raises(ValueError, match=r"replicate 1: folds \[2\] are missing"):
-        aggregate_folds(observations, baseline="a", higher_is_better=True, n_splits=5, interval="nadeau_bengio")
+        aggregate(observations, baseline="a", higher_is_better=True, fold_axis="fold", folds=5, cv_interval="nadeau_bengio")
 
 
 def _records(values: dict[str, np.ndarray]) -> list[dict]:
@@ -104,6 +105,9 @@ def test_surface_uses_fold_aware_intervals_and_records_the_dataset_hash():
     assert results["statistics"]["family_size"] == 2 and results["statistics"]["multiplicity"] == "holm"
     text = _render_text(ResultSet.from_results(results), results)
     assert "95% intervals by Nadeau-Bengio corrected resampled t over replicates x 3 folds" in text
+    # The estimand is stated, and replicates are called repeats, not seeds.
+    assert "the procedure's performance when trained on n - n/3 rows of this population" in text.splitlines()[0]
+    assert "n: repeats of 3-fold cross-validation both sides share" in text and "wins: repeats on which" in text
 
 
 def test_naive_folds_as_seeds_is_available_only_explicitly_and_flagged():
@@ -117,3 +121,23 @@ def test_naive_folds_as_seeds_is_available_only_explicitly_and_flagged():
     check_results(results)
     text = _render_text(ResultSet.from_results(results), results)
     assert "NAIVE" in text.splitlines()[0] and NAIVE_NOTE in text
+
+
+@pytest.mark.parametrize("cv_interval", ["nadeau_bengio", "naive_folds_as_seeds"])
+def test_a_contrast_declared_under_cross_validation_runs_through_the_config(cv_interval):
+    overrides = [
+        "experiment=tabular_cv_smoke", "experiment.seeds=3", f"experiment.statistics.cv_interval={cv_interval}",
+        "+experiment.statistics.contrasts=[{kind: method, method: mlp_scaled, reference: logreg_raw}]",
+    ]
+    config = compose(overrides)
+    records = _records(VALUES)
+    results = build_results(config, records, aggregate_records(config, records), {})
+    (row,) = results["contrasts"]
+    assert row["contrast"] == "mlp_scaled vs logreg_raw" and row["kind"] == "method" and row["reference"] == "logreg_raw"
+    assert row["mean_diff"] == pytest.approx((VALUES["mlp_scaled"] - VALUES["logreg_raw"]).mean())
+    assert results["statistics"]["family_size"] == 3  # two paired rows and the contrast
+    if cv_interval == "nadeau_bengio":
+        assert row["n"] == 3 and np.allclose(row["fold_diffs"], VALUES["mlp_scaled"] - VALUES["logreg_raw"])
+        _, low, high = corrected_t_interval((VALUES["mlp_scaled"] - VALUES["logreg_raw"]).reshape(1, -1), test_train_ratio=1 / 2)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((low[0], high[0]))
+    check_results(results)

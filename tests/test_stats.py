@@ -12,6 +12,7 @@ import pytest
 from scipy import stats as sps
 
 from components import stats
+from components.stats import intervals, resampling
 from components.stats import (
     METHODS,
     aggregate,
@@ -153,7 +154,7 @@ def test_quantiles_by_selection_match_full_sort(size):
     ordered = np.sort(values, axis=1)
     expected = np.column_stack([_reference_quantile(ordered, levels[:, j]) for j in range(4)])
     for rows in (slice(None), [0], [0, 3]):  # shared and per-row positions
-        got = stats._quantiles(values[rows].copy(), levels[rows])
+        got = intervals._quantiles(values[rows].copy(), levels[rows])
         np.testing.assert_array_equal(got, expected[rows])
 
 
@@ -180,7 +181,7 @@ def test_t_from_key_matches_direct_studentization_and_keeps_order():
     resamples[:3] = resamples[:3, :1]  # all-equal resamples: no spread
     deviations = resamples - resamples.mean()
     s, q = deviations.sum(axis=1), (deviations**2).sum(axis=1)
-    t = stats._t_from_key(s * np.abs(s) / q, n)
+    t = resampling.t_from_key(s * np.abs(s) / q, n)
     with np.errstate(divide="ignore"):
         direct = (resamples.mean(axis=1) - resamples.mean()) / (resamples.std(axis=1, ddof=1) / math.sqrt(n))
     assert np.isinf(t[:3]).all() and (np.sign(t[:3]) == np.sign(s[:3])).all()
@@ -279,7 +280,7 @@ def test_bootstrap_ci_rows_sharing_a_seed_match_their_own_ci():
 def test_bootstrap_ci_group_spanning_several_chunks_draws_its_indices_once(monkeypatch):
     samples = np.random.default_rng(12).normal(size=(15, 6))
     seeds = [1] * 8 + [2] * 7
-    monkeypatch.setattr(stats, "_rows_per_chunk", lambda n_resamples: 3)  # both groups span chunks
+    monkeypatch.setattr(resampling, "rows_per_chunk", lambda n_resamples: 3)  # both groups span chunks
     for method in ("bootstrap-t", "percentile"):
         low, high = bootstrap_ci(samples, method=method, n_resamples=2_000, rngs=seeds)
         for row in (0, 7, 8, 14):
@@ -326,8 +327,8 @@ def test_aggregate_stream_axes_resample_each_replicate_jointly_across_other_axes
     # "flat" ignores epochs: the same score at every epochs value, as an axis-agnostic method has.
     flat = [dict(o, method="flat", value=o["value"] + 0.05) for o in observations if o["method"] == "base" and o["axes"]["epochs"] == 10]
     flat = [dict(o, axes={**o["axes"], "epochs": e}) for o in flat for e in (10, 40)]
-    joint = _agg(observations + flat, stream_axes=["noise"])
-    per_cell = _agg(observations + flat)
+    joint = _agg(observations + flat, stream_axes=["noise"], method="hybrid-t")
+    per_cell = _agg(observations + flat, method="hybrid-t")
     for noise in (0.0, 0.2):
         cells = [_cell(joint, "flat", noise=noise, epochs=e) for e in (10, 40)]
         assert cells[0]["values"] == cells[1]["values"]
@@ -391,7 +392,7 @@ def test_aggregate_added_cell_leaves_other_cells_unchanged():
 
 def test_aggregate_different_seed_changes_intervals_but_not_means():
     observations = _observations()
-    a, b = _agg(observations, seed=0), _agg(observations, seed=1)
+    a, b = _agg(observations, seed=0, method="bca"), _agg(observations, seed=1, method="bca")
     assert [c["mean"] for c in a["cells"]] == [c["mean"] for c in b["cells"]]
     assert [c["ci_low"] for c in a["cells"]] != [c["ci_low"] for c in b["cells"]]
 
@@ -467,16 +468,40 @@ def test_aggregate_bootstrap_t_at_three_seeds_gives_no_interval_with_advice():
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_aggregate_all_equal_values_give_zero_width_interval_without_warnings(method):
+def test_aggregate_all_equal_values_get_no_zero_width_interval_without_warnings(method):
     observations = [{"axes": {}, "method": m, "seed": s, "value": 0.1} for m in ("base", "mlp") for s in range(3)]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         result = _agg(observations, method=method)
     cell = _cell(result, "mlp")
-    assert cell["mean"] == cell["ci_low"] == cell["ci_high"] == 0.1 and cell["std"] == 0.0
+    assert cell["mean"] == 0.1 and cell["std"] == 0.0 and cell["ci_low"] is None and cell["ci_high"] is None
+    assert "all 3 values equal" in cell["note"]
     row = result["paired"][0]
-    assert row["mean_diff"] == row["ci_low"] == row["ci_high"] == 0.0
-    assert row["verdict"] == "inconclusive" and row["p_improve"] == 0.5
+    assert row["mean_diff"] == 0.0 and row["ci_low"] is None and row["p_value"] == row["p_signflip"] == 1.0
+    assert row["verdict"] == row["verdict_per_row"] == "inconclusive" and row["p_improve"] == 0.5
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("n, expected_p", [(3, 0.25), (6, 2 / 64)])
+def test_aggregate_equal_nonzero_differences_get_the_exact_sign_flip_p_not_certainty(method, n, expected_p):
+    observations = [{"axes": {"x": x}, "method": m, "seed": s, "value": 0.8 + (0.005 if m == "mlp" else 0.0) + 0.01 * s}
+                    for x in range(4) for m in ("base", "mlp") for s in range(n)]
+    result = _agg(observations, method=method)
+    for row in result["paired"]:
+        assert row["ci_low"] is None and row["p_value"] == row["p_signflip"] == pytest.approx(expected_p)
+        assert row["verdict"] == "inconclusive"  # 2/2**n, then Holm over 4 rows
+    assert result["settings"]["family_size"] == 4
+
+
+def test_aggregate_a_declared_resolution_gives_ties_a_student_t_interval():
+    observations = [{"axes": {}, "method": m, "seed": s, "value": 0.8 + (0.005 if m == "mlp" else 0.0)} for m in ("base", "mlp") for s in range(3)]
+    result = _agg(observations, method="student-t", resolution=0.005)
+    (row,) = result["paired"]
+    se = math.sqrt(0.005**2 / 12 / 3)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.005 - sps.t.ppf(0.975, 2) * se, 0.005 + sps.t.ppf(0.975, 2) * se))
+    assert row["p_value"] == pytest.approx(2 * sps.t.sf(0.005 / se, 2))
+    cell = _cell(result, "mlp")
+    assert cell["ci_low"] < cell["mean"] < cell["ci_high"]
 
 
 def test_aggregate_nan_value_raises_naming_cell_and_seed():
@@ -507,7 +532,7 @@ def test_aggregate_baseline_absent_from_one_cell_raises_naming_cell():
 @pytest.mark.parametrize(
     "settings, start",
     [
-        ({"methd": "bca"}, "methd: unknown setting; known: confidence, contrasts, method, multiplicity, n_resamples, nan_policy, seed"),
+        ({"methd": "bca"}, "methd: unknown setting; known: confidence, contrasts, cv_interval, method, multiplicity, n_resamples, nan_policy, resolution, seed"),
         ({"method": 3}, "method: unknown statistics method 3"),
         ({"confidence": 95}, "confidence: confidence must be strictly between 0 and 1 (0.95 for 95%)"),
         ({"confidence": True}, "confidence: "),
@@ -594,3 +619,16 @@ def test_bootstrap_ci_tiny_resample_counts_stay_quiet():
         for method in METHODS:
             low, high = bootstrap_ci(samples, method=method, n_resamples=1, rngs=range(30))
             assert low.shape == high.shape == (30,)
+
+
+@pytest.mark.parametrize("rows_per_chunk", [1, 2, 1000])
+def test_aggregate_numbers_do_not_depend_on_where_rows_are_chunked(monkeypatch, rows_per_chunk):
+    observations = [
+        {"axes": {"a": a}, "method": m, "seed": s, "value": 0.5 + 0.01 * ((7 * s + 3 * a + len(m)) % 11)}
+        for a in range(4) for m in ("base", "mlp") for s in range(6)
+    ]
+    expected = aggregate(observations, baseline="base", n_resamples=500, method="hybrid-t")
+    calls = []
+    monkeypatch.setattr(resampling, "rows_per_chunk", lambda n_resamples: calls.append(n_resamples) or rows_per_chunk)
+    assert aggregate(observations, baseline="base", n_resamples=500, method="hybrid-t") == expected
+    assert calls  # the engine asked the patched function

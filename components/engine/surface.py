@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from components.spec.config import validate
 from components.constants import FOLD_AXIS, LAUNCH_KEY, RESULTS_SCHEMA
+from components.schema import Aggregate, Results, check_results
 from components.spec.declarations import locate
 from components.engine.planner import branches, plan_summary
 
@@ -34,41 +35,26 @@ def observations(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [obs for record in records for obs in record["observations"]]
 
 
-def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """Per-cell means with bootstrap CIs and paired differences against the baseline.
+def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]]) -> Aggregate:
+    """Per-cell means with intervals, paired differences against the baseline and declared contrasts.
 
-    This is the one function the join calls; the statistics engine behind it is
-    :func:`components.stats.aggregate`.
+    This is the one function the join calls; the one statistics engine behind
+    it is :func:`components.stats.aggregate`, whose interval strategy the
+    experiment's statistics settings pick (with a fold axis, a cross-validation one).
     """
     from components import stats
 
     spec = validate(config)
     settings = dict(spec.statistics)
-    if FOLD_AXIS in spec.data_axes:
-        from components.stats.cv import aggregate_folds
-
-        # Cross-validation: folds are averaged within a replicate and the interval accounts for their correlation.
-        return aggregate_folds(
-            observations(records),
-            baseline=spec.baseline,
-            higher_is_better=spec.higher_is_better,
-            n_splits=len(spec.data_axes[FOLD_AXIS]),
-            interval=settings["cv_interval"],
-            metric_range=spec.metric_info.range,
-            fold_axis=FOLD_AXIS,
-            stream_axes=sorted(a for a in spec.data_axes if a != FOLD_AXIS),
-            **settings,
-        )
-    method = settings.pop("method", "default")
-    if method != "default":
-        settings["method"] = method
+    folds = {"fold_axis": FOLD_AXIS, "folds": len(spec.data_axes[FOLD_AXIS])} if FOLD_AXIS in spec.data_axes else {}
     # A branch (data point x seed) is one replicate for every method and training-axis value.
     return stats.aggregate(
         observations(records),
         baseline=spec.baseline,
         higher_is_better=spec.higher_is_better,
         bounds=spec.metric_info.range,
-        stream_axes=sorted(spec.data_axes),
+        stream_axes=sorted(a for a in spec.data_axes if a != FOLD_AXIS),
+        **folds,
         **settings,
     )
 
@@ -92,7 +78,7 @@ def build_results(
     source = getattr(locate(spec.data["_target_"], "data._target_"), "source", None)
     dataset = source(spec.data) if source is not None else None
     provenance = {**(provenance or {}), **({"dataset": dataset} if dataset is not None else {})}
-    return {
+    results: Results = {
         "schema": SCHEMA,
         "experiment": spec.name,
         "question": config["experiment"].get("question", ""),
@@ -133,6 +119,9 @@ def build_results(
         # Arms that failed a seam check under nan_policy: omit (their values are dropped from the cells).
         **({"failures": failed} if (failed := failures(records)) else {}),
     }
+    # Schema drift fails the run here, before anything is pinned.
+    check_results(results)
+    return dict(results)
 
 
 def fit_rows(records: list[Mapping[str, Any]]) -> dict[str, list[int]]:

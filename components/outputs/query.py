@@ -413,14 +413,23 @@ def _legend(rs: ResultSet) -> list[str]:
     correction = _CORRECTIONS.get(rs.statistics.get("multiplicity"), "no correction")
     alpha = rs.statistics.get("confidence")
     alpha_text = f"{1 - alpha:.2g}" if isinstance(alpha, (int, float)) else "1 - confidence"
+    folds = rs.statistics.get("folds")
+    unit = "repeats" if folds else "seeds"
+    n_line = (
+        f"n: repeats of {folds}-fold cross-validation both sides share (each a new fold assignment); diff: mean over every "
+        "repeat x fold of (method - reference), in metric units"
+        if folds
+        else "n: seeds both sides share; diff: mean over those seeds of (method - reference), in metric units"
+    )
     return [
-        "n: seeds both sides share; diff: mean over those seeds of (method - reference), in metric units",
+        n_line,
         f"{level} CI: this row's own interval for diff ({method}), not corrected for the other rows",
-        "wins: seeds on which the method did better, in the metric's direction (ties count 1/2); a count, not a probability",
-        f"p: this row's own p-value for 'diff = 0' (the smallest 1 - confidence at which its interval excludes 0)",
+        f"wins: {unit} on which the method did better, in the metric's direction (ties count 1/2); a count, not a probability",
+        f"p: this row's own test of 'diff = 0', the inversion of its interval (p < {alpha_text} exactly when the interval excludes 0); "
+        "a row whose differences are all equal has no interval, and p is the exact sign-flip test's (at least 2/2^n)",
         f"p adj.: p adjusted over the family ({correction}); verdict: better/worse when p adj. < {alpha_text}, else inconclusive",
         f"{_FAMILY_MARK}: the row's own interval excludes 0, but not after the correction for the other rows",
-        f"{_WINS_MARK}: most seeds favour the other direction; the verdict follows the mean difference",
+        f"{_WINS_MARK}: most {unit} favour the other direction; the verdict follows the mean difference",
     ]
 
 
@@ -433,6 +442,11 @@ def _describe_stats(rs: ResultSet) -> str:
     s = rs.statistics
     if not s:
         return "intervals: unknown settings"
+    if s.get("folds"):
+        return (
+            f"{_level(rs)} intervals by {s.get('method')}; they estimate the procedure's performance when trained on "
+            f"n - n/{s['folds']} rows of this population (cross-validation's target), not that of one deployed model"
+        )
     text = f"{_level(rs)} intervals by {s.get('method')}, {s.get('n_resamples')} resamples, seed {s.get('seed')}"
     stream_axes = s.get("stream_axes")
     if stream_axes is not None:

@@ -283,8 +283,6 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
         raise ConfigError(f"experiment.baseline {excerpt(baseline)} is not among the selected methods: {', '.join(sorted(method_cfgs))}")
 
     statistics = _statistics(exp.get("statistics"), folds=FOLD_AXIS in data_axes)
-    if FOLD_AXIS in data_axes and statistics.get("contrasts"):
-        raise ConfigError("experiment.statistics.contrasts: declared contrasts are not supported with a fold axis yet (paired rows against the baseline are)")
     source = _source(exp.get("source"))
     try:
         stats.check_contrasts(statistics.get("contrasts"), axes={**data_axes, **training_axes}, methods=sorted(method_cfgs))
@@ -415,8 +413,13 @@ def _statistics(cfg: Any, folds: bool = False) -> dict[str, Any]:
         )
     if not folds and cv_interval is not None:
         raise ConfigError(f"experiment.statistics.cv_interval is set, but experiment.axes.data has no {FOLD_AXIS} axis")
+    if folds and cfg.get("multiplicity") == "maxt":
+        raise ConfigError(
+            "experiment.statistics.multiplicity: maxt flips the signs of independent seeds, but fold scores are correlated; "
+            "use holm (the default), bonferroni or none with a fold axis"
+        )
     try:
-        stats.check_settings({k: v for k, v in cfg.items() if k != "cv_interval"})
+        stats.check_settings(cfg)
     except ValueError as exc:
         raise ConfigError(f"experiment.statistics.{exc}") from None
     return dict(cfg)

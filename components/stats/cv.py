@@ -21,28 +21,35 @@ baseline`` (same replicate, same fold, hence the same split). What it
 estimates is the expected error of the procedure trained on ``n - n/k`` rows
 from this population, not the error of one particular fitted model.
 
-The naive alternative (``naive_folds_as_seeds``) hands every (replicate, fold)
-score to :func:`components.stats.aggregate` as if it were an independent seed;
-it exists to show the difference, and the results header and every row say so.
+The naive alternative (``naive_folds_as_seeds``) treats every (replicate, fold)
+score as an independent seed and summarizes it with the bootstrap family; it
+exists to show the difference, and the results header and every row say so.
+
+Both are interval strategies of the one engine (:func:`components.stats.aggregate`
+picks them from ``cv_interval``), so paired rows and declared contrasts work the
+same under cross-validation as without it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
 
-from components.seeding import canonical
+from components.stats.cells import Cell, describe
+from components.stats.intervals import Bootstrap, Row, RowSummary, Strategy
+from components.stats.resampling import Floats
+from components.stats.settings import Bounds, Settings
 
-__all__ = ["NAIVE_NOTE", "aggregate_folds", "corrected_t_interval", "corrected_t_p_value", "naive_t_interval"]
+__all__ = ["NAIVE_NOTE", "CorrectedT", "NaiveFolds", "corrected_t_interval", "corrected_t_p_value", "naive_t_interval"]
 
 #: The note every row carries when folds are treated as independent seeds.
 NAIVE_NOTE = "NAIVE interval: folds treated as independent seeds, ignoring their correlation; it is too narrow"
 
 
-def corrected_t_interval(scores: Any, *, test_train_ratio: float, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def corrected_t_interval(scores: Any, *, test_train_ratio: float, confidence: float = 0.95) -> tuple[Floats, Floats, Floats]:
     """Nadeau-Bengio corrected resampled t interval of each row of ``scores``.
 
     ``scores`` has shape ``(rows, J)``: the ``J = r*k`` fold scores of one cell
@@ -61,7 +68,7 @@ def corrected_t_interval(scores: Any, *, test_train_ratio: float, confidence: fl
     return mean, mean - half, mean + half
 
 
-def corrected_t_p_value(scores: Any, *, test_train_ratio: float) -> np.ndarray:
+def corrected_t_p_value(scores: Any, *, test_train_ratio: float) -> Floats:
     """Two-sided p-value of "mean = 0" for each row under the corrected resampled t (the interval's own test)."""
     from scipy import stats
 
@@ -71,10 +78,11 @@ def corrected_t_p_value(scores: Any, *, test_train_ratio: float) -> np.ndarray:
     mean = scores.mean(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(se > 0, np.abs(mean) / np.where(se > 0, se, 1.0), np.where(mean == 0, 0.0, np.inf))
-    return 2.0 * stats.t.sf(t, j - 1)
+    p: Floats = 2.0 * stats.t.sf(t, j - 1)
+    return p
 
 
-def naive_t_interval(scores: Any, *, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def naive_t_interval(scores: Any, *, confidence: float = 0.95) -> tuple[Floats, Floats, Floats]:
     """The fold-as-seed Student-t interval ``mean +- t_{J-1} * S / sqrt(J)`` of each row (for comparison only)."""
     from scipy import stats
 
@@ -85,7 +93,9 @@ def naive_t_interval(scores: Any, *, confidence: float = 0.95) -> tuple[np.ndarr
     return mean, mean - half, mean + half
 
 
-def _clip(value: float, bounds: Sequence[float | None]) -> float:
+def _clip(value: float, bounds: Bounds | None) -> float:
+    if bounds is None:
+        return value
     low, high = bounds
     if low is not None:
         value = max(value, low)
@@ -94,193 +104,123 @@ def _clip(value: float, bounds: Sequence[float | None]) -> float:
     return value
 
 
-def _collect(observations: Iterable[Mapping[str, Any]], fold_axis: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """Group observations by (axes without the fold, method) into ``{replicate: {fold: value}}``."""
-    cells: dict[tuple[str, str], dict[str, Any]] = {}
-    for obs in observations:
-        axes = {k: v for k, v in obs["axes"].items() if k != fold_axis}
-        if fold_axis not in obs["axes"]:
-            raise ValueError(f"observation of {obs['method']} at {axes} has no {fold_axis!r} axis")
-        key = (canonical(axes), str(obs["method"]))
-        cell = cells.setdefault(key, {"axes": axes, "method": str(obs["method"]), "scores": {}})
-        value = float(obs["value"])
-        fold, replicate = int(obs["axes"][fold_axis]), int(obs["seed"])
-        if not math.isfinite(value):
-            raise ValueError(f"{obs['method']} at {axes}, replicate {replicate}, fold {fold}: metric value {value} is not finite")
-        if fold in cell["scores"].setdefault(replicate, {}):
-            raise ValueError(f"{obs['method']} at {axes}, replicate {replicate}: fold {fold} observed twice")
-        cell["scores"][replicate][fold] = value
-    return cells
+class CorrectedT(Strategy):
+    """``nadeau_bengio``: the corrected resampled t over all ``r x k`` fold scores of a row.
 
-
-def _matrix(cell: Mapping[str, Any], n_splits: int) -> tuple[list[int], np.ndarray]:
-    """Replicates (sorted) and their fold scores, shape ``(r, k)``; every replicate must have every fold."""
-    replicates = sorted(cell["scores"])
-    for replicate in replicates:
-        missing = sorted(set(range(n_splits)) - set(cell["scores"][replicate]))
-        if missing:
-            raise ValueError(f"{cell['method']} at {cell['axes']}, replicate {replicate}: folds {missing} are missing")
-    return replicates, np.array([[cell["scores"][r][f] for f in range(n_splits)] for r in replicates])
-
-
-def _summary(matrix: np.ndarray, n_splits: int, confidence: float) -> dict[str, Any]:
-    per_replicate = matrix.mean(axis=1)
-    flat = matrix.reshape(1, -1)
-    ratio = 1.0 / (n_splits - 1)
-    if np.all(flat == flat[0, 0]):
-        mean = low = high = float(flat[0, 0])
-    else:
-        mean_a, low_a, high_a = corrected_t_interval(flat, test_train_ratio=ratio, confidence=confidence)
-        mean, low, high = float(mean_a[0]), float(low_a[0]), float(high_a[0])
-    return {
-        "p_value": float(corrected_t_p_value(flat, test_train_ratio=ratio)[0]),
-        "mean": mean,
-        "ci_low": low,
-        "ci_high": high,
-        "std": float(per_replicate.std(ddof=1)) if len(per_replicate) > 1 else None,
-        "values": per_replicate.tolist(),
-        "fold_values": matrix.tolist(),
-    }
-
-
-def aggregate_folds(
-    observations: Iterable[Mapping[str, Any]],
-    *,
-    baseline: str,
-    higher_is_better: bool,
-    n_splits: int,
-    interval: str,
-    metric_range: Sequence[float | None] = (None, None),
-    fold_axis: str = "fold",
-    stream_axes: Sequence[str] = (),
-    **settings: Any,
-) -> dict[str, Any]:
-    """Cells and paired differences of a cross-validated experiment, in :func:`components.stats.aggregate`'s shape.
-
-    ``observations`` are ``{"axes": {..., fold_axis: f}, "method", "seed": replicate, "value"}``.
-    With ``interval="nadeau_bengio"`` each cell (axes without the fold) has
-    ``n`` = replicates, ``values`` = each replicate's mean over its ``n_splits``
-    folds, ``fold_values`` (``r x k``), ``mean`` over all folds and the corrected
-    interval (clipped to ``metric_range``); each paired row the same for the
-    per-fold differences against ``baseline`` (``diffs`` per replicate;
-    ``wins`` and ``p_improve`` count replicates, by their fold-averaged difference; ``p_value`` is the
-    corrected t test's, ``p_adjusted`` adjusted over the paired rows with
-    ``multiplicity`` (Holm by default) and ``verdict`` family-wise as in
-    :func:`components.stats.aggregate`; ``verdict_per_row`` reads the row's own interval). ``settings`` are
-    ``experiment.statistics`` (``confidence``; with
-    ``interval="naive_folds_as_seeds"`` also the bootstrap ones, passed on to
-    :func:`components.stats.aggregate` with each (replicate, fold) as a seed).
+    A replicate unit is ``(replicate, fold)``; a row reports one value per
+    replicate (its mean over the folds), ``n`` = replicates, and the fold scores
+    (``fold_values`` of a cell, ``fold_diffs`` of a comparison).
     """
-    from components import stats
 
-    settings = {k: v for k, v in settings.items() if k != "cv_interval"}
-    if interval == "naive_folds_as_seeds":
-        relabelled = [
-            {
-                "axes": {k: v for k, v in obs["axes"].items() if k != fold_axis},
-                "method": obs["method"],
-                "seed": int(obs["seed"]) * n_splits + int(obs["axes"][fold_axis]),
-                "value": obs["value"],
-            }
-            for obs in observations
-        ]
-        method = settings.pop("method", "default")
-        if method != "default":
-            settings["method"] = method
-        out = stats.aggregate(
-            relabelled, baseline=baseline, higher_is_better=higher_is_better, stream_axes=list(stream_axes), bounds=tuple(metric_range), **settings
-        )
-        for row in [*out["cells"], *out["paired"]]:
-            row["note"] = NAIVE_NOTE
-        out["settings"].update(
-            method=f"NAIVE {out['settings']['method']} over replicate x fold scores as if independent seeds (ignores fold correlation; too narrow)",
-            interval=interval,
-            folds=n_splits,
-            fold_axis=fold_axis,
-        )
-        return out
-    if interval != "nadeau_bengio":
-        raise ValueError(f"unknown cv interval {interval!r}; known: nadeau_bengio, naive_folds_as_seeds")
+    def __init__(self, settings: Settings, folds: int, fold_axis: str) -> None:
+        super().__init__(settings)
+        self.folds, self.fold_axis = folds, fold_axis
 
-    confidence = float(settings.get("confidence", 0.95))
-    cells = _collect(observations, fold_axis)
-    methods = sorted({m for _, m in cells})
-    if baseline not in methods:
-        raise ValueError(f"baseline method {baseline!r} has no observations; methods found: {', '.join(methods) or 'none'}")
-    ordered = sorted(cells.values(), key=lambda c: stats.cell_sort_key(c["axes"], c["method"]))
-    cell_out = []
-    matrices = {}
-    for cell in ordered:
-        replicates, matrix = _matrix(cell, n_splits)
-        matrices[canonical(cell["axes"]), cell["method"]] = (replicates, matrix)
-        summary = _summary(matrix, n_splits, confidence)
-        summary.pop("p_value")
-        summary["ci_low"], summary["ci_high"] = _clip(summary["ci_low"], metric_range), _clip(summary["ci_high"], metric_range)
-        cell_out.append({"axes": dict(cell["axes"]), "method": cell["method"], "n": len(replicates), "seeds": replicates, "folds": n_splits, **summary})
+    def unit(self, seed: int, fold: int | None) -> Hashable:
+        """``(replicate, fold)``."""
+        return (seed, fold)
 
-    alpha = 1.0 - confidence
-    multiplicity = settings.get("multiplicity", stats.DEFAULT_MULTIPLICITY)
-    rows = []
-    for cell in ordered:
-        if cell["method"] == baseline:
-            continue
-        text = canonical(cell["axes"])
-        if (text, baseline) not in matrices:
-            raise ValueError(f"baseline {baseline!r} has no observations at {cell['axes']}")
-        mine, theirs = dict(zip(*matrices[text, cell["method"]])), dict(zip(*matrices[text, baseline]))
-        common = sorted(mine.keys() & theirs.keys())
-        diff = np.array([mine[r] - theirs[r] for r in common])
-        rows.append((cell, common, diff, _summary(diff, n_splits, confidence)))
-    # Verdicts are family-wise over the run's paired rows, as for seed-only experiments (components.stats).
-    adjusted = stats.adjust_p_values([summary["p_value"] for *_, summary in rows], multiplicity)
-    paired_out = []
-    for (cell, common, diff, summary), p_adj in zip(rows, adjusted):
-        # Counted over replicates (fold-averaged differences), like the table's n.
-        wins = stats.wins(summary["values"], higher_is_better)
-        verdict, per_row = stats.family_verdict(
-            summary["ci_low"], summary["ci_high"], p_adj, summary["mean"],
-            multiplicity=multiplicity, alpha=alpha, higher_is_better=higher_is_better,
-        )
-        paired_out.append(
-            {
-                "axes": dict(cell["axes"]),
-                "method": cell["method"],
-                "baseline": baseline,
-                "n": len(common),
-                "mean_diff": summary["mean"],
-                "ci_low": summary["ci_low"],
-                "ci_high": summary["ci_high"],
-                "p_value": summary["p_value"],
-                "p_adjusted": p_adj,
-                "wins": wins,
-                "p_improve": wins / len(common),
-                "verdict": verdict,
-                "verdict_per_row": per_row,
-                "seeds": common,
-                "diffs": summary["values"],
-                "fold_diffs": summary["fold_values"],
-                "folds": n_splits,
-            }
-        )
-    return {
-        "settings": {
-            "method": f"Nadeau-Bengio corrected resampled t over replicates x {n_splits} folds (accounts for fold correlation)",
-            "interval": interval,
-            "confidence": confidence,
+    def check_cell(self, cell: Cell) -> None:
+        """Every replicate of the cell has every fold."""
+        replicates: dict[int, set[int]] = {}
+        for replicate, fold in cell.values:
+            replicates.setdefault(replicate, set()).add(fold)
+        for replicate in sorted(replicates):
+            missing = sorted(set(range(self.folds)) - replicates[replicate])
+            if missing:
+                raise ValueError(f"{describe(cell.axes, cell.method)}, replicate {replicate}: folds {missing} are missing")
+
+    def matrix(self, row: Row) -> Floats:
+        """The row's scores, shape ``(replicates, folds)``."""
+        return np.array(row.values, dtype=np.float64).reshape(-1, self.folds)
+
+    def seeds(self, row: Row) -> list[Any]:
+        """The replicates."""
+        return sorted({replicate for replicate, _ in row.units})
+
+    def values(self, row: Row) -> list[float]:
+        """Each replicate's mean over its folds."""
+        return [float(v) for v in self.matrix(row).mean(axis=1).tolist()]
+
+    def extra(self, row: Row, paired: bool = False) -> dict[str, Any]:
+        """The fold scores (``r x k``) and the number of folds."""
+        key = "fold_diffs" if paired else "fold_values"
+        return {key: self.matrix(row).tolist(), "folds": self.folds}
+
+    def cell_layout(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Axes, method, n, seeds and folds first, then the statistics."""
+        order = ("axes", "method", "n", "seeds", "folds", "mean", "ci_low", "ci_high", "std", "values", "fold_values")
+        return {key: entry[key] for key in order}
+
+    def summarize(self, rows: Sequence[Row], bounds: Sequence[Bounds | None], want_p: Sequence[bool]) -> list[RowSummary]:
+        """The corrected interval of each row's fold scores (within its bounds) and the corrected t test's p-value."""
+        return [self._summary(row, limits, asked) for row, limits, asked in zip(rows, bounds, want_p)]
+
+    def _summary(self, row: Row, bounds: Bounds | None, want_p: bool) -> RowSummary:
+        matrix = self.matrix(row)
+        per_replicate = matrix.mean(axis=1)
+        flat = matrix.reshape(1, -1)
+        ratio = 1.0 / (self.folds - 1)
+        std = float(per_replicate.std(ddof=1)) if len(per_replicate) > 1 else None
+        if np.all(flat == flat[0, 0]):
+            # Equal fold scores: a zero-width interval would claim certainty (the engine gives a comparison the sign-flip p).
+            return {"mean": float(flat[0, 0]), "std": std, "ci_low": None, "ci_high": None, "p_value": None, "flat": True}
+        mean_a, low_a, high_a = corrected_t_interval(flat, test_train_ratio=ratio, confidence=self.settings.confidence)
+        return {
+            "mean": float(mean_a[0]),
+            "std": std,
+            "ci_low": _clip(float(low_a[0]), bounds),
+            "ci_high": _clip(float(high_a[0]), bounds),
+            "p_value": float(corrected_t_p_value(flat, test_train_ratio=ratio)[0]) if want_p else None,
+            "flat": False,
+        }
+
+    def describe(self, block: dict[str, Any]) -> dict[str, Any]:
+        """Closed form: no resampling and no seed; says which interval and how many folds."""
+        return {
+            "method": f"Nadeau-Bengio corrected resampled t over replicates x {self.folds} folds (accounts for fold correlation)",
+            "interval": "nadeau_bengio",
+            "confidence": block["confidence"],
             # Closed form: no resampling, no seed (the results header prints these two).
             "n_resamples": "no",
             "seed": "n/a",
-            "higher_is_better": bool(higher_is_better),
-            "nan_policy": "raise",
+            "higher_is_better": block["higher_is_better"],
+            "nan_policy": block["nan_policy"],
             "stream_axes": None,
-            "folds": n_splits,
-            "fold_axis": fold_axis,
-            "multiplicity": multiplicity,
-            "family_size": len(paired_out),
-            "contrasts": None,
-            "bounds": list(metric_range),
-        },
-        "cells": cell_out,
-        "paired": paired_out,
-        "contrasts": [],
-    }
+            "folds": self.folds,
+            "fold_axis": self.fold_axis,
+            "multiplicity": block["multiplicity"],
+            "family_size": block["family_size"],
+            "contrasts": block["contrasts"] or None,
+            "bounds": block["bounds"],
+        }
+
+
+class NaiveFolds(Bootstrap):
+    """``naive_folds_as_seeds``: every (replicate, fold) score an independent seed ``replicate * k + fold``.
+
+    Too narrow by design (it ignores the correlation between folds); every row
+    carries :data:`NAIVE_NOTE`.
+    """
+
+    def __init__(self, settings: Settings, folds: int, fold_axis: str) -> None:
+        super().__init__(settings)
+        self.folds, self.fold_axis = folds, fold_axis
+
+    def unit(self, seed: int, fold: int | None) -> Hashable:
+        """``replicate * k + fold``: the fold as if it were a seed."""
+        return seed * self.folds + (fold or 0)
+
+    def finish(self, row: dict[str, Any]) -> None:
+        """Every row says it is naive."""
+        row["note"] = NAIVE_NOTE
+
+    def describe(self, block: dict[str, Any]) -> dict[str, Any]:
+        """The bootstrap block, its method named NAIVE, with the interval and the folds."""
+        return {
+            **block,
+            "method": f"NAIVE {block['method']} over replicate x fold scores as if independent seeds (ignores fold correlation; too narrow)",
+            "interval": "naive_folds_as_seeds",
+            "folds": self.folds,
+            "fold_axis": self.fold_axis,
+        }

@@ -1,0 +1,187 @@
+"""What the default statistics deliver: family-wise error, coverage, power, p/interval agreement, the planner's promise.
+
+Run ``uv run python benchmarks/verdicts.py`` (about 3-4 minutes on one core;
+``--quick`` for a smoke run, ``--reps N`` to scale). Every number is printed
+with its Monte Carlo standard error (``±``). Sections:
+
+1. Family-wise error on null tables: the reference design (3 data points x 3
+   training values, a baseline and two methods: 18 paired rows), every method
+   equal in distribution, a branch effect shared by every method measured on
+   it; a continuous metric (normal) and a discrete one (accuracy on 200 test
+   examples); n = 3, 5, 10 seeds. A table errs when any row's verdict is
+   better/worse. Target <= 5%.
+2. Coverage of the default interval for the mean at n = 3, 5, 10: normal,
+   lognormal, t3, beta near 1 (Beta(20, 0.5)) and a two-cluster mixture, with
+   the misses below and above the interval (nominal 2.5% each side).
+3. Power for one 1-SD effect in one row of the reference design, with Holm and
+   with max-T, n = 5 and 10.
+4. p/interval disagreements on random tables for every interval method: rows
+   whose interval excludes 0 while p >= 1 - confidence, or the reverse. Target 0.
+5. The seeds planner: for a grid of effects and family sizes, the seeds it
+   promises 80% power with, and the power simulated with the verdict actually
+   used (Student-t, Holm over the family). Target: never below the promise by
+   more than Monte Carlo error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from components.outputs.seeds import power, seeds_for_effect  # noqa: E402
+from components.stats import METHODS, aggregate, bootstrap_ci  # noqa: E402
+
+POINTS, TRAINING, METHODS_IN_TABLE = (0.0, 0.2, 0.4), (10, 40, 120), ("base", "a", "b")
+
+
+def _se(p: float, reps: int) -> float:
+    return math.sqrt(max(p * (1 - p), 1e-12) / reps)
+
+
+def _table(rng: np.random.Generator, n: int, discrete: bool, effect_row: tuple[int, int, str] | None = None, effect: float = 0.0) -> list[dict]:
+    """One reference-design table of observations; a branch (point x seed) effect is shared by every method on it."""
+    observations = []
+    for p, point in enumerate(POINTS):
+        for seed in range(n):
+            branch = rng.normal(0, 0.02)
+            for t, epochs in enumerate(TRAINING):
+                for method in METHODS_IN_TABLE:
+                    shift = effect if effect_row == (p, t, method) else 0.0
+                    if discrete:
+                        value = rng.binomial(200, min(0.999, 0.85 + branch + shift)) / 200
+                    else:
+                        value = 0.85 + branch + shift + rng.normal(0, 0.02)
+                    observations.append({"axes": {"noise": point, "epochs": epochs}, "method": method, "seed": seed, "value": float(value)})
+    return observations
+
+
+def family_wise_error(reps: int) -> None:
+    print("1. Family-wise error on null tables (18 rows; target <= 5%)")
+    print(f"   {'metric':<10} {'n':>3}  {'FWER':>14}  {'rows with a verdict':>20}")
+    for discrete in (False, True):
+        for n in (3, 5, 10):
+            rng = np.random.default_rng(1000 + n + 100 * discrete)
+            errors = rows = 0
+            for _ in range(reps):
+                out = aggregate(_table(rng, n, discrete), baseline="base", stream_axes=["noise"], bounds=(0.0, 1.0))
+                hits = sum(r["verdict"] in ("better", "worse") for r in out["paired"])
+                errors += hits > 0
+                rows += hits
+            fwer = errors / reps
+            print(f"   {'discrete' if discrete else 'continuous':<10} {n:>3}  {100 * fwer:6.1f} ± {100 * _se(fwer, reps):4.1f} %  {rows:>20}")
+
+
+def _draw(rng: np.random.Generator, name: str, size: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """Samples and the true mean of distribution ``name``."""
+    if name == "normal":
+        return rng.normal(0, 1, size), 0.0
+    if name == "lognormal":
+        return rng.lognormal(0, 1, size), math.exp(0.5)
+    if name == "t3":
+        return rng.standard_t(3, size), 0.0
+    if name == "beta near 1":
+        return rng.beta(20, 0.5, size), 20 / 20.5
+    clusters = rng.random(size) < 0.3
+    return np.where(clusters, rng.normal(1.0, 0.05, size), rng.normal(0.0, 0.05, size)), 0.3
+
+
+def coverage(reps: int) -> None:
+    print("\n2. Coverage of the default 95% interval for the mean (misses: below / above, nominal 2.5% each)")
+    print(f"   {'data':<12} {'n':>3}  {'coverage':>14}  {'miss low':>8}  {'miss high':>9}")
+    for name in ("normal", "lognormal", "t3", "beta near 1", "two-cluster"):
+        for n in (3, 5, 10):
+            rng = np.random.default_rng(7 + n)
+            samples, truth = _draw(rng, name, (reps, n))
+            low, high = bootstrap_ci(samples, method="default", n_resamples=2000, rngs=list(range(reps)))
+            defined = np.isfinite(low) & np.isfinite(high)
+            covered = float(np.mean((low <= truth) & (truth <= high) & defined))
+            below, above = float(np.mean(high < truth)), float(np.mean(low > truth))
+            print(f"   {name:<12} {n:>3}  {100 * covered:6.1f} ± {100 * _se(covered, reps):4.1f} %  {100 * above:7.1f}%  {100 * below:8.1f}%")
+
+
+def power_vs_holm(reps: int) -> None:
+    print("\n3. Power for one 1-SD effect in one row of 18 (reference design, continuous metric)")
+    print(f"   {'n':>3}  {'holm':>14}  {'maxT':>14}")
+    for n in (5, 10):
+        found = {"holm": 0, "maxt": 0}
+        rng = np.random.default_rng(50 + n)
+        for _ in range(reps):
+            # The row's differences have sd 0.02 * sqrt(2) (its own noise and the baseline's): one SD of them.
+            table = _table(rng, n, False, effect_row=(1, 1, "a"), effect=0.02 * math.sqrt(2))
+            for correction in found:
+                out = aggregate(table, baseline="base", stream_axes=["noise"], bounds=(0.0, 1.0), multiplicity=correction, n_resamples=2000)
+                row = next(r for r in out["paired"] if r["method"] == "a" and r["axes"] == {"noise": 0.2, "epochs": 40})
+                found[correction] += row["verdict"] == "better"
+        holm, maxt = found["holm"] / reps, found["maxt"] / reps
+        print(f"   {n:>3}  {100 * holm:6.1f} ± {100 * _se(holm, reps):4.1f} %  {100 * maxt:6.1f} ± {100 * _se(maxt, reps):4.1f} %")
+
+
+def disagreements(reps: int) -> None:
+    print("\n4. p/interval disagreements on random tables (target 0)")
+    for method in METHODS:
+        rng = np.random.default_rng(3)
+        rows = bad = 0
+        for _ in range(reps):
+            n = int(rng.integers(3, 11))
+            table = [
+                {"axes": {"x": x}, "method": m, "seed": s, "value": float(rng.normal(0.5 if m == "base" else 0.5 + rng.normal(0, 0.01), 0.02))}
+                for x in range(3) for m in ("base", "a", "b") for s in range(n)
+            ]
+            out = aggregate(table, baseline="base", method=method, n_resamples=1000, multiplicity="none")
+            for row in out["paired"]:
+                if row["ci_low"] is None or row["p_value"] is None:
+                    continue
+                rows += 1
+                excludes = row["ci_low"] > 0 or row["ci_high"] < 0
+                bad += excludes != (row["p_value"] < 0.05)
+        print(f"   {method:<12} {bad} of {rows} rows")
+
+
+def planner(reps: int) -> None:
+    print("\n5. Seeds planner: promised 80% power vs simulated power of the verdict used (Student-t, Holm over m rows)")
+    print(f"   {'effect/sd':>9} {'m':>3} {'seeds':>6} {'promised':>9}  {'simulated':>14}")
+    from scipy import stats
+
+    for m in (1, 18):
+        for effect in (0.5, 1.0, 2.0, 3.0):
+            alpha_row = 0.05 / m
+            n = seeds_for_effect(1.0, effect, 0.8, alpha_row)
+            promised = power(effect, 1.0, n, alpha_row)
+            rng = np.random.default_rng(int(100 * effect) + m)
+            diffs = rng.normal(0, 1, (reps, m, n))
+            diffs[:, 0, :] += effect
+            t = diffs.mean(axis=2) / (diffs.std(axis=2, ddof=1) / math.sqrt(n))
+            p = 2 * stats.t.sf(np.abs(t), n - 1)
+            # Holm: row 0 is rejected iff every p up to its rank passes its step's level.
+            order = np.sort(p, axis=1)
+            levels = 0.05 / (m - np.arange(m))
+            passing = np.cumprod(order <= levels, axis=1).sum(axis=1)
+            rank = (p < p[:, :1]).sum(axis=1)
+            simulated = float(np.mean((rank < passing) & (t[:, 0] > 0)))
+            print(f"   {effect:>9g} {m:>3} {n:>6} {100 * promised:8.1f}%  {100 * simulated:6.1f} ± {100 * _se(simulated, reps):4.1f} %")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reps", type=int, default=400, help="null / power tables per setting (default 400)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 40 tables per setting")
+    args = parser.parse_args()
+    reps = 40 if args.quick else args.reps
+    start = time.perf_counter()
+    family_wise_error(reps)
+    coverage(20 * reps)
+    power_vs_holm(reps // 2)
+    disagreements(reps // 8)
+    planner(50 * reps)
+    print(f"\n({time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
