@@ -16,96 +16,42 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from lint.settings import Settings
+from lint.astutil import (
+    FunctionNode,
+    call_name,
+    dotted,
+    identifiers,
+    is_numeric_literal,
+    local_names,
+    mentions_file,
+    self_attr,
+    walk_body,
+    words,
+)
+from lint.imports import import_file
+
+
+class Settings(Protocol):
+    """What the analysis reads of :class:`lint.settings.Settings` (typed here so this module
+    does not import the settings, which import the rule registry, which imports this module)."""
+
+    root: Path | None
+    project_packages: tuple[str, ...]
+
+
+# The ast helpers above are re-exported: rules import them from here with the facts they work on.
+__all__ = [
+    "SEAMS", "FlowClass", "FunctionNode", "Module", "Settings", "call_name", "dotted",
+    "foreach_of", "foreach_values", "identifiers", "in_seeded_scope", "inputs_name",
+    "is_join", "is_numeric_literal", "is_step", "local_assignment", "local_names",
+    "mentions_file", "next_calls", "self_attr", "unwrap", "walk_body", "words",
+]
 
 SEAMS = frozenset({"make_data", "build_model", "train_arm", "metric"})
 
 _NOQA = re.compile(r"#\s*noqa\s*:\s*(?P<codes>[A-Za-z]+[0-9]+(?:\s*,\s*[A-Za-z]+[0-9]+)*)", re.I)
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-
-FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
-
-
-def words(identifier: str) -> set[str]:
-    """Split an identifier into lowercase words: ``trainLRs_grid`` -> {train, lrs, grid}."""
-    return {w.lower() for w in _WORD.findall(identifier)}
-
-
-def dotted(node: ast.AST) -> str | None:
-    """The source spelling of a ``Name``/``Attribute`` chain (``np.random.rand``), else None."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
-
-
-def call_name(call: ast.Call) -> str | None:
-    """The last component of a call's callee: ``train_arm`` for ``seams.train_arm(...)``."""
-    func = call.func
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
-
-
-def self_attr(node: ast.AST) -> str | None:
-    """``"x"`` for the expression ``self.x``, else None."""
-    if (
-        isinstance(node, ast.Attribute)
-        and isinstance(node.value, ast.Name)
-        and node.value.id == "self"
-    ):
-        return node.attr
-    return None
-
-
-def identifiers(node: ast.AST) -> set[str]:
-    """Every name, attribute and string key spelled inside an expression."""
-    found: set[str] = set()
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Name):
-            found.add(sub.id)
-        elif isinstance(sub, ast.Attribute):
-            found.add(sub.attr)
-        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
-            if sub.value.isidentifier():
-                found.add(sub.value)
-    return found
-
-
-def mentions_file(node: ast.AST) -> bool:
-    """True if ``__file__`` appears anywhere in the expression."""
-    return any(isinstance(sub, ast.Name) and sub.id == "__file__" for sub in ast.walk(node))
-
-
-def walk_body(func: FunctionNode) -> Iterator[ast.AST]:
-    """Walk a function's body only: not its decorators, annotations or defaults."""
-    for stmt in func.body:
-        yield from ast.walk(stmt)
-
-
-def local_names(func: FunctionNode) -> set[str]:
-    """Names bound locally in a function (parameters and stores), minus ``global`` ones."""
-    args = func.args
-    names = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
-    names.update(a.arg for a in (args.vararg, args.kwarg) if a is not None)
-    declared_global: set[str] = set()
-    for sub in walk_body(func):
-        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-            names.add(sub.id)
-        elif isinstance(sub, ast.Global):
-            declared_global.update(sub.names)
-        elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(sub.name)
-    return names - declared_global
 
 
 def is_step(func: ast.AST) -> bool:
@@ -305,10 +251,10 @@ class Module:
         spec = self.from_imports.get(name)
         if spec is None:
             return None
-        from lint.dataflow import resolve_module_file
-
         source_module, level, original = spec
-        path = resolve_module_file(self, source_module, level)
+        if not source_module and not level:
+            return None
+        path = import_file(self.path, source_module, level, (self.settings.root, Path(self.path).resolve().parent))
         if path is None:
             return None
         other = _load_module(path, self.settings)
@@ -318,13 +264,6 @@ class Module:
             return other, other.functions[original]
         value = other.module_value(original)
         return (other, value) if value is not None else None
-
-    @cached_property
-    def dataflow(self):
-        """The module's :class:`~lint.dataflow.DataFlow` (backward slices, forward reachability)."""
-        from lint.dataflow import DataFlow
-
-        return DataFlow(self)
 
     def qualname(self, node: ast.AST) -> str | None:
         """The fully qualified name an expression refers to, through the file's imports.
@@ -567,19 +506,6 @@ def _classify_literal(text: str) -> str:
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
         return "absolute"
     return "relative"
-
-
-def is_numeric_literal(node: ast.AST) -> bool:
-    """True for ``3``, ``3e-4``, ``-1``, ``2**10``, ``(64, 64)``: numbers and simple arithmetic on them."""
-    if isinstance(node, ast.Constant):
-        return isinstance(node.value, (int, float, complex)) and not isinstance(node.value, bool)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)):
-        return is_numeric_literal(node.operand)
-    if isinstance(node, ast.BinOp):
-        return is_numeric_literal(node.left) and is_numeric_literal(node.right)
-    if isinstance(node, (ast.Tuple, ast.List)):
-        return bool(node.elts) and all(is_numeric_literal(elt) for elt in node.elts)
-    return False
 
 
 def local_assignment(func: FunctionNode, name: str, before: int) -> ast.expr | None:

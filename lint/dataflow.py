@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
-from lint.analysis import FunctionNode, call_name, dotted, self_attr, walk_body, words
+from lint.analysis import Module
+from lint.astutil import FunctionNode, call_name, dotted, self_attr, walk_body, words
 
-if TYPE_CHECKING:
-    from lint.analysis import Module
+__all__ = ["DataFlow", "Param", "dataflow_of", "params_in"]
 
 # A value used only through these attributes is inspected, not consumed.
 INSPECTORS = frozenset({"shape", "dtype", "device", "ndim", "size", "nbytes", "itemsize", "is_cuda"})
@@ -59,6 +58,17 @@ class Param:
     def __init__(self, function: FunctionNode, name: str) -> None:
         self.function = function
         self.name = name
+
+
+_FLOWS: WeakKeyDictionary[Module, DataFlow] = WeakKeyDictionary()
+
+
+def dataflow_of(module: Module) -> DataFlow:
+    """The module's :class:`DataFlow`, built once per parsed module and shared by all rules."""
+    flow = _FLOWS.get(module)
+    if flow is None:
+        flow = _FLOWS[module] = DataFlow(module)
+    return flow
 
 
 class DataFlow:
@@ -237,7 +247,7 @@ class DataFlow:
     def _bindings_of(self, module, func):
         if module is self.module:
             return self.bindings(func)
-        return module.dataflow.bindings(func)
+        return dataflow_of(module).bindings(func)
 
     def _enter_helper(self, call, found, caller_scope, depth):
         module, helper = found
@@ -285,7 +295,7 @@ class DataFlow:
             return again(expr.args[0])
         if isinstance(expr, ast.Name):
             if scope is not None:
-                bound = module.dataflow.bindings(scope).get(expr.id)
+                bound = dataflow_of(module).bindings(scope).get(expr.id)
                 if bound:
                     before = [(line, value) for line, value in bound if line <= expr.lineno] or bound
                     line, value = before[-1]
@@ -538,22 +548,3 @@ def _stores_result(target: ast.AST, taint) -> bool:
     if isinstance(target, (ast.Subscript, ast.Attribute)):
         return taint(_root_name(target))
     return True
-
-
-def resolve_module_file(module: Module, dotted_name: str, level: int = 0) -> Path | None:
-    """The file a project import names, searched below the settings root or beside the file."""
-    parts = dotted_name.split(".") if dotted_name else []
-    here = Path(module.path).resolve().parent
-    if level:
-        base = here
-        for _ in range(level - 1):
-            base = base.parent
-        bases = [base]
-    else:
-        bases = [base for base in (module.settings.root, here) if base is not None]
-    for base in bases:
-        target = base.joinpath(*parts)
-        for candidate in (target.with_suffix(".py"), target / "__init__.py"):
-            if parts and candidate.is_file():
-                return candidate
-    return None

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lint.analysis import Module, call_name, self_attr
-from lint.dataflow import Param, params_in
+from lint.dataflow import Param, dataflow_of, params_in
 
 # Attributes of Metaflow's ``current`` that name this run or task rather than the branch.
 RUN_IDENTITY = frozenset(
@@ -69,7 +69,7 @@ def seed_arguments(module: Module, call: ast.Call) -> list[SeedArgument]:
     position = SEEDED_SEAMS.get(call_name(call) or "")
     if position is not None and len(call.args) > position:
         found.append(call.args[position])
-    helper = module.dataflow.helper(call, imported=False)
+    helper = dataflow_of(module).helper(call, imported=False)
     if helper is not None:
         params = [a.arg for a in [*helper[1].args.posonlyargs, *helper[1].args.args]]
         if params and params[0] in {"self", "cls"} and isinstance(call.func, ast.Attribute):
@@ -138,14 +138,14 @@ def _provably_numeric(node: ast.AST) -> bool:
 
 def origins(module: Module, expr: ast.AST) -> list:
     """The data-flow slice of ``expr`` as a list (see :meth:`lint.dataflow.DataFlow.slice`)."""
-    return module.dataflow.sliced(expr)
+    return dataflow_of(module).sliced(expr)
 
 
 def callers_binding(module: Module, param: Param) -> Iterator[tuple[ast.Call, ast.expr]]:
     """Call sites in the module of the function owning ``param``, with the argument bound to it."""
     func = param.function
     params = [a.arg for a in [*func.args.posonlyargs, *func.args.args]]
-    for call in module.dataflow.calls_of(func):
+    for call in dataflow_of(module).calls_of(func):
         positional = params
         if positional and positional[0] in {"self", "cls"} and isinstance(call.func, ast.Attribute):
             positional = positional[1:]

@@ -17,6 +17,7 @@ from lint.analysis import (
     walk_body,
     words,
 )
+from lint.dataflow import dataflow_of
 from lint.findings import Finding
 from lint.rules.base import Rule
 
@@ -182,7 +183,7 @@ def _value_evidence(module: Module, value: ast.expr, where: FunctionNode, attr: 
     }:
         return _loop_axes(module, module, value)
     found: list[str] = []
-    for resolved, owner, scope in module.dataflow.values(value, where):
+    for resolved, owner, scope in dataflow_of(module).values(value, where):
         found.extend(_axes_evidence(module, owner, resolved, scope, attr, 0))
     return list(dict.fromkeys(found))
 
@@ -190,7 +191,7 @@ def _value_evidence(module: Module, value: ast.expr, where: FunctionNode, attr: 
 def _axes_evidence(module, owner, value, scope, attr, depth) -> list[str]:
     if depth > 3:
         return []
-    flow = module.dataflow
+    flow = dataflow_of(module)
     if isinstance(value, ast.Call) and (
         (owner.qualname(value.func) or dotted(value.func) or "").endswith("product")
     ):
@@ -234,7 +235,7 @@ def _is_product(owner, node) -> bool:
 def _starred_axes(module, owner, node, scope) -> list[str]:
     """Axes of ``product(*grid.values())`` over a dict literal: its keys whose lists vary."""
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "values":
-        for base, _o, _sc in (module.dataflow.values(node.func.value, scope) if owner is module else []):
+        for base, _o, _sc in (dataflow_of(module).values(node.func.value, scope) if owner is module else []):
             if isinstance(base, ast.Dict):
                 return [
                     key.value
@@ -254,7 +255,7 @@ def _axis(module, owner, label: ast.AST, iterable: ast.AST, scope) -> list[str]:
 
 
 def _varies(module, owner, iterable: ast.AST, scope) -> bool:
-    resolved = module.dataflow.values(iterable, scope) if owner is module else [(iterable, owner, scope)]
+    resolved = dataflow_of(module).values(iterable, scope) if owner is module else [(iterable, owner, scope)]
     for value, _o, _sc in resolved:
         if isinstance(value, (ast.List, ast.Tuple, ast.Set)):
             if len(value.elts) > 1:

@@ -6,6 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from lint.analysis import FunctionNode, Module, inputs_name, is_join, walk_body, words
+from lint.dataflow import dataflow_of
 from lint.findings import Finding
 from lint.rules.axf402_join_arrival_order import KEY_WORDS, join_order_note
 from lint.rules.base import Rule
@@ -88,7 +89,7 @@ def _tie_pick(module: Module, func: FunctionNode, node: ast.AST, source: str) ->
 
 def _tie_pick_in_helper(module: Module, step: FunctionNode, call: ast.Call, inputs: str) -> tuple[str, str] | None:
     """A tie-prone pick inside a same-file helper that the join hands its inputs to (one level)."""
-    found = module.dataflow.helper(call, imported=False)
+    found = dataflow_of(module).helper(call, imported=False)
     if found is None:
         return None
     helper = found[1]
@@ -114,7 +115,7 @@ def _pick(module: Module, step: FunctionNode, node: ast.AST) -> tuple[ast.Call, 
     if isinstance(node, ast.Subscript) and _first_or_last(node.slice):
         value = node.value
         if isinstance(value, ast.Name):
-            bound = module.dataflow.bindings(step).get(value.id, [])
+            bound = dataflow_of(module).bindings(step).get(value.id, [])
             values = [v for line, v in bound if line <= node.lineno and v is not None]
             value = values[-1] if values else value
         if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "sorted":
@@ -151,7 +152,7 @@ def _name(node: ast.AST) -> str:
 def _from_inputs(module: Module, step: FunctionNode, expr: ast.expr, inputs: str) -> bool:
     """True if ``expr`` is built from ``inputs`` without passing through a keyed sort of them."""
     reads = False
-    for node in module.dataflow.slice(expr, step):
+    for node in dataflow_of(module).slice(expr, step):
         if isinstance(node, ast.Name) and node.id == inputs:
             reads = True
         if (

@@ -6,6 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from lint.analysis import FunctionNode, Module, in_seeded_scope, is_step
+from lint.dataflow import dataflow_of
 from lint.findings import Finding
 from lint.rules.base import Rule
 from lint.seeds import branch_derived
@@ -130,8 +131,8 @@ def _result_reached(module: Module, call: ast.Call, qualified: str) -> bool:
     if last in {"seed", "setstate"}:
         return True
     if last == "shuffle" and call.args:
-        return module.dataflow.reaches_result(call.args[0]) or _mutates_result(module, call.args[0])
-    return module.dataflow.reaches_result(call)
+        return dataflow_of(module).reaches_result(call.args[0]) or _mutates_result(module, call.args[0])
+    return dataflow_of(module).reaches_result(call)
 
 
 def _mutates_result(module: Module, argument: ast.expr) -> bool:
@@ -147,8 +148,8 @@ def _mutates_result(module: Module, argument: ast.expr) -> bool:
     if func is None:
         return True
     return any(
-        load is not root and module.dataflow.reaches_result(load)
-        for load in module.dataflow.loads(func).get(root.id, ())
+        load is not root and dataflow_of(module).reaches_result(load)
+        for load in dataflow_of(module).loads(func).get(root.id, ())
     ) or root.id in {a.arg for a in func.args.args}
 
 

@@ -6,6 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from lint.analysis import Module, in_seeded_scope, walk_body
+from lint.dataflow import dataflow_of
 from lint.findings import Finding
 from lint.rules.base import Rule
 
@@ -59,7 +60,7 @@ class UnseededGeneratorRule(Rule):
                 pass
             else:
                 continue
-            if module.dataflow.reaches_result(node):
+            if dataflow_of(module).reaches_result(node):
                 yield self.finding(module, node, call=qualified)
 
 

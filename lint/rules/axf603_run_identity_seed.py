@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from lint.analysis import Module, in_seeded_scope
-from lint.dataflow import params_in
+from lint.dataflow import dataflow_of, params_in
 from lint.findings import Finding
 from lint.rules.base import Rule
 from lint.seeds import all_seed_arguments, callers_binding, volatile_source
@@ -66,7 +66,7 @@ class RunIdentitySeedRule(Rule):
             return
         reported: set[int] = set()
         for seed in all_seed_arguments(module):
-            nodes = module.dataflow.sliced(seed.argument)
+            nodes = dataflow_of(module).sliced(seed.argument)
             source = _first_source(module, nodes)
             if source is not None:
                 if id(seed.argument) not in reported:
@@ -75,7 +75,7 @@ class RunIdentitySeedRule(Rule):
                 continue
             for param in params_in(nodes):
                 for call, argument in callers_binding(module, param):
-                    source = _first_source(module, module.dataflow.sliced(argument))
+                    source = _first_source(module, dataflow_of(module).sliced(argument))
                     if source is not None and id(argument) not in reported:
                         reported.add(id(argument))
                         sink = f"{param.function.name}() (its '{param.name}' seeds {seed.sink})"

@@ -6,6 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from lint.analysis import Module, in_seeded_scope, is_step
+from lint.dataflow import dataflow_of
 from lint.findings import Finding
 from lint.rules.base import Rule
 
@@ -92,7 +93,7 @@ class SklearnRandomStateRule(Rule):
             state = keywords.get("random_state")
             if state is not None and not (isinstance(state, ast.Constant) and state.value is None):
                 continue
-            if module.dataflow.reaches_result(node):
+            if dataflow_of(module).reaches_result(node):
                 step = module.enclosing_function(node)
                 where = f" in step '{step.name}'" if step is not None and is_step(step) else ""
                 yield self.finding(module, node, call=last, where=where)

@@ -6,6 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from lint.analysis import Module, in_seeded_scope
+from lint.dataflow import dataflow_of
 from lint.findings import Finding
 from lint.rules.base import Rule
 from lint.seeds import all_seed_arguments, salted_hash
@@ -53,7 +54,7 @@ class SaltedHashSeedRule(Rule):
         for seed in all_seed_arguments(module):
             if id(seed.argument) in reported:
                 continue
-            for node in module.dataflow.sliced(seed.argument):
+            for node in dataflow_of(module).sliced(seed.argument):
                 found = salted_hash(module, node)
                 if found is not None:
                     reported.add(id(seed.argument))

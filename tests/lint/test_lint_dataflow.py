@@ -5,6 +5,7 @@ import textwrap
 
 from lint import check_source
 from lint.analysis import Module
+from lint.dataflow import dataflow_of
 from lint.settings import Settings
 
 
@@ -44,7 +45,7 @@ HELPERS = """\
 
 def test_reaches_result_follows_values_into_same_file_helpers_and_mutated_containers():
     module = module_of(HELPERS)
-    assert [module.dataflow.reaches_result(call) for call in draws(module)] == [True, False, True]
+    assert [dataflow_of(module).reaches_result(call) for call in draws(module)] == [True, False, True]
 
 
 def test_global_random_draw_only_inspected_in_a_helper_is_not_flagged_but_a_kept_one_is():
@@ -68,7 +69,7 @@ def test_slice_follows_a_seed_through_a_helper_return_and_tuple_unpacking():
         """
     )
     ret = next(node for node in module.nodes if isinstance(node, ast.Return) and isinstance(node.value, ast.BinOp))
-    spelled = {module.qualname(n.func) for n in module.dataflow.slice(ret.value) if isinstance(n, ast.Call)}
+    spelled = {module.qualname(n.func) for n in dataflow_of(module).slice(ret.value) if isinstance(n, ast.Call)}
     assert "time.time" in spelled
 
 
@@ -83,8 +84,8 @@ def test_values_resolves_fields_of_constructor_calls_and_dict_literal_keys():
     )
     ret = next(node for node in module.nodes if isinstance(node, ast.Return))
     branches, cells = ret.value.elts
-    assert [ast.unparse(v) for v, _, _ in module.dataflow.values(branches)] == ["[1, 2]"]
-    assert [ast.unparse(v) for v, _, _ in module.dataflow.values(cells)] == ["[0.1, 0.01]"]
+    assert [ast.unparse(v) for v, _, _ in dataflow_of(module).values(branches)] == ["[1, 2]"]
+    assert [ast.unparse(v) for v, _, _ in dataflow_of(module).values(cells)] == ["[0.1, 0.01]"]
 
 
 def test_seed_from_run_identity_through_a_same_file_helper_parameter_is_found_at_the_call(tmp_path):
