@@ -241,6 +241,7 @@ def test_smoke_run_results_carry_complete_provenance(smoke_run):
     assert (git["diff_hash"] is not None) == git["dirty"]
     # The run used this interpreter's environment (Runner launches sys.executable).
     assert prov["packages"] == provenance.package_versions()
+    assert prov["environment"] == provenance.environment() and prov["environment"]["lock"].startswith("uv.lock:")
     assert prov["started_at"] < prov["ended_at"]
     timing = prov["durations"]
     assert set(timing["branch_seconds"]) == set(results["data_fingerprints"])
