@@ -30,6 +30,7 @@ from metaflow.packaging_sys import ContentType
 from components.spec.config import CONFIG_DIR, ConfigError, config_hash, load_spec
 from components.constants import REPO_ROOT, CONFIG_NAME, DEFAULT_CONFIG, EXPERIMENT_TAG_PREFIX, LAUNCH_KEY
 from components.engine.provenance import ensure_user, dirty_warning, git_state, resume_review_tag, resume_tag
+from components.engine.reuse import input_changes, launch_inputs
 
 # CONFIG_NAME, DEFAULT_CONFIG and LAUNCH_KEY live in components.constants; flow files import them from here.
 __all__ = [
@@ -64,9 +65,9 @@ def parse_config(text: str | dict[str, Any]) -> dict[str, Any]:
     under ``axisflow``. Pure: clears Hydra's global state.
     """
     value = json.loads(text) if isinstance(text, str) else dict(text)
-    unknown = set(value) - {"overrides", "lint", "review", "git"}
+    unknown = set(value) - {"overrides", "lint", "review", "git", "inputs"}
     if unknown:
-        raise ConfigError(f"config value has unknown key(s) {sorted(unknown)}; expected 'overrides' (and 'lint', 'review', 'git')")
+        raise ConfigError(f"config value has unknown key(s) {sorted(unknown)}; expected 'overrides' (and 'lint', 'review', 'git', 'inputs')")
     overrides = [str(o) for o in value.get("overrides", [])]
     config, _ = load_spec(overrides)
     config[LAUNCH_KEY] = {
@@ -76,6 +77,8 @@ def parse_config(text: str | dict[str, Any]) -> dict[str, Any]:
         "review": value.get("review", {"verdict": "not run"}),
         "git": value.get("git", {"commit": None, "reason": "not captured: the config value came without git state"}),
     }
+    if "inputs" in value:
+        config[LAUNCH_KEY]["inputs"] = value["inputs"]
     return config
 
 
@@ -202,6 +205,7 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
                 config, spec = load_spec(original)
             except ConfigError as exc:
                 _fail(f"the resumed run's config no longer validates: {exc}")
+            _refuse_changed_inputs(origin, spec)
             tags = ["--tag", resume_review_tag(_review_gate(config, spec, original, review_allow))]
         # The resumed run's re-executed tasks run this checkout's code: record it as a run tag.
         return [*head, *before, command, *after, "--tag", resume_tag(git), *tags]
@@ -217,6 +221,8 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
         after = _enforce_contract(spec.name, spec.contract, [*after, "--tag", experiment_tag(spec.name)])
         value["lint"] = _lint_gate(Path(flow_file), allow)
         value["review"] = _review_gate(config, spec, overrides, review_allow)
+        # Code, table and environment hashes at launch: start trusts the table's, branches verify against them.
+        value["inputs"] = launch_inputs(spec)
     # Git state is captured here, in the launching checkout: remote tasks have no .git, and the
     # config value (stored with the run, shipped to every task, reused on resume) carries it.
     value["git"] = _launch_git(flow_file, warn=command in _LAUNCHES)
@@ -294,13 +300,30 @@ def _warn_code_change(original: Mapping[str, Any], current: Mapping[str, Any]) -
         )
 
 
+def _refuse_changed_inputs(origin: Mapping[str, Any], spec: Any) -> None:
+    """Refuse a ``resume`` whose code, table or environment differs from the original run's.
+
+    Its re-executed branches would compute arms on the new inputs and store
+    them under keys planned from the old ones (``start`` is cloned), and a
+    later run would reuse those numbers for the old inputs. Refusing is the
+    stricter of the two choices (the other: record the difference and store
+    nothing); a new ``run`` reuses every arm that still matches.
+    """
+    recorded = origin.get(LAUNCH_KEY, {}).get("inputs")
+    if not recorded:
+        _fail("resume refused: the original run recorded no input hashes (launched by an older axisflow); start a new run")
+    changes = input_changes(recorded, launch_inputs(spec))
+    if changes:
+        _fail(f"resume refused: {'; '.join(changes)} since the original run; start a new run (finished arms are reused)")
+
+
 def _describe(state: tuple[str | None, str | None]) -> str:
     commit, diff = state
     return f"commit {(commit or 'none')[:12]}" + (f" + diff {diff}" if diff else "")
 
 
 class ship_project(FlowMutator):
-    """Add ``components/`` (Python files), ``configs/`` (YAML) and ``data/`` (CSV, Parquet) to the flow's code package.
+    """Add ``components/`` (every file), ``configs/`` (YAML) and ``data/`` (CSV, Parquet) to the flow's code package.
 
     They go in as code content, under ``.mf_code/`` in the package, which remote
     tasks put on ``PYTHONPATH``: ``import components`` works there and
@@ -313,7 +336,10 @@ class ship_project(FlowMutator):
         """Yield the project's files, keeping their repository-relative paths."""
         # data/ holds the tables file-backed generators read (components.library.tables resolves
         # relative paths against the project root, which is .mf_code/ in a remote task).
-        for folder, pattern in (("components", "*.py"), ("configs", "*.yaml"), ("data", "*.csv"), ("data", "*.parquet")):
+        # Every file of components/ (not only *.py): an investigation may read a file next to its code, and the
+        # code fingerprint a branch verifies covers it (components.engine.reuse.code_files).
+        for folder, pattern in (("components", "*"), ("configs", "*.yaml"), ("data", "*.csv"), ("data", "*.parquet")):
             for path in sorted((ROOT / folder).rglob(pattern)):
-                yield (str(path), path.relative_to(ROOT).as_posix(), ContentType.CODE_CONTENT)
+                if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                    yield (str(path), path.relative_to(ROOT).as_posix(), ContentType.CODE_CONTENT)
         yield (str(ROOT / "README.md"), "README.md", ContentType.USER_CONTENT)

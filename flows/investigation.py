@@ -1,21 +1,3 @@
-# /// script
-# requires-python = ">=3.11"
-# dependencies = [
-#     "metaflow>=2.19.23",
-#     "hydra-core>=1.3.2",
-#     "omegaconf>=2.3",
-#     "torch>=2.4",
-#     "numpy>=1.26",
-#     "scipy>=1.11",
-#     "pandas>=2.1",
-#     "matplotlib>=3.8",
-#     "pydantic>=2.6",
-#     "scikit-learn>=1.4",
-#     "pyarrow>=15",
-# ]
-# [tool.uv]
-# compile-bytecode = true
-# ///
 """The reference investigation as an axisflow shell.
 
 1. ``start`` validates the composed config and plans the fan-out, reusing
@@ -31,7 +13,7 @@ Run: ``uv run flows/investigation.py run [key=value ...] [--max-workers N]``.
 import sys
 from pathlib import Path
 
-# Script mode (``uv run flows/x.py``) does not install the repository; anchor on this file.
+# Anchor on this file, so the flow imports this checkout's components/ from any folder and in a code package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from metaflow import Config, FlowSpec, Parameter, card, current, step  # noqa: E402

@@ -190,9 +190,17 @@ def test_prepare_argv_resume_tags_the_checkout_and_refuses_overrides(repo, monke
     assert "resume reuses the original run's config; drop the override(s) training.lr=0.1" in capsys.readouterr().err
 
 
+def _inputs() -> dict:
+    """The input hashes a launch of the default config records (the resumed run's, unchanged)."""
+    from components.engine.reuse import launch_inputs
+    from components.spec.config import load_spec
+
+    return launch_inputs(load_spec([])[1])
+
+
 def test_prepare_argv_resume_keeps_a_single_worker_contract(repo, monkeypatch, capsys):
     flow = _copy_flow(repo)
-    origin = {"experiment": {"name": "serial", "contract": "single_worker"}, shell.LAUNCH_KEY: {"git": git_state(repo)}}
+    origin = {"experiment": {"name": "serial", "contract": "single_worker"}, shell.LAUNCH_KEY: {"git": git_state(repo), "inputs": _inputs()}}
     monkeypatch.setattr(shell, "_origin_config", lambda flow_file, after: origin)
     argv = shell.prepare_argv(["flow.py", "resume"], str(flow))
     assert argv[argv.index("--max-workers") + 1] == "1"
@@ -203,7 +211,7 @@ def test_prepare_argv_resume_keeps_a_single_worker_contract(repo, monkeypatch, c
 
 def test_prepare_argv_resume_warns_when_the_code_changed_since_the_original(repo, monkeypatch, capsys):
     flow = _copy_flow(repo)
-    origin = {"experiment": {"contract": "order_independent"}, shell.LAUNCH_KEY: {"git": git_state(repo)}}
+    origin = {"experiment": {"contract": "order_independent"}, shell.LAUNCH_KEY: {"git": git_state(repo), "inputs": _inputs()}}
     monkeypatch.setattr(shell, "_origin_config", lambda flow_file, after: origin)
     (repo / "flow.py").write_text('"""Edited after the original run."""\n')
     shell.prepare_argv(["flow.py", "resume"], str(flow))
@@ -233,6 +241,7 @@ def test_smoke_run_results_carry_complete_provenance(smoke_run):
     assert (git["diff_hash"] is not None) == git["dirty"]
     # The run used this interpreter's environment (Runner launches sys.executable).
     assert prov["packages"] == provenance.package_versions()
+    assert prov["environment"] == provenance.environment() and prov["environment"]["lock"].startswith("uv.lock:")
     assert prov["started_at"] < prov["ended_at"]
     timing = prov["durations"]
     assert set(timing["branch_seconds"]) == set(results["data_fingerprints"])

@@ -168,3 +168,53 @@ def test_sigkilled_run_resumes_without_recomputing_finished_branches(smoke_run, 
     rows = {row["run_id"]: row for row in json.loads(listed.stdout)}
     assert rows[origin_id]["status"] == "unfinished" and rows[origin_id]["headline"] == "no results"
     assert rows[resumed.id]["status"] == "successful" and rows[resumed.id]["resumed_from"] == origin_id
+
+
+# --- A resume refuses when what the arms depend on changed since the original run ------------------------------
+
+
+def _resume_against(origin_inputs, monkeypatch, capsys, overrides=("experiment=sample_size_smoke",)):
+    """``prepare_argv`` for ``resume`` of a run launched with ``overrides`` and ``origin_inputs`` recorded."""
+    from components import shell
+
+    origin = {"experiment": {"name": "sample_size_smoke", "contract": "order_independent"},
+              "axisflow": {"overrides": list(overrides), "git": {}, **({"inputs": origin_inputs} if origin_inputs is not None else {})}}
+    monkeypatch.setattr(shell, "_origin_config", lambda flow_file, after: origin)
+    monkeypatch.setattr(shell, "_lint_gate", lambda flow_file, allow: {"verdict": "clean"})
+    with pytest.raises(SystemExit) as exited:
+        shell.prepare_argv([str(FLOW), "resume", "--origin-run-id", "7"], str(FLOW))
+    return exited.value.code, capsys.readouterr().err.strip().splitlines()
+
+
+def _inputs(*overrides):
+    from components.engine.reuse import launch_inputs
+    from components.spec.config import load_spec
+
+    return launch_inputs(load_spec(list(overrides))[1])
+
+
+def test_resume_after_a_generator_edit_is_refused_in_one_line(monkeypatch, capsys):
+    recorded = _inputs("experiment=sample_size_smoke")
+    recorded["code"]["components/investigations/sample_size/data.py"] = "0" * 16  # the generator the original ran
+    code, lines = _resume_against(recorded, monkeypatch, capsys)
+    assert code == 2
+    assert lines[-1] == (
+        "axisflow: error: resume refused: code changed (components/investigations/sample_size/data.py) since the original run; "
+        "start a new run (finished arms are reused)"
+    )
+
+
+def test_resume_after_a_table_or_lock_change_is_refused(monkeypatch, capsys, tmp_path):
+    import shutil
+
+    table = tmp_path / "table.csv"
+    shutil.copy2(ROOT / "data" / "breast_cancer.csv", table)
+    overrides = ("experiment=tabular_cv_smoke", f"data.path={table}")
+    recorded = _inputs(*overrides)
+    table.write_text(table.read_text().replace("\n", "\r\n"))
+    code, lines = _resume_against(recorded, monkeypatch, capsys, overrides)
+    assert code == 2 and lines[-1].startswith(f"axisflow: error: resume refused: data file {table} changed (sha256 ")
+    code, lines = _resume_against({**_inputs(*overrides), "lock": "uv.lock:0000"}, monkeypatch, capsys, overrides)
+    assert code == 2 and lines[-1].startswith("axisflow: error: resume refused: uv.lock changed since the original run")
+    code, lines = _resume_against(None, monkeypatch, capsys, overrides)
+    assert code == 2 and "the original run recorded no input hashes" in lines[-1]

@@ -187,6 +187,9 @@ def test_code_and_lockfile_edits_retrain_exactly_what_depends_on_them(project_co
     with open(project_copy / "components/investigations/reference/data.py", "a") as f:
         f.write("\n# the generator changed\n")
     assert _trained(_run_copy(project_copy, root)) == all_arms
+    # So does a module in the generator's folder that no import statement reaches (one it could load by name).
+    (project_copy / "components/investigations/reference/by_name.py").write_text("SCALE = 2\n")
+    assert _trained(_run_copy(project_copy, root)) == all_arms
     # Changing uv.lock retrains everything.
     with open(project_copy / "uv.lock", "a") as f:
         f.write("\n# a changed lock\n")
@@ -349,3 +352,163 @@ def test_every_framework_module_a_key_names_exists():
     from components.engine.reuse import ARM_MODULES, _module_file
 
     assert [name for name in ARM_MODULES if _module_file(name) is None] == []
+
+
+# --- Keys cover what actually ran: every file of the code's folders, the table as read, threads, packages ------
+
+
+@pytest.fixture
+def code_copy(tmp_path: Path, monkeypatch):
+    """A copy of ``components/`` that reuse fingerprints instead of the checkout's (so a test may edit it)."""
+    import components.engine.reuse as reuse
+
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT / "components", copy / "components", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(reuse, "ROOT", copy)
+    reuse._scope_of.cache_clear()
+    yield copy
+    monkeypatch.undo()
+    reuse._scope_of.cache_clear()
+
+
+def _fingerprints(spec) -> dict[str, str]:
+    from components.engine.reuse import _scope_of, code_fingerprint
+
+    _scope_of.cache_clear()
+    return {m.name: code_fingerprint(spec.data, spec.training, m.spec, spec.metric) for m in spec.methods}
+
+
+@pytest.mark.parametrize(
+    "loader",
+    [
+        "importlib.import_module('components.investigations.sample_size.consts')",
+        "__import__('components.investigations.sample_size.consts')",
+        "importlib.util.spec_from_file_location('c', __file__.replace('data.py', 'consts.py'))",
+    ],
+)
+def test_a_module_loaded_by_string_is_in_every_key(code_copy, loader):
+    from components.spec.config import load_spec
+
+    copy = code_copy
+    folder = copy / "components" / "investigations" / "sample_size"
+    (folder / "consts.py").write_text("NOISE = 0.5\n")
+    with open(folder / "data.py", "a") as f:
+        f.write(f"\n\ndef _load():\n    import importlib, importlib.util\n    return {loader}\n")
+    _, spec = load_spec(list(IN_PROCESS))
+    before = _fingerprints(spec)
+    (folder / "consts.py").write_text("NOISE = 0.7\n")
+    after = _fingerprints(spec)
+    assert all(before[name] != after[name] for name in before)
+
+
+def test_a_data_file_next_to_the_code_and_an_unimported_library_module_are_in_every_key(code_copy):
+    from components.spec.config import load_spec
+
+    copy = code_copy
+    _, spec = load_spec(list(IN_PROCESS))
+    first = _fingerprints(spec)
+    (copy / "components" / "investigations" / "sample_size" / "weights.json").write_text('{"scale": 2}\n')
+    second = _fingerprints(spec)
+    (copy / "components" / "library" / "plugins.py").write_text("SCALE = 3\n")
+    third = _fingerprints(spec)
+    assert first["ridge"] != second["ridge"] != third["ridge"]
+    # Another investigation's folder and the statistics package are not code an arm runs.
+    (copy / "components" / "investigations" / "reference" / "data.py").write_text("X = 1\n")
+    (copy / "components" / "stats" / "__init__.py").write_text("X = 1\n")
+    assert _fingerprints(spec) == third
+
+
+def test_thread_count_and_installed_packages_are_in_every_key(monkeypatch):
+    import components.engine.reuse as reuse
+    from components.spec.config import load_spec
+    from components.engine.planner import branches
+
+    def keys(*overrides):
+        _, spec = load_spec([*IN_PROCESS, *overrides])
+        return arm_keys(spec, branches(spec)[0])
+
+    from components.engine.reuse import arm_keys
+
+    base = keys()
+    # ridge (scikit-learn) reads no training key, yet BLAS threads change the bits of larger fits.
+    assert keys("training.threads=2") != base
+    packages = reuse.installed_packages()
+    monkeypatch.setattr(reuse, "installed_packages", lambda: {**packages, "scikit-learn": "0.0.1"})
+    assert keys() != base
+
+
+def test_the_branch_pins_thread_pools_to_training_threads(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from components.engine.branch import run_branch
+    from components.spec.config import load_spec
+    from components.engine.planner import branches
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    config, spec = load_spec(list(IN_PROCESS))
+    run_branch(config, branches(spec)[0], log=lambda _: None)
+    assert os.environ["OMP_NUM_THREADS"] == os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    assert {pool["num_threads"] for pool in threadpool_info()} == {1}
+
+
+def _launched(overrides: list[str]):
+    """``(config, spec)`` as a task sees them: with the input hashes the shell records at launch."""
+    from components.engine.reuse import launch_inputs
+    from components.shell import parse_config
+    from components.spec.config import load_spec
+
+    _, spec = load_spec(overrides)
+    config = parse_config({"overrides": overrides, "inputs": launch_inputs(spec)})
+    return config, spec
+
+
+def _edit_row(table: Path) -> None:
+    lines = table.read_text().splitlines()
+    cells = lines[1].split(",")
+    cells[1] = str(float(cells[1]) + 0.5)
+    table.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+
+
+def test_a_table_edited_during_the_run_fails_the_branch_naming_the_file(tmp_path):
+    from components.engine.branch import run_branch
+    from components.engine.planner import branches
+
+    table = tmp_path / "table.csv"
+    shutil.copy2(ROOT / "data" / "breast_cancer.csv", table)
+    config, spec = _launched(["experiment=tabular_cv_smoke", f"data.path={table}", "method=[logreg_scaled]", "experiment.seeds=1"])
+    _edit_row(table)
+    with pytest.raises(RuntimeError, match=rf"^branch fold=0,seed=0: data file {table} changed \(sha256 \w+ at launch, now \w+\) since the run was launched"):
+        run_branch(config, branches(spec)[0], log=lambda _: None)
+
+
+def test_a_table_edited_between_launch_and_start_fails_start(tmp_path):
+    from components.engine.reuse import plan_reuse
+    from components.engine.planner import branches
+
+    table = tmp_path / "table.csv"
+    shutil.copy2(ROOT / "data" / "breast_cancer.csv", table)
+    config, spec = _launched(["experiment=tabular_cv_smoke", f"data.path={table}", "method=[logreg_scaled]", "experiment.seeds=1"])
+    table.write_text(table.read_text().replace("\n", "\r\n"))  # same values, other bytes: other file
+    with pytest.raises(RuntimeError, match=rf"^start: data file {table} changed"):
+        plan_reuse(config, branches(spec), flow="F", mode="off", log=lambda _: None)
+
+
+def test_a_branch_running_other_code_than_launched_fails_naming_the_file():
+    from components.engine.branch import run_branch
+    from components.engine.planner import branches
+
+    config, spec = _launched(list(IN_PROCESS))
+    config["axisflow"]["inputs"]["code"]["components/investigations/sample_size/data.py"] = "0" * 16
+    with pytest.raises(RuntimeError, match=r"code changed \(components/investigations/sample_size/data.py\) since the run was launched"):
+        run_branch(config, branches(spec)[0], log=lambda _: None)
+
+
+def test_a_branch_whose_planned_keys_are_not_its_own_fails_instead_of_storing_them():
+    from components.engine.branch import run_branch
+    from components.engine.planner import branches
+
+    config, spec = _launched(list(IN_PROCESS))
+    branch = {**branches(spec)[0], "arms": [{"key": "0" * 64}]}
+    with pytest.raises(RuntimeError, match=r"^branch n_train=40,seed=0, method ridge, training axes none: its reuse key differs from the one planned in start"):
+        run_branch(config, branch, log=lambda _: None)

@@ -28,7 +28,9 @@ from typing import Any, Callable, Mapping
 from components.spec.config import validate
 from components.engine.planner import branches, trainings
 from components.constants import RECORD_SCHEMA
-from components.engine.reuse import arm_keys, arm_provenance, check_reused, reused_training
+from components.engine.reuse import (
+    arm_provenance, arm_threads, check_planned_keys, check_reused, pin_threads, reused_training, verify_inputs,
+)
 
 __all__ = ["run_branch"]
 
@@ -55,7 +57,9 @@ def run_branch(
     spec = validate(config)
     plan = trainings(spec)
     # Arms reused from earlier runs (components.engine.reuse.plan_reuse) are copied, not trained; without a plan, all train.
-    arms = branch.get("arms") or [{"key": key} for key in arm_keys(spec, branch)]
+    # The code and data this task sees must be the launch's, and the planned keys those of what runs here.
+    verify_inputs(config, spec, f"branch {branch['key']}")
+    arms = check_planned_keys(spec, branch)
     train = [i for i, arm in enumerate(arms) if "reused" not in arm or arm.get("verify")]
     methods = {plan[i].method for i in train}
     for module in sorted({name for method in spec.methods if method.name in methods for name in method.imports}):
@@ -100,6 +104,7 @@ def run_branch(
             continue
         log(f"[{branch['key']}] training {number}/{len(plan)}: {method.name} ({axes_text})")
         seed = derive_seed(branch["seed"], method.name)
+        pin_threads(arm_threads(train_cfg))
         t0 = time.perf_counter()
         arm = f"branch {branch['key']}, method {method.name}, training axes {axes_text if item.train_axes else 'none'}"
         method_spec = {**method.spec, "name": method.name}

@@ -9,8 +9,9 @@ every task (local or remote) and reuses it on ``resume``. A ``resume`` records
 the checkout it was launched from as a run tag (:func:`resume_tag`), because
 its re-executed tasks run that code while the cloned ones ran the original's.
 
-Package versions and the platform are read in the ``end`` task from installed
-distribution metadata (no imports of torch); timestamps come from the ``start``
+Package versions, the lock's hash, a hash of every installed distribution and
+the platform are read in the ``end`` task from installed distribution metadata
+(no imports of torch); timestamps come from the ``start``
 step and each branch record's ``timing``. Nothing from the environment is
 copied: no variables, no host name, no paths outside the repository.
 """
@@ -37,6 +38,7 @@ __all__ = [
     "dirty_warning",
     "durations",
     "ensure_user",
+    "environment",
     "git_state",
     "iso",
     "package_versions",
@@ -229,6 +231,18 @@ def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str | None]:
     return versions
 
 
+def environment() -> dict[str, Any]:
+    """The locked environment the task ran in: ``uv.lock``'s hash and a hash of every installed distribution and version.
+
+    The same two values are in every arm's reuse key
+    (:func:`components.engine.reuse.lock_fingerprint`, :func:`~components.engine.reuse.packages_fingerprint`):
+    the lock says what should be installed, the versions what was.
+    """
+    from components.engine.reuse import installed_packages, lock_fingerprint, packages_fingerprint
+
+    return {"lock": lock_fingerprint(), "packages": packages_fingerprint(), "distributions": len(installed_packages())}
+
+
 def platform_info() -> dict[str, str]:
     """Operating system, kernel release, CPU architecture and Python implementation (no host name)."""
     return {
@@ -310,6 +324,7 @@ def run_provenance(
         "git": git,
         "resumed_from": origin_run_id,
         "packages": package_versions(),
+        "environment": environment(),
         "platform": platform_info(),
         "started_at": iso(started_at),
         "ended_at": iso(ended_at),

@@ -50,9 +50,9 @@ made in this run: a reused arm adds nothing to ``train_arm``).
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
+import os
 import platform
 import random
 import sys
@@ -61,53 +61,78 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from lint.imports import imports_of, module_file, modules_under
+
 from components.spec.config import ConfigError, ExperimentSpec
 from components.spec.declarations import TARGET, locate
 from components.engine.planner import trainings
-from components.constants import REPO_ROOT, RECORD_SCHEMA
+from components.constants import LAUNCH_KEY, REPO_ROOT, RECORD_SCHEMA
 
 __all__ = [
     "ARM_MODULES",
+    "LIBRARY",
     "MODES",
     "SCAN_RUNS",
     "arm_keys",
     "arm_provenance",
+    "arm_threads",
+    "check_planned_keys",
     "check_reused",
+    "code_files",
     "code_fingerprint",
     "data_content",
+    "data_file",
     "find_reusable",
+    "input_changes",
+    "installed_packages",
+    "launch_inputs",
     "lock_fingerprint",
+    "packages_fingerprint",
+    "pin_threads",
+    "recorded_inputs",
     "off_options",
     "plan_reuse",
     "platform_triple",
     "reuse_line",
     "reuse_summary",
     "reused_training",
+    "trust_launch_data",
+    "verify_inputs",
     "verify_sample",
 ]
 
 ROOT = REPO_ROOT
 #: The ``--reuse`` choices; ``auto`` is the default.
 MODES = ("auto", "off", "verify")
-#: Framework modules every arm runs through (seed derivation, seam dispatch, record layout), hashed into every key.
-ARM_MODULES = ("components.engine.branch", "components.engine.reuse", "components.spec.seams", "components.seeding", "components.spec.declarations")
+#: Framework modules that run inside every arm (config to spec, the plan of arms, seed derivation, seam dispatch,
+#: declarations, record layout, keys and thread pinning), hashed into every key without following their imports.
+ARM_MODULES = (
+    "components.constants",
+    "components.engine.branch",
+    "components.engine.planner",
+    "components.engine.reuse",
+    "components.seeding",
+    "components.spec.config",
+    "components.spec.declarations",
+    "components.spec.seams",
+)
+#: The reusable implementations: every file of it is in every arm's code fingerprint.
+LIBRARY = "components/library"
+#: Imports followed from an arm's implementations: the library, investigations and base modules (the framework
+#: packages they import, such as ``components.spec``, run an arm only through :data:`ARM_MODULES`).
+_FOLLOWED = ("components.library", "components.investigations", "components.constants", "components.seeding", "components.schema")
 #: At most this many earlier successful runs are read when looking for matches (newest first).
 SCAN_RUNS = 50
 #: Share of the reused arms ``verify`` recomputes (at least one).
 VERIFY_SHARE = 0.2
-_KEY_VERSION = "axisflow.reuse-key/1"
+_KEY_VERSION = "axisflow.reuse-key/2"
+#: Environment variables thread pools read at load time; :func:`pin_threads` sets them to ``training.threads``.
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 def _module_file(name: str) -> Path | None:
     """The file of project module ``name`` (``components.x.y``), or ``None`` outside the project."""
-    parts = name.split(".")
-    if parts[0] != "components":
-        return None
-    base = ROOT.joinpath(*parts)
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file():
-            return path
-    return None
+    return module_file(name, ROOT) if name.split(".")[0] == "components" else None
 
 
 def _target_module(target: str) -> str | None:
@@ -119,54 +144,72 @@ def _target_module(target: str) -> str | None:
     return None
 
 
-def _imports(name: str, path: Path) -> set[str]:
-    """Project modules ``path`` imports anywhere (module or function level)."""
-    tree = ast.parse(path.read_bytes(), filename=str(path))
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, *([base] if base else [])])
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
-    return {module for module in found if _module_file(module) is not None}
+#: ``(path, size, mtime_ns) -> sha256``: a source file is hashed once per process while it stays unchanged.
+_FILE_HASHES: dict[tuple[str, int, int], str] = {}
 
 
 def _hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _FILE_HASHES:
+        _FILE_HASHES[key] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return _FILE_HASHES[key]
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """Every file below ``folder`` (sources, and data files a module may read by path), without bytecode caches."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+
+
+def _scope(roots: Iterable[str]) -> set[Path]:
+    """The files an arm's code can reach: see :func:`code_files`."""
+    files: set[Path] = set(_folder_files(ROOT / LIBRARY))
+    for name in roots:
+        parts = name.split(".")
+        if parts[:2] == ["components", "investigations"] and len(parts) > 2:
+            files.update(_folder_files(ROOT.joinpath(*parts[:3])))
+        elif (path := _module_file(name)) is not None:
+            files.add(path)
+    known = set(modules_under(ROOT, ("components",)))
+    todo = [p for p in files if p.suffix == ".py"]
+    while todo:
+        path = todo.pop()
+        for imported in imports_of(path, ROOT, known):
+            target = _module_file(imported)
+            if target is not None and target not in files and imported.startswith(_FOLLOWED):
+                files.add(target)
+                todo.append(target)
+    files.update(_module_file(name) for name in ARM_MODULES)
+    # Importing a module runs the __init__ of every package above it.
+    files.update(init for path in list(files) for init in (d / "__init__.py" for d in path.parents if ROOT in d.parents) if init.is_file())
+    return files
 
 
 @lru_cache(maxsize=None)
-def _closure(roots: tuple[str, ...], files: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """``(module, sha256 of its file)`` for ``roots``, every project module they import (transitively) and ``files``.
+def _scope_of(roots: tuple[str, ...]) -> tuple[Path, ...]:
+    return tuple(sorted(_scope(roots)))
 
-    Imports are followed from the roots and from every module they import;
-    the packages above a module (whose ``__init__`` runs on import) and
-    ``files`` are hashed without following theirs, so a re-exporting package
-    does not pull the whole framework into an arm's fingerprint.
+
+def code_files(*nodes: Any) -> dict[str, str]:
+    """``{repository-relative path: sha256 (16 hex digits)}`` of every file the arms of ``nodes`` can run or read.
+
+    The scope is by folder, not by import statement, so code reached by a
+    string (``importlib.import_module(name)``, ``__import__``,
+    ``spec_from_file_location``) or a data file read next to the code is covered:
+
+    * every file of each investigation folder a ``_target_`` in ``nodes`` names
+      (``components/investigations/<name>/``, data files included);
+    * every file of ``components/library/``;
+    * any other project module a ``_target_`` names, and the project modules
+      all of these import (read with :mod:`lint.imports`), except framework
+      packages (statistics, outputs...), which never run inside an arm;
+    * :data:`ARM_MODULES`, the framework modules that run an arm.
+
+    Implementations from installed packages are covered by the lock and the
+    installed versions in the key instead.
     """
-    seen: dict[str, str] = {}
-    todo = list(roots)
-    while todo:
-        name = todo.pop()
-        path = _module_file(name)
-        if name in seen or path is None:
-            continue
-        seen[name] = _hash(path)
-        todo += sorted(_imports(name, path))
-    for name in [*seen, *files]:
-        parts = name.split(".")
-        for end in range(1, len(parts) + 1):
-            module = ".".join(parts[:end])
-            path = _module_file(module)
-            if module not in seen and path is not None:
-                seen[module] = _hash(path)
-    return tuple(sorted(seen.items()))
+    roots = tuple(sorted({m for t in (t for node in nodes for t in _targets(node)) if (m := _target_module(t))}))
+    return {path.relative_to(ROOT).as_posix(): _hash(path) for path in _scope_of(roots)}
 
 
 def _targets(node: Any) -> Iterable[str]:
@@ -182,30 +225,39 @@ def _targets(node: Any) -> Iterable[str]:
 
 
 def code_fingerprint(*nodes: Any) -> str:
-    """SHA-256 (16 hex digits) of the project code that runs the implementations named in ``nodes``.
-
-    Covers the modules of every ``_target_`` in the nodes that lives in this
-    project, every project module they import (followed through ``ast``, also
-    imports inside functions), the seams and seeding they run through, and
-    :data:`ARM_MODULES` (hashed, not followed).
-    Implementations from installed packages (``sklearn.linear_model.Ridge``)
-    are covered by :func:`lock_fingerprint` instead.
-    """
-    roots = {m for t in (t for node in nodes for t in _targets(node)) if (m := _target_module(t))}
+    """SHA-256 (16 hex digits) over :func:`code_files` of ``nodes``: what the key says about the code an arm runs."""
     digest = hashlib.sha256()
-    for name, file_hash in _closure(tuple(sorted(roots | {"components.spec.seams", "components.seeding"})), ARM_MODULES):
+    for name, file_hash in sorted(code_files(*nodes).items()):
         digest.update(f"{name}\0{file_hash}\n".encode())
     return digest.hexdigest()[:16]
 
 
 @lru_cache(maxsize=None)
-def lock_fingerprint() -> str:
-    """SHA-256 (16 hex digits) of ``uv.lock``; without one, of the installed distributions and their versions."""
+def lock_fingerprint() -> str | None:
+    """SHA-256 (16 hex digits) of ``uv.lock``, or ``None`` where there is none (a remote task's code package)."""
     lock = ROOT / "uv.lock"
-    if lock.is_file():
-        return "uv.lock:" + hashlib.sha256(lock.read_bytes()).hexdigest()[:16]
-    names = sorted({f"{d.metadata['Name'].lower()}=={d.version}" for d in metadata.distributions() if d.metadata["Name"]})
-    return "installed:" + hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+    return "uv.lock:" + hashlib.sha256(lock.read_bytes()).hexdigest()[:16] if lock.is_file() else None
+
+
+@lru_cache(maxsize=None)
+def installed_packages() -> dict[str, str]:
+    """``{distribution: version}`` of every distribution the running interpreter can import from.
+
+    What actually ran, read from ``importlib.metadata``: a lock says what
+    should be installed, this says what is (an environment built from ranges,
+    or a stale one, differs from the lock while the lock's hash stays the same).
+    """
+    found: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
+        if name and name not in found:  # the first on sys.path is the one imported
+            found[name] = dist.version
+    return dict(sorted(found.items()))
+
+
+def packages_fingerprint() -> str:
+    """SHA-256 (16 hex digits) of :func:`installed_packages`."""
+    return hashlib.sha256(json.dumps(installed_packages()).encode()).hexdigest()[:16]
 
 
 def platform_triple() -> str:
@@ -217,10 +269,49 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
+def _generator(data: Mapping[str, Any]) -> Any:
+    return locate(data[TARGET], "data._target_")
+
+
+def data_file(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The file a file-backed generator reads: ``{"path", "resolved", "sha256", "size", "mtime_ns"}``, else ``None``.
+
+    From the generator's ``digest`` (hashed once per process while the file's
+    size and modification time stay the same), or its ``source``.
+    """
+    generator = _generator(data)
+    reader = getattr(generator, "digest", None) or getattr(generator, "source", None)
+    return dict(reader(data)) if reader is not None else None
+
+
 def data_content(data: Mapping[str, Any]) -> str | None:
-    """SHA-256 of the file a file-backed generator reads (its ``source``), or ``None`` for a generator that reads none."""
-    source = getattr(locate(data[TARGET], "data._target_"), "source", None)
-    return source(data)["sha256"] if source is not None else None
+    """SHA-256 of the file a file-backed generator reads, or ``None`` for a generator that reads none."""
+    found = data_file(data)
+    return found["sha256"] if found is not None else None
+
+
+def arm_threads(train_cfg: Mapping[str, Any]) -> int:
+    """The thread count an arm runs with: ``training.threads``, or 1 when the training group sets none."""
+    return int(train_cfg.get("threads", 1))
+
+
+def pin_threads(threads: int) -> None:
+    """Pin every thread pool that changes an arm's bits: BLAS and OpenMP (threadpoolctl), torch's intra-op pool.
+
+    The environment's ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``/``OPENBLAS_NUM_THREADS``
+    would otherwise decide how larger fits reduce, and they are not in the key;
+    the pinned count (``training.threads``) is. Called in the branch task after
+    the trainers' heavy modules are imported (threadpoolctl limits the pools
+    loaded so far; the variables cover libraries loaded later).
+    """
+    from threadpoolctl import threadpool_limits
+
+    for name in _THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    threadpool_limits(limits=threads)
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def arm_keys(spec: ExperimentSpec, branch: Mapping[str, Any]) -> list[str]:
@@ -235,6 +326,7 @@ def arm_keys(spec: ExperimentSpec, branch: Mapping[str, Any]) -> list[str]:
         "metric": spec.metric,
         "unused_validation": spec.unused_validation,  # which rows a method without validation fits on
         "lock": lock_fingerprint(),
+        "packages": packages_fingerprint(),
         "platform": platform_triple(),
     }
     keys = []
@@ -247,11 +339,112 @@ def arm_keys(spec: ExperimentSpec, branch: Mapping[str, Any]) -> list[str]:
                     **shared,
                     "method": {"name": method.name, "node": method.spec},
                     "training": {key: train_cfg[key] for key in method.reads_training},
+                    "threads": arm_threads(train_cfg),
                     "code": code_fingerprint(spec.data, spec.training, method.spec, spec.metric),
                 }
             )
         )
     return keys
+
+
+def launch_inputs(spec: ExperimentSpec) -> dict[str, Any]:
+    """What the run's arms depend on outside its config, captured at launch (the shell stores it in the config value).
+
+    ``{"code": {path: sha256}, "data": data_file or None, "lock", "packages"}``:
+    the files of every arm's code scope (:func:`code_files`), the table a
+    file-backed generator reads, ``uv.lock``'s hash and the installed versions'.
+    ``start`` trusts the table's digest while its size and modification time
+    match (no second hash at launch); every branch hashes it again where it
+    reads it and :func:`verify_inputs` compares.
+    """
+    nodes = [spec.data, spec.training, spec.metric, *(m.spec for m in spec.methods)]
+    return {
+        "code": code_files(*nodes),
+        "data": data_file(spec.data),
+        "lock": lock_fingerprint(),
+        "packages": packages_fingerprint(),
+    }
+
+
+def input_changes(recorded: Mapping[str, Any], current: Mapping[str, Any], *, environment: bool = True) -> list[str]:
+    """What differs between two :func:`launch_inputs` (``[]`` when nothing does), one phrase each, files named.
+
+    ``environment=False`` compares code and data only: a remote task's
+    environment is built elsewhere than the launching machine's (no
+    ``uv.lock`` in the code package), and the branch keys cover it.
+    """
+    changes = []
+    old, new = recorded.get("code") or {}, current.get("code") or {}
+    edited = sorted(path for path in old.keys() | new.keys() if old.get(path) != new.get(path))
+    if edited:
+        shown = ", ".join(edited[:3]) + (f" and {len(edited) - 3} more" if len(edited) > 3 else "")
+        changes.append(f"code changed ({shown})")
+    before, after = recorded.get("data"), current.get("data")
+    if (before or {}).get("sha256") != (after or {}).get("sha256"):
+        where = (after or before or {}).get("resolved") or (after or before or {}).get("path")
+        changes.append(f"data file {where} changed (sha256 {str((before or {}).get('sha256'))[:12]} at launch, now {str((after or {}).get('sha256'))[:12]})")
+    if environment:
+        for name, what in (("lock", "uv.lock"), ("packages", "the installed packages")):
+            if recorded.get(name) != current.get(name):
+                changes.append(f"{what} changed")
+    return changes
+
+
+def recorded_inputs(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The :func:`launch_inputs` the shell stored in the run's config, or ``None`` for a run launched without the shell."""
+    return (config.get(LAUNCH_KEY) or {}).get("inputs")
+
+
+def trust_launch_data(config: Mapping[str, Any]) -> None:
+    """Let this process use the table digest taken at launch while the file's size and modification time match.
+
+    Called in ``start`` (so planning does not hash the table again); a branch
+    never calls it: it hashes the bytes it reads and :func:`verify_inputs` compares.
+    """
+    recorded = recorded_inputs(config)
+    data = config.get("data")
+    if recorded and recorded.get("data") and isinstance(data, Mapping) and isinstance(data.get(TARGET), str):
+        trust = getattr(_generator(data), "trust", None)
+        if trust is not None:
+            trust(recorded["data"])
+
+
+def verify_inputs(config: Mapping[str, Any], spec: ExperimentSpec, where: str) -> None:
+    """Raise naming what changed when the code or data this task sees differ from what the run was launched with.
+
+    A table edited while a run is going, or a generator edited before a
+    ``resume``, would otherwise give arms computed on the new inputs that are
+    stored under keys planned from the old ones. Runs launched without the
+    shell record nothing and are not checked here (:func:`check_planned_keys` still is).
+    """
+    recorded = recorded_inputs(config)
+    if not recorded:
+        return
+    changes = input_changes(recorded, launch_inputs(spec), environment=False)
+    if changes:
+        raise RuntimeError(f"{where}: {'; '.join(changes)} since the run was launched; start a new run (finished arms are reused)")
+
+
+def check_planned_keys(spec: ExperimentSpec, branch: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The branch's arms, after checking that their keys (planned in ``start``) are the keys of what runs here.
+
+    A key computed from other code, data, packages or thread settings than
+    the ones this task runs would store (and later reuse) numbers under the
+    wrong key, so a mismatch fails the branch naming the first differing arm.
+    Without a plan (a branch run directly), the keys are computed here.
+    """
+    keys = arm_keys(spec, branch)
+    arms = branch.get("arms")
+    if not arms:
+        return [{"key": key} for key in keys]
+    for arm, key, item in zip(arms, keys, trainings(spec)):
+        if arm["key"] != key:
+            axes = ", ".join(f"{k}={v}" for k, v in item.train_axes.items()) or "none"
+            raise RuntimeError(
+                f"branch {branch['key']}, method {item.method}, training axes {axes}: its reuse key differs from the one planned in start "
+                f"(the code, data, installed packages or platform changed since start); start a new run"
+            )
+    return list(arms)
 
 
 def find_reusable(flow: str, keys: Iterable[str], *, exclude_run: str | None = None, scan: int = SCAN_RUNS) -> dict[str, dict[str, Any]]:
@@ -332,6 +525,7 @@ def plan_reuse(
     if mode not in MODES:
         raise ConfigError(f"--reuse is {mode!r}; choose one of {', '.join(MODES)}")
     spec = validate(config)
+    verify_inputs(config, spec, "start")
     if spec.contract == "nondeterministic" and mode != "off":
         log("axisflow: reuse off: contract nondeterministic never reuses earlier results")
         mode = "off"

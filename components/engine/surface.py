@@ -26,6 +26,9 @@ SCHEMA = RESULTS_SCHEMA
 
 def plan_run(config: Mapping[str, Any]) -> tuple[dict[str, int], list[dict[str, Any]]]:
     """Validate ``config`` and return ``(plan counts, foreach branch list)``."""
+    from components.engine.reuse import trust_launch_data
+
+    trust_launch_data(config)  # the table was hashed at launch; start does not hash it again while it is unchanged
     spec = validate(config)
     return plan_summary(spec), branches(spec)
 

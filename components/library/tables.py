@@ -58,12 +58,16 @@ __all__ = [
     "RegressionTableParams",
     "Table",
     "binary_table",
+    "FileDigest",
     "describe_source",
+    "digest_source",
+    "file_digest",
     "load_table",
     "multiclass_table",
     "regression_table",
     "resolve_path",
     "table_split",
+    "trust_digest",
 ]
 
 #: The project root: relative table paths are resolved against it (never the working directory).
@@ -86,11 +90,29 @@ class Table:
     resolved: Path
 
 
-def load_table(path: str, format: str) -> Table:
-    """Read the table at ``path`` (see :func:`resolve_path`); cached per file content.
+@dataclass(frozen=True)
+class FileDigest:
+    """A file's SHA-256 and the ``size`` and ``mtime_ns`` it had when hashed."""
 
-    Raises :class:`FieldError` at ``path`` when the file is missing or unreadable.
-    """
+    resolved: Path
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+#: ``(resolved path, size, mtime_ns) -> sha256``: a table is hashed once per process while it stays unchanged.
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+#: How many times this process hashed a table's bytes (the large-table benchmark reports it).
+HASH_PASSES = [0]
+_CHUNK = 1 << 20
+
+
+def _stat_key(resolved: Path) -> tuple[str, int, int]:
+    stat = resolved.stat()
+    return (str(resolved), stat.st_size, stat.st_mtime_ns)
+
+
+def _existing(path: str) -> Path:
     resolved = resolve_path(path)
     if not resolved.is_file():
         raise FieldError(
@@ -98,18 +120,54 @@ def load_table(path: str, format: str) -> Table:
             f"file {excerpt(path)} not found at {excerpt(str(resolved), 200, quote=False)} (a relative path is resolved against the project root {ROOT}, "
             "never the working directory)",
         )
-    data = resolved.read_bytes()
-    return _parse(str(resolved), format, hashlib.sha256(data).hexdigest(), data)
+    return resolved
 
 
-@functools.lru_cache(maxsize=8)
-def _parse(resolved: str, format: str, sha256: str, data: bytes) -> Table:
-    import io
+def file_digest(path: str) -> FileDigest:
+    """The SHA-256 of the file at ``path``, streamed in 1 MiB chunks, hashed once per process while unchanged.
 
+    The file's size and modification time are read before and after hashing:
+    a file written meanwhile raises :class:`FieldError` at ``path``.
+    """
+    resolved = _existing(path)
+    key = _stat_key(resolved)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with open(resolved, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+        HASH_PASSES[0] += 1
+        if _stat_key(resolved) != key:
+            raise FieldError(("path",), f"{resolved} changed while it was being hashed; run again once it is written")
+        _DIGESTS[key] = digest.hexdigest()
+    return FileDigest(resolved, _DIGESTS[key], key[1], key[2])
+
+
+def trust_digest(record: Mapping[str, Any]) -> None:
+    """Use a digest taken in another process (the launch's) while the file's resolved path, size and mtime match it."""
+    _DIGESTS[(str(record["resolved_abs"]), int(record["size"]), int(record["mtime_ns"]))] = str(record["sha256"])
+
+
+def load_table(path: str, format: str) -> Table:
+    """Read the table at ``path`` (see :func:`resolve_path`); cached per file content.
+
+    Raises :class:`FieldError` at ``path`` when the file is missing or
+    unreadable, or when it changes while being read.
+    """
+    digest = file_digest(path)
+    table = _parse(str(digest.resolved), format, digest.sha256)
+    if _stat_key(digest.resolved) != (str(digest.resolved), digest.size, digest.mtime_ns):
+        _parse.cache_clear()
+        raise FieldError(("path",), f"{digest.resolved} changed while it was being read; run again once it is written")
+    return table
+
+
+@functools.lru_cache(maxsize=2)
+def _parse(resolved: str, format: str, sha256: str) -> Table:
     import pandas as pd
 
     try:
-        frame = pd.read_csv(io.BytesIO(data)) if format == "csv" else pd.read_parquet(io.BytesIO(data))
+        frame = pd.read_csv(resolved) if format == "csv" else pd.read_parquet(resolved)
     except Exception as exc:
         reason = excerpt(str(exc).strip().splitlines()[0], 120, quote=False) if str(exc).strip() else type(exc).__name__
         raise FieldError(("path",), f"{resolved} could not be read as {format}: {reason}") from None
@@ -313,6 +371,22 @@ def regression_table(params: RegressionTableParams, data_axes: Mapping[str, Any]
     return _dataset(params, seed)
 
 
+def digest_source(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The table's content hash for reuse keys and launch records: path as given, resolved path, SHA-256, size, mtime."""
+    digest = file_digest(params["path"])
+    try:
+        shown = digest.resolved.relative_to(ROOT).as_posix()
+    except ValueError:
+        shown = str(digest.resolved)
+    return {
+        "path": params["path"], "resolved": shown, "resolved_abs": str(digest.resolved), "sha256": digest.sha256,
+        "size": digest.size, "mtime_ns": digest.mtime_ns,
+    }
+
+
 for _generator in (binary_table, multiclass_table, regression_table):
-    # The results surface asks the generator where its data came from (components.engine.surface.build_results).
+    # The results surface asks the generator where its data came from (components.engine.surface.build_results);
+    # reuse hashes the file through ``digest`` and lets ``start`` trust the launch's digest through ``trust``.
     _generator.source = describe_source
+    _generator.digest = digest_source
+    _generator.trust = trust_digest
