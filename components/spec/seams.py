@@ -10,6 +10,7 @@ record and tests assert on them.
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -41,10 +42,16 @@ class Dataset:
     """Train/validation/test splits of one supervised task.
 
     ``task`` is ``binary``, ``multiclass``, ``regression`` (or a type of your
-    own). ``X_*`` are float32 arrays of shape ``(n, n_features)``. ``y_*`` are
-    int64 class labels of shape ``(n,)`` in ``0..n_classes-1`` for
-    classification, float32 targets of shape ``(n,)`` for regression.
-    ``n_classes`` is the number of classes (``None`` for regression).
+    own). ``X_*`` are arrays of shape ``(n, *input_shape)``: a table
+    ``(n, n_features)``, images ``(n, C, H, W)``, sequences or token ids; they
+    may be memory-mapped (``np.load(..., mmap_mode="r")``) so rows are read
+    only when a batch needs them. ``y_*`` are int64 class labels of shape
+    ``(n,)`` in ``0..n_classes-1`` for classification, float32 targets of shape
+    ``(n,)`` for regression. ``n_classes`` is the number of classes (``None``
+    for regression). ``source`` is a digest of the files the arrays were read
+    from (see :mod:`components.library.tensors`); when set, the fingerprint
+    hashes it instead of every byte, so a dataset larger than memory is
+    fingerprinted without being read into memory.
     """
 
     task: str
@@ -55,19 +62,28 @@ class Dataset:
     X_test: np.ndarray
     y_test: np.ndarray
     n_classes: int | None = None
+    source: str | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input example: ``(n_features,)`` for a table, ``(C, H, W)`` for images."""
+        return tuple(int(d) for d in self.X_train.shape[1:])
 
     @property
     def n_features(self) -> int:
-        """Number of input features."""
-        return int(self.X_train.shape[1])
+        """Number of input values per example (the product of :attr:`input_shape`; 1 for scalar inputs)."""
+        return int(np.prod(self.input_shape, dtype=np.int64))
 
     def fingerprint(self) -> str:
-        """SHA-256 (first 16 hex digits) over every split's dtype, shape and bytes."""
+        """SHA-256 (first 16 hex digits) over every split's dtype and shape, and its bytes or the ``source`` digest."""
         digest = hashlib.sha256()
+        if self.source is not None:
+            digest.update(f"source:{self.source}".encode())
         for name in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"):
-            array = np.ascontiguousarray(getattr(self, name))
+            array = getattr(self, name)
             digest.update(f"{name}:{array.dtype}:{array.shape}".encode())
-            digest.update(array.tobytes())
+            if self.source is None:
+                digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()[:16]
 
 
@@ -132,11 +148,17 @@ def make_data(data_spec: Mapping[str, Any], data_axes: Mapping[str, Any], seed: 
     return fn(settings({**data_spec, **data_axes}, declaration), dict(data_axes), seed)
 
 
-def build_model(model_spec: Mapping[str, Any], *, in_features: int, out_features: int, seed: int):
-    """Build an untrained model named by ``model_spec``; ``seed`` fixes its initialisation."""
+def build_model(model_spec: Mapping[str, Any], *, in_features: int, out_features: int, seed: int, input_shape: tuple[int, ...] | None = None):
+    """Build an untrained model named by ``model_spec``; ``seed`` fixes its initialisation.
+
+    ``input_shape`` (one example's shape, e.g. ``(1, 8, 8)``) is passed on to
+    builders whose signature takes it (convolutional nets need it; an MLP reads
+    only ``in_features``, the number of input values).
+    """
     CALLS["build_model"] += 1
     fn, declaration = implementation(model_spec, "model", "model")
-    return fn(settings(model_spec, declaration), in_features=in_features, out_features=out_features, seed=seed)
+    shaped = {"input_shape": tuple(input_shape or (in_features,))} if "input_shape" in inspect.signature(fn).parameters else {}
+    return fn(settings(model_spec, declaration), in_features=in_features, out_features=out_features, seed=seed, **shaped)
 
 
 #: Keys of a method's config that belong to the framework, not to its trainer.
