@@ -25,6 +25,8 @@ from components.spec.config import validate
 from components.engine.planner import branches, trainings
 from components.constants import RECORD_SCHEMA
 from components.engine.reuse import arm_keys, arm_provenance, check_reused, reused_training
+from components.engine.checkpoint_store import task_store
+from components.spec.arm import ArmContext, arm_scope
 
 __all__ = ["run_branch"]
 
@@ -97,7 +99,8 @@ def run_branch(
         seed = derive_seed(branch["seed"], method.name)
         t0 = time.perf_counter()
         try:
-            result = seams.train_arm({**method.spec, "name": method.name}, data, seed, train_cfg, metric_spec=spec.metric)
+            with arm_scope(ArmContext(arms[number - 1]["key"], spec.contract, task_store())):
+                result = seams.train_arm({**method.spec, "name": method.name}, data, seed, train_cfg, metric_spec=spec.metric)
             train_seconds = time.perf_counter() - t0
             value = seams.metric(result.predictions, data.y_test, metric_spec=spec.metric)
         except Exception as exc:

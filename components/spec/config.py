@@ -89,6 +89,7 @@ class ExperimentSpec:
     metric_info: Any = None
     split: str = ""
     source: str = ""
+    resources: dict[str, int] | None = None
 
     def method(self, name: str) -> MethodSpec:
         """Return the method called ``name``."""
@@ -195,6 +196,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     train_schema, training_decl = _implementation(training, "training", "training")
     _params(data_decl, data, "data")
     _params(training_decl, training, "training")
+    resources = _resources(exp.get("resources"), training)
 
     axes = _mapping(exp, "experiment.axes", key="axes")
     unknown = sorted(set(axes) - {"data", "training"})
@@ -260,11 +262,12 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
         metric_info=metric_decl.metric,
         split=data_decl.split,
         source=source,
+        resources=resources,
     )
 
 
 #: Keys an experiment may set.
-EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "axes", "statistics", "source")
+EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "axes", "statistics", "source", "resources")
 #: The repository root, against which ``experiment.source`` is resolved.
 
 
@@ -277,6 +280,18 @@ def _source(value: Any) -> str:
     if not (REPO_ROOT / value).is_file():
         raise ConfigError(f"experiment.source {value!r} is not a file under the repository root {REPO_ROOT}")
     return value
+
+
+def _resources(value: Any, training: Mapping[str, Any]) -> dict[str, int]:
+    """``experiment.resources`` (optional) and ``training.device``, checked here at launch (see :mod:`components.spec.resources`)."""
+    from components.spec.resources import check_device, check_resources
+
+    try:
+        resources = check_resources(value)
+        check_device(training.get("device"), resources)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return resources
 
 
 def _implementation(node: Mapping[str, Any], role: str, where: str) -> tuple[Any, Declaration]:
