@@ -383,3 +383,49 @@ def test_digits_are_images_and_smaller_training_sets_are_prefixes():
     assert 0.0 <= small.X_train.min() and small.X_train.max() <= 1.0
     assert np.array_equal(large.X_train[:50], small.X_train) and np.array_equal(large.X_test, small.X_test)
     assert not np.array_equal(digits_images(DigitsParams(n_train=50, n_val=100, n_test=200), {}, 5).X_test, small.X_test)
+
+
+def test_checkpoints_go_to_the_metaflow_datastore_storage(tmp_path):
+    from metaflow.plugins.datastores.local_storage import LocalStorage
+
+    from components.engine.checkpoint_store import DatastoreStore
+
+    store = DatastoreStore("SomeFlow", LocalStorage(str(tmp_path / ".metaflow")))
+    assert store.load("a.ckpt") is None
+    store.save("a.ckpt", b"state-1")
+    store.save("a.ckpt", b"state-2")
+    assert store.load("a.ckpt") == b"state-2"
+    assert (tmp_path / ".metaflow" / "SomeFlow" / "axisflow-checkpoints" / "a.ckpt").is_file()
+    store.delete("a.ckpt")
+    assert not store.load("a.ckpt")
+
+
+def test_provenance_and_the_results_header_say_which_device_the_arms_used():
+    from components.engine.provenance import hardware, hardware_line
+
+    info = {"device": "cpu", "precision": "fp32", "deterministic_algorithms": True, "cudnn_deterministic": True,
+            "cudnn_benchmark": False, "cublas_workspace_config": ":4096:8"}
+    records = [{"trainings": [{"info": info}, {"info": {"epochs_run": 1}}]}, {"trainings": [{"info": {**info, "device": "cuda"}}]}]
+    found = hardware(records)
+    assert found["device"] == ["cpu", "cuda"] and found["deterministic_algorithms"] == [True]
+    assert hardware_line({"hardware": found}) == "devices: cpu, cuda; precision: fp32; deterministic kernels: on"
+    assert hardware([{"trainings": [{"info": {"epochs_run": 3}}]}]) is None
+
+
+@pytest.mark.slow
+def test_the_digits_smoke_flow_trains_images_records_the_device_and_checkpoints_to_the_datastore(tmp_path):
+    from components.outputs.runs import run_flow
+
+    overrides = ["experiment=digits_cnn_smoke", "training.epochs=2", "training.checkpoint_every=1", "experiment.axes.data.n_train=[50]"]
+    with run_flow(ROOT / "flows" / "investigation.py", overrides, max_workers=2, datastore_root=tmp_path) as running:
+        assert running.status == "successful", f"{running.stdout}\n{running.stderr}"
+        import metaflow
+
+        metaflow.metadata(f"local@{tmp_path}")
+        results = metaflow.Run(running.run.pathspec, _namespace_check=False)["end"].task.data.results
+    assert results["provenance"]["hardware"]["device"] == ["cpu"]
+    assert results["provenance"]["hardware"]["deterministic_algorithms"] == [True]
+    assert {row["method"] for row in results["cells"]} == {"digits_cnn", "digits_logreg", "digits_mlp"}
+    # Every arm (3 seeds x 3 methods x 2 shift values) saved a checkpoint after epoch 1 and cleared it when it finished.
+    saved = list((tmp_path / ".metaflow" / "InvestigationFlow" / "axisflow-checkpoints").glob("*.ckpt"))
+    assert len(saved) == 18 and all(path.stat().st_size == 0 for path in saved)
