@@ -150,25 +150,40 @@ def _outputs(net: "nn.Module", X: np.ndarray, device: str, precision: str) -> "t
 
 
 def _epoch(run: _Run, head_loss: Any, squeeze: Any, accumulate: int, shift: int) -> float:
-    """One pass over the training split; returns the mean training loss."""
+    """One pass over the training split; returns the mean training loss.
+
+    The plain path (CPU, fp32, no scaler) makes the same calls as a minimal
+    torch loop, so the loop's bookkeeping costs little per batch
+    (``benchmarks/train_throughput.py``); on an accelerator the loss is summed
+    on the device, so no batch waits for a host sync.
+    """
     import torch
 
     run.net.train()
-    device = run.device
-    total = torch.zeros((), dtype=torch.float32 if device == "mps" else torch.float64, device=device)
+    device, scaled, mixed = run.device, run.scaler.is_enabled(), run.precision != "fp32"
+    on_host = device == "cpu"
+    total: Any = 0.0 if on_host else torch.zeros((), dtype=torch.float32 if device == "mps" else torch.float64, device=device)
     steps = -(-len(run.order) // run.batches.batch_size)
     for step, (xb, yb) in enumerate(run.batches.epoch(run.order)):
         if shift:
             xb = random_shift(xb, shift, run.augment_rng)
-        xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
-        with autocast(device, run.precision):
-            loss = head_loss(squeeze(run.net(xb)).float(), yb)
-        run.scaler.scale(loss / accumulate if accumulate > 1 else loss).backward()
+        if not on_host:
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+        if mixed:
+            with autocast(device, run.precision):
+                loss = head_loss(squeeze(run.net(xb)).float(), yb)
+        else:
+            loss = head_loss(squeeze(run.net(xb)), yb)
+        part = loss / accumulate if accumulate > 1 else loss
+        (run.scaler.scale(part) if scaled else part).backward()
         if (step + 1) % accumulate == 0 or step + 1 == steps:
-            run.scaler.step(run.optimizer)
-            run.scaler.update()
+            if scaled:
+                run.scaler.step(run.optimizer)
+                run.scaler.update()
+            else:
+                run.optimizer.step()
             run.optimizer.zero_grad()
-        total += loss.detach().to(total.dtype) * len(yb)
+        total += float(loss.detach()) * len(yb) if on_host else loss.detach().to(total.dtype) * len(yb)
     return float(total) / len(run.order)
 
 
