@@ -12,6 +12,7 @@
 #     "pydantic>=2.6",
 #     "scikit-learn>=1.4",
 #     "pyarrow>=15",
+#     "torchvision>=0.29.2",
 # ]
 # [tool.uv]
 # compile-bytecode = true

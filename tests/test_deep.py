@@ -429,3 +429,40 @@ def test_the_digits_smoke_flow_trains_images_records_the_device_and_checkpoints_
     # Every arm (3 seeds x 3 methods x 2 shift values) saved a checkpoint after epoch 1 and cleared it when it finished.
     saved = list((tmp_path / ".metaflow" / "InvestigationFlow" / "axisflow-checkpoints").glob("*.ckpt"))
     assert len(saved) == 18 and all(path.stat().st_size == 0 for path in saved)
+
+
+@pytest.mark.slow
+def test_resume_after_a_kill_mid_arm_continues_from_the_checkpoint_and_pins_the_same_results(tmp_path):
+    """A branch task dies in epoch 5 of an arm that checkpoints every 2 epochs; ``resume`` continues it from epoch 4."""
+    import json
+
+    import metaflow
+    from metaflow import Runner
+
+    from components.outputs.runs import run_flow
+
+    flow = ROOT / "tests" / "fixtures" / "failing" / "killed_arm_flow.py"
+    overrides = ["experiment=digits_cnn_smoke", "training.epochs=6", "training.checkpoint_every=2", "experiment.axes.data.n_train=[50]",
+                 "experiment.axes.training.shift=[1]"]
+
+    def results(root, pathspec):
+        metaflow.metadata(f"local@{root}")
+        found = metaflow.Run(pathspec, _namespace_check=False)["end"].task.data.results
+        return json.dumps({k: v for k, v in found.items() if k != "provenance"}, sort_keys=True)
+
+    clean_root, root = tmp_path / "clean", tmp_path / "killed"
+    with run_flow(ROOT / "flows" / "investigation.py", overrides, datastore_root=clean_root) as clean:
+        assert clean.status == "successful", clean.stderr
+        clean_results = results(clean_root, clean.run.pathspec)
+    marker = tmp_path / "kill.json"
+    marker.write_text(json.dumps({"branch": "n_train=50,seed=1", "method": "digits_cnn", "epoch": 5}))
+    with run_flow(flow, overrides, datastore_root=root, env={"AXISFLOW_PLANTED_KILL": str(marker)}) as killed:
+        assert killed.status == "failed" and "planted kill: digits_cnn in epoch 5" in killed.stdout + killed.stderr
+        origin = killed.run.id
+    with Runner(str(flow), cwd=str(root)) as runner:
+        resumed = runner.resume(origin_run_id=origin, max_workers=2)
+        output = resumed.stdout + resumed.stderr
+        assert resumed.status == "successful", output
+        pathspec = resumed.run.pathspec
+    assert "resumed from the checkpoint after epoch 4/6" in output
+    assert results(root, pathspec) == clean_results
