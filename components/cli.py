@@ -87,11 +87,14 @@ def _cmd_results(args: argparse.Namespace) -> int:
     run, results = _load_results(args.flow, args.run, args.experiment)
     text = format_table(results, args.format)
     if args.format == "table":
+        from components.engine.provenance import hardware_line
         from components.engine.reuse import reuse_line
 
         print(f"{run.pathspec} (experiment {results['experiment']}, finished {run.finished_at})")
         if reuse_line(results):
             print(reuse_line(results))
+        if hardware_line(results.get("provenance") or {}):
+            print(hardware_line(results["provenance"]))
     print(text)
     return 0
 

@@ -63,6 +63,7 @@ RESULTS_SCHEMA = "axisflow.results/5"
 #: /3: ``provenance`` (per arm: reuse key, trained or reused, and from which run/task).
 RECORD_SCHEMA = "axisflow.record/3"
 #: Version of the ``results["provenance"]`` layout. /2: ``reuse`` (components.engine.reuse.reuse_summary).
-PROVENANCE_SCHEMA = "axisflow.provenance/2"
+#: /3: ``hardware`` (devices, precision and kernel settings the arms reported; None for tabular trainers).
+PROVENANCE_SCHEMA = "axisflow.provenance/3"
 #: Version of the JSON verdict ``axisflow prove --report`` writes.
 PROVE_REPORT_SCHEMA = "axisflow.prove/1"

@@ -12,7 +12,8 @@
   (or a deployment's runs) ``experiment:<name>`` so readers can pick one
   experiment's runs cheaply (:func:`components.outputs.runs.select_runs`).
 * :class:`ship_project` is a flow mutator that puts ``components/`` and
-  ``configs/`` into the code package, so remote tasks can import them.
+  ``configs/`` into the code package, so remote tasks can import them, and
+  applies ``experiment.resources`` to the branch step as ``@resources``.
 """
 
 from __future__ import annotations
@@ -331,6 +332,12 @@ class ship_project(FlowMutator):
     flow file, where ``--environment=uv`` runs ``uv sync``: building this
     project's metadata needs the readme that ``pyproject.toml`` names.
     """
+
+    def pre_mutate(self, mutable_flow):
+        """Request ``experiment.resources`` for the branch step (:mod:`components.engine.resources`)."""
+        from components.engine.resources import apply_resources
+
+        apply_resources(mutable_flow)
 
     def add_to_package(self):
         """Yield the project's files, keeping their repository-relative paths."""

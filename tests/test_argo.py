@@ -37,11 +37,8 @@ def s3_endpoint():
         yield endpoint, client
 
 
-@pytest.fixture(scope="module")
-def compiled(s3_endpoint, tmp_path_factory):
-    """The WorkflowTemplate printed by ``argo-workflows create --only-json experiment=smoke``."""
-    endpoint, _ = s3_endpoint
-    home = tmp_path_factory.mktemp("argo")
+def _compile(endpoint: str, home: Path, *words: str) -> dict:
+    """The WorkflowTemplate ``argo-workflows create --only-json`` prints for the flow with ``words`` (overrides, options)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("METAFLOW_", "AWS_"))}
     env.update(
         {
@@ -64,11 +61,24 @@ def compiled(s3_endpoint, tmp_path_factory):
         }
     )
     result = subprocess.run(
-        [sys.executable, str(FLOW), "argo-workflows", "create", "--only-json", "experiment=smoke"],
+        [sys.executable, str(FLOW), "argo-workflows", "create", "--only-json", *words],
         cwd=home, env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, f"argo-workflows create failed:\n{result.stdout}\n{result.stderr}"
     return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def compiled(s3_endpoint, tmp_path_factory):
+    """The WorkflowTemplate printed by ``argo-workflows create --only-json experiment=smoke``."""
+    return _compile(s3_endpoint[0], tmp_path_factory.mktemp("argo"), "experiment=smoke")
+
+
+@pytest.fixture(scope="module")
+def compiled_gpu(s3_endpoint, tmp_path_factory):
+    """The template of the digits experiment asking each branch task for 2 cores, 6000 MiB and one GPU."""
+    overrides = ("experiment=digits_cnn_smoke", "experiment.resources.cpu=2", "experiment.resources.memory=6000", "experiment.resources.gpu=1")
+    return _compile(s3_endpoint[0], tmp_path_factory.mktemp("argo-gpu"), *overrides, "--review-allow", "all")
 
 
 def _templates(workflow: dict) -> dict[str, dict]:
@@ -110,3 +120,13 @@ def test_argo_template_ships_the_resolved_config_in_its_code_package(compiled, s
     assert config[LAUNCH_KEY]["overrides"] == ["experiment=smoke"]
     assert config[LAUNCH_KEY]["lint"]["verdict"] == "clean", "the deployment passed the lint gate"
     assert {k: v for k, v in config.items() if k != LAUNCH_KEY} == compose(["experiment=smoke"])
+
+
+def test_argo_template_requests_the_configured_resources_for_the_branch_step(compiled_gpu, compiled):
+    branch = _templates(compiled_gpu)["branch"]["container"]["resources"]
+    # Metaflow's Kubernetes backend takes the larger of @resources and its own defaults (1 core, 4096 MiB).
+    assert float(branch["requests"]["cpu"]) == 2 and float(branch["requests"]["memory"].rstrip("M")) == 6000
+    assert str(branch["limits"]["nvidia.com/gpu"]) == "1"
+    start = _templates(compiled_gpu)["start"]["container"]["resources"]
+    assert "nvidia.com/gpu" not in start.get("limits", {}), "only the branch step asks for a GPU"
+    assert "nvidia.com/gpu" not in _templates(compiled)["branch"]["container"]["resources"].get("limits", {})

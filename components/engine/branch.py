@@ -31,6 +31,8 @@ from components.constants import RECORD_SCHEMA
 from components.engine.reuse import (
     arm_provenance, arm_threads, check_planned_keys, check_reused, pin_threads, reused_training, verify_inputs,
 )
+from components.engine.checkpoint_store import task_store
+from components.spec.arm import ArmContext, arm_scope
 
 __all__ = ["run_branch"]
 
@@ -109,7 +111,8 @@ def run_branch(
         arm = f"branch {branch['key']}, method {method.name}, training axes {axes_text if item.train_axes else 'none'}"
         method_spec = {**method.spec, "name": method.name}
         try:
-            result = seams.train_arm(method_spec, data, seed, train_cfg, metric_spec=spec.metric, unused_validation=spec.unused_validation)
+            with arm_scope(ArmContext(arms[number - 1]["key"], spec.contract, task_store())):
+                result = seams.train_arm(method_spec, data, seed, train_cfg, metric_spec=spec.metric, unused_validation=spec.unused_validation)
             train_seconds = time.perf_counter() - t0
             value = seams.metric(result.predictions, data.y_test, metric_spec=spec.metric)
             training = _training(method.name, item, seed, value, result)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import json
 import platform
 import subprocess
 import sys
@@ -40,6 +41,8 @@ __all__ = [
     "ensure_user",
     "environment",
     "git_state",
+    "hardware",
+    "hardware_line",
     "iso",
     "package_versions",
     "parse_resume_review_tag",
@@ -54,7 +57,7 @@ __all__ = [
 #: Version of the ``results["provenance"]`` layout.
 SCHEMA = PROVENANCE_SCHEMA
 #: Distributions whose versions every run records (``python`` is added separately).
-PACKAGES = ("metaflow", "torch", "numpy", "scipy", "hydra-core", "omegaconf", "pandas")
+PACKAGES = ("metaflow", "torch", "torchvision", "numpy", "scipy", "hydra-core", "omegaconf", "pandas")
 #: Prefix of the run tag a ``resume`` carries its own checkout's git state in.
 RESUME_TAG_PREFIX = "axisflow.resume-git:"
 #: Prefix of the run tag a ``resume`` carries its review gate's verdict in.
@@ -254,6 +257,39 @@ def platform_info() -> dict[str, str]:
     }
 
 
+#: Per-arm ``info`` keys a deep-learning trainer records about where and how it ran (components.library.deep_train).
+HARDWARE_KEYS = ("device", "precision", "deterministic_algorithms", "cudnn_deterministic", "cudnn_benchmark", "cublas_workspace_config")
+
+
+def hardware(records: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]] | None:
+    """What the trained arms report about their device, precision and kernel settings: each key's distinct values.
+
+    ``training.device: auto`` is resolved inside each task, so this is where
+    the run says what it chose. ``None`` when no arm reported a device (tabular
+    trainers run on the CPU and report none).
+    """
+    seen: dict[str, set[str]] = {key: set() for key in HARDWARE_KEYS}
+    for record in records:
+        for training in record.get("trainings", []):
+            info = training.get("info") or {}
+            if "device" in info:
+                for key in HARDWARE_KEYS:
+                    seen[key].add(json.dumps(info.get(key)))
+    if not seen["device"]:
+        return None
+    return {key: [json.loads(v) for v in sorted(values)] for key, values in seen.items()}
+
+
+def hardware_line(provenance: Mapping[str, Any]) -> str | None:
+    """One line for a results header: the devices and precision the arms trained with, and whether kernels were deterministic."""
+    found = provenance.get("hardware")
+    if not found:
+        return None
+    deterministic = {True: "on", False: "off"}
+    kernels = "/".join(deterministic.get(v, str(v)) for v in found["deterministic_algorithms"])
+    return f"devices: {', '.join(found['device'])}; precision: {', '.join(found['precision'])}; deterministic kernels: {kernels}"
+
+
 def durations(started_at: float | None, ended_at: float, records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Wall-clock phases of a run, from the ``start`` timestamp and the branch records' ``timing``.
 
@@ -326,6 +362,7 @@ def run_provenance(
         "packages": package_versions(),
         "environment": environment(),
         "platform": platform_info(),
+        "hardware": hardware(records),
         "started_at": iso(started_at),
         "ended_at": iso(ended_at),
         "durations": durations(started_at, ended_at, records),

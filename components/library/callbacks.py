@@ -61,6 +61,14 @@ class Callback:
     def on_train_end(self, state: TrainState) -> None:
         """Called once after the last epoch (or after an early stop)."""
 
+    def state_dict(self) -> dict[str, Any]:
+        """What a mid-arm checkpoint saves of this callback: a deep copy of its attributes."""
+        return copy.deepcopy(vars(self))
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved (resuming an arm from its checkpoint)."""
+        vars(self).update(copy.deepcopy(state))
+
 
 class Evaluate(Callback):
     """Every ``every`` epochs (and at the last one), add ``evaluate(model)``'s scalars to the logs.

@@ -48,19 +48,34 @@ def mlp(params: MLPParams, *, in_features: int, out_features: int, seed: int) ->
 
 
 def init_parameters(net: "nn.Module", seed: int) -> None:
-    """Re-initialise every ``nn.Linear`` from a generator seeded with ``seed``.
+    """Re-initialise every parameter of ``net`` as a pure function of ``seed``.
 
-    PyTorch's default initialisation draws from the global RNG; this uses the
-    same distribution (Kaiming-uniform weights, uniform bias) from a private
-    generator, so a model is a pure function of its spec.
+    PyTorch's default initialisation draws from the global RNG. Each
+    ``nn.Linear`` is redrawn from a private generator with PyTorch's own
+    distribution (Kaiming-uniform weights, uniform bias): that path is the one
+    the shipped results were produced with, kept bit for bit. Every other module
+    that owns parameters (convolutions, normalisation, embeddings ...) is reset
+    with its own ``reset_parameters`` under a forked global RNG seeded from
+    ``seed``, so the caller's RNG is untouched. A module that owns parameters
+    but has no ``reset_parameters`` is refused: build such a network under
+    :func:`components.library.nets.seeded_build` instead.
     """
     import torch
     from torch import nn
 
     generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in net.modules():
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)
+        for name, module in net.named_modules():
             if isinstance(module, nn.Linear):
                 nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
                 bound = 1.0 / math.sqrt(module.in_features)
                 nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+            elif next(module.parameters(recurse=False), None) is not None:
+                reset = getattr(module, "reset_parameters", None)
+                if reset is None:
+                    raise TypeError(
+                        f"init_parameters: module {name or type(module).__name__} ({type(module).__name__}) owns parameters but has no "
+                        "reset_parameters(); build the network under components.library.nets.seeded_build instead"
+                    )
+                reset()

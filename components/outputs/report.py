@@ -595,6 +595,8 @@ def _header(results: Mapping[str, Any]) -> str:
     kinds = results.get("kinds") or {}
     plan = results.get("plan") or {}
     provenance = results.get("provenance") or {}
+    from components.engine.provenance import hardware_line
+
     lines = [
         f"- **Contract:** {results.get('contract', '?')}",
         f"- **Seeds:** {results.get('seeds', '?')} per cell (paired comparisons use the seeds both methods share)",
@@ -607,6 +609,8 @@ def _header(results: Mapping[str, Any]) -> str:
         lines.append("- **Overrides:** " + " ".join(f"`{o}`" for o in results["overrides"]))
     if provenance.get("flow") and provenance.get("run_id"):
         lines.append(f"- **Run:** `{provenance['flow']}/{provenance['run_id']}`")
+    if hardware_line(provenance):
+        lines.append(f"- **Hardware:** {hardware_line(provenance)}")
     return "\n".join(lines)
 
 

@@ -106,6 +106,7 @@ class ExperimentSpec:
     split: str = ""
     source: str = ""
     unused_validation: str = "fit"
+    resources: dict[str, int] | None = None
 
     def method(self, name: str) -> MethodSpec:
         """Return the method called ``name``."""
@@ -242,6 +243,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     train_schema, training_decl = _implementation(training, "training", "training")
     _params(data_decl, data, "data")
     _params(training_decl, training, "training")
+    resources = _resources(exp.get("resources"), training)
 
     axes = _mapping(exp, "experiment.axes", key="axes")
     unknown = sorted(set(axes) - {"data", "training"})
@@ -306,6 +308,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
         split=data_decl.split,
         source=source,
         unused_validation=_unused_validation(exp),
+        resources=resources,
     )
 
 
@@ -337,7 +340,7 @@ def _unused_validation(exp: Mapping[str, Any]) -> str:
 
 
 #: Keys an experiment may set.
-EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "axes", "statistics", "source", "unused_validation")
+EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "axes", "statistics", "source", "unused_validation", "resources")
 #: The repository root, against which ``experiment.source`` is resolved.
 
 
@@ -350,6 +353,18 @@ def _source(value: Any) -> str:
     if not (REPO_ROOT / value).is_file() or not (REPO_ROOT / value).resolve().is_relative_to(REPO_ROOT.resolve()):
         raise ConfigError(f"experiment.source {excerpt(value)} is not a file under the repository root {REPO_ROOT}")
     return value
+
+
+def _resources(value: Any, training: Mapping[str, Any]) -> dict[str, int]:
+    """``experiment.resources`` (optional) and ``training.device``, checked here at launch (see :mod:`components.spec.resources`)."""
+    from components.spec.resources import check_device, check_resources
+
+    try:
+        resources = check_resources(value)
+        check_device(training.get("device"), resources)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return resources
 
 
 def _implementation(node: Mapping[str, Any], role: str, where: str) -> tuple[Any, Declaration]:

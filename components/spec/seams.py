@@ -14,6 +14,7 @@ record and tests assert on them.
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
@@ -53,10 +54,16 @@ class Dataset:
     """Train/validation/test splits of one supervised task.
 
     ``task`` is ``binary``, ``multiclass``, ``regression`` (or a type of your
-    own). ``X_*`` are float32 arrays of shape ``(n, n_features)``. ``y_*`` are
-    int64 class labels of shape ``(n,)`` in ``0..n_classes-1`` for
-    classification, float32 targets of shape ``(n,)`` for regression.
-    ``n_classes`` is the number of classes (``None`` for regression).
+    own). ``X_*`` are arrays of shape ``(n, *input_shape)``: a table
+    ``(n, n_features)``, images ``(n, C, H, W)``, sequences or token ids; they
+    may be memory-mapped (``np.load(..., mmap_mode="r")``) so rows are read
+    only when a batch needs them. ``y_*`` are int64 class labels of shape
+    ``(n,)`` in ``0..n_classes-1`` for classification, float32 targets of shape
+    ``(n,)`` for regression. ``n_classes`` is the number of classes (``None``
+    for regression). ``source`` is a digest of the files the arrays were read
+    from (see :mod:`components.library.tensors`); when set, the fingerprint
+    hashes it instead of every byte, so a dataset larger than memory is
+    fingerprinted without being read into memory.
     ``val_from_train`` is true when the validation rows were carved out of the
     training part (cross-validation: validation is one inner fold of the
     training fold), so a method that uses no validation split fits on
@@ -73,19 +80,28 @@ class Dataset:
     y_test: np.ndarray
     n_classes: int | None = None
     val_from_train: bool = False
+    source: str | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input example: ``(n_features,)`` for a table, ``(C, H, W)`` for images."""
+        return tuple(int(d) for d in self.X_train.shape[1:])
 
     @property
     def n_features(self) -> int:
-        """Number of input features."""
-        return int(self.X_train.shape[1])
+        """Number of input values per example (the product of :attr:`input_shape`; 1 for scalar inputs)."""
+        return int(np.prod(self.input_shape, dtype=np.int64))
 
     def fingerprint(self) -> str:
-        """SHA-256 (first 16 hex digits) over every split's dtype, shape and bytes."""
+        """SHA-256 (first 16 hex digits) over every split's dtype and shape, and its bytes or the ``source`` digest."""
         digest = hashlib.sha256()
+        if self.source is not None:
+            digest.update(f"source:{self.source}".encode())
         for name in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"):
-            array = np.ascontiguousarray(getattr(self, name))
+            array = getattr(self, name)
             digest.update(f"{name}:{array.dtype}:{array.shape}".encode())
-            digest.update(array.tobytes())
+            if self.source is None:
+                digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()[:16]
 
 
@@ -155,8 +171,8 @@ _ROW_SUM_TOLERANCE = 1e-4
 def check_dataset(data: Any, task: str | None = None) -> None:
     """Raise :class:`SeamError` unless ``data`` is a :class:`Dataset` that keeps its documented promises.
 
-    Every split is non-empty, ``X_*`` 2-D numeric, finite and within float32's
-    range with one width, ``y_*`` 1-D of the same length; classification labels
+    Every split is non-empty, ``X_*`` numeric arrays ``(n, *input_shape)``
+    (a table, images, sequences), finite and within float32's range, one input shape, ``y_*`` 1-D of the same length; classification labels
     are integer class ids in ``0..n_classes-1`` (``n_classes`` 2 for binary),
     regression targets finite numbers. ``task`` is the generator's declared task.
     """
@@ -165,10 +181,10 @@ def check_dataset(data: Any, task: str | None = None) -> None:
     if task is not None and data.task != task:
         raise SeamError("task", f"is {data.task!r}, but the generator declares task={task!r}")
     _check_n_classes(data)
-    width = None
+    shape = None
     for split in _SPLITS:
         X, y = getattr(data, f"X_{split}"), getattr(data, f"y_{split}")
-        width = _check_features(X, f"X_{split}", width)
+        shape = _check_features(X, f"X_{split}", shape)
         _check_labels(y, f"y_{split}", data)
         if len(y) != len(X):
             raise SeamError(f"y_{split}", f"has {len(y)} rows, but X_{split} has {len(X)}")
@@ -184,18 +200,31 @@ def _check_n_classes(data: Dataset) -> None:
         raise SeamError("n_classes", f"is {n!r}; a regression dataset has n_classes=None")
 
 
-def _check_features(X: Any, name: str, width: int | None) -> int:
-    if not isinstance(X, np.ndarray) or X.ndim != 2:
-        raise SeamError(name, f"must be a 2-D numpy array (n, n_features), got {_shape(X)}")
+def _check_features(X: Any, name: str, shape: tuple[int, ...] | None) -> tuple[int, ...]:
+    """Check one split's inputs; return one example's shape, which every split must share."""
+    if not isinstance(X, np.ndarray) or X.ndim < 2:
+        raise SeamError(name, f"must be a numpy array of shape (n, *input_shape), e.g. (n, n_features) or (n, C, H, W), got {_shape(X)}")
     if X.shape[0] == 0:
         raise SeamError(name, "is empty; every split needs at least one row")
-    if width is not None and X.shape[1] != width:
-        raise SeamError(name, f"has {X.shape[1]} features, but X_train has {width}")
+    if shape is not None and tuple(X.shape[1:]) != shape:
+        what = "features" if len(shape) == 1 else "an input shape"
+        raise SeamError(name, f"has {what} {_example(X.shape[1:])}, but X_train has {_example(shape)}")
     if X.dtype.kind not in "fiu":
         raise SeamError(name, f"has dtype {X.dtype}; features must be numbers (float32)")
-    _check_finite(X, name)
-    _check_float32(X, name)
-    return int(X.shape[1])
+    # A memory-mapped split is checked a block of rows at a time, so memory stays bounded by the block.
+    step = max(1, (1 << 24) // max(1, int(np.prod(X.shape[1:])))) if isinstance(X, np.memmap) else X.shape[0]
+    for start in range(0, X.shape[0], step):
+        block = np.asarray(X[start:start + step])
+        try:
+            _check_finite(block, name)
+            _check_float32(block, name)
+        except SeamError as exc:
+            raise SeamError(name, f"{exc.message} (in the block of rows from {start})" if start else exc.message) from None
+    return tuple(int(d) for d in X.shape[1:])
+
+
+def _example(shape: tuple[int, ...]) -> str:
+    return str(shape[0]) if len(shape) == 1 else "(" + ", ".join(map(str, shape)) + ")"
 
 
 def _check_labels(y: Any, name: str, data: Dataset) -> None:
@@ -286,6 +315,8 @@ def _shape(value: Any) -> str:
 
 
 def _at(index: np.ndarray) -> str:
+    if len(index) > 2:  # an image or a sequence: the row, then the position inside one example
+        return f"row {int(index[0])}, position {tuple(int(i) for i in index[1:])}"
     return ", ".join(f"{name} {int(i)}" for name, i in zip(("row", "column"), index))
 
 
@@ -314,11 +345,17 @@ def make_data(data_spec: Mapping[str, Any], data_axes: Mapping[str, Any], seed: 
     return data
 
 
-def build_model(model_spec: Mapping[str, Any], *, in_features: int, out_features: int, seed: int):
-    """Build an untrained model named by ``model_spec``; ``seed`` fixes its initialisation."""
+def build_model(model_spec: Mapping[str, Any], *, in_features: int, out_features: int, seed: int, input_shape: tuple[int, ...] | None = None):
+    """Build an untrained model named by ``model_spec``; ``seed`` fixes its initialisation.
+
+    ``input_shape`` (one example's shape, e.g. ``(1, 8, 8)``) is passed on to
+    builders whose signature takes it (convolutional nets need it; an MLP reads
+    only ``in_features``, the number of input values).
+    """
     CALLS["build_model"] += 1
     fn, declaration = implementation(model_spec, "model", "model")
-    return fn(settings(model_spec, declaration), in_features=in_features, out_features=out_features, seed=seed)
+    shaped = {"input_shape": tuple(input_shape or (in_features,))} if "input_shape" in inspect.signature(fn).parameters else {}
+    return fn(settings(model_spec, declaration), in_features=in_features, out_features=out_features, seed=seed, **shaped)
 
 
 #: Keys of a method's config that belong to the framework, not to its trainer.
