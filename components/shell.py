@@ -124,6 +124,12 @@ def _fail(message: str) -> None:
     raise SystemExit(2)
 
 
+def _uv_environment() -> bool:
+    """Whether this launch uses Metaflow's ``--environment=uv`` (which packages ``pyproject.toml`` and ``uv.lock`` itself)."""
+    argv = sys.argv
+    return any(word == "--environment=uv" or (word == "--environment" and argv[i + 1:i + 2] == ["uv"]) for i, word in enumerate(argv))
+
+
 def _lint_gate(flow_file: Path, allow: list[str]) -> dict[str, Any]:
     """Lint the flow file and ``components/``; block on findings not explicitly allowed."""
     import lint
@@ -350,3 +356,7 @@ class ship_project(FlowMutator):
                 if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                     yield (str(path), path.relative_to(ROOT).as_posix(), ContentType.CODE_CONTENT)
         yield (str(ROOT / "README.md"), "README.md", ContentType.USER_CONTENT)
+        # [tool.axisflow] allowed-targets: a remote task checks every _target_ against it before importing anything.
+        # (--environment=uv ships pyproject.toml itself, at the same path.)
+        if not _uv_environment():
+            yield (str(ROOT / "pyproject.toml"), "pyproject.toml", ContentType.CODE_CONTENT)

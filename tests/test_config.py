@@ -182,15 +182,15 @@ def test_flow_run_with_bad_override_exits_2_before_any_task(tmp_path, overrides,
     assert not (tmp_path / ".metaflow").exists(), "a task or run record was created despite the config error"
 
 
-@pytest.mark.parametrize("name", ["../configs/data/teacher", "a/b", "a\\b", ".hidden", "evil\n", "", "x" * 101, "sp ace", "nul\x00"])
+@pytest.mark.parametrize("name", ["../configs/data/teacher", "a/b", "a\\b", ".hidden", "evil\n", "", "x" * 101, "sp ace", "nul\x00", "run-2", "a.b"])
 def test_experiment_name_that_could_become_a_path_is_one_line_naming_the_key(name):
     with pytest.raises(ConfigError, match=r"^experiment.name .* must be 1-100 letters, digits") as caught:
         validate({**compose(["experiment=smoke"]), "experiment": {**compose(["experiment=smoke"])["experiment"], "name": name}})
     assert "\n" not in str(caught.value) and len(str(caught.value)) < 300
 
 
-@pytest.mark.parametrize("name", ["smoke", "tabular_cv_smoke", "run-2.b", "A1"])
-def test_experiment_name_of_identifier_characters_dots_and_dashes_is_accepted(name):
+@pytest.mark.parametrize("name", ["smoke", "tabular_cv_smoke", "run_2b", "A1"])
+def test_experiment_name_of_identifier_characters_is_accepted(name):
     assert load_spec(["experiment=smoke", f"experiment.name={name}"])[1].name == name
 
 

@@ -71,6 +71,8 @@ def test_package_list_names_every_component_and_config(tmp_path):
     missing = [str(p.relative_to(ROOT)) for p in PROJECT_FILES if str(p) not in listed]
     assert not missing, f"package list lacks {missing}"
     assert str(FLOW) in listed
+    # A remote task checks every _target_ against [tool.axisflow] allowed-targets before importing it.
+    assert str(ROOT / "pyproject.toml") in listed
 
 
 def test_package_tarball_holds_components_and_configs_under_code_dir(extracted):

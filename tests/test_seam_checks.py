@@ -65,7 +65,7 @@ def test_a_well_formed_dataset_of_every_task_passes():
         (_regression(X_train=np.full((30, 4), np.inf, dtype=np.float32)), "X_train", "non-finite"),
         (_regression(X_test=np.full((20, 4), 1e300)), "X_test", "beyond float32's range"),
         (_regression(X_val=np.ones((10, 4), dtype=np.float32) * np.float32("nan")), "X_val", "first nan at row 0, column 0"),
-        (_regression(X_train=np.ones(30, dtype=np.float32)), "X_train", "2-D numpy array"),
+        (_regression(X_train=np.ones(30, dtype=np.float32)), "X_train", "numpy array of shape (n, *input_shape)"),
         (_regression(X_val=np.ones((10, 5), dtype=np.float32)), "X_val", "5 features, but X_train has 4"),
         (_regression(y_test=np.ones(19, dtype=np.float32)), "y_test", "19 rows, but X_test has 20"),
         (_regression(X_val=np.ones((0, 4), dtype=np.float32), y_val=np.ones(0, dtype=np.float32)), "X_val", "is empty"),

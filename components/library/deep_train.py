@@ -36,7 +36,7 @@ from components.library.callbacks import Callback, Evaluate, TrainState, run_cal
 from components.library.checkpoints import Checkpointer
 from components.library.devices import autocast, check_device, determinism, grad_scaler, nondeterministic_op, resolve_device
 from components.library.tensors import Batches, random_shift
-from components.library.torch_train import HEADS, Head, TorchParams, TorchTraining, _callbacks, _optimizer, checkpoint_budget
+from components.library.torch_train import HEADS, Head, TorchParams, TorchTraining, _callbacks, _optimizer, checkpoint_budget, uses_callbacks
 from components.spec.arm import current_arm
 from components.spec.declarations import trainer, training
 from components.spec.seams import Dataset, Scorer, TrainResult, build_model
@@ -275,6 +275,7 @@ def _train(net, head, data, seed, training, scorer, callbacks, device, checkpoin
     selection="the final epoch's model, or the best validation epoch when an early-stopping callback restores it",
     selection_budget=checkpoint_budget,
     imports=("torch",),
+    uses_validation=uses_callbacks,
 )
 def train_deep(params: DeepParams, data: Dataset, seed: int, training: Mapping[str, Any], scorer: Scorer) -> TrainResult:
     """Train the configured network (any shape of input) on ``data``'s task with :func:`fit`."""

@@ -313,15 +313,15 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
 
 
 #: What an experiment's name may be: it becomes file names (``reviews/<name>.yaml``) and run tags.
-EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9_]{1,100}")
 
 
 def _name(name: str) -> str:
-    """``experiment.name``: identifier characters, dots and dashes, no path separator, no leading dot, at most 100."""
+    """``experiment.name``: 1-100 identifier characters (letters, digits, ``_``): no separator, dot or dash, so it is a safe file name."""
     if not EXPERIMENT_NAME.fullmatch(name):
         raise ConfigError(
-            f"experiment.name {excerpt(name)} must be 1-100 letters, digits, '_', '-' or '.', not starting with '.' "
-            "(it becomes file names and run tags, so no path separators)"
+            f"experiment.name {excerpt(name)} must be 1-100 letters, digits or '_' "
+            "(it becomes file names such as reviews/<name>.yaml and run tags, so no separators, dots or dashes)"
         )
     return name
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from components.constants import REPO_ROOT
+from components.files import atomic_write
 from components.gates.review.practice import scale_free
 from components.gates.review.traps import TRAPS, Worksheet, digest
 
@@ -206,18 +206,9 @@ def _refuse_foreign_file(path: Path) -> None:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path`` (atomic on one filesystem)."""
+    """Write ``text`` beside ``path`` and rename it over ``path`` (:func:`components.files.atomic_write`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text)
 
 
 def check_verdicts(verdicts: Any) -> dict[str, dict[str, str]]:
