@@ -37,8 +37,10 @@ class Settings(Protocol):
     """What the analysis reads of :class:`lint.settings.Settings` (typed here so this module
     does not import the settings, which import the rule registry, which imports this module)."""
 
-    root: Path | None
-    project_packages: tuple[str, ...]
+    @property
+    def root(self) -> Path | None: ...
+    @property
+    def project_packages(self) -> tuple[str, ...]: ...
 
 
 # The ast helpers above are re-exported: rules import them from here with the facts they work on.
@@ -90,7 +92,7 @@ class FlowClass:
         return self.node.name
 
     @cached_property
-    def self_assignments(self) -> list[tuple[FunctionNode, str, ast.expr | None, ast.AST]]:
+    def self_assignments(self) -> list[tuple[FunctionNode, str, ast.expr | None, ast.expr]]:
         """``(step, attr, value, target)`` for each ``self.attr = value`` in a step.
 
         Subscript stores (``self.models[k] = v``) and ``self.attr.append(v)``
@@ -536,7 +538,7 @@ def foreach_values(
     ]
     here = [item for item in assigned if item[1] is step and item[2].lineno < call.lineno]
     chosen = [max(here, key=lambda item: item[2].lineno)] if here else assigned
-    values = []
+    values: list[tuple[ast.expr, FunctionNode]] = []
     for value, where, target in chosen:
         if isinstance(target, ast.Call):
             values.append((target, where))

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections import Counter
+from typing import NoReturn
 
 from lint.engine import check_paths
 from lint.findings import SEVERITIES, LintError, format_statistics
@@ -20,7 +21,7 @@ class _UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line instead of usage + message
+    def error(self, message: str) -> NoReturn:  # one line instead of usage + message
         raise _UsageError(message)
 
 

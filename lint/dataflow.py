@@ -25,7 +25,7 @@ Only the standard library is used, and facts are cached per function.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from weakref import WeakKeyDictionary
 
 from lint.analysis import Module
@@ -170,7 +170,7 @@ class DataFlow:
             found = module.imported_definition(func.id)
             if found is not None and isinstance(found[1], (ast.FunctionDef, ast.AsyncFunctionDef)):
                 return found  # type: ignore[return-value]
-        elif self_attr(func) is not None:
+        elif isinstance(func, ast.Attribute) and self_attr(func) is not None:
             for flow in module.flow_classes:
                 method = flow.methods.get(func.attr)
                 if method is not None:
@@ -375,7 +375,7 @@ class DataFlow:
             return True
         return self._reaches([node], func, inside_helper=False)
 
-    def _reaches(self, start: list[ast.AST], func: FunctionNode, *, inside_helper: bool) -> bool:
+    def _reaches(self, start: Sequence[ast.AST], func: FunctionNode, *, inside_helper: bool) -> bool:
         parents = self.module.parents
         params = {a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]}
         declared = {n for sub in walk_body(func) if isinstance(sub, (ast.Global, ast.Nonlocal)) for n in sub.names}

@@ -88,7 +88,7 @@ def sarif(findings: Iterable[Finding]) -> str:
     ]
     results = []
     for f in ordered:
-        result = {
+        result: dict[str, object] = {
             "ruleId": f.code,
             "level": SARIF_LEVELS[f.severity],
             "message": {"text": f.message},

@@ -134,7 +134,7 @@ def volatile_source(module: Module, node: ast.AST) -> str | None:
     return None
 
 
-def salted_hash(module: Module, node: ast.AST) -> ast.Call | None:
+def salted_hash(module: Module, node: ast.AST | Param) -> ast.Call | None:
     """``node`` when it is a builtin ``hash(...)`` of something that may be a str, bytes or tuple."""
     if not (
         isinstance(node, ast.Call)
@@ -282,7 +282,8 @@ def reseeded(module: Module, node: ast.AST, state: str) -> bool:
     seed = task_reseeds(module).get(step, {}).get(state) if step is not None else None
     if seed is None:
         return False
-    return node is seed or (seed.lineno, seed.col_offset) < (node.lineno, node.col_offset)
+    # every node the seed rules ask about is an expression or statement, so it carries a position
+    return node is seed or (seed.lineno, seed.col_offset) < (node.lineno, node.col_offset)  # type: ignore[attr-defined]
 
 
 def in_flow_class(module: Module, node: ast.AST) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -50,7 +51,7 @@ class Settings:
         return frozenset(codes)
 
 
-def find_pyproject(start: str | Path | None = None) -> Path | None:
+def find_pyproject(start: str | os.PathLike[str] | None = None) -> Path | None:
     """The nearest ``pyproject.toml`` at or above ``start`` (default: the working directory)."""
     here = Path(start if start is not None else Path.cwd()).resolve()
     if not here.is_dir():
@@ -62,7 +63,7 @@ def find_pyproject(start: str | Path | None = None) -> Path | None:
     return None
 
 
-def load_settings(start: str | Path | None = None) -> Settings:
+def load_settings(start: str | os.PathLike[str] | None = None) -> Settings:
     """Read settings from the nearest pyproject.toml at or above ``start``.
 
     A missing file or a file without the table gives the defaults. An invalid

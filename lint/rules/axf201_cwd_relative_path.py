@@ -121,7 +121,7 @@ class CwdRelativePathRule(Rule):
                 yield self.finding(module, argument, sink=sink, path=shown)
 
 
-def _parameter_default(module: Module, node: ast.expr) -> ast.expr | None:
+def _parameter_default(module: Module, node: ast.AST) -> ast.expr | None:
     """The ``default=`` of the Metaflow ``Parameter`` that ``self.name`` (or a local copy of it) reads."""
     if isinstance(node, ast.Name):
         func = module.enclosing_function(node)
@@ -158,9 +158,9 @@ def _relative_argument(module: Module, node: ast.expr) -> ast.expr | None:
     for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
         if arg.arg == node.id:
             candidates.append(default)
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
-        if arg.arg == node.id and default is not None:
-            candidates.append(default)
+    for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults):
+        if arg.arg == node.id and kw_default is not None:
+            candidates.append(kw_default)
     if not candidates and not any(a.arg == node.id for a in [*positional, *args.kwonlyargs]):
         return None
     names = [a.arg for a in positional]
@@ -221,7 +221,7 @@ def _in_memory(call: ast.Call) -> bool:
     keywords = {k.arg: k.value for k in call.keywords}
     backing = keywords.get("backing_store")
     return (
-        isinstance(keywords.get("driver"), ast.Constant) and keywords["driver"].value == "core"
+        isinstance(driver := keywords.get("driver"), ast.Constant) and driver.value == "core"
         and isinstance(backing, ast.Constant) and backing.value is False
     )
 

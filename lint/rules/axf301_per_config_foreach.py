@@ -221,7 +221,7 @@ def _axes_evidence(module, owner, value, scope, attr, depth) -> list[str]:
                 found.extend(_axis(module, owner, gen.target, gen.iter, scope))
         return found
     if isinstance(value, ast.List) and value.elts and all(isinstance(e, ast.Dict) for e in value.elts):
-        return _varying_keys(value.elts)
+        return _varying_keys([e for e in value.elts if isinstance(e, ast.Dict)])
     if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript)):
         return _training_names(value)
     if isinstance(value, ast.List) and not value.elts and scope is not None and owner is module:

@@ -227,8 +227,9 @@ def _model_artifacts(module, flow, steps, classes) -> dict[str, tuple[str, str]]
         for sub in walk_body(step):
             if isinstance(sub, ast.Delete):
                 for target in sub.targets:
-                    if self_attr(target) is not None:
-                        last.pop((id(step), self_attr(target)), None)
+                    attr = self_attr(target)
+                    if attr is not None:
+                        last.pop((id(step), attr), None)
     carried: dict[str, tuple[str, str]] = {}
     for (_, attr), (_, kind, origin) in sorted(last.items(), key=lambda item: item[1][0]):
         if kind is not None:
@@ -314,5 +315,5 @@ def _string_list(node: ast.expr) -> set[str] | None:
         return set()
     if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
         if all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
-            return {e.value for e in node.elts}
+            return {e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
     return None

@@ -220,7 +220,8 @@ def _only_reduced(module: Module, step: FunctionNode, root: str, after: int) -> 
 
 def _reduced(module: Module, read: ast.Name) -> bool:
     parents = module.parents
-    node, parent = read, parents.get(read)
+    node: ast.AST = read
+    parent = parents.get(read)
     while isinstance(parent, ast.Call) and node in parent.args and call_name(parent) in ORDERED_WRAPPERS - {"join"}:
         node, parent = parent, parents.get(parent)
     if isinstance(parent, ast.Call) and node in parent.args:

@@ -184,12 +184,12 @@ def _pick(module: Module, step: FunctionNode, node: ast.AST) -> tuple[ast.Call, 
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in {"max", "min"}:
         return node, f"{node.func.id}()"
     if isinstance(node, ast.Subscript) and _first_or_last(node.slice):
-        value = node.value
+        value: ast.AST = node.value
         if isinstance(value, ast.Name):
             bound = dataflow_of(module).bindings(step).get(value.id, [])
             values = [v for line, v in bound if line <= node.lineno and v is not None]
             value = values[-1] if values else value
-        elif self_attr(value) is not None:
+        elif isinstance(value, ast.Attribute) and self_attr(value) is not None:
             assigned = [
                 (target.lineno, v) for where, attr, v, target in _self_assignments(module)
                 if where is step and attr == value.attr and v is not None and target.lineno <= node.lineno

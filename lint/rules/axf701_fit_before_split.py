@@ -166,17 +166,17 @@ def _fitted_name(module: Module, call: ast.Call, transformers: set[str]) -> tupl
     func = call.func
     first = call.args[0] if call.args else None
     whole = first is not None and not (isinstance(first, ast.Subscript) and _row_selection(first))
-    table = _root(first) if whole else None
+    table = _root(first) if whole and first is not None else None
     if isinstance(func, ast.Attribute) and func.attr in ("fit", "fit_transform") and table is not None:
         receiver = func.value
-        if _is_transformer(module, receiver):
-            return table, f"{module.qualname(receiver.func).rsplit('.', 1)[-1]}().{func.attr}"
+        if isinstance(receiver, ast.Call) and _is_transformer(module, receiver):
+            return table, f"{(module.qualname(receiver.func) or '').rsplit('.', 1)[-1]}().{func.attr}"
         if isinstance(receiver, ast.Name) and receiver.id in transformers:
             return table, f"{receiver.id}.{func.attr}"
         # Any other object's fit_transform / fit (a project's own transformer, a model) learns from it too.
         return table, f"{ast.unparse(receiver)}.{func.attr}"
     if (module.qualname(func) or "") in FITTING_FUNCTIONS and table is not None:
-        return table, module.qualname(func).rsplit(".", 1)[-1]
+        return table, (module.qualname(func) or "").rsplit(".", 1)[-1]
     if isinstance(func, ast.Attribute) and func.attr == "fillna" and call.args:
         for sub in ast.walk(call.args[0]):
             if (
@@ -196,7 +196,7 @@ def _fitted_name(module: Module, call: ast.Call, transformers: set[str]) -> tupl
     return None
 
 
-def _taint(nodes: list[ast.AST], names: set[str], fit: ast.AST | None) -> set[str]:
+def _taint(nodes: list[ast.AST], names: set[str], fit: ast.expr | None) -> set[str]:
     """``names`` plus every local name or artifact assigned (after the fit) from an expression reading one."""
     tainted = set(names)
     after = fit.lineno if fit is not None else 0

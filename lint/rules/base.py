@@ -43,8 +43,8 @@ class Rule:
         """
         return Finding(
             path=module.path,
-            line=node.lineno,
-            col=node.col_offset + 1,
+            line=node.lineno,  # type: ignore[attr-defined]  # every node a rule reports is positioned
+            col=node.col_offset + 1,  # type: ignore[attr-defined]
             code=self.code,
             name=self.name,
             message=self.message.format(**fields),
