@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.constants import REPO_ROOT
 from components.files import atomic_write
-from components.spec.config import REPO_ROOT
 from components.spec.declarations import excerpt
 
 __all__ = ["TASKS", "ScaffoldError", "plan_files", "register", "scaffold"]

@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 from components.constants import REPO_ROOT, CONTRACTS, CV_INTERVALS, FOLD_AXIS, KINDS
 from components.spec.declarations import TARGET, Declaration, ImplementationError, declaration_of, describe, excerpt, locate
@@ -118,7 +118,7 @@ class ExperimentSpec:
     @property
     def higher_is_better(self) -> bool:
         """The metric's declared direction."""
-        return self.metric_info.higher_is_better
+        return bool(self.metric_info.higher_is_better)  # metric_info is a MetricInfo once built
 
 
 def compose(overrides: list[str] | tuple[str, ...] = (), config_dir: Path | str = CONFIG_DIR) -> dict[str, Any]:
@@ -149,8 +149,11 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_dir: Path | str 
         raise ConfigError(_one_line(str(exc))) from None
     finally:
         GlobalHydra.instance().clear()
-    _check_swept_overrides(config, overrides)
-    return config
+    if not isinstance(config, dict):  # a config.yaml whose root is a list or a scalar
+        raise ConfigError(f"config root {config_dir}/config.yaml composes to a {type(config).__name__}, not a mapping")
+    composed = cast(dict[str, Any], config)  # YAML mapping keys read by Hydra are strings
+    _check_swept_overrides(composed, overrides)
+    return composed
 
 
 #: An interpolation that reads an environment variable (``${oc.env:VAR}``, and Hydra's older ``${env:VAR}``).
@@ -182,8 +185,10 @@ def _refuse_environment(node: Any, where: str = "") -> None:
 
 def _check_swept_overrides(config: Mapping[str, Any], overrides: list[str] | tuple[str, ...]) -> None:
     """Refuse an override of a key an axis sweeps: the axis would silently replace it in every cell."""
-    experiment = config.get("experiment") if isinstance(config.get("experiment"), Mapping) else {}
-    axes = experiment.get("axes") if isinstance(experiment.get("axes"), Mapping) else {}
+    found = config.get("experiment")
+    experiment: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    found = experiment.get("axes")
+    axes: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     for override in overrides:
         key = str(override).lstrip("~+").split("=", 1)[0]
         group, _, name = key.partition(".")
@@ -336,7 +341,7 @@ def _unused_validation(exp: Mapping[str, Any]) -> str:
             f"experiment.unused_validation is {excerpt(value)}; valid: {', '.join(UNUSED_VALIDATION)} (fit: a method that uses no "
             "validation split also fits on validation rows carved from its training part; hold_out: it never sees them)"
         )
-    return value
+    return str(value)
 
 
 #: Keys an experiment may set.

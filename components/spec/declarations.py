@@ -268,7 +268,8 @@ def metric(
     """Declare a ``metric`` implementation ``fn(params, predictions, targets) -> float``."""
     if direction not in ("higher", "lower"):
         raise ValueError(f"metric direction must be 'higher' or 'lower', got {direction!r}")
-    return _attach(Declaration("metric", params, tasks=tuple(tasks), metric=MetricInfo(direction, tuple(range), definition)))
+    low, high = range
+    return _attach(Declaration("metric", params, tasks=tuple(tasks), metric=MetricInfo(direction, (low, high), definition)))
 
 
 def callback(*, params: type[Params], selects: bool = False) -> Callable[[Any], Any]:

@@ -231,6 +231,8 @@ def _check_labels(y: Any, name: str, data: Dataset) -> None:
     if not isinstance(y, np.ndarray) or y.ndim != 1:
         raise SeamError(name, f"must be a 1-D numpy array (n,), got {_shape(y)}")
     if data.task in CLASSIFICATION:
+        if data.n_classes is None:  # _check_n_classes refuses this first; the check narrows the type
+            raise SeamError("n_classes", f"is None; a {data.task} dataset needs its number of classes")
         if y.dtype.kind not in "iu":
             example = f", e.g. {y[0]!r}" if len(y) else ""
             raise SeamError(name, f"has {y.dtype} labels{example}; a {data.task} task needs integer class ids 0..{data.n_classes - 1} (int64)")
@@ -277,7 +279,8 @@ def check_predictions(predictions: Any, data: Dataset) -> np.ndarray:
     except Exception as exc:  # a ragged list, a tensor that needs .detach(): anything numpy cannot hold
         raise SeamError("predictions", f"cannot be read as an array ({type(exc).__name__}: {exc})") from None
     n = len(data.y_test)
-    expected = {"binary": [(n,), (n, 2)], "multiclass": [(n, data.n_classes)], "regression": [(n,)]}.get(data.task)
+    shapes: dict[str, list[tuple[int | None, ...]]] = {"binary": [(n,), (n, 2)], "multiclass": [(n, data.n_classes)], "regression": [(n,)]}
+    expected = shapes.get(data.task)
     if expected is not None and values.shape not in expected:
         raise SeamError("predictions", f"have shape {values.shape}; a {data.task} task with {n} test rows needs {' or '.join(map(str, expected))}")
     if expected is None and (values.ndim == 0 or values.shape[0] != n):
@@ -299,14 +302,14 @@ def check_value(value: Any, info: MetricInfo | None, field: str = "metric value"
     """Return ``value`` as a float, or raise :class:`SeamError` when it is not a finite number within ``info.range``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise SeamError(field, f"is {value!r}; a metric returns a number")
-    value = float(value)
-    if not np.isfinite(value):
-        raise SeamError(field, f"is {value!r}; a metric value must be finite")
+    number = float(value)
+    if not np.isfinite(number):
+        raise SeamError(field, f"is {number!r}; a metric value must be finite")
     low, high = info.range if info is not None else (None, None)
-    if (low is not None and value < low) or (high is not None and value > high):
+    if (low is not None and number < low) or (high is not None and number > high):
         shown = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
-        raise SeamError(field, f"is {value!r}, outside the metric's declared range {shown}")
-    return value
+        raise SeamError(field, f"is {number!r}, outside the metric's declared range {shown}")
+    return number
 
 
 def _shape(value: Any) -> str:
@@ -340,12 +343,12 @@ def make_data(data_spec: Mapping[str, Any], data_axes: Mapping[str, Any], seed: 
     """
     CALLS["make_data"] += 1
     fn, declaration = implementation(data_spec, "generator", "data")
-    data = fn(settings({**data_spec, **data_axes}, declaration), dict(data_axes), seed)
+    data: Dataset = fn(settings({**data_spec, **data_axes}, declaration), dict(data_axes), seed)
     check_dataset(data, declaration.tasks[0] if declaration.tasks else None)
     return data
 
 
-def build_model(model_spec: Mapping[str, Any], *, in_features: int, out_features: int, seed: int, input_shape: tuple[int, ...] | None = None):
+def build_model(model_spec: Mapping[str, Any], *, in_features: int, out_features: int, seed: int, input_shape: tuple[int, ...] | None = None) -> Any:
     """Build an untrained model named by ``model_spec``; ``seed`` fixes its initialisation.
 
     ``input_shape`` (one example's shape, e.g. ``(1, 8, 8)``) is passed on to
@@ -421,6 +424,8 @@ def scorer(metric_spec: Mapping[str, Any]) -> Scorer:
     """Bind the metric ``metric_spec`` names to its settings (``name`` is the label the tables show)."""
     fn, declaration = implementation(metric_spec, "metric", "experiment.metric")
     params = settings(metric_spec, declaration, exclude=("name",))
+    if declaration.metric is None:  # metric() always attaches one; the check narrows the type
+        raise SeamError("experiment.metric", f"{metric_spec.get(TARGET)!r} declares no metric info (direction, range)")
     return Scorer(str(metric_spec["name"]), declaration.metric, fn, params)
 
 
