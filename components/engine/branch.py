@@ -104,6 +104,8 @@ def run_branch(
             record["trainings"].append(reused_training(arms[number - 1], item))
             _observe(record, branch, item, record["trainings"][-1]["value"], record["trainings"][-1].get("failure"))
             continue
+        if data is None:  # make_data runs whenever an arm trains; the check narrows the type
+            raise RuntimeError(f"branch {branch['key']}: arm {number} trains but no data was made")
         log(f"[{branch['key']}] training {number}/{len(plan)}: {method.name} ({axes_text})")
         seed = derive_seed(branch["seed"], method.name)
         pin_threads(arm_threads(train_cfg))

@@ -56,4 +56,5 @@ def task_store() -> DatastoreStore | None:
     if not current.is_running_flow:
         return None
     impl = next(d for d in DATASTORES if d.TYPE == DEFAULT_DATASTORE)
-    return DatastoreStore(current.flow_name, impl(impl.get_datastore_root_from_config(lambda *a, **k: None)))
+    # is_running_flow above: the flow name is set
+    return DatastoreStore(current.flow_name, impl(impl.get_datastore_root_from_config(lambda *a, **k: None)))  # type: ignore[arg-type]

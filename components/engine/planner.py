@@ -74,7 +74,7 @@ def branches(spec: ExperimentSpec) -> list[dict[str, Any]]:
 def trainings(spec: ExperimentSpec) -> list[Training]:
     """The trainings every branch runs, methods in name order, cells in grid order."""
     cells = tuple(training_cells(spec))
-    out = []
+    out: list[Training] = []
     for method in spec.methods:
         if method.axis_dependent:
             out.extend(Training(method.name, cell, (cell,)) for cell in cells)

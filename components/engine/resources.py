@@ -28,7 +28,7 @@ def resources_of(config: Mapping[str, Any]) -> dict[str, int]:
 def apply_resources(mutable_flow: Any) -> dict[str, int]:
     """Add ``@resources(**experiment.resources)`` to the branch step of ``mutable_flow`` (a Metaflow ``MutableFlow``)."""
     config = next((value for name, value in mutable_flow.configs if name == CONFIG_NAME), None)
-    kwargs = resources_of(config.to_dict() if hasattr(config, "to_dict") else dict(config or {}))
+    kwargs = resources_of(config.to_dict() if config is not None and hasattr(config, "to_dict") else dict(config or {}))
     if not kwargs:
         return {}
     for name, step in mutable_flow.steps:

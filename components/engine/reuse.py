@@ -59,7 +59,7 @@ import sys
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from lint.imports import imports_of, module_file, modules_under
 
@@ -179,7 +179,7 @@ def _scope(roots: Iterable[str]) -> set[Path]:
             if target is not None and target not in files and imported.startswith(_FOLLOWED):
                 files.add(target)
                 todo.append(target)
-    files.update(_module_file(name) for name in ARM_MODULES)
+    files.update(_module_file(name) for name in ARM_MODULES)  # type: ignore[misc]  # the arm modules are this project's: always found
     # Importing a module runs the __init__ of every package above it.
     files.update(init for path in list(files) for init in (d / "__init__.py" for d in path.parents if ROOT in d.parents) if init.is_file())
     return files
@@ -460,7 +460,8 @@ def find_reusable(flow: str, keys: Iterable[str], *, exclude_run: str | None = N
     from metaflow import Flow, namespace
     from metaflow.exception import MetaflowNotFound
 
-    wanted, found = set(keys), {}
+    wanted = set(keys)
+    found: dict[str, dict[str, Any]] = {}
     namespace(None)
     try:
         runs = Flow(flow).runs()
@@ -474,7 +475,7 @@ def find_reusable(flow: str, keys: Iterable[str], *, exclude_run: str | None = N
             continue
         seen += 1
         try:
-            records = run["end"].task["records"].data
+            records = run["end"].task["records"].data  # type: ignore[index]  # a successful run's end step has its task
         except Exception:  # a run of another shell layout, or artifacts no longer readable: nothing to reuse from it
             continue
         for record in records:
@@ -565,7 +566,9 @@ def reuse_summary(records: Iterable[Mapping[str, Any]], mode: str | None) -> dic
     ``counts`` mirrors ``results["work"]`` for the reused arms (``train_arm`` and
     ``train_arm:<method>``): what this run did not have to do.
     """
-    arms, counts, runs = [], {}, []
+    arms: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
+    runs: list[Any] = []
     for record in records:
         prov = record.get("provenance") or {"arms": []}
         for arm, training in zip(prov["arms"], record["trainings"]):
@@ -647,7 +650,7 @@ def check_reused(arm: Mapping[str, Any], training: Mapping[str, Any], fingerprin
             )
 
 
-def arm_provenance(arms: list[Mapping[str, Any]], trained: Iterable[int]) -> dict[str, Any]:
+def arm_provenance(arms: Sequence[Mapping[str, Any]], trained: Iterable[int]) -> dict[str, Any]:
     """``record["provenance"]``: the task that ran the branch (``None`` if none did) and, per arm, its key and origin.
 
     ``origin`` is ``trained`` (in this run, by ``task``), ``verified`` (trained

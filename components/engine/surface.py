@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from components.spec.config import validate
 from components.constants import FOLD_AXIS, LAUNCH_KEY, RESULTS_SCHEMA
-from components.schema import Aggregate, Results, check_results
+from components.schema import Aggregate, Failure, Results, check_results
 from components.spec.declarations import locate
 from components.engine.planner import branches, plan_summary
 
@@ -49,7 +49,7 @@ def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]
 
     spec = validate(config)
     settings = dict(spec.statistics)
-    folds = {"fold_axis": FOLD_AXIS, "folds": len(spec.data_axes[FOLD_AXIS])} if FOLD_AXIS in spec.data_axes else {}
+    folds: dict[str, Any] = {"fold_axis": FOLD_AXIS, "folds": len(spec.data_axes[FOLD_AXIS])} if FOLD_AXIS in spec.data_axes else {}
     # A branch (data point x seed) is one replicate for every method and training-axis value.
     return stats.aggregate(
         observations(records),
@@ -119,9 +119,10 @@ def build_results(
         "contrasts": list(aggregate.get("contrasts", ())),
         "provenance": dict(provenance or {}),
         "fit_rows": fit_rows(records),
-        # Arms that failed a seam check under nan_policy: omit (their values are dropped from the cells).
-        **({"failures": failed} if (failed := failures(records)) else {}),
     }
+    # Arms that failed a seam check under nan_policy: omit (their values are dropped from the cells).
+    if failed := failures(records):
+        results["failures"] = failed
     # Schema drift fails the run here, before anything is pinned.
     check_results(results)
     return dict(results)
@@ -141,7 +142,7 @@ def fit_rows(records: list[Mapping[str, Any]]) -> dict[str, list[int]]:
     return {method: [min(rows), max(rows)] for method, rows in seen.items()}
 
 
-def failures(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def failures(records: list[Mapping[str, Any]]) -> list[Failure]:
     """Each failed observation (cell, method, seed) with its one-line reason, in record order."""
     return [
         {"axes": obs["axes"], "method": obs["method"], "seed": obs["seed"], "failure": obs["failure"]}
@@ -184,8 +185,8 @@ def provenance(flow: Any) -> dict[str, Any]:
     return {**run_provenance(
         flow.config.to_dict(),
         records,
-        flow=current.flow_name,
-        run_id=current.run_id,
+        flow=current.flow_name,  # type: ignore[arg-type]  # set inside a running step (this is end)
+        run_id=current.run_id,  # type: ignore[arg-type]
         user=current.username,
         origin_run_id=current.origin_run_id,
         tags=current.tags or (),
