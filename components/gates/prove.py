@@ -245,7 +245,7 @@ def _keyed(
         return
     for k in [*by_a, *(k for k in by_b if k not in by_a)]:
         x, y = by_a.get(k), by_b.get(k)
-        where = locate(x if x is not None else y)
+        where = locate(x if x is not None else y)  # type: ignore[arg-type]  # k is a key of by_a or by_b
         if x is None or y is None:
             yield Difference(f"{path}[{k}]", "presence", _show(x is not None), _show(y is not None), **where)
             continue
@@ -268,7 +268,8 @@ def _field(path: str, item: str) -> str:
 
 
 def _axes_text(axes: Mapping[str, Any] | None) -> str:
-    return ",".join(f"{k}={axes[k]!r}" for k in sorted(axes or {}))
+    shown = axes or {}
+    return ",".join(f"{k}={shown[k]!r}" for k in sorted(shown))
 
 
 def _training_key(t: Mapping[str, Any]) -> str:
@@ -304,7 +305,7 @@ def _record_differences(records_a: Sequence[Mapping[str, Any]], records_b: Seque
                 axes_of = "train_axes" if name == "trainings" else "axes"
                 yield from _keyed(
                     va, vb, key_fn, f"{path}.{name}", schema,
-                    lambda item, k=key, a=axes_of: {"branch": k, "method": item.get("method"), "axes": item.get(a)},
+                    lambda item, k=key, a=axes_of: {"branch": k, "method": item.get("method"), "axes": item.get(a)},  # type: ignore[misc]  # loop values bound as defaults
                 )
                 continue
             for p, _, x, y in _diff(va, vb, f"{path}.{name}", schema):
@@ -502,7 +503,7 @@ def _run_once(
             # The gate never reuses earlier results: it compares two computations, not a computation with a copy.
             running = run_flow(
                 flow_file, overrides, max_workers=workers, datastore_root=root, lint_allow=lint_allow,
-                review_allow=review_allow, **off_options(flow_file),
+                review_allow=review_allow, **off_options(flow_file),  # type: ignore[arg-type]  # only the str "reuse" option
             )
     except RuntimeError as exc:  # Runner raises when the flow exits before Metaflow starts the run
         reason = _error_line(str(exc)) or _tail(str(exc))
@@ -543,7 +544,7 @@ def prove(
         raise ProveError(f"flow file {flow_file} does not exist")
     flow_path = flow_path.resolve()
     spec = _validate(flow_path, overrides)
-    base = {"flow_file": str(flow_file), "experiment": spec.name, "contract": spec.contract, "overrides": overrides}
+    base: dict[str, Any] = {"flow_file": str(flow_file), "experiment": spec.name, "contract": spec.contract, "overrides": overrides}
 
     if spec.contract == "nondeterministic":
         if workers is not None:

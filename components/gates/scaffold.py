@@ -463,8 +463,8 @@ def _write_all(root: Path, files: dict[str, str], folder: Path) -> list[Path]:
             target.parent.mkdir(parents=True, exist_ok=True)
             written.append(atomic_write(target, text))
     except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
+        for done in written:
+            done.unlink(missing_ok=True)
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
         raise

@@ -11,6 +11,7 @@ review --prompt``.
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from components.gates.review.records import ReviewError, Status, check, shown_path

@@ -142,7 +142,7 @@ def record_digest(record: Mapping[str, Any]) -> str:
 
 def write_record(
     ws: Worksheet,
-    reviewer: str,
+    reviewer: str | None,
     verdicts: Mapping[str, Any],
     reviews_dir: Path | None = None,
     now: datetime | None = None,

@@ -186,7 +186,7 @@ class Source:
                     continue
                 for kw in node.keywords:
                     value = setting_literal(kw.value) if kw.arg else None
-                    if value is not None:
+                    if value is not None and kw.arg:
                         add(kw.arg, node.lineno, value, False)
         for node in ast.walk(self.tree):
             if isinstance(node, (ast.For, ast.comprehension)) and isinstance(node.target, ast.Name):
@@ -295,7 +295,7 @@ def _normal_distribution(name: str) -> str:
 
 
 @functools.cache
-def _installed_distributions() -> dict[str, list[str]]:
+def _installed_distributions() -> Mapping[str, list[str]]:
     return importlib.metadata.packages_distributions()
 
 
