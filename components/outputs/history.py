@@ -17,7 +17,7 @@ import argparse
 import json
 import math
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from components.constants import DEFAULT_FLOW, LAUNCH_KEY
 from components.outputs.runs import find_run, run_config, select_runs
@@ -144,7 +144,7 @@ def list_runs(flow: str = DEFAULT_FLOW, limit: int = 10, experiment: str | None 
     return [run_summary(run) for run in select_runs(flow, experiment, limit=max(limit, 0))]
 
 
-def format_runs(rows: list[Mapping[str, Any]]) -> str:
+def format_runs(rows: Sequence[Mapping[str, Any]]) -> str:
     """The ``axisflow runs`` table (one line per run, headline last)."""
     headers = ["RUN", "STARTED", "STATUS", "EXPERIMENT", "CONTRACT", "CONFIG", "COMMIT", "DURATION", "HEADLINE"]
     lines = []

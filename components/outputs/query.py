@@ -112,7 +112,7 @@ class ResultSet:
             contrasts=results.get("contrasts", ()),
         )
 
-    def _derive(self, cells: list[dict], paired: list[dict], contrasts: list[dict] | None = None) -> ResultSet:
+    def _derive(self, cells: list[Mapping[str, Any]], paired: list[Mapping[str, Any]], contrasts: list[Mapping[str, Any]] | None = None) -> ResultSet:
         return ResultSet(
             cells,
             paired,
@@ -270,7 +270,7 @@ class ResultSet:
         return f"ResultSet({len(self.cells)} cells, {len(self.paired)} paired rows; axes: {axes}; methods: {', '.join(self.methods)})"
 
 
-def _decimals(rows: list[Mapping[str, Any]], centre: str) -> int:
+def _decimals(rows: Sequence[Mapping[str, Any]], centre: str) -> int:
     """Decimal places showing about two significant digits of the typical interval width.
 
     Without any positive width, the typical ``centre`` value (mean or difference) sets the scale.
@@ -381,7 +381,7 @@ def _contrast_rows(rs: ResultSet) -> tuple[list[str], list[list[str]]]:
     return _comparison_rows(rs, rs.contrasts, contrast=True)
 
 
-_CORRECTIONS = {"holm": "Holm's step-down", "bonferroni": "Bonferroni"}
+_CORRECTIONS: dict[str | None, str] = {"holm": "Holm's step-down", "bonferroni": "Bonferroni"}
 
 
 def _family_line(rs: ResultSet) -> str:
@@ -616,6 +616,7 @@ def format_table(results: Mapping[str, Any] | ResultSet, fmt: str = "table") -> 
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    surface: Mapping[str, Any]
     if isinstance(results, ResultSet):
         rs, surface = results, {}
     else:

@@ -30,11 +30,14 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from components.constants import DEFAULT_FLOW
 from components.files import atomic_write
 from components.spec.declarations import excerpt
+
+if TYPE_CHECKING:  # matplotlib itself is imported where a figure is drawn
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "FIGURES",
@@ -69,7 +72,7 @@ _VERDICT_STYLE = {  # colour and marker, so the verdict survives greyscale and c
 _BASELINE_COLOUR = "#202020"
 _LINESTYLES = ("-", "--", ":", (0, (3, 1, 1, 1, 1, 1)))
 _ONE_FIT_STYLE = (0, (8, 3, 1, 3))  # long dash-dot: unlike any training-cell style
-_STYLE = {
+_STYLE: dict[RcKeyType, Any] = {
     "font.size": 10,
     "axes.titlesize": 11,
     "axes.labelsize": 10,
@@ -262,8 +265,9 @@ def _hide_unused(axes: Any, used: int) -> None:
 
 def _seed_summary(results: Mapping[str, Any]) -> str:
     stats = results.get("statistics") or {}
-    how = {"bootstrap-t": "bootstrap-t", "bca": "BCa bootstrap", "percentile": "percentile bootstrap",
-           "basic": "basic bootstrap", "student-t": "Student t"}.get(stats.get("method"), stats.get("method") or "?")
+    names: dict[str | None, str] = {"bootstrap-t": "bootstrap-t", "bca": "BCa bootstrap", "percentile": "percentile bootstrap",
+                                    "basic": "basic bootstrap", "student-t": "Student t"}
+    how = names.get(stats.get("method"), stats.get("method") or "?")
     return f"{results.get('seeds', '?')} seeds, {_level(results)} intervals ({how})".replace("  ", " ")
 
 
@@ -291,7 +295,7 @@ def forest_figure(results: Mapping[str, Any]) -> Any:
         for ax, (combo, rows) in zip(axes.flat, panels):
             labels = _forest_rows(results, rows, methods)
             for (start, end) in _group_spans(labels):
-                base = next((r for _, r in labels[start : end + 1] if r["method"] == baseline), None)
+                base = next((r for _, r in labels[start : end + 1] if r is not None and r["method"] == baseline), None)
                 if base is not None and base["ci_low"] is not None:
                     ax.fill_betweenx([start - 0.45, end + 0.45], base["ci_low"], base["ci_high"], color=_BASELINE_COLOUR, alpha=0.10, lw=0)
             for y, (_, row) in enumerate(labels):
@@ -422,10 +426,10 @@ def _curve_groups(results: Mapping[str, Any], records: Iterable[Mapping[str, Any
         longest = max(len(c["epoch"]) for c in group["curves"])
         group["longest"] = longest
         for name in _CURVES:
-            means = mean_curves(group["curves"], name)
-            if not means:
+            found = mean_curves(group["curves"], name)
+            if not found:
                 continue
-            means = means[0]
+            means = found[0]
             # A run stopped early if its trainer says so, or (trainers that do not say) if it is shorter than its group.
             stopped = [c for c in group["curves"] if len(c["epoch"]) < longest or c["info"].get("stopped_epoch") is not None]
             stops = [_last_point(c, name) for c in stopped if name in c["curves"]]
@@ -455,7 +459,7 @@ def _last_point(curve: Mapping[str, Any], name: str) -> tuple[int, float] | None
     return None
 
 
-def _plot_series(ax: Any, series: Mapping[str, Any], colour: str, style: str) -> bool:
+def _plot_series(ax: Any, series: Mapping[str, Any], colour: str, style: str | tuple[int, tuple[int, ...]]) -> bool:
     """Draw one mean curve; return whether part of it averages fewer than all seeds.
 
     Solid while every seed still trains; faint while only some do, and only

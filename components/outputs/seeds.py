@@ -172,7 +172,7 @@ def plan(
             if width is not None:
                 entry["needed"] = seeds_for_width(sd, width, confidence)
                 entry["needed_conservative"] = seeds_for_width(upper, width, confidence)
-            else:
+            elif effect is not None:  # exactly one of width and effect is given (checked above)
                 entry["needed"] = seeds_for_effect(sd, effect, target_power, alpha_row)
                 entry["needed_conservative"] = seeds_for_effect(upper, effect, target_power, alpha_row)
         rows.append(entry)
