@@ -23,7 +23,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NoReturn
 
 from metaflow import FlowMutator
 from metaflow.packaging_sys import ContentType
@@ -90,7 +90,10 @@ def experiment_tag(name: str) -> str:
 
 def _split_overrides(args: list[str]) -> tuple[list[str], list[str], list[str], list[str]]:
     """Split the words after the command into (overrides, --lint-allow codes, --review-allow traps, the rest)."""
-    overrides, allow, review_allow, rest = [], [], [], []
+    overrides: list[str] = []
+    allow: list[str] = []
+    review_allow: list[str] = []
+    rest: list[str] = []
     lists = {"--lint-allow": allow, "--review-allow": review_allow}
     i = 0
     while i < len(args):
@@ -119,7 +122,7 @@ def _max_workers(args: list[str]) -> int | None:
     return None
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     print(f"axisflow: error: {message}", file=sys.stderr)
     raise SystemExit(2)
 
@@ -288,7 +291,7 @@ def _origin_config(flow_file: str, after: list[str]) -> dict[str, Any] | None:
         origin = origin or get_latest_run_id(lambda *a, **k: None, flow)
         if flow is None or origin is None:
             return None
-        return dict(Run(f"{flow}/{origin}", _namespace_check=False)["_parameters"].task[CONFIG_NAME].data)
+        return dict(Run(f"{flow}/{origin}", _namespace_check=False)["_parameters"].task[CONFIG_NAME].data)  # type: ignore[index]  # a run's _parameters step has its task
     except Exception:  # Metaflow itself reports a missing origin run; these checks are best effort
         print(f"axisflow: warning: could not read the config of the run being resumed ({flow}/{origin}); "
               "its contract is not enforced here (a single_worker experiment needs --max-workers 1)", file=sys.stderr)

@@ -79,6 +79,8 @@ class Checkpointer:
         """Serialise ``state`` with ``torch.save`` and store it."""
         import torch
 
+        if self.store is None:
+            raise RuntimeError(f"checkpoint {self.name}: saving needs a checkpoint store (none in this context)")
         buffer = io.BytesIO()
         torch.save(state, buffer)
         self.store.save(self.name, buffer.getvalue())
@@ -87,12 +89,12 @@ class Checkpointer:
         """The last saved state, or ``None`` (no store, interval 0, or nothing saved)."""
         import torch
 
-        blob = self.store.load(self.name) if self.enabled else None
+        blob = self.store.load(self.name) if self.enabled and self.store is not None else None
         if not blob:
             return None
         return torch.load(io.BytesIO(blob), weights_only=False)
 
     def clear(self) -> None:
         """Forget the checkpoint (the arm finished)."""
-        if self.enabled:
+        if self.enabled and self.store is not None:
             self.store.delete(self.name)

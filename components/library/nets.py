@@ -88,7 +88,7 @@ def small_cnn(params: CNNParams, *, in_features: int, out_features: int, seed: i
 class FlattenParams(Params):
     """Settings of :func:`flatten`."""
 
-    inner: component("model") = Field(description="the model fed the flattened input: {_target_: a declared model builder, ...its settings}")
+    inner: component("model") = Field(description="the model fed the flattened input: {_target_: a declared model builder, ...its settings}")  # type: ignore[valid-type]  # component() builds an Annotated type
 
 
 @model(params=FlattenParams)

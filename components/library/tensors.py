@@ -190,8 +190,9 @@ class Batches:
         from torch.utils.data import DataLoader
 
         chunks = [order[s : s + self.batch_size].tolist() for s in range(0, len(order), self.batch_size)]
-        loader = DataLoader(
-            self.dataset, batch_sampler=chunks, num_workers=self.workers, collate_fn=_identity,
+        loader: Any = DataLoader(
+            self.dataset,  # type: ignore[arg-type]  # lazy batches: a map-style ArrayDataset (__len__, __getitem__)
+            batch_sampler=chunks, num_workers=self.workers, collate_fn=_identity,
             worker_init_fn=seed_worker, generator=self.loader_generator, persistent_workers=False,
         )
         for x, rows in loader:

@@ -93,7 +93,7 @@ def _multiclass() -> Head:
     from torch import nn
 
     return Head(
-        outputs=lambda data: int(data.n_classes),
+        outputs=lambda data: int(data.n_classes),  # type: ignore[arg-type]  # a classification Dataset has n_classes (seams check)
         loss=nn.CrossEntropyLoss,
         target=lambda y: torch.from_numpy(y).long(),
         predict=lambda out: torch.softmax(out, dim=-1).double().numpy(),
@@ -204,8 +204,8 @@ def fit(
 class TorchParams(Params):
     """Settings of :func:`train_torch` (a method's own keys besides ``_target_`` and ``kind``)."""
 
-    model: component("model") = Field(description="the network: {_target_: a declared model builder, ...its settings}")
-    callbacks: list[component("callback")] = Field(description="callbacks run after each validation, e.g. early stopping: [{_target_: ..., ...}]")
+    model: component("model") = Field(description="the network: {_target_: a declared model builder, ...its settings}")  # type: ignore[valid-type]  # component() builds an Annotated type
+    callbacks: list[component("callback")] = Field(description="callbacks run after each validation, e.g. early stopping: [{_target_: ..., ...}]")  # type: ignore[valid-type]  # component() builds an Annotated type
 
 
 def checkpoint_budget(settings: Mapping[str, Any], training: Mapping[str, Any]) -> tuple[int, str]:
@@ -261,7 +261,7 @@ def train_torch(params: TorchParams, data: Dataset, seed: int, training: Mapping
 class LogregParams(Params):
     """Settings of :func:`train_logreg`."""
 
-    model: component("model") = Field(description="the linear model: {_target_: components.library.models.linear}")
+    model: component("model") = Field(description="the linear model: {_target_: components.library.models.linear}")  # type: ignore[valid-type]  # component() builds an Annotated type
     l2: Annotated[float, Field(ge=0.0, description="L2 penalty on the weights (0.5 * l2 * ||w||^2 is added to the mean loss)")]
     max_iter: Annotated[int, Field(ge=1, le=100_000, description="L-BFGS iterations")]
 
