@@ -169,7 +169,7 @@ def _settings_key(settings: Mapping[str, Any], task: str) -> str:
 
 def _node_key(node: Mapping[str, Any]) -> str:
     """:func:`_settings_key` of a data config node naming one of this module's generators by ``_target_``."""
-    name = str(node.get("_target_", "")).rsplit(".", 1)[-1]
+    name = str(node["_target_"]).rsplit(".", 1)[-1] if "_target_" in node else ""
     return _settings_key(node, name.removesuffix("_table") if name in _GENERATORS else "?")
 
 
