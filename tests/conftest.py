@@ -66,6 +66,18 @@ def smoke_run(tmp_path_factory):
     return run_smoke(tmp_path_factory.mktemp("smoke-datastore"))
 
 
+@pytest.fixture(scope="session")
+def smoke_rerun_without_reuse(smoke_run):
+    """The smoke experiment again, in ``smoke_run``'s datastore, at one worker with ``--reuse off``.
+
+    Every arm is recomputed although an identical finished run sits beside it:
+    ``test_flow`` checks the bits equal ``smoke_run``'s (recomputing and the
+    worker count change nothing), ``test_reuse`` that nothing was reused. One
+    run serves both.
+    """
+    return run_smoke(smoke_run.datastore_root, max_workers=1, reuse="off")
+
+
 _RUN_IN_COPY = """
 import json, sys
 from components.outputs.runs import run_flow
@@ -150,6 +162,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     runs behind ``smoke_run`` and the module fixtures of ``test_reuse`` would
     run twice. Tests linked through any shared fixture form one group
     (union-find over the fixtures they use); every other test runs anywhere.
+    The group is written into the node id the way xdist's own hook would
+    (``nodeid@group``): under pytest 9 that hook's write no longer reaches the id.
     """
     parent: dict[str, str] = {}
 
@@ -162,6 +176,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for keys in used.values():
         for key in keys[1:]:
             parent[find(key)] = find(keys[0])
+    grouping = config.getoption("dist", "no") == "loadgroup" or bool(getattr(config.option, "loadgroup", False))
     for item in items:
-        if used[item.nodeid]:
-            item.add_marker(pytest.mark.xdist_group(find(used[item.nodeid][0])))
+        keys = used[item.nodeid]
+        if keys:
+            group = find(keys[0])
+            item.add_marker(pytest.mark.xdist_group(group))
+            if grouping and "@" not in item.nodeid:
+                _suffix_node_id(item, group)
+
+
+def _suffix_node_id(item: pytest.Item, group: str) -> None:
+    """``nodeid@group``, which xdist's loadgroup scheduler reads; pytest 9 keeps the id in ``_id`` (xdist 3.8 sets ``_nodeid``)."""
+    if hasattr(item, "_id"):
+        from _pytest.nodeid import coerce_node_id
+
+        item._id = coerce_node_id(f"{item.nodeid}@{group}")
+    else:
+        item._nodeid = f"{item.nodeid}@{group}"

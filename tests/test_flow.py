@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FLOW, ROOT, run_smoke
+from conftest import FLOW, ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -77,10 +77,10 @@ def test_axis_agnostic_score_is_shared_across_training_cells(smoke_run):
     assert results["statistics"]["stream_axes"] == ["label_noise"]
 
 
-def test_smoke_run_twice_gives_bit_identical_results(smoke_run):
+def test_smoke_run_twice_gives_bit_identical_results(smoke_run, smoke_rerun_without_reuse):
     # Same datastore, new run id: this process's Metaflow client reads one local datastore.
     # --reuse off: this checks that recomputing gives the same bits (tests/test_reuse.py checks reusing does).
-    again = run_smoke(smoke_run.datastore_root, max_workers=1, reuse="off")
+    again = smoke_rerun_without_reuse
     first, second = _results(smoke_run), again.run["end"].task.data.results
     first, second = ({k: v for k, v in r.items() if k != "provenance"} for r in (first, second))
     assert first == second

@@ -61,7 +61,6 @@ def revisions(tmp_path_factory):
     runs["add_value"] = run_smoke(root, "experiment.axes.data.label_noise=[0.0,0.3,0.1]", review_allow=ALLOW)
     runs["mlp_setting"] = run_smoke(root, "method.mlp.model.hidden=[16]", review_allow=ALLOW)
     runs["again"] = run_smoke(root)
-    runs["off"] = run_smoke(root, reuse="off")
     return runs
 
 
@@ -120,8 +119,8 @@ def test_rerunning_a_finished_run_trains_nothing_and_equals_it(revisions, smoke_
 
 
 @pytest.mark.slow
-def test_reuse_off_recomputes_everything(revisions, smoke_run):
-    run = revisions["off"]
+def test_reuse_off_recomputes_everything(smoke_rerun_without_reuse, smoke_run):
+    run = smoke_rerun_without_reuse
     assert _trained(run) == {"logreg": 6, "mlp": 12, "mlp_early_stop": 12}
     assert _results(run)["provenance"]["reuse"]["reused"] == 0
     _assert_equal_outside_run_fields(_results(run), _results(smoke_run))

@@ -492,7 +492,11 @@ def test_worksheet_markdown_and_json_carry_the_same_facts():
 def test_resume_is_gated_by_the_review_of_the_original_config_and_tags_its_verdict(monkeypatch, capsys):
     import components.shell as shell
 
-    origin = {"experiment": {"name": "smoke", "contract": "order_independent"}, LAUNCH_KEY: {"overrides": ["experiment=smoke"], "git": {}}}
+    from components.engine.reuse import launch_inputs
+
+    # The original run's input hashes, as its launch recorded them (resume refuses when they changed).
+    inputs = launch_inputs(load_spec(["experiment=smoke"])[1])
+    origin = {"experiment": {"name": "smoke", "contract": "order_independent"}, LAUNCH_KEY: {"overrides": ["experiment=smoke"], "git": {}, "inputs": inputs}}
     monkeypatch.setattr(shell, "_origin_config", lambda flow_file, after: origin)
 
     def review_tag(argv):

@@ -85,3 +85,62 @@ def test_seeds_subcommand_is_registered():
     assert args.func is seeds._cmd_seeds and args.width == 0.01 and args.experiment == "reference"
     with pytest.raises(SystemExit):
         _parser().parse_args(["seeds", "--width", "0.01", "--effect", "0.02"])
+
+
+def test_power_is_exact_where_scipys_noncentral_t_returns_nan():
+    # The audit's cases: a normal-approximation fallback gave 0.129 and 0.970 here.
+    assert seeds.power(4.0, 1.0, 4, 0.05 / 18) == pytest.approx(0.4863, abs=5e-4)
+    assert seeds.power(3.0, 1.0, 6, 0.05 / 18) == pytest.approx(0.8610, abs=5e-4)
+    # The integral agrees with scipy where scipy is finite.
+    assert seeds._tail(2.0, 5.0, 3, True) == pytest.approx(sps.nct.sf(5.0, 3, 2.0), rel=1e-12)
+
+
+@pytest.mark.parametrize("m", [1, 18, 60])
+def test_power_is_monotone_in_the_number_of_seeds(m):
+    for effect in (0.5, 1.0, 2.0, 3.0, 4.0, 6.0):
+        curve = [seeds.power(effect, 1.0, n, 0.05 / m) for n in range(2, 30)]
+        assert all(b >= a - 1e-9 for a, b in zip(curve, curve[1:])), (effect, curve)
+
+
+def test_power_by_simulation_at_a_small_family_wise_level():
+    n, effect, alpha = 6, 3.0, 0.05 / 18
+    rng = np.random.default_rng(1)
+    x = rng.normal(effect, 1.0, size=(40_000, n))
+    t = x.mean(axis=1) / (x.std(axis=1, ddof=1) / math.sqrt(n))
+    rejected = np.mean(np.abs(t) > sps.t.ppf(1 - alpha / 2, n - 1))
+    assert abs(rejected - seeds.power(effect, 1.0, n, alpha)) < 4 * math.sqrt(0.14 * 0.86 / 40_000)
+
+
+def test_cross_validated_plans_use_the_corrected_variance():
+    # Half-width t(rk-1) sqrt(1/(rk) + 1/(k-1)) s: the 1/(k-1) term does not shrink with repeats.
+    sd, k = 0.02, 5
+    r = seeds.seeds_for_width(sd, 0.03, 0.95, folds=k)
+    width = lambda n: sps.t.ppf(0.975, n * k - 1) * math.sqrt(1 / (n * k) + 1 / (k - 1)) * sd  # noqa: E731
+    assert width(r) <= 0.03 and (r == 1 or width(r - 1) > 0.03)
+    assert seeds.seeds_for_width(sd, 0.01, 0.95, folds=k) is None  # below sd / sqrt(k - 1) * 1.96: out of reach
+    assert seeds.seeds_for_effect(sd, 0.01, 0.8, 0.05, folds=k) is None
+    assert seeds.seeds_for_effect(sd, 0.05, 0.8, 0.05, folds=k) >= 1
+
+
+def test_plan_of_a_cross_validated_run_reads_fold_differences():
+    rng = np.random.default_rng(2)
+    observations = [
+        {"axes": {"fold": f}, "method": m, "seed": r, "value": 0.9 + (0.01 if m == "mlp" else 0.0) + rng.normal(0, 0.01)}
+        for m in ("base", "mlp") for r in range(3) for f in range(5)
+    ]
+    agg = aggregate(observations, baseline="base", fold_axis="fold", folds=5, cv_interval="nadeau_bengio")
+    results = {"experiment": "cv", "axes": {"data": {}}, "statistics": agg["settings"], **agg}
+    (row,) = seeds.plan(results, width=0.05)["rows"]
+    fold_sd = np.std(np.array(agg["paired"][0]["fold_diffs"]).ravel(), ddof=1)
+    assert row["folds"] == 5 and row["sd"] == pytest.approx(fold_sd)
+    assert row["half_width"] == pytest.approx(sps.t.ppf(0.975, 14) * math.sqrt(1 / 15 + 1 / 4) * fold_sd)
+
+
+def test_plan_under_maxt_never_goes_below_what_the_sign_flip_bound_allows():
+    results = _results(n=6, multiplicity="holm")
+    results["statistics"] = {**results["statistics"], "multiplicity": "maxt"}
+    planned = seeds.plan(results, effect=0.05)
+    # Level 0.05/4: 2/2^n must fall below it, so at least 8 seeds (2/2^7 = 0.0156 does not).
+    assert planned["alpha_row"] == pytest.approx(0.0125)
+    assert all(row["needed"] is None or row["needed"] >= 8 for row in planned["rows"])
+    assert any(row["needed"] == 8 for row in planned["rows"])

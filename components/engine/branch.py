@@ -26,6 +26,7 @@ import time
 from typing import Any, Callable, Mapping
 
 from components.spec.config import validate
+from components.spec.declarations import excerpt
 from components.engine.planner import branches, trainings
 from components.constants import RECORD_SCHEMA
 from components.engine.reuse import (
@@ -174,7 +175,8 @@ def _failed(method: str, item: Any, seed: int, reason: str) -> dict[str, Any]:
 def _reason(exc: BaseException) -> str:
     """One line for ``exc``: its type and the first line of its message."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
+    # An implementation's exception may quote anything (a whole file, a huge array): keep a short, printable excerpt.
+    return f"{type(exc).__name__}: {excerpt(text[0], 300, quote=False) if text else ''}"
 
 
 def _observe(record: dict[str, Any], branch: Mapping[str, Any], item: Any, value: float, failure: str | None = None) -> None:

@@ -406,7 +406,7 @@ def trust_launch_data(config: Mapping[str, Any]) -> None:
     if recorded and recorded.get("data") and isinstance(data, Mapping) and isinstance(data.get(TARGET), str):
         trust = getattr(_generator(data), "trust", None)
         if trust is not None:
-            trust(recorded["data"])
+            trust(recorded["data"], data)
 
 
 def verify_inputs(config: Mapping[str, Any], spec: ExperimentSpec, where: str) -> None:

@@ -46,7 +46,9 @@ def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]
     experiment's statistics settings pick (with a fold axis, a cross-validation one).
     """
     from components import stats
+    from components.engine.reuse import trust_launch_data
 
+    trust_launch_data(config)  # the join needs no rows: validating the launch's table again reads nothing
     spec = validate(config)
     settings = dict(spec.statistics)
     folds: dict[str, Any] = {"fold_axis": FOLD_AXIS, "folds": len(spec.data_axes[FOLD_AXIS])} if FOLD_AXIS in spec.data_axes else {}
@@ -69,6 +71,9 @@ def build_results(
     provenance: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble the pinned ``results`` dict (schema in DESIGN.md, "The output surface")."""
+    from components.engine.reuse import trust_launch_data
+
+    trust_launch_data(config)  # the table's digest and rows come from the launch while the file is unchanged
     spec = validate(config)
     resolved = {k: v for k, v in config.items() if k != LAUNCH_KEY}
     launch = config.get(LAUNCH_KEY, {})

@@ -28,6 +28,14 @@ with other classes than declared -- is found when the config is checked at
 launch (the settings' validator reads the table), and reported on one line
 naming the key.
 
+A large table is read and hashed once per process at most: the SHA-256 is
+streamed from disk and cached by (path, size, mtime_ns), the parse reads only
+the target, feature and group columns, and validation and the generator share
+one float32 matrix. The launch records the digest (and that these settings were
+validated); ``start``, ``join`` and ``end`` trust it while the file's size and
+mtime are unchanged (:func:`trust_digest`) and read nothing, while each branch
+hashes what it reads and the framework compares it with the launch's.
+
 Encodings are label-free and fixed by the whole file's declared column, not
 fitted on a split: ``one_hot`` makes one 0/1 column per distinct value (sorted),
 ``ordinal`` the value's rank among the sorted distinct values. Anything fitted
@@ -40,6 +48,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Mapping
@@ -83,11 +92,12 @@ def resolve_path(path: str) -> Path:
 
 @dataclass(frozen=True)
 class Table:
-    """A loaded table: its pandas ``frame``, the file's SHA-256 ``sha256`` and ``resolved`` path."""
+    """A loaded table: a pandas ``frame`` of the columns read, the file's SHA-256 ``sha256``, ``resolved`` path and every column name."""
 
     frame: Any
     sha256: str
     resolved: Path
+    columns: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -143,35 +153,88 @@ def file_digest(path: str) -> FileDigest:
     return FileDigest(resolved, _DIGESTS[key], key[1], key[2])
 
 
-def trust_digest(record: Mapping[str, Any]) -> None:
-    """Use a digest taken in another process (the launch's) while the file's resolved path, size and mtime match it."""
+#: Row counts by SHA-256, from a parse in this process or from the launch's record (``describe_source`` reports them).
+_ROWS: dict[str, int] = {}
+#: ``(sha256, settings)`` pairs validated in this process or at the run's launch: not read again to re-check.
+_VALIDATED: set[tuple[str, str]] = set()
+
+
+#: The settings a table's checks and matrix depend on (not the fold or the splitter: those pick rows of it).
+_MATRIX_FIELDS = ("path", "format", "target", "features", "categorical", "group_column", "classes")
+
+
+def _settings_key(settings: Mapping[str, Any], task: str) -> str:
+    return json.dumps({"task": task, **{k: settings.get(k) for k in _MATRIX_FIELDS}}, sort_keys=True, default=str)
+
+
+def _node_key(node: Mapping[str, Any]) -> str:
+    """:func:`_settings_key` of a data config node naming one of this module's generators by ``_target_``."""
+    name = str(node["_target_"]).rsplit(".", 1)[-1] if "_target_" in node else ""
+    return _settings_key(node, name.removesuffix("_table") if name in _GENERATORS else "?")
+
+
+def trust_digest(record: Mapping[str, Any], settings: Mapping[str, Any] | None = None) -> None:
+    """Use the launch's digest of a table in this process while its resolved path, size and mtime match.
+
+    ``record`` is :func:`digest_source`'s output recorded at launch; with the
+    data ``settings`` it was validated against, validating the same settings
+    here does not read the table again (``start``, ``join`` and ``end`` need
+    no rows; branches never trust and hash what they read).
+    """
     _DIGESTS[(str(record["resolved_abs"]), int(record["size"]), int(record["mtime_ns"]))] = str(record["sha256"])
+    if record.get("rows") is not None:
+        _ROWS[str(record["sha256"])] = int(record["rows"])
+    if settings is not None and record.get("validated"):
+        _VALIDATED.add((str(record["sha256"]), _node_key(settings)))
 
 
-def load_table(path: str, format: str) -> Table:
-    """Read the table at ``path`` (see :func:`resolve_path`); cached per file content.
+def load_table(path: str, format: str, columns: tuple[str, ...] | None = None) -> Table:
+    """Read ``columns`` (default: all) of the table at ``path`` (see :func:`resolve_path`); cached per file content.
 
-    Raises :class:`FieldError` at ``path`` when the file is missing or
-    unreadable, or when it changes while being read.
+    The file is hashed once (:func:`file_digest`) and then parsed from disk
+    with only the requested columns, so memory holds what the split needs,
+    not the file's bytes nor its other columns. Raises :class:`FieldError` at
+    ``path`` when the file is missing or unreadable, or changes while being read.
     """
     digest = file_digest(path)
-    table = _parse(str(digest.resolved), format, digest.sha256)
+    table = _parse(str(digest.resolved), format, digest.sha256, columns)
     if _stat_key(digest.resolved) != (str(digest.resolved), digest.size, digest.mtime_ns):
         _parse.cache_clear()
         raise FieldError(("path",), f"{digest.resolved} changed while it was being read; run again once it is written")
     return table
 
 
-@functools.lru_cache(maxsize=2)
-def _parse(resolved: str, format: str, sha256: str) -> Table:
+def _read_error(resolved: str, format: str, exc: Exception) -> FieldError:
+    reason = excerpt(str(exc).strip().splitlines()[0], 120, quote=False) if str(exc).strip() else type(exc).__name__
+    return FieldError(("path",), f"{resolved} could not be read as {format}: {reason}")
+
+
+def _header(resolved: str, format: str) -> tuple[str, ...]:
+    """The table's column names, read without its rows."""
     import pandas as pd
 
     try:
-        frame = pd.read_csv(resolved) if format == "csv" else pd.read_parquet(resolved)
+        if format == "csv":
+            return tuple(str(c) for c in pd.read_csv(resolved, nrows=0).columns)
+        import pyarrow.parquet as pq
+
+        return tuple(pq.read_schema(resolved).names)
     except Exception as exc:
-        reason = excerpt(str(exc).strip().splitlines()[0], 120, quote=False) if str(exc).strip() else type(exc).__name__
-        raise FieldError(("path",), f"{resolved} could not be read as {format}: {reason}") from None
-    return Table(frame, sha256, Path(resolved))
+        raise _read_error(resolved, format, exc) from None
+
+
+@functools.lru_cache(maxsize=2)
+def _parse(resolved: str, format: str, sha256: str, columns: tuple[str, ...] | None) -> Table:
+    import pandas as pd
+
+    names = _header(resolved, format)
+    wanted = None if columns is None else [c for c in names if c in set(columns)]
+    try:
+        frame = pd.read_csv(resolved, usecols=wanted) if format == "csv" else pd.read_parquet(resolved, columns=wanted)
+    except Exception as exc:
+        raise _read_error(resolved, format, exc) from None
+    _ROWS[sha256] = len(frame)
+    return Table(frame, sha256, Path(resolved), names)
 
 
 class TableParams(Params):
@@ -204,7 +267,10 @@ class TableParams(Params):
             raise FieldError(("group_column",), f"is set, but splitter is {self.splitter}; use splitter: grouped or group_column: null")
         if self.splitter == "stratified" and self._task == "regression":
             raise FieldError(("splitter",), "stratified needs class labels; a regression target uses kfold or grouped")
-        _matrix(self, load_table(self.path, self.format))
+        checked = (file_digest(self.path).sha256, _settings_key(self.model_dump(), self._task))
+        if checked not in _VALIDATED:
+            _matrix(self, load_table(self.path, self.format, _needed(self)))
+            _VALIDATED.add(checked)
         return self
 
 
@@ -232,20 +298,37 @@ class RegressionTableParams(TableParams):
     _task: ClassVar[str] = "regression"
 
 
-def _columns(frame: Any) -> str:
-    names = [excerpt(str(c), 40, quote=False) for c in frame.columns]  # a header is file content: quoted short and printable
+def _columns(columns: Any) -> str:
+    names = [excerpt(str(c), 40, quote=False) for c in columns]  # a header is file content: quoted short and printable
     shown = ", ".join(names[:_SHOWN_COLUMNS])
     return shown + (f", ... ({len(names)} in all)" if len(names) > _SHOWN_COLUMNS else "")
 
 
+def _needed(params: TableParams) -> tuple[str, ...]:
+    """The columns the generator reads: target, features and the group column."""
+    return tuple(dict.fromkeys([params.target, *params.features, *([params.group_column] if params.group_column else [])]))
+
+
+#: The last matrices built, by (SHA-256, settings): validation and the generator share one conversion per process.
+_MATRICES: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
+
+
 def _matrix(params: TableParams, table: Table) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """``(X float32 (n, d), y, groups or None)`` from the table; :class:`FieldError` at the offending key."""
+    key = (table.sha256, _settings_key(params.model_dump(), params._task))
+    if key not in _MATRICES:
+        _MATRICES.clear()  # one table's matrices at a time: memory is bounded by what one split needs
+        _MATRICES[key] = _build_matrix(params, table)
+    return _MATRICES[key]
+
+
+def _build_matrix(params: TableParams, table: Table) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     import pandas as pd
 
     frame, name = table.frame, Path(params.path).name
     for loc, column in [(("target",), params.target), *((("features", i), c) for i, c in enumerate(params.features))]:
-        if column not in frame.columns:
-            raise FieldError(loc, f"column {column!r} is not in {name}; columns: {_columns(frame)}")
+        if column not in table.columns:
+            raise FieldError(loc, f"column {column!r} is not in {name}; columns: {_columns(table.columns)}")
     if params.target in params.features:
         raise FieldError(("features", params.features.index(params.target)), f"{params.target!r} is the target; it cannot be a feature")
     if len(set(params.features)) != len(params.features):
@@ -253,8 +336,8 @@ def _matrix(params: TableParams, table: Table) -> tuple[np.ndarray, np.ndarray, 
     for column in params.categorical:
         if column not in params.features:
             raise FieldError(("categorical", column), "is not one of the features")
-    if params.group_column is not None and params.group_column not in frame.columns:
-        raise FieldError(("group_column",), f"column {params.group_column!r} is not in {name}; columns: {_columns(frame)}")
+    if params.group_column is not None and params.group_column not in table.columns:
+        raise FieldError(("group_column",), f"column {params.group_column!r} is not in {name}; columns: {_columns(table.columns)}")
 
     blocks = []
     for i, column in enumerate(params.features):
@@ -270,15 +353,16 @@ def _matrix(params: TableParams, table: Table) -> tuple[np.ndarray, np.ndarray, 
             missing = int(values.isna().sum())
             if missing:
                 raise FieldError(("features", i), f"column {column!r} has {missing} missing value(s); fill them in the file (axisflow does not impute)")
-            blocks.append(values.to_numpy(dtype=np.float64)[:, None])
+            # Cast per column (elementwise, the same bits as casting the whole float64 matrix), so no float64 copy of it exists.
+            blocks.append(values.to_numpy(dtype=np.float64).astype(np.float32)[:, None])
         else:
             text = values.astype(str).to_numpy()
             levels, codes = np.unique(text, return_inverse=True)
             if encoding == "ordinal":
-                blocks.append(codes.astype(np.float64)[:, None])
+                blocks.append(codes.astype(np.float64).astype(np.float32)[:, None])
             else:
-                blocks.append((codes[:, None] == np.arange(len(levels))[None, :]).astype(np.float64))
-    X = np.concatenate(blocks, axis=1).astype(np.float32)
+                blocks.append((codes[:, None] == np.arange(len(levels))[None, :]).astype(np.float32))
+    X = np.concatenate(blocks, axis=1)
 
     target = frame[params.target]
     if int(target.isna().sum()):
@@ -310,7 +394,7 @@ def _matrix(params: TableParams, table: Table) -> tuple[np.ndarray, np.ndarray, 
 
 def table_split(params: TableParams, seed: int) -> Split:
     """The row indices of the split the generator uses for ``params.fold`` of replicate ``seed``."""
-    table = load_table(params.path, params.format)
+    table = load_table(params.path, params.format, _needed(params))
     _, y, groups = _matrix(params, table)
     return cv_split(
         params.splitter,
@@ -326,7 +410,7 @@ def table_split(params: TableParams, seed: int) -> Split:
 
 
 def _dataset(params: TableParams, seed: int) -> Dataset:
-    table = load_table(params.path, params.format)
+    table = load_table(params.path, params.format, _needed(params))
     X, y, _ = _matrix(params, table)
     split = table_split(params, seed)
     n_classes = len(params.classes) if isinstance(params, ClassTableParams) else None
@@ -338,12 +422,15 @@ def _dataset(params: TableParams, seed: int) -> Dataset:
 def describe_source(params: Mapping[str, Any] | TableParams) -> dict[str, Any]:
     """What the results record about the table: path as given, resolved path, SHA-256, rows and columns used."""
     path, format = (params.path, params.format) if isinstance(params, TableParams) else (params["path"], params["format"])
-    table = load_table(path, format)
+    digest = file_digest(path)
+    if digest.sha256 not in _ROWS:
+        target = params.target if isinstance(params, TableParams) else params.get("target")
+        load_table(path, format, (target,) if target else _header(str(digest.resolved), format)[:1])  # rows, from one column
     try:
-        shown = table.resolved.relative_to(ROOT).as_posix()
+        shown = digest.resolved.relative_to(ROOT).as_posix()
     except ValueError:
-        shown = str(table.resolved)
-    return {"path": path, "resolved": shown, "format": format, "sha256": table.sha256, "rows": int(len(table.frame))}
+        shown = str(digest.resolved)
+    return {"path": path, "resolved": shown, "format": format, "sha256": digest.sha256, "rows": _ROWS[digest.sha256]}
 
 
 _SPLIT = (
@@ -371,6 +458,9 @@ def regression_table(params: RegressionTableParams, data_axes: Mapping[str, Any]
     return _dataset(params, seed)
 
 
+_GENERATORS = {"binary_table": binary_table, "multiclass_table": multiclass_table, "regression_table": regression_table}
+
+
 def digest_source(params: Mapping[str, Any]) -> dict[str, Any]:
     """The table's content hash for reuse keys and launch records: path as given, resolved path, SHA-256, size, mtime."""
     digest = file_digest(params["path"])
@@ -380,11 +470,13 @@ def digest_source(params: Mapping[str, Any]) -> dict[str, Any]:
         shown = str(digest.resolved)
     return {
         "path": params["path"], "resolved": shown, "resolved_abs": str(digest.resolved), "sha256": digest.sha256,
-        "size": digest.size, "mtime_ns": digest.mtime_ns,
+        "size": digest.size, "mtime_ns": digest.mtime_ns, "rows": _ROWS.get(digest.sha256),
+        # Launch validates the settings before it records this; tasks of the run then skip re-reading to re-check.
+        "validated": (digest.sha256, _node_key(params)) in _VALIDATED,
     }
 
 
-for _generator in (binary_table, multiclass_table, regression_table):
+for _generator in _GENERATORS.values():
     # The results surface asks the generator where its data came from (components.engine.surface.build_results);
     # reuse hashes the file through ``digest`` and lets ``start`` trust the launch's digest through ``trust``.
     _generator.source = describe_source
