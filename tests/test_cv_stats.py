@@ -79,6 +79,31 @@ def test_corrected_t_strategy_refuses_a_replicate_with_a_missing_fold():
         aggregate(observations, baseline="a", higher_is_better=True, fold_axis="fold", folds=5, cv_interval="nadeau_bengio")
 
 
+def _with_failed_fold() -> list[dict]:
+    observations = _observations({"base": BASE, "better": BETTER})
+    for o in observations:
+        if o["method"] == "better" and o["seed"] == 1 and o["axes"]["fold"] == 2:
+            o["value"], o["failure"] = float("nan"), "predictions has 200 non-finite value(s)"
+    return observations
+
+
+def test_nan_policy_raise_under_cross_validation_names_the_replicate_and_fold():
+    with pytest.raises(ValueError, match=r"method='better'\) replicate 1, fold 2 has value nan; .*nan_policy='omit'"):
+        aggregate(_with_failed_fold(), baseline="base", higher_is_better=True, fold_axis="fold", folds=5, cv_interval="nadeau_bengio")
+
+
+def test_nan_policy_omit_under_cross_validation_drops_the_failed_replicate_whole_and_counts_it():
+    out = aggregate(_with_failed_fold(), baseline="base", higher_is_better=True, fold_axis="fold", folds=5,
+                    cv_interval="nadeau_bengio", bounds=(0.0, 1.0), nan_policy="omit")
+    better = next(c for c in out["cells"] if c["method"] == "better")
+    # Replicate 1 of `better` averages other folds than the rest, so all 5 of its fold scores leave the row (1 failed + 4).
+    assert better["n"] == 2 and better["n_dropped"] == 5 and better["seeds"] == [0, 2]
+    assert better["values"] == pytest.approx(BETTER[[0, 2]].mean(axis=1).tolist())
+    (pair,) = out["paired"]
+    assert pair["n"] == 2 and pair["seeds"] == [0, 2]
+    assert next(c for c in out["cells"] if c["method"] == "base")["n"] == 3
+
+
 def _records(values: dict[str, np.ndarray]) -> list[dict]:
     records = []
     for r in range(3):

@@ -294,9 +294,9 @@ def test_axisflow_plan_never_prints_an_environment_value(secret):
 
 
 def _readme_rows() -> list[tuple[str, str]]:
-    """The (overrides, error line) rows of the README's "What axisflow checks for you" table."""
+    """The (overrides, error line) rows of the README's "What axisflow checks for you" launch-time table."""
     text = (ROOT / "README.md").read_text()
-    section = text.split("## What axisflow checks for you", 1)[1].split("\n## ", 1)[0]
+    section = text.split("## What axisflow checks for you", 1)[1].split("\n## ", 1)[0].split("\n### At each seam", 1)[0]
     rows = []
     for line in section.splitlines():
         if line.startswith("| `") and line.count("`") >= 4:

@@ -356,7 +356,7 @@ def _source(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"experiment.source must be a path relative to the repository root, got {excerpt(value)}")
     if not (REPO_ROOT / value).is_file() or not (REPO_ROOT / value).resolve().is_relative_to(REPO_ROOT.resolve()):
-        raise ConfigError(f"experiment.source {excerpt(value)} is not a file under the repository root {REPO_ROOT}")
+        raise ConfigError(f"experiment.source {excerpt(value, 200)} is not a file under the repository root {REPO_ROOT}")
     return value
 
 

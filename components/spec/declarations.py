@@ -49,6 +49,7 @@ __all__ = [
     "Params",
     "FieldError",
     "allowed_targets",
+    "check_target_path",
     "callback",
     "component",
     "declaration_of",
@@ -331,7 +332,7 @@ def _within(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
 
 
-def _check_path(path: Any, where: str) -> None:
+def check_target_path(path: Any, where: str) -> None:
     """Refuse, before importing anything, a path outside the allowed packages or through a private or dunder name."""
     if not isinstance(path, str) or not _is_dotted(path):
         raise ImplementationError(f"{where} must be an import path like package.module.name, got {excerpt(path)}")
@@ -366,7 +367,7 @@ def locate(path: Any, where: str) -> Any:
     first. Hydra's ``get_object`` resolves paths too but imports Hydra (0.6 s
     here), which every branch task would pay; this needs only ``importlib``.
     """
-    _check_path(path, where)
+    check_target_path(path, where)
     parts = path.split(".")
     for cut in range(len(parts) - 1, 0, -1):
         module_name = ".".join(parts[:cut])

@@ -207,8 +207,9 @@ def _check_features(X: Any, name: str, shape: tuple[int, ...] | None) -> tuple[i
     if X.shape[0] == 0:
         raise SeamError(name, "is empty; every split needs at least one row")
     if shape is not None and tuple(X.shape[1:]) != shape:
-        what = "features" if len(shape) == 1 else "an input shape"
-        raise SeamError(name, f"has {what} {_example(X.shape[1:])}, but X_train has {_example(shape)}")
+        if len(shape) == 1 and X.ndim == 2:
+            raise SeamError(name, f"has {X.shape[1]} features, but X_train has {shape[0]}")
+        raise SeamError(name, f"has input shape {tuple(X.shape[1:])}, but X_train has {shape}")
     if X.dtype.kind not in "fiu":
         raise SeamError(name, f"has dtype {X.dtype}; features must be numbers (float32)")
     # A memory-mapped split is checked a block of rows at a time, so memory stays bounded by the block.
@@ -221,10 +222,6 @@ def _check_features(X: Any, name: str, shape: tuple[int, ...] | None) -> tuple[i
         except SeamError as exc:
             raise SeamError(name, f"{exc.message} (in the block of rows from {start})" if start else exc.message) from None
     return tuple(int(d) for d in X.shape[1:])
-
-
-def _example(shape: tuple[int, ...]) -> str:
-    return str(shape[0]) if len(shape) == 1 else "(" + ", ".join(map(str, shape)) + ")"
 
 
 def _check_labels(y: Any, name: str, data: Dataset) -> None:

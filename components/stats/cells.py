@@ -79,6 +79,8 @@ class Cell:
         self.method = method
         self.values: dict[Any, float] = {}
         self.dropped = 0
+        #: The units whose value was dropped under ``nan_policy: omit`` (a strategy may drop more with them).
+        self.dropped_units: set[Hashable] = set()
 
     def add(self, unit: Hashable, value: float, nan_policy: str, seed: int) -> None:
         """Record ``value`` for ``unit`` (measured on ``seed``); a non-finite value raises or is counted as dropped."""
@@ -87,10 +89,11 @@ class Cell:
         if not math.isfinite(value):
             if nan_policy == "raise":
                 raise ValueError(
-                    f"{describe(self.axes, self.method)} seed {seed} has value {value!r}; "
+                    f"{describe(self.axes, self.method)} {_unit_text(unit) if isinstance(unit, tuple) else f'seed {seed}'} has value {value!r}; "
                     "fix the run or pass nan_policy='omit' to drop and count such values"
                 )
             self.dropped += 1
+            self.dropped_units.add(unit)
             return
         self.values[unit] = value
 

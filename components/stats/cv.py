@@ -121,14 +121,26 @@ class CorrectedT(Strategy):
         return (seed, fold)
 
     def check_cell(self, cell: Cell) -> None:
-        """Every replicate of the cell has every fold."""
+        """Every replicate of the cell has every fold, or is dropped whole when a fold's value was dropped.
+
+        Under ``nan_policy: omit`` a fold whose value failed leaves its replicate
+        with a mean over other folds than the rest: the replicate's remaining
+        folds are dropped too and counted in ``n_dropped``, so the row holds only
+        complete replicates, as without a fold axis a failed seed is left out.
+        """
         replicates: dict[int, set[int]] = {}
-        for replicate, fold in cell.values:
+        for replicate, fold in [*cell.values, *cell.dropped_units]:
             replicates.setdefault(replicate, set()).add(fold)
         for replicate in sorted(replicates):
+            failed = sorted(fold for r, fold in cell.dropped_units if r == replicate)  # type: ignore[misc, has-type]  # a CV unit is (replicate, fold)
             missing = sorted(set(range(self.folds)) - replicates[replicate])
             if missing:
                 raise ValueError(f"{describe(cell.axes, cell.method)}, replicate {replicate}: folds {missing} are missing")
+            if failed:
+                kept = [unit for unit in cell.values if unit[0] == replicate]
+                for unit in kept:
+                    del cell.values[unit]
+                cell.dropped += len(kept)
 
     def matrix(self, row: Row) -> Floats:
         """The row's scores, shape ``(replicates, folds)``."""

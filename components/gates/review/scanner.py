@@ -15,8 +15,8 @@ reading list. It resolves paths below the repository only for the project's
 own packages (:data:`PROJECT_PACKAGES`) and imports nothing, so a config that
 names ``os.system`` or a module with side effects runs no code here.
 :func:`check_targets` refuses, before anything is validated (validation
-imports and builds implementations), a ``_target_`` whose module is neither
-the project's own code nor a dependency the project declares: ``axisflow
+imports and builds implementations), a ``_target_`` outside the packages a config may
+name (the launch's own rule): ``axisflow
 review --check --all`` is a pre-commit and CI hook, and must not run code a
 config names.
 """
@@ -24,17 +24,14 @@ config names.
 from __future__ import annotations
 
 import ast
-import functools
-import importlib.metadata
 import inspect
-import re
 import textwrap
-import tomllib
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 from components.constants import REPO_ROOT
 from components.spec.config import ConfigError
+from components.spec.declarations import ImplementationError, check_target_path
 from lint.astutil import call_name, dotted, literal
 from lint.imports import module_file as _file_of_module
 
@@ -255,22 +252,19 @@ def module_file(target: str) -> str | None:
 
 
 def check_targets(config: Any, where: str = "") -> None:
-    """Refuse the first ``_target_`` in ``config`` whose module the project neither contains nor declares.
+    """Refuse the first ``_target_`` in ``config`` that a config may not name, without importing anything.
 
-    Allowed are modules of a package or file at the repository root (the
-    project's own code) and modules of the distributions declared in
-    ``pyproject.toml`` (``[project].dependencies``, or the installed
-    project's requirements). Anything else (``os.system``, ``subprocess``, an
-    undeclared installed package) raises :class:`ConfigError` naming the key,
-    without importing it. Nothing is imported here either.
+    The rule is the one every launch applies (:func:`components.spec.declarations.check_target_path`:
+    the project's packages plus ``pyproject.toml``'s ``allowed-targets``), checked here on
+    the names alone before anything is validated (validation imports and builds
+    implementations): ``axisflow review --check --all`` is a pre-commit and CI hook,
+    and must not run code a config names.
     """
     for key, target in _targets(config, where):
-        top = target.split(".")[0]
-        if not _project_module(top) and not (_distributions_of(top) & _declared_dependencies()):
-            raise ConfigError(
-                f"{key}: {target!r} is in module {top!r}, which is neither the project's code nor a dependency declared "
-                "in pyproject.toml; the review does not import it"
-            )
+        try:
+            check_target_path(target, key)
+        except ImplementationError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def _targets(node: Any, where: str) -> Iterator[tuple[str, str]]:
@@ -286,34 +280,10 @@ def _targets(node: Any, where: str) -> Iterator[tuple[str, str]]:
             yield from _targets(value, f"{where}[{i}]")
 
 
-def _project_module(top: str) -> bool:
-    return bool(top) and top.isidentifier() and ((REPO_ROOT / top).is_dir() or (REPO_ROOT / f"{top}.py").is_file())
 
 
-def _normal_distribution(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
-@functools.cache
-def _installed_distributions() -> Mapping[str, list[str]]:
-    return importlib.metadata.packages_distributions()
 
 
-def _distributions_of(top: str) -> set[str]:
-    return {_normal_distribution(d) for d in _installed_distributions().get(top, [])}
 
-
-@functools.cache
-def _declared_dependencies() -> frozenset[str]:
-    """Normalised names of the distributions the project declares (pyproject.toml, else the installed metadata)."""
-    requirements: list[str] = []
-    try:
-        with open(REPO_ROOT / "pyproject.toml", "rb") as handle:
-            requirements = list(tomllib.load(handle).get("project", {}).get("dependencies", []))
-    except (OSError, tomllib.TOMLDecodeError):
-        try:
-            requirements = list(importlib.metadata.requires("axisflow") or [])
-        except importlib.metadata.PackageNotFoundError:
-            requirements = []
-    names = (re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", r.strip()) for r in requirements)
-    return frozenset(_normal_distribution(m.group(0)) for m in names if m)
