@@ -404,7 +404,7 @@ _GENERATED_EXPERIMENT = {
     "smoke_seeds": 3,
     "smoke_axes": "    data:\n      noise: [0.1, 1.0]\n    training:\n      epochs: [2, 4]",
     "smoke_statistics": (
-        "    # Three seeds are too few for bootstrap-t (the default) to give a finite interval.\n"
+        "    # BCa, not the default Student-t: the smoke version keeps the bootstrap path exercised.\n"
         "    method: bca\n    confidence: 0.95\n    n_resamples: 2000\n"
     ),
 }
