@@ -169,6 +169,20 @@ def _review_gate(config: Mapping[str, Any], spec: Any, overrides: list[str], all
         _fail(str(exc))
 
 
+def _check_flags(words: list[str]) -> None:
+    """Refuse, before Metaflow creates a run, a ``--reuse`` mode it would only reject inside ``start``, and a bare gate override."""
+    from components.engine.reuse import MODES
+
+    for i, word in enumerate(words):
+        flag, _, inline = word.partition("=")
+        value = inline if "=" in word else (words[i + 1] if i + 1 < len(words) else None)
+        if flag == "--reuse" and value not in MODES:
+            _fail(f"--reuse {value!r} is not a reuse mode; choose one of {', '.join(MODES)}" if value else f"--reuse needs a mode: {', '.join(MODES)}")
+        if flag in ("--lint-allow", "--review-allow") and (value is None or value.startswith("-") or not value.strip()):
+            what = "CODE[,CODE] (lint codes, e.g. AXF601)" if flag == "--lint-allow" else "TRAP[,TRAP] or all"
+            _fail(f"{flag} needs {what}")
+
+
 def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     """Rewrite a flow's command line before Metaflow parses it (see the module docstring).
 
@@ -183,6 +197,7 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     if command_at is None:
         return argv
     before, command, after = tail[:command_at], tail[command_at], tail[command_at + 1 :]
+    _check_flags(after)
     overrides, allow, review_allow, after = _split_overrides(after)
 
     # A value already given with --config-value (metaflow.Runner does this) contributes its overrides too.

@@ -141,3 +141,21 @@ def test_deploy_of_a_single_worker_experiment_refuses_parallelism_and_defaults_t
 def test_scheduler_commands_other_than_create_are_not_gated(planted_flow):
     argv = prepare_argv([str(planted_flow), "argo-workflows", "trigger", "experiment=smoke"], str(planted_flow))
     assert "lint" not in json.loads(argv[argv.index("--config-value") + 2])
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        (["--reuse", "bogus"], "--reuse 'bogus' is not a reuse mode; choose one of auto, off, verify"),
+        (["--reuse=sometimes"], "--reuse 'sometimes' is not a reuse mode"),
+        (["--reuse"], "--reuse needs a mode: auto, off, verify"),
+        (["--review-allow"], "--review-allow needs TRAP[,TRAP] or all"),
+        (["--lint-allow", "--max-workers", "2"], "--lint-allow needs CODE[,CODE]"),
+    ],
+)
+def test_bad_flow_flags_are_refused_before_metaflow_creates_a_run(words, message, capsys):
+    flow = ROOT / "flows" / "investigation.py"
+    with pytest.raises(SystemExit) as info:
+        prepare_argv([str(flow), "run", "experiment=smoke", *words], str(flow))
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and message in err and err.count("\n") == 1
