@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -97,15 +96,6 @@ def test_results_cli_prints_table_of_latest_run(smoke_run):
         assert method in out.stdout
     assert re.search(r"mlp\s+3\s+\d\.\d+\s+\[\d\.\d+, \d\.\d+\]", out.stdout), out.stdout
     assert "Paired differences vs baseline logreg" in out.stdout
-
-
-def test_flow_inline_dependencies_match_pyproject():
-    text = FLOW.read_text()
-    block = re.search(r"^# /// script\n(.*?)^# ///$", text, re.S | re.M).group(1)
-    inline = tomllib.loads("\n".join(line[2:] for line in block.splitlines()))
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert inline["dependencies"] == project["dependencies"]
-    assert inline["requires-python"] == project["requires-python"]
 
 
 def test_smoke_records_and_results_follow_the_one_schema(smoke_run):

@@ -541,7 +541,8 @@ def test_cli_review_check_all_never_runs_a_committed_config_that_names_os_system
     assert out.returncode == 1, out.stderr
     lines = out.stdout.splitlines()
     assert any(line.startswith("invalid: experiment=evil: method.shell.estimator._target_ 'os.system' is outside the packages a config may name") for line in lines), out.stdout
-    assert sum(line.startswith("ok: ") for line in lines) == len(SHIPPED)
+    # Every reviewed experiment stays ok; a researcher's unreviewed one is listed as missing.
+    assert sum(line.startswith("ok: ") for line in lines) == len(REVIEWED)
 
 
 def test_cli_review_record_refuses_a_name_that_would_write_outside_reviews(tmp_path):
