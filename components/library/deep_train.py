@@ -36,7 +36,7 @@ from components.library.callbacks import Callback, Evaluate, TrainState, run_cal
 from components.library.checkpoints import Checkpointer
 from components.library.devices import autocast, check_device, determinism, grad_scaler, nondeterministic_op, resolve_device
 from components.library.tensors import Batches, random_shift
-from components.library.torch_train import HEADS, Head, TorchParams, TorchTraining, _callbacks, _optimizer, checkpoint_budget, uses_callbacks
+from components.library.torch_train import HEADS, Head, TorchParams, TorchTraining, checkpoint_budget, make_callbacks, make_optimizer, uses_callbacks
 from components.spec.arm import current_arm
 from components.spec.declarations import trainer, training
 from components.spec.seams import Dataset, Scorer, TrainResult, build_model
@@ -83,7 +83,7 @@ class _Run:
         import torch
 
         self.net, self.device, self.precision = net.to(device), device, training["precision"]
-        self.optimizer = _optimizer(net.parameters(), training)
+        self.optimizer = make_optimizer(net.parameters(), training)
         self.scaler = grad_scaler(device, self.precision)
         self.batch_rng = torch.Generator().manual_seed(derive_seed(seed, "batches"))
         self.augment_rng = torch.Generator().manual_seed(derive_seed(seed, "augment"))
@@ -281,4 +281,4 @@ def train_deep(params: DeepParams, data: Dataset, seed: int, training: Mapping[s
     """Train the configured network (any shape of input) on ``data``'s task with :func:`fit`."""
     head = HEADS[data.task]()
     net = build_model(params.model, in_features=data.n_features, out_features=head.outputs(data), seed=derive_seed(seed, "init"), input_shape=data.input_shape)
-    return fit(net, head, data, seed, training, scorer, _callbacks(params.callbacks, scorer))
+    return fit(net, head, data, seed, training, scorer, make_callbacks(params.callbacks, scorer))

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 __all__ = [
-    "HEADS", "TORCH_TRAINING_KEYS", "Head", "LogregParams", "TorchParams", "TorchTraining", "checkpoint_budget", "configure_torch", "fit", "train_logreg", "train_torch",
+    "HEADS", "TORCH_TRAINING_KEYS", "Head", "LogregParams", "TorchParams", "TorchTraining", "checkpoint_budget", "configure_torch", "fit", "make_callbacks", "make_optimizer", "train_logreg", "train_torch",
     "uses_callbacks",
 ]
 
@@ -116,7 +116,8 @@ def _regression() -> Head:
 HEADS: dict[str, Callable[[], Head]] = {"binary": _binary, "multiclass": _multiclass, "regression": _regression}
 
 
-def _optimizer(parameters, training: Mapping[str, Any]):
+def make_optimizer(parameters, training: Mapping[str, Any]):
+    """The optimizer ``training.optimizer`` names (adam, adamw or sgd) over ``parameters``, with its lr, weight decay, momentum."""
     import torch
 
     lr, wd = training["lr"], training["weight_decay"]
@@ -127,7 +128,8 @@ def _optimizer(parameters, training: Mapping[str, Any]):
     return torch.optim.SGD(parameters, lr=lr, weight_decay=wd, momentum=training["momentum"])
 
 
-def _callbacks(entries: list[dict[str, Any]], scorer: Scorer) -> list:
+def make_callbacks(entries: list[dict[str, Any]], scorer: Scorer) -> list:
+    """The callbacks a method's ``callbacks`` list declares, each validated against its declaration."""
     built = []
     for i, entry in enumerate(entries):
         cls, declaration = implementation(entry, "callback", f"callbacks[{i}]")
@@ -156,7 +158,7 @@ def fit(
     from components.library.callbacks import Evaluate, TrainState, run_callbacks
 
     configure_torch(training["threads"])
-    optimizer = _optimizer(net.parameters(), training)
+    optimizer = make_optimizer(net.parameters(), training)
     loss_fn = head.loss()
     generator = torch.Generator().manual_seed(derive_seed(seed, "batches"))
     X, y = torch.from_numpy(data.X_train), head.target(data.y_train)
@@ -255,7 +257,7 @@ def train_torch(params: TorchParams, data: Dataset, seed: int, training: Mapping
     """Train the configured network on ``data``'s task (binary, multiclass or regression) with :func:`fit`."""
     head = HEADS[data.task]()
     net = build_model(params.model, in_features=data.n_features, out_features=head.outputs(data), seed=derive_seed(seed, "init"))
-    return fit(net, head, data, seed, training, scorer, _callbacks(params.callbacks, scorer))
+    return fit(net, head, data, seed, training, scorer, make_callbacks(params.callbacks, scorer))
 
 
 class LogregParams(Params):
