@@ -259,3 +259,11 @@ def test_format_table_shows_declared_contrasts_and_exports_p_values():
     assert len(frame) == 12 + 6 and frame["contrast"].notna().sum() == 6
     assert json.loads(format_table(results, "json"))["contrasts"][0]["p_adjusted"] is not None
     assert len(ResultSet.from_results(results).where(method="mlp").contrasts) == 2
+
+
+@pytest.mark.parametrize(("method", "says", "never"), [("student-t", "paired t interval and t test", "resamples"), ("bca", "2000 resamples, seed", "paired t")])
+def test_table_header_describes_the_interval_method_actually_used(method, says, never):
+    observations = [{"axes": {}, "method": m, "seed": s, "value": 0.5 + 0.1 * k + 0.01 * s} for k, m in enumerate(("a", "b")) for s in range(4)]
+    agg = aggregate(observations, baseline="a", method=method, n_resamples=2000)
+    header = format_table(ResultSet(agg["cells"], agg["paired"], statistics=agg["settings"]), "table").splitlines()[0]
+    assert says in header and never not in header, header

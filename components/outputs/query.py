@@ -447,6 +447,9 @@ def _describe_stats(rs: ResultSet) -> str:
             f"{_level(rs)} intervals by {s.get('method')}; they estimate the procedure's performance when trained on "
             f"n - n/{s['folds']} rows of this population (cross-validation's target), not that of one deployed model"
         )
+    if s.get("method") == "student-t":
+        # No resampling: the paired t interval and its t test; ties fall back to the exact sign-flip test.
+        return f"{_level(rs)} intervals by student-t (paired t interval and t test; all-equal rows by the exact sign-flip test)"
     text = f"{_level(rs)} intervals by {s.get('method')}, {s.get('n_resamples')} resamples, seed {s.get('seed')}"
     stream_axes = s.get("stream_axes")
     if stream_axes is not None:
