@@ -201,7 +201,8 @@ def test_format_table_markdown_report_has_verdict_column(results):
 
 def test_format_table_says_which_cells_share_their_resamples(results):
     assert "seeds resampled jointly" not in format_table(results, "md")  # aggregate's default: every axis point alone
-    joint = dict(results, statistics={**results["statistics"], "stream_axes": ["label_noise"]})
+    # Only a resampling method shares resamples; the default Student-t draws none.
+    joint = dict(results, statistics={**results["statistics"], "method": "bca", "stream_axes": ["label_noise"]})
     assert "; seeds resampled jointly for every cell of a label_noise point" in format_table(joint, "md")
     assert "seeds resampled jointly for every cell of a label_noise point" in format_table(joint, "table")
 
