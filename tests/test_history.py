@@ -286,3 +286,11 @@ def test_cli_output_cut_short_by_a_closed_pipe_exits_quietly():
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0 and err == ""
+
+
+def test_find_run_with_a_malformed_pathspec_is_one_line(tmp_path, monkeypatch):
+    from components.outputs.runs import find_run
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LookupError, match=r"^--run 'a/b/c' is neither a run id nor a Flow/run_id pathspec$"):
+        find_run("InvestigationFlow", "a/b/c")

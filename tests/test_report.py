@@ -410,3 +410,16 @@ def test_save_figures_leaves_no_temporary_file(reference, tmp_path):
     results, records = reference
     report.save_figures(report.report_figures(results, records), tmp_path, dpi=40)
     assert _listing(tmp_path) == ["forest.png", "learning_curves.png", "paired.png"]
+
+
+@pytest.mark.parametrize(("value", "message"), [("100000", "100000 is outside 50-600"), ("10", "10 is outside 50-600"), ("high", "'high' is not a whole number")])
+def test_report_dpi_out_of_range_is_one_line_before_any_figure(value, message, capsys):
+    import argparse
+
+    from components.outputs.report import register
+
+    parser = argparse.ArgumentParser(prog="axisflow")
+    register(parser.add_subparsers())
+    with pytest.raises(SystemExit) as info:
+        parser.parse_args(["report", "--dpi", value])
+    assert info.value.code == 2 and message in capsys.readouterr().err

@@ -792,6 +792,22 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+#: PNG resolutions ``--dpi`` accepts: beyond 600 a figure needs gigabytes of memory (100000 failed with std::bad_alloc).
+DPI_RANGE = (50, 600)
+
+
+def _dpi(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not DPI_RANGE[0] <= value <= DPI_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"{value} is outside {DPI_RANGE[0]}-{DPI_RANGE[1]}")
+    return value
+
+
 def register(subparsers: Any) -> None:
     """Add ``axisflow report`` (figures as PNGs plus the Markdown report of a run) to the CLI."""
     parser = subparsers.add_parser(
@@ -807,5 +823,5 @@ def register(subparsers: Any) -> None:
         "--out", help=f"folder to write into (default ./axisflow-report-<run id>): a new or empty folder, or one an earlier "
         f"report wrote (it holds {OUT_MARKER}); never overwrites a file the report did not write"
     )
-    parser.add_argument("--dpi", type=int, default=150, help="PNG resolution (default 150)")
+    parser.add_argument("--dpi", type=_dpi, default=150, help=f"PNG resolution, {DPI_RANGE[0]}-{DPI_RANGE[1]} (default 150)")
     parser.set_defaults(func=_cmd_report)

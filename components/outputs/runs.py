@@ -115,7 +115,7 @@ def find_run(flow: str = DEFAULT_FLOW, run_id: str | None = None, experiment: st
     successfully, since only then does it hold results. Raises ``LookupError``
     with a one-line explanation when there is no such run.
     """
-    from metaflow.exception import MetaflowNotFound
+    from metaflow.exception import MetaflowInvalidPathspec, MetaflowNotFound
 
     if run_id is None:
         runs = select_runs(flow, experiment, successful=successful, limit=1)
@@ -129,6 +129,8 @@ def find_run(flow: str = DEFAULT_FLOW, run_id: str | None = None, experiment: st
         run = mf.Run(pathspec)
     except MetaflowNotFound:
         raise LookupError(f"no run {pathspec} in {_where()}") from None
+    except MetaflowInvalidPathspec:
+        raise LookupError(f"--run {run_id!r} is neither a run id nor a Flow/run_id pathspec") from None
     if experiment is not None and experiment_of(run) != experiment:
         raise LookupError(f"run {pathspec} is experiment {experiment_of(run)}, not {experiment} (drop --experiment or pick another run)")
     if successful and not run.successful:
