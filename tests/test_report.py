@@ -412,7 +412,7 @@ def test_save_figures_leaves_no_temporary_file(reference, tmp_path):
     assert _listing(tmp_path) == ["forest.png", "learning_curves.png", "paired.png"]
 
 
-@pytest.mark.parametrize(("value", "message"), [("100000", "100000 is outside 50-600"), ("10", "10 is outside 50-600"), ("high", "'high' is not a whole number")])
+@pytest.mark.parametrize(("value", "message"), [("100000", "100000 is outside 10-600"), ("5", "5 is outside 10-600"), ("high", "'high' is not a whole number")])
 def test_report_dpi_out_of_range_is_one_line_before_any_figure(value, message, capsys):
     import argparse
 

@@ -793,7 +793,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 #: PNG resolutions ``--dpi`` accepts: beyond 600 a figure needs gigabytes of memory (100000 failed with std::bad_alloc).
-DPI_RANGE = (50, 600)
+DPI_RANGE = (10, 600)
 
 
 def _dpi(text: str) -> int:
