@@ -99,6 +99,18 @@ def test_package_versions_cover_the_stack_and_match_installed_metadata():
     assert provenance.package_versions(["no-such-distribution-axf"])["no-such-distribution-axf"] is None
 
 
+def test_package_versions_record_every_declared_dependency():
+    """scikit-learn was missing: the recorded stack is the project's declared dependencies, not a second list."""
+    import tomllib
+    from pathlib import Path
+
+    declared = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.match(r"[A-Za-z0-9._-]+", req).group(0) for req in declared}
+    versions = provenance.package_versions()
+    assert {"scikit-learn", "torch", "metaflow", "pyarrow"} <= names <= set(versions)
+    assert versions["scikit-learn"] == metadata.version("scikit-learn")
+
+
 def test_durations_split_the_run_into_phases_and_branches():
     records = [
         {"key": "a", "timing": {"started_at": 110.0, "finished_at": 130.0, "branch_seconds": 15.5}},

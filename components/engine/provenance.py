@@ -22,6 +22,7 @@ import hashlib
 import os
 import json
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -34,8 +35,10 @@ from components.constants import LAUNCH_KEY, PROVENANCE_SCHEMA
 
 __all__ = [
     "PACKAGES",
+    "PROJECT",
     "RESUME_TAG_PREFIX",
     "SCHEMA",
+    "declared_packages",
     "dirty_warning",
     "durations",
     "ensure_user",
@@ -56,8 +59,11 @@ __all__ = [
 
 #: Version of the ``results["provenance"]`` layout.
 SCHEMA = PROVENANCE_SCHEMA
-#: Distributions whose versions every run records (``python`` is added separately).
-PACKAGES = ("metaflow", "torch", "torchvision", "numpy", "scipy", "hydra-core", "omegaconf", "pandas")
+#: Distributions whose versions every run records when the project's own metadata cannot be read
+#: (``python`` is added separately); normally :func:`declared_packages` reads them from the project's dependencies.
+PACKAGES = ("metaflow", "torch", "torchvision", "numpy", "scipy", "hydra-core", "omegaconf", "pandas", "scikit-learn")
+#: The installed distribution whose declared dependencies are the stack a run records.
+PROJECT = "axisflow"
 #: Prefix of the run tag a ``resume`` carries its own checkout's git state in.
 RESUME_TAG_PREFIX = "axisflow.resume-git:"
 #: Prefix of the run tag a ``resume`` carries its review gate's verdict in.
@@ -223,10 +229,25 @@ def parse_resume_review_tag(tags: Iterable[str]) -> dict[str, Any] | None:
     return None
 
 
-def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str | None]:
-    """Installed versions of ``names`` plus ``python`` (``None`` for a distribution that is not installed)."""
+def declared_packages() -> tuple[str, ...]:
+    """The distributions the project declares as dependencies (``[project] dependencies``), sorted.
+
+    Read from the installed project's metadata, so a dependency added to ``pyproject.toml`` is
+    recorded without a second list to keep in step; :data:`PACKAGES` when the project is not installed.
+    """
+    try:
+        requires = metadata.requires(PROJECT) or []
+    except metadata.PackageNotFoundError:
+        return PACKAGES
+    # A requirement is "name[extras] spec ; marker": keep unconditional ones (extras' markers name "extra").
+    names = {re.match(r"[A-Za-z0-9._-]+", req).group(0) for req in requires if "extra ==" not in req and "extra==" not in req}  # type: ignore[union-attr]
+    return tuple(sorted(names)) or PACKAGES
+
+
+def package_versions(names: Iterable[str] | None = None) -> dict[str, str | None]:
+    """Installed versions of ``names`` (default: :func:`declared_packages`) plus ``python`` (``None`` when not installed)."""
     versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in names:
+    for name in declared_packages() if names is None else names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
