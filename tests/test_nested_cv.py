@@ -1,0 +1,129 @@
+"""Nested cross-validation (Bates, Hastie & Tibshirani 2023): the statistic, its strategy in the engine, and its config."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import numpy as np
+import pytest
+
+from components.stats import aggregate
+from components.stats.nested import PerExample, nested_cv_estimate
+
+Z975 = 1.959963984540054
+
+
+def _unit(outer, inner):
+    return PerExample(np.array(outer, dtype=float), np.array(inner, dtype=float))
+
+
+def test_nested_cv_estimate_matches_a_hand_computed_example():
+    # One replicate of 3-fold CV on 6 rows (2 per fold); 1 = correct. Inner values: the 4 rows of the two other folds.
+    units = [[_unit([1, 0], [1, 1, 0, 1]), _unit([1, 1], [0, 1, 1, 1]), _unit([1, 1], [1, 0, 1, 0])]]
+    found = nested_cv_estimate(units, confidence=0.95)
+    # a = (0.75-0.5)^2, (0.75-1)^2, (0.5-1)^2 -> mean 0.125; b = 0.5/2, 0, 0 -> mean 1/12; MSE = 2/3 (0.125 - 1/12) = 1/36.
+    assert found.mse == pytest.approx(1 / 36)
+    # Err_NCV = 8/12, Err_CV = 5/6; bias = (1 + 1/3)(2/3 - 5/6) = -2/9; estimate = 2/3 + 2/9 = 8/9.
+    assert (found.err_ncv, found.err_cv, found.bias, found.estimate) == pytest.approx((2 / 3, 5 / 6, -2 / 9, 8 / 9))
+    # sqrt(MSE) = 1/6 is below the naive SE sd(inner)/sqrt(6) = sqrt(12/11 * 2/9 / 6), so the SE is held at the naive one.
+    naive = math.sqrt(12 / 11 * 2 / 9 / 6)
+    assert found.n == 6 and found.se_naive == pytest.approx(naive) and found.se == pytest.approx(naive)
+    assert (found.low, found.high) == pytest.approx((8 / 9 - Z975 * naive, 8 / 9 + Z975 * naive))
+    assert found.p_value == pytest.approx(2 * statistics.NormalDist().cdf(-(8 / 9) / naive))
+
+
+def _by_hand(units, k):
+    """The paper's Algorithm 1 and interval, written with plain Python lists."""
+    flat = [u for rep in units for u in rep]
+    a = [(statistics.fmean(u.inner) - statistics.fmean(u.outer)) ** 2 for u in flat]
+    b = [statistics.variance(u.outer) / len(u.outer) for u in flat]
+    inner = [v for u in flat for v in u.inner]
+    outer = [v for u in flat for v in u.outer]
+    n = len(outer) // len(units)
+    mse = (k - 1) / k * (statistics.fmean(a) - statistics.fmean(b))
+    naive = statistics.stdev(inner) / math.sqrt(n)
+    se = min(max(math.sqrt(max(mse, 0.0)), naive), math.sqrt(k) * naive)
+    estimate = statistics.fmean(inner) - (1 + (k - 2) / k) * (statistics.fmean(inner) - statistics.fmean(outer))
+    return estimate, se, naive
+
+
+@pytest.mark.parametrize("spread", [0.0, 0.25, 2.0])
+def test_nested_cv_estimate_follows_the_papers_formulas_and_clips_the_se(spread):
+    rng = np.random.default_rng(3)
+    k, per_fold = 5, 8
+    units = []
+    for _ in range(3):
+        shifts = spread * rng.standard_normal(k)  # fold-level shifts make the outer means disagree with the inner ones
+        units.append([_unit(rng.normal(1 + shifts[f], 1, per_fold), rng.normal(1, 1, per_fold * (k - 1))) for f in range(k)])
+    estimate, se, naive = _by_hand(units, k)
+    found = nested_cv_estimate(units)
+    assert (found.estimate, found.se, found.se_naive) == pytest.approx((estimate, se, naive))
+    assert naive <= found.se <= math.sqrt(k) * naive
+    if spread == 2.0:
+        assert found.se == pytest.approx(math.sqrt(k) * naive)  # the upper clip: folds fully dependent
+
+
+def test_nested_cv_estimate_refuses_fewer_than_three_folds():
+    with pytest.raises(ValueError, match="K >= 3"):
+        nested_cv_estimate([[_unit([1, 0], [1, 0]), _unit([0, 1], [1, 1])]])
+
+
+def test_per_example_differences_need_the_same_rows():
+    with pytest.raises(ValueError, match="cannot be paired"):
+        _unit([1, 0], [1, 0, 1]) - _unit([1, 0], [1, 0])
+
+
+K, REPS = 3, 2
+
+
+def _observations():
+    """Two methods, 2 replicates x 3 folds of 4 rows each: ``better`` gets 2 more rows right per unit."""
+    rng = np.random.default_rng(7)
+    out = []
+    for rep in range(REPS):
+        for fold in range(K):
+            base_outer, base_inner = rng.integers(0, 2, 4).astype(float), rng.integers(0, 2, 8).astype(float)
+            better_outer, better_inner = base_outer.copy(), base_inner.copy()
+            better_outer[base_outer == 0] = 1
+            better_inner[:2] = 1
+            for method, outer, inner in (("base", base_outer, base_inner), ("better", better_outer, better_inner)):
+                out.append({
+                    "axes": {"fold": fold}, "method": method, "seed": rep, "value": float(outer.mean()),
+                    "per_example": {"outer": outer.tolist(), "inner": inner.tolist()},
+                })
+    return out
+
+
+def test_nested_strategy_reports_the_estimate_and_pairs_per_example_differences():
+    observations = _observations()
+    out = aggregate(observations, baseline="base", fold_axis="fold", folds=K, cv_interval="nested", bounds=(0.0, 1.0))
+    assert out["settings"]["interval"] == "nested" and "Bates, Hastie & Tibshirani" in out["settings"]["method"]
+    units = {m: [[None] * K for _ in range(REPS)] for m in ("base", "better")}
+    for obs in observations:
+        units[obs["method"]][obs["seed"]][obs["axes"]["fold"]] = PerExample.of(obs["per_example"], "test")
+    base = next(c for c in out["cells"] if c["method"] == "base")
+    expected = nested_cv_estimate(units["base"])
+    assert (base["mean"], base["ci_low"], base["ci_high"]) == pytest.approx((expected.estimate, max(expected.low, 0.0), min(expected.high, 1.0)))
+    assert base["folds"] == K and len(base["values"]) == REPS  # the surface keeps the cross-validation layout
+    diffs = [[b - a for a, b in zip(ra, rb)] for ra, rb in zip(units["base"], units["better"])]
+    expected_diff = nested_cv_estimate(diffs)
+    (row,) = out["paired"]
+    assert (row["mean_diff"], row["ci_low"], row["ci_high"], row["p_value"]) == pytest.approx(
+        (expected_diff.estimate, expected_diff.low, expected_diff.high, expected_diff.p_value)
+    )
+
+
+def test_nested_strategy_refuses_observations_without_per_example_values():
+    observations = [{k: v for k, v in obs.items() if k != "per_example"} for obs in _observations()]
+    with pytest.raises(ValueError, match="has no per-example values; cv_interval nested needs"):
+        aggregate(observations, baseline="base", fold_axis="fold", folds=K, cv_interval="nested")
+
+
+def test_nested_strategy_gives_no_interval_when_every_per_example_value_is_equal():
+    observations = _observations()
+    for obs in observations:
+        obs["per_example"] = {"outer": [1.0] * 4, "inner": [1.0] * 8}
+        obs["value"] = 1.0
+    out = aggregate(observations, baseline="base", fold_axis="fold", folds=K, cv_interval="nested")
+    assert all(c["ci_low"] is None and "all" in c["note"] for c in out["cells"])
