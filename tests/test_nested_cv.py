@@ -127,3 +127,121 @@ def test_nested_strategy_gives_no_interval_when_every_per_example_value_is_equal
         obs["value"] = 1.0
     out = aggregate(observations, baseline="base", fold_axis="fold", folds=K, cv_interval="nested")
     assert all(c["ci_low"] is None and "all" in c["note"] for c in out["cells"])
+
+
+# --- the inner splits, the config check and the engine -------------------------------------------------------------
+
+from components.engine.branch import run_branch  # noqa: E402
+from components.engine.planner import branches  # noqa: E402
+from components.engine.surface import aggregate_records, build_results  # noqa: E402
+from components.library import metrics  # noqa: E402
+from components.library.folds import cv_split, nested_split  # noqa: E402
+from components.outputs.query import ResultSet, _render_text  # noqa: E402
+from components.schema import check_record  # noqa: E402
+from components.spec.config import ConfigError, compose, load_spec, validate  # noqa: E402
+from components.spec.declarations import declaration_of  # noqa: E402
+
+NESTED = ["experiment=tabular_cv_smoke", "experiment.statistics.cv_interval=nested"]
+LOGREG = ["method=[logreg_scaled,logreg_raw]"]
+
+
+@pytest.mark.parametrize("splitter", ["kfold", "stratified"])
+def test_nested_split_tests_on_another_outer_fold_and_trains_on_the_rest(splitter):
+    labels = np.random.default_rng(1).integers(0, 2, 60)
+    where = dict(seed=5, dataset_hash="abc", n_rows=60, labels=labels)
+    inner = nested_split(splitter, 4, 1, 3, 3, **where)
+    assert np.array_equal(inner.test, cv_split(splitter, 4, 3, 3, **where).test)  # the rows outer fold 3 tests on
+    outer_test = cv_split(splitter, 4, 1, 3, **where).test
+    fitted = np.concatenate([inner.train, inner.val])
+    assert sorted(np.concatenate([fitted, inner.test, outer_test]).tolist()) == list(range(60))  # a partition of the table
+    with pytest.raises(ValueError, match="other than the outer fold"):
+        nested_split(splitter, 4, 1, 1, 3, **where)
+
+
+def test_nested_config_validates_on_the_tabular_smoke():
+    assert validate(compose(NESTED)).statistics["cv_interval"] == "nested"
+
+
+def _error(*overrides: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_spec(list(overrides))
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+REGRESSION = [
+    "experiment=tabular_cv_smoke", "data._target_=components.library.tables.regression_table", "~data.classes",
+    "data.target=mean area", "data.features=[mean radius,mean texture]", "data.splitter=kfold", "method=[ridge]",
+    "experiment.baseline=ridge", "~experiment.metric.threshold", "experiment.statistics.cv_interval=nested",
+]
+
+
+def test_nested_refuses_rmse_at_launch_naming_the_metric():
+    message = _error(*REGRESSION, "experiment.metric.name=rmse", "experiment.metric._target_=components.library.metrics.rmse")
+    assert message.startswith("experiment.statistics.cv_interval is nested, but experiment.metric (rmse: components.library.metrics.rmse) "
+                              "is not a mean of per-example values")
+    # MAE is a mean of per-example absolute errors: the same experiment is accepted with it.
+    _, spec = load_spec([*REGRESSION, "experiment.metric.name=mae", "experiment.metric._target_=components.library.metrics.mae"])
+    assert spec.statistics["cv_interval"] == "nested"
+
+
+def test_nested_refuses_auroc_and_two_folds():
+    assert "experiment.metric (auroc: components.library.metrics.auroc) is not a mean of per-example values" in _error(
+        *NESTED, "experiment.metric.name=auroc", "experiment.metric._target_=components.library.metrics.auroc", "~experiment.metric.threshold"
+    )
+    assert _error(*NESTED, "data.n_splits=2", "experiment.axes.data.fold=[0,1]").endswith("needs n_splits >= 3")
+
+
+def test_accuracy_and_mae_declare_per_example_values_that_average_to_the_metric():
+    rng = np.random.default_rng(0)
+    probs, labels = rng.random(50), rng.integers(0, 2, 50)
+    params = metrics.AccuracyParams(threshold=0.5)
+    assert metrics.correct(params, probs, labels).mean() == metrics.accuracy(params, probs, labels)
+    assert declaration_of(metrics.accuracy, "metric", "x").per_example is metrics.correct
+    assert declaration_of(metrics.rmse, "metric", "x").per_example is None
+
+
+@pytest.fixture(scope="module")
+def nested_records():
+    config = compose([*NESTED, *LOGREG])
+    spec = validate(config)
+    return config, spec, [run_branch(config, branch, log=lambda line: None) for branch in branches(spec)]
+
+
+def test_a_nested_branch_fits_the_inner_folds_and_records_per_example_values(nested_records):
+    config, spec, records = nested_records
+    record = records[0]
+    check_record(record)
+    fold = record["data_axes"]["fold"]
+    # Per arm: the outer fit and one inner fit per other fold (3 folds: 2 inner fits).
+    assert record["counts"]["train_arm"] == len(spec.methods) * 3 and record["counts"]["make_data:nested"] == 2
+    n_rows = 569
+    for training, observation in zip(record["trainings"], record["observations"]):
+        per_example = training["per_example"]
+        assert observation["per_example"] == per_example
+        assert np.mean(per_example["outer"]) == pytest.approx(training["value"])
+        assert len(per_example["outer"]) + len(per_example["inner"]) == n_rows
+        assert set(per_example["inner"]) <= {0.0, 1.0}
+    assert fold in (0, 1, 2)
+
+
+def test_nested_results_state_the_deployed_model_estimand(nested_records):
+    config, spec, records = nested_records
+    aggregate = aggregate_records(config, records)
+    results = build_results(config, records, aggregate)
+    assert results["cross_validation"]["interval"] == "nested" and results["statistics"]["interval"] == "nested"
+    text = _render_text(ResultSet.from_results(results), results)
+    assert "they estimate the error of the model one would deploy, fitted on all n rows of this table" in text
+    assert "diff: the nested-CV estimate (bias-corrected) of the difference between the two models fitted on the whole table" in text
+    (row,) = results["paired"]
+    assert row["ci_low"] is not None and row["ci_low"] <= row["mean_diff"] <= row["ci_high"]
+
+
+def test_nested_reuse_keys_differ_from_the_same_arms_without_nested():
+    from components.engine.reuse import arm_keys
+
+    plain, nested = (validate(compose(["experiment=tabular_cv_smoke", *LOGREG, *extra]))
+                     for extra in ([], ["experiment.statistics.cv_interval=nested"]))
+    branch = branches(plain)[0]
+    assert set(arm_keys(plain, branch)).isdisjoint(arm_keys(nested, branch))

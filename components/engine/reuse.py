@@ -325,6 +325,8 @@ def arm_keys(spec: ExperimentSpec, branch: Mapping[str, Any]) -> list[str]:
         "seed": branch["seed"],
         "metric": spec.metric,
         "unused_validation": spec.unused_validation,  # which rows a method without validation fits on
+        # Nested cross-validation adds inner fits and per-example values to an arm (the key of any other arm is unchanged).
+        **({"nested": True} if spec.statistics.get("cv_interval") == "nested" else {}),
         "lock": lock_fingerprint(),
         "packages": packages_fingerprint(),
         "platform": platform_triple(),
@@ -622,7 +624,7 @@ def reused_training(arm: Mapping[str, Any], item: Any) -> dict[str, Any]:
         "val_score": source["val_score"],
         "info": dict(source["info"]),
         "history": {name: list(values) for name, values in source["history"].items()},
-        **{key: source[key] for key in ("failure", "fit_rows") if key in source},
+        **{key: source[key] for key in ("failure", "fit_rows", "per_example") if key in source},
     }
 
 
