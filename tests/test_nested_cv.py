@@ -245,3 +245,21 @@ def test_nested_reuse_keys_differ_from_the_same_arms_without_nested():
                      for extra in ([], ["experiment.statistics.cv_interval=nested"]))
     branch = branches(plain)[0]
     assert set(arm_keys(plain, branch)).isdisjoint(arm_keys(nested, branch))
+
+
+def test_per_example_values_must_average_to_the_metric_value():
+    from components.spec import seams
+
+    spec = {"name": "accuracy", "_target_": "components.library.metrics.accuracy", "threshold": 0.5}
+    probs, labels = np.array([0.9, 0.2, 0.7, 0.4]), np.array([1, 0, 0, 0])
+    assert seams.per_example(probs, labels, 0.75, metric_spec=spec).tolist() == [1.0, 1.0, 0.0, 1.0]
+    with pytest.raises(seams.SeamError, match="averages to 0.75, but the metric is 0.5"):
+        seams.per_example(probs, labels, 0.5, metric_spec=spec)
+
+
+def test_nested_data_needs_a_generator_that_declares_inner_splits():
+    from components.spec import seams
+
+    spec = validate(compose(["experiment=smoke"]))
+    with pytest.raises(seams.SeamError, match="declares no nested_split"):
+        seams.make_nested_data(spec.data, {}, 0, 1)
