@@ -263,3 +263,12 @@ def test_nested_data_needs_a_generator_that_declares_inner_splits():
     spec = validate(compose(["experiment=smoke"]))
     with pytest.raises(seams.SeamError, match="declares no nested_split"):
         seams.make_nested_data(spec.data, {}, 0, 1)
+
+
+def test_the_plan_counts_the_inner_fits_of_nested_cross_validation():
+    from components.engine.planner import plan_summary
+
+    plain = plan_summary(validate(compose(["experiment=tabular_cv_smoke", *LOGREG])))
+    nested = plan_summary(validate(compose([*NESTED, *LOGREG])))
+    assert "nested_inner_trainings" not in plain
+    assert nested["nested_inner_trainings"] == nested["trainings"] * 2  # 3 folds: 2 inner fits per training
