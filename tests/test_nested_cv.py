@@ -272,3 +272,29 @@ def test_the_plan_counts_the_inner_fits_of_nested_cross_validation():
     nested = plan_summary(validate(compose([*NESTED, *LOGREG])))
     assert "nested_inner_trainings" not in plain
     assert nested["nested_inner_trainings"] == nested["trainings"] * 2  # 3 folds: 2 inner fits per training
+
+
+def test_a_reused_nested_arm_keeps_its_per_example_values_and_verify_compares_them():
+    from types import SimpleNamespace
+
+    from components.engine.reuse import check_reused, reused_training
+
+    per_example = {"outer": [1.0, 0.0], "inner": [1.0, 1.0, 0.0, 1.0]}
+    source = {"seed": 3, "value": 0.5, "val_score": 0.9, "info": {}, "history": {}, "per_example": per_example}
+    arm = {"reused": {"training": source, "data_fingerprint": "f", "task": "run/1/branch/2", "run": "1"}}
+    training = reused_training(arm, SimpleNamespace(method="m", train_axes={}))
+    assert training["per_example"] == per_example
+    check_reused(arm, training, "f", "b")  # the same values: no error
+    with pytest.raises(RuntimeError, match="per_example differs"):
+        check_reused(arm, {**training, "per_example": {**per_example, "outer": [0.0, 0.0]}}, "f", "b")
+
+
+def test_nested_strategy_drops_a_replicate_with_a_failed_fold_under_nan_policy_omit():
+    observations = _observations()
+    failed = next(o for o in observations if o["method"] == "better" and o["seed"] == 1)
+    failed["value"] = float("nan")
+    del failed["per_example"]  # a failed arm records no per-example values
+    out = aggregate(observations, baseline="base", fold_axis="fold", folds=K, cv_interval="nested", nan_policy="omit")
+    better = next(c for c in out["cells"] if c["method"] == "better")
+    assert better["n"] == 1 and better["n_dropped"] == K  # the failed fold and the rest of its replicate
+    assert out["paired"][0]["n"] == 1

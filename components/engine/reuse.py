@@ -640,8 +640,10 @@ def _exact(value: Any) -> str:
 def check_reused(arm: Mapping[str, Any], training: Mapping[str, Any], fingerprint: str, branch_key: str) -> None:
     """``--reuse verify``: raise naming the arm and field where a recomputed arm differs from the one it would reuse."""
     source = arm["reused"]
-    expected = {**{name: source["training"][name] for name in _COMPARED}, "data_fingerprint": source["data_fingerprint"]}
-    actual = {**{name: training[name] for name in _COMPARED}, "data_fingerprint": fingerprint}
+    # Per-example values (nested cross-validation) are compared too when the reused arm has them.
+    compared = (*_COMPARED, "per_example") if "per_example" in source["training"] else _COMPARED
+    expected = {**{name: source["training"][name] for name in compared}, "data_fingerprint": source["data_fingerprint"]}
+    actual = {**{name: training.get(name) for name in compared}, "data_fingerprint": fingerprint}
     for name in expected:
         if _exact(expected[name]) != _exact(actual.get(name)):
             axes = ", ".join(f"{k}={v}" for k, v in training["train_axes"].items()) or "none"
