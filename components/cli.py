@@ -49,6 +49,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         f"a per-config fan-out would need: {counts['naive_data_generations']} datasets, "
         f"{counts['naive_trainings']} trainings, {counts['naive_branches']} branch tasks",
     ]
+    if "nested_inner_trainings" in counts:
+        out.append(f"nested cross-validation: {counts['nested_inner_trainings']} inner-fold trainings besides (k - 1 per training)")
     print("\n".join(out + _reuse_plan(args, branches(spec))))
     return 0
 

@@ -48,7 +48,7 @@ KINDS = ("axis_agnostic", "axis_dependent")
 #: The data axis that names a cross-validation fold; its cells are aggregated by components.stats.cv.
 FOLD_AXIS = "fold"
 #: ``experiment.statistics.cv_interval`` choices for an experiment with a fold axis.
-CV_INTERVALS = ("nadeau_bengio", "naive_folds_as_seeds")
+CV_INTERVALS = ("nadeau_bengio", "nested", "naive_folds_as_seeds")
 
 #: Version of the ``results`` layout (types in :mod:`components.schema`); bump it when a field changes meaning.
 #: /2: the metric block declares target, range and definition; ``task`` and ``contrasts`` added; paired rows

@@ -29,6 +29,7 @@ __all__ = [
     "Failure",
     "MetricBlock",
     "Observation",
+    "PerExampleValues",
     "PairedRow",
     "Results",
     "Timing",
@@ -44,6 +45,13 @@ __all__ = [
 RUN_FIELDS = ("provenance", "work")
 
 
+class PerExampleValues(TypedDict):
+    """Nested cross-validation's per-example metric values of one arm: on the test fold, and on the inner folds in order."""
+
+    outer: list[float]
+    inner: list[float]
+
+
 class Observation(TypedDict):
     """One measured value: a (cell, method, seed) of the metric on the test split.
 
@@ -56,6 +64,8 @@ class Observation(TypedDict):
     seed: int
     value: float
     failure: NotRequired[str]
+    #: Only under ``cv_interval: nested``: the arm's per-example values (:class:`PerExampleValues`).
+    per_example: NotRequired[PerExampleValues]
 
 
 class TrainingRecord(TypedDict):
@@ -73,6 +83,8 @@ class TrainingRecord(TypedDict):
     #: Rows the trainer was handed to fit on: the training split, plus the validation rows when it uses no validation
     #: split and they come from the training part (``components.spec.seams.fit_data``).
     fit_rows: NotRequired[int]
+    #: Only under ``cv_interval: nested``: per-example values of the arm's outer and inner fits.
+    per_example: NotRequired[PerExampleValues]
 
 
 class Timing(TypedDict):

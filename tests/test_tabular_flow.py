@@ -51,3 +51,22 @@ def test_tabular_results_cli_names_the_fold_aware_interval(tabular_run):
     )
     assert out.returncode == 0, out.stderr
     assert "Nadeau-Bengio corrected resampled t over replicates x 3 folds" in out.stdout
+
+
+def test_nested_cross_validation_runs_through_the_flow(tmp_path):
+    """``cv_interval: nested`` end to end: inner fits in the branches, per-example values in the records, the estimand in the CLI."""
+    overrides = ["experiment=tabular_cv_smoke", "experiment.statistics.cv_interval=nested"]
+    with run_flow(FLOW, overrides, max_workers=2, datastore_root=tmp_path) as running:
+        assert running.status == "successful", running.stdout + running.stderr
+        results, records = running.run["end"].task.data.results, running.run["join"].task.data.records
+    check_results(results)
+    assert results["statistics"]["interval"] == "nested" and len(records) == 6
+    for record in records:
+        check_record(record)
+        assert all(len(t["per_example"]["outer"]) + len(t["per_example"]["inner"]) == 569 for t in record["trainings"])
+    out = subprocess.run(
+        [sys.executable, "-m", "components.cli", "results", "--experiment", "tabular_cv_smoke"], cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "they estimate the error of the model one would deploy, fitted on all n rows of this table" in out.stdout

@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping
 from components.spec.config import validate
 from components.spec.declarations import excerpt
 from components.engine.planner import branches, trainings
-from components.constants import RECORD_SCHEMA
+from components.constants import FOLD_AXIS, RECORD_SCHEMA
 from components.engine.reuse import (
     arm_provenance, arm_threads, check_planned_keys, check_reused, pin_threads, reused_training, verify_inputs,
 )
@@ -75,8 +75,10 @@ def run_branch(
     if train:
         log(f"{where} started" + (f"; {len(arms) - len(train)} of {len(arms)} arms reused" if len(train) < len(arms) else ""))
     started_at, started = time.time(), time.perf_counter()
+    nested = spec.statistics.get("cv_interval") == "nested"
     try:
         data = seams.make_data(spec.data, branch["data_axes"], branch["seed"]) if train else None
+        inner = _inner_splits(spec, branch) if train and nested else []
     except Exception as exc:
         raise RuntimeError(f"branch {branch['key']}, make_data ({spec.data['_target_']}): {_reason(exc)}") from exc
     fingerprint = data.fingerprint() if data is not None else arms[0]["reused"]["data_fingerprint"]
@@ -103,7 +105,7 @@ def run_branch(
         axes_text = ", ".join(f"{k}={v}" for k, v in item.train_axes.items()) or "all training cells"
         if number - 1 not in train:
             record["trainings"].append(reused_training(arms[number - 1], item))
-            _observe(record, branch, item, record["trainings"][-1]["value"], record["trainings"][-1].get("failure"))
+            _observe(record, branch, item, record["trainings"][-1])
             continue
         if data is None:  # make_data runs whenever an arm trains; the check narrows the type
             raise RuntimeError(f"branch {branch['key']}: arm {number} trains but no data was made")
@@ -119,6 +121,10 @@ def run_branch(
             train_seconds = time.perf_counter() - t0
             value = seams.metric(result.predictions, data.y_test, metric_spec=spec.metric)
             training = _training(method.name, item, seed, value, result)
+            if nested:
+                context = ArmContext(arms[number - 1]["key"], spec.contract, task_store())
+                training["per_example"] = _per_example(spec, method_spec, seed, train_cfg, data, result, value, inner, context)
+                train_seconds = time.perf_counter() - t0
         except seams.SeamError as exc:
             if nan_policy != "omit":
                 raise RuntimeError(f"{arm}: {_reason(exc)} (experiment.statistics.nan_policy: omit records such an arm as failed)") from exc
@@ -134,7 +140,7 @@ def run_branch(
         record["trainings"].append(training)
         if "reused" in arms[number - 1]:  # --reuse verify: this arm was recomputed to check the reused one
             check_reused(arms[number - 1], record["trainings"][-1], fingerprint, branch["key"])
-        _observe(record, branch, item, training["value"], training.get("failure"))
+        _observe(record, branch, item, training)
     calls = seams.CALLS - calls_before
     record["counts"] = {name: calls[name] for name in sorted(calls)}
     record["provenance"] = arm_provenance(arms, train)
@@ -179,11 +185,48 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {excerpt(text[0], 300, quote=False) if text else ''}"
 
 
-def _observe(record: dict[str, Any], branch: Mapping[str, Any], item: Any, value: float, failure: str | None = None) -> None:
-    """Add one observation per training-axis cell the training ``item`` supplies (with its ``failure`` reason, if any)."""
+def _observe(record: dict[str, Any], branch: Mapping[str, Any], item: Any, training: Mapping[str, Any]) -> None:
+    """Add one observation per training-axis cell the training ``item`` supplies (its ``failure`` reason and per-example values, if any)."""
+    extra = {key: training[key] for key in ("per_example", "failure") if key in training}
     for cell in item.cells:
-        observation = {"axes": {**branch["data_axes"], **cell}, "method": item.method, "seed": branch["seed_index"], "value": value}
-        record["observations"].append({**observation, "failure": failure} if failure else observation)
+        observation = {"axes": {**branch["data_axes"], **cell}, "method": item.method, "seed": branch["seed_index"], "value": training["value"]}
+        record["observations"].append({**observation, **extra})
+
+
+def _inner_splits(spec: Any, branch: Mapping[str, Any]) -> list[tuple[int, Any]]:
+    """Nested cross-validation: ``(held-out fold, dataset)`` for every fold but this branch's, made once for all arms."""
+    from components.spec import seams
+
+    fold = branch["data_axes"][FOLD_AXIS]
+    held_out = [j for j in range(int(spec.data["n_splits"])) if j != fold]
+    return [(j, seams.make_nested_data(spec.data, branch["data_axes"], branch["seed"], j)) for j in held_out]
+
+
+def _per_example(
+    spec: Any, method_spec: Mapping[str, Any], seed: int, train_cfg: Mapping[str, Any], data: Any, result: Any, value: float,
+    inner: list[tuple[int, Any]], context: ArmContext,
+) -> dict[str, list[float]]:
+    """Nested CV's per-example values of an arm: ``outer`` on the test fold, ``inner`` from a fit per other fold.
+
+    Each inner fit trains the same method on the folds other than this
+    branch's and ``held_out`` and is scored on ``held_out`` (seeded from the
+    arm's seed and that fold; its checkpoints under its own name); ``inner``
+    concatenates those folds' values in ascending fold order.
+    """
+    from components.seeding import derive_seed
+    from components.spec import seams
+
+    outer = seams.per_example(result.predictions, data.y_test, value, metric_spec=spec.metric)
+    pieces = []
+    for held_out, fold_data in inner:
+        with arm_scope(ArmContext(f"{context.key}.nested{held_out}", context.contract, context.store)):
+            fit = seams.train_arm(
+                method_spec, fold_data, derive_seed(seed, "nested", held_out), train_cfg,
+                metric_spec=spec.metric, unused_validation=spec.unused_validation,
+            )
+        fold_value = seams.metric(fit.predictions, fold_data.y_test, metric_spec=spec.metric)
+        pieces.append(seams.per_example(fit.predictions, fold_data.y_test, fold_value, metric_spec=spec.metric))
+    return {"outer": outer.tolist(), "inner": [float(v) for piece in pieces for v in piece]}
 
 
 def _scalars(info: Mapping[str, Any]) -> dict[str, Any]:

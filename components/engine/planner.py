@@ -87,12 +87,13 @@ def plan_summary(spec: ExperimentSpec) -> dict[str, int]:
     """Counts of work, against a naive fan-out with one branch per config cell.
 
     The naive plan regenerates data and retrains every method in every
-    (data cell, training cell, method, seed) branch.
+    (data cell, training cell, method, seed) branch. Under ``cv_interval:
+    nested``, ``nested_inner_trainings`` counts the inner fits besides.
     """
     n_branches = len(branches(spec))
     per_branch = len(trainings(spec))
     naive = n_branches * len(training_cells(spec)) * len(spec.methods)
-    return {
+    summary = {
         "branches": n_branches,
         "trainings_per_branch": per_branch,
         "trainings": n_branches * per_branch,
@@ -101,3 +102,7 @@ def plan_summary(spec: ExperimentSpec) -> dict[str, int]:
         "naive_trainings": naive,
         "naive_data_generations": naive,
     }
+    if spec.statistics.get("cv_interval") == "nested":
+        # Nested cross-validation: every training also fits the k - 1 inner folds of its branch's outer fold.
+        summary["nested_inner_trainings"] = n_branches * per_branch * (int(spec.data["n_splits"]) - 1)
+    return summary

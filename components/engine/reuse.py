@@ -325,6 +325,8 @@ def arm_keys(spec: ExperimentSpec, branch: Mapping[str, Any]) -> list[str]:
         "seed": branch["seed"],
         "metric": spec.metric,
         "unused_validation": spec.unused_validation,  # which rows a method without validation fits on
+        # Nested cross-validation adds inner fits and per-example values to an arm (the key of any other arm is unchanged).
+        **({"nested": True} if spec.statistics.get("cv_interval") == "nested" else {}),
         "lock": lock_fingerprint(),
         "packages": packages_fingerprint(),
         "platform": platform_triple(),
@@ -622,7 +624,7 @@ def reused_training(arm: Mapping[str, Any], item: Any) -> dict[str, Any]:
         "val_score": source["val_score"],
         "info": dict(source["info"]),
         "history": {name: list(values) for name, values in source["history"].items()},
-        **{key: source[key] for key in ("failure", "fit_rows") if key in source},
+        **{key: source[key] for key in ("failure", "fit_rows", "per_example") if key in source},
     }
 
 
@@ -638,8 +640,10 @@ def _exact(value: Any) -> str:
 def check_reused(arm: Mapping[str, Any], training: Mapping[str, Any], fingerprint: str, branch_key: str) -> None:
     """``--reuse verify``: raise naming the arm and field where a recomputed arm differs from the one it would reuse."""
     source = arm["reused"]
-    expected = {**{name: source["training"][name] for name in _COMPARED}, "data_fingerprint": source["data_fingerprint"]}
-    actual = {**{name: training[name] for name in _COMPARED}, "data_fingerprint": fingerprint}
+    # Per-example values (nested cross-validation) are compared too when the reused arm has them.
+    compared = (*_COMPARED, "per_example") if "per_example" in source["training"] else _COMPARED
+    expected = {**{name: source["training"][name] for name in compared}, "data_fingerprint": source["data_fingerprint"]}
+    actual = {**{name: training.get(name) for name in compared}, "data_fingerprint": fingerprint}
     for name in expected:
         if _exact(expected[name]) != _exact(actual.get(name)):
             axes = ", ".join(f"{k}={v}" for k, v in training["train_axes"].items()) or "none"

@@ -27,7 +27,7 @@ import numpy as np
 
 from components.seeding import derive_seed
 
-__all__ = ["SPLITTERS", "Split", "assign_folds", "cv_split"]
+__all__ = ["SPLITTERS", "Split", "assign_folds", "cv_split", "nested_split"]
 
 #: Splitters :func:`assign_folds` knows.
 SPLITTERS = ("kfold", "stratified", "grouped")
@@ -110,17 +110,58 @@ def cv_split(
     """
     if not 0 <= fold < n_splits:
         raise ValueError(f"fold {fold} is outside 0..{n_splits - 1}")
-    n = n_rows
-    outer = assign_folds(
-        splitter, n_splits, n, np.random.default_rng(derive_seed("cv", "outer", seed, dataset_hash)), labels=labels, groups=groups
-    )
-    test = np.flatnonzero(outer == fold)
+    outer = _outer(splitter, n_splits, seed, dataset_hash, n_rows, labels, groups)
     rest = np.flatnonzero(outer != fold)
+    validation = np.random.default_rng(derive_seed("cv", "inner", seed, dataset_hash, fold))
+    return _with_validation(splitter, inner_val_folds, rest, np.flatnonzero(outer == fold), validation, labels, groups)
+
+
+def nested_split(
+    splitter: str,
+    n_splits: int,
+    fold: int,
+    held_out: int,
+    inner_val_folds: int,
+    *,
+    seed: int,
+    dataset_hash: str,
+    n_rows: int,
+    labels: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+) -> Split:
+    """The inner split of nested cross-validation: outer fold ``fold`` is left out, fold ``held_out`` is the test part.
+
+    The fold assignment is :func:`cv_split`'s for ``(seed, dataset_hash)``, so
+    the inner test folds are the very rows the other outer folds test on;
+    training is every fold but ``fold`` and ``held_out``, with validation one of
+    ``inner_val_folds`` folds of it, drawn from ``(seed, dataset_hash, fold, held_out)``.
+    """
+    if not 0 <= fold < n_splits or not 0 <= held_out < n_splits or held_out == fold:
+        raise ValueError(f"held-out fold {held_out} must be one of 0..{n_splits - 1} other than the outer fold {fold}")
+    outer = _outer(splitter, n_splits, seed, dataset_hash, n_rows, labels, groups)
+    rest = np.flatnonzero((outer != fold) & (outer != held_out))
+    validation = np.random.default_rng(derive_seed("cv", "nested", seed, dataset_hash, fold, held_out))
+    return _with_validation(splitter, inner_val_folds, rest, np.flatnonzero(outer == held_out), validation, labels, groups)
+
+
+def _outer(
+    splitter: str, n_splits: int, seed: int, dataset_hash: str, n_rows: int, labels: np.ndarray | None, groups: np.ndarray | None
+) -> np.ndarray:
+    """A replicate's fold assignment: a pure function of ``(seed, dataset_hash)``."""
+    rng = np.random.default_rng(derive_seed("cv", "outer", seed, dataset_hash))
+    return assign_folds(splitter, n_splits, n_rows, rng, labels=labels, groups=groups)
+
+
+def _with_validation(
+    splitter: str, inner_val_folds: int, rest: np.ndarray, test: np.ndarray, rng: np.random.Generator,
+    labels: np.ndarray | None, groups: np.ndarray | None,
+) -> Split:
+    """``rest`` (the training part) split into train and validation (1 of ``inner_val_folds`` folds of it, drawn from ``rng``)."""
     inner = assign_folds(
         splitter,
         inner_val_folds,
         len(rest),
-        np.random.default_rng(derive_seed("cv", "inner", seed, dataset_hash, fold)),
+        rng,
         labels=None if labels is None else labels[rest],
         groups=None if groups is None else groups[rest],
     )

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from components.spec.declarations import NoParams, Params, metric
 
-__all__ = ["accuracy", "auroc", "mae", "rmse"]
+__all__ = ["absolute_errors", "accuracy", "auroc", "correct", "mae", "rmse"]
 
 
 def _finite(predictions: np.ndarray, name: str, ndim: int | None = None) -> np.ndarray:
@@ -63,21 +63,27 @@ class AccuracyParams(Params):
     threshold: Annotated[float, Field(gt=0.0, lt=1.0, description="binary tasks: predict class 1 when its probability is at least this")]
 
 
+def correct(params: AccuracyParams, predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Accuracy per example: 1.0 where the predicted class equals the label, else 0.0 (one minus the 0/1 loss); shape ``(n,)``."""
+    predictions = _finite(predictions, "accuracy")
+    if predictions.ndim == 2:
+        predicted = predictions.argmax(axis=1)
+    else:
+        predicted = (predictions >= params.threshold).astype(np.int64)
+    return (predicted == np.asarray(targets)).astype(np.float64)
+
+
 @metric(
     params=AccuracyParams,
     tasks=("binary", "multiclass"),
     direction="higher",
     range=(0.0, 1.0),
     definition="fraction of test examples whose predicted class (binary: probability >= threshold; multiclass: argmax) equals the label",
+    per_example=correct,
 )
 def accuracy(params: AccuracyParams, predictions: np.ndarray, targets: np.ndarray) -> float:
-    """Fraction of examples whose predicted class equals the label."""
-    predictions = _finite(predictions, "accuracy")
-    if predictions.ndim == 2:
-        predicted = predictions.argmax(axis=1)
-    else:
-        predicted = (predictions >= params.threshold).astype(np.int64)
-    return float(np.mean(predicted == np.asarray(targets)))
+    """Fraction of examples whose predicted class equals the label (the mean of :func:`correct`)."""
+    return float(np.mean(correct(params, predictions, targets)))
 
 
 @metric(
@@ -93,14 +99,20 @@ def rmse(params: NoParams, predictions: np.ndarray, targets: np.ndarray) -> floa
     return float(np.sqrt(np.mean(diff * diff)))
 
 
+def absolute_errors(params: NoParams, predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """MAE per example: ``|prediction - target|``, shape ``(n,)``."""
+    diff = _finite(predictions, "mae", ndim=1) - np.asarray(targets, dtype=np.float64)
+    return np.abs(diff)
+
+
 @metric(
     params=NoParams,
     tasks=("regression",),
     direction="lower",
     range=(0.0, None),
     definition="mean absolute error of the predicted values against the test targets",
+    per_example=absolute_errors,
 )
 def mae(params: NoParams, predictions: np.ndarray, targets: np.ndarray) -> float:
-    """Mean absolute error; ``predictions`` and ``targets`` have shape ``(n,)``."""
-    diff = _finite(predictions, "mae", ndim=1) - np.asarray(targets, dtype=np.float64)
-    return float(np.mean(np.abs(diff)))
+    """Mean absolute error (the mean of :func:`absolute_errors`); ``predictions`` and ``targets`` have shape ``(n,)``."""
+    return float(np.mean(absolute_errors(params, predictions, targets)))

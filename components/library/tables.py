@@ -57,7 +57,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from components.spec.declarations import FieldError, Params, excerpt, generator
-from components.library.folds import Split, cv_split
+from components.library.folds import Split, cv_split, nested_split
 from components.spec.seams import Dataset
 
 __all__ = [
@@ -392,27 +392,30 @@ def _build_matrix(params: TableParams, table: Table) -> tuple[np.ndarray, np.nda
     return X, y, groups
 
 
-def table_split(params: TableParams, seed: int) -> Split:
-    """The row indices of the split the generator uses for ``params.fold`` of replicate ``seed``."""
+def table_split(params: TableParams, seed: int, held_out: int | None = None) -> Split:
+    """The row indices of the split the generator uses for ``params.fold`` of replicate ``seed``.
+
+    With ``held_out``, nested cross-validation's inner split of that outer fold:
+    test on fold ``held_out``, train on the folds other than it and ``params.fold``.
+    """
     table = load_table(params.path, params.format, _needed(params))
     _, y, groups = _matrix(params, table)
-    return cv_split(
-        params.splitter,
-        params.n_splits,
-        params.fold,
-        params.inner_val_folds,
-        seed=seed,
-        dataset_hash=table.sha256,
-        n_rows=len(y),
-        labels=y if params._task != "regression" else None,
-        groups=groups,
+    labels = y if params._task != "regression" else None
+    if held_out is None:
+        return cv_split(
+            params.splitter, params.n_splits, params.fold, params.inner_val_folds,
+            seed=seed, dataset_hash=table.sha256, n_rows=len(y), labels=labels, groups=groups,
+        )
+    return nested_split(
+        params.splitter, params.n_splits, params.fold, held_out, params.inner_val_folds,
+        seed=seed, dataset_hash=table.sha256, n_rows=len(y), labels=labels, groups=groups,
     )
 
 
-def _dataset(params: TableParams, seed: int) -> Dataset:
+def _dataset(params: TableParams, seed: int, held_out: int | None = None) -> Dataset:
     table = load_table(params.path, params.format, _needed(params))
     X, y, _ = _matrix(params, table)
-    split = table_split(params, seed)
+    split = table_split(params, seed, held_out)
     n_classes = len(params.classes) if isinstance(params, ClassTableParams) else None
     parts = [a for rows in (split.train, split.val, split.test) for a in (X[rows], y[rows])]
     # Validation is an inner fold of the training fold, so a method that uses no validation fits on both (seams.fit_data).
@@ -440,19 +443,24 @@ _SPLIT = (
 )
 
 
-@generator(params=BinaryTableParams, task="binary", split=_SPLIT)
+def _nested_split(params: TableParams, data_axes: Mapping[str, Any], seed: int, held_out: int) -> Dataset:
+    """Nested cross-validation's inner split of outer fold ``params.fold``: tested on fold ``held_out``."""
+    return _dataset(params, seed, held_out)
+
+
+@generator(params=BinaryTableParams, task="binary", split=_SPLIT, nested_split=_nested_split)
 def binary_table(params: BinaryTableParams, data_axes: Mapping[str, Any], seed: int) -> Dataset:
     """A binary classification table (class ids by position in ``classes``), split for fold ``params.fold``."""
     return _dataset(params, seed)
 
 
-@generator(params=MulticlassTableParams, task="multiclass", split=_SPLIT)
+@generator(params=MulticlassTableParams, task="multiclass", split=_SPLIT, nested_split=_nested_split)
 def multiclass_table(params: MulticlassTableParams, data_axes: Mapping[str, Any], seed: int) -> Dataset:
     """A multiclass classification table, split for fold ``params.fold``."""
     return _dataset(params, seed)
 
 
-@generator(params=RegressionTableParams, task="regression", split=_SPLIT)
+@generator(params=RegressionTableParams, task="regression", split=_SPLIT, nested_split=_nested_split)
 def regression_table(params: RegressionTableParams, data_axes: Mapping[str, Any], seed: int) -> Dataset:
     """A regression table (numeric target), split for fold ``params.fold``."""
     return _dataset(params, seed)

@@ -421,6 +421,11 @@ def _legend(rs: ResultSet) -> list[str]:
         if folds
         else "n: seeds both sides share; diff: mean over those seeds of (method - reference), in metric units"
     )
+    if folds and rs.statistics.get("interval") == "nested":
+        n_line = (
+            f"n: repeats of nested {folds}-fold cross-validation both sides share; diff: the nested-CV estimate (bias-corrected) of "
+            "the difference between the two models fitted on the whole table, from per-example differences, in metric units"
+        )
     return [
         n_line,
         f"{level} CI: this row's own interval for diff ({method}), not corrected for the other rows",
@@ -442,6 +447,12 @@ def _describe_stats(rs: ResultSet) -> str:
     s = rs.statistics
     if not s:
         return "intervals: unknown settings"
+    if s.get("folds") and s.get("interval") == "nested":
+        return (
+            f"{_level(rs)} intervals by nested cross-validation (Bates, Hastie & Tibshirani 2023) over repeats x {s['folds']} folds; "
+            "they estimate the error of the model one would deploy, fitted on all n rows of this table (not the procedure's "
+            "average over tables); each mean is the bias-corrected nested-CV estimate"
+        )
     if s.get("folds"):
         return (
             f"{_level(rs)} intervals by {s.get('method')}; they estimate the procedure's performance when trained on "

@@ -290,6 +290,8 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
         raise ConfigError(f"experiment.baseline {excerpt(baseline)} is not among the selected methods: {', '.join(sorted(method_cfgs))}")
 
     statistics = _statistics(exp.get("statistics"), folds=FOLD_AXIS in data_axes)
+    if statistics.get("cv_interval") == "nested":
+        _nested(metric, metric_decl, data, data_decl)
     source = _source(exp.get("source"))
     try:
         stats.check_contrasts(statistics.get("contrasts"), axes={**data_axes, **training_axes}, methods=sorted(method_cfgs))
@@ -429,7 +431,7 @@ def _statistics(cfg: Any, folds: bool = False) -> dict[str, Any]:
         shown = "missing" if cv_interval is None else repr(cv_interval)
         raise ConfigError(
             f"experiment.statistics.cv_interval is {shown}; an experiment with a {FOLD_AXIS} axis declares one of "
-            f"{', '.join(CV_INTERVALS)} (nadeau_bengio accounts for the correlation between folds; the naive one does not)"
+            f"{', '.join(CV_INTERVALS)} (nadeau_bengio accounts for the correlation between folds; nested targets the deployed model; the naive one does not)"
         )
     if not folds and cv_interval is not None:
         raise ConfigError(f"experiment.statistics.cv_interval is set, but experiment.axes.data has no {FOLD_AXIS} axis")
@@ -443,6 +445,20 @@ def _statistics(cfg: Any, folds: bool = False) -> dict[str, Any]:
     except ValueError as exc:
         raise ConfigError(f"experiment.statistics.{exc}") from None
     return dict(cfg)
+
+
+def _nested(metric: Mapping[str, Any], metric_decl: Declaration, data: Mapping[str, Any], data_decl: Declaration) -> None:
+    """``cv_interval: nested`` needs a per-example metric, a generator that makes inner splits, and at least 3 folds."""
+    where = "experiment.statistics.cv_interval is nested, but"
+    if metric_decl.per_example is None:
+        raise ConfigError(
+            f"{where} experiment.metric ({metric.get('name')}: {metric[TARGET]}) is not a mean of per-example values, which nested "
+            "cross-validation needs (accuracy and mae are; rmse and auroc are not); use cv_interval: nadeau_bengio for it"
+        )
+    if data_decl.nested_split is None:
+        raise ConfigError(f"{where} data._target_ {data[TARGET]} declares no nested_split, so the inner folds cannot be made")
+    if data["n_splits"] < 3:
+        raise ConfigError(f"{where} data.n_splits is {data['n_splits']}; the inner cross-validation of each outer fold needs n_splits >= 3")
 
 
 def _fold_axis(data: Mapping[str, Any], data_axes: Mapping[str, list[Any]]) -> None:

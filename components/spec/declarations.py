@@ -178,6 +178,13 @@ class Declaration:
     (early stopping, selection), as a bool or ``fn(settings) -> bool`` of the
     method's settings; a trainer that does not is handed the whole training part
     (see :func:`components.spec.seams.fit_data`).
+    ``per_example``: for a metric that is the mean of per-example values,
+    ``fn(params, predictions, targets) -> array (n,)`` giving them (accuracy:
+    1 for a correct example, 0 otherwise); nested cross-validation needs it.
+    ``nested_split``: for a cross-validating generator, ``fn(params, data_axes,
+    seed, held_out) -> Dataset``, the inner split of outer fold ``params.fold``
+    whose test part is fold ``held_out`` and whose training part is the other
+    folds (nested cross-validation's inner fits).
     """
 
     role: str
@@ -193,6 +200,8 @@ class Declaration:
     selection_budget: Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[int | None, str]] | None = None
     selects: bool = False
     uses_validation: bool | Callable[[Mapping[str, Any]], bool] = True
+    per_example: Callable[..., Any] | None = None
+    nested_split: Callable[..., Any] | None = None
 
     def reads_validation(self, settings: Mapping[str, Any]) -> bool:
         """Whether this trainer, with the method's ``settings``, uses the validation split."""
@@ -208,13 +217,15 @@ def _attach(declaration: Declaration) -> Callable[[Any], Any]:
     return decorate
 
 
-def generator(*, params: type[Params], task: str, split: str) -> Callable[[Any], Any]:
+def generator(*, params: type[Params], task: str, split: str, nested_split: Callable[..., Any] | None = None) -> Callable[[Any], Any]:
     """Declare a ``make_data`` implementation ``fn(params, data_axes, seed) -> Dataset``.
 
     ``task`` is the task type of the datasets it makes; ``split`` says in words
     how train/validation/test are drawn (the fidelity review shows it).
+    ``nested_split(params, data_axes, seed, held_out) -> Dataset`` (optional, a
+    cross-validating generator) makes the inner splits nested cross-validation fits.
     """
-    return _attach(Declaration("generator", params, tasks=(task,), split=split))
+    return _attach(Declaration("generator", params, tasks=(task,), split=split, nested_split=nested_split))
 
 
 def trainer(
@@ -264,13 +275,25 @@ def model(*, params: type[Params]) -> Callable[[Any], Any]:
 
 
 def metric(
-    *, params: type[Params], tasks: tuple[str, ...], direction: Literal["higher", "lower"], range: tuple[float | None, float | None], definition: str
+    *,
+    params: type[Params],
+    tasks: tuple[str, ...],
+    direction: Literal["higher", "lower"],
+    range: tuple[float | None, float | None],
+    definition: str,
+    per_example: Callable[..., Any] | None = None,
 ) -> Callable[[Any], Any]:
-    """Declare a ``metric`` implementation ``fn(params, predictions, targets) -> float``."""
+    """Declare a ``metric`` implementation ``fn(params, predictions, targets) -> float``.
+
+    ``per_example(params, predictions, targets) -> array (n,)`` (optional) says
+    the metric is the mean of those per-example values (accuracy, MAE; not RMSE
+    or AUROC); nested cross-validation (``cv_interval: nested``) needs it.
+    """
     if direction not in ("higher", "lower"):
         raise ValueError(f"metric direction must be 'higher' or 'lower', got {direction!r}")
     low, high = range
-    return _attach(Declaration("metric", params, tasks=tuple(tasks), metric=MetricInfo(direction, (low, high), definition)))
+    info = MetricInfo(direction, (low, high), definition)
+    return _attach(Declaration("metric", params, tasks=tuple(tasks), metric=info, per_example=per_example))
 
 
 def callback(*, params: type[Params], selects: bool = False) -> Callable[[Any], Any]:

@@ -39,7 +39,9 @@ __all__ = [
     "fit_data",
     "implementation",
     "make_data",
+    "make_nested_data",
     "metric",
+    "per_example",
     "scorer",
     "settings",
     "train_arm",
@@ -345,6 +347,21 @@ def make_data(data_spec: Mapping[str, Any], data_axes: Mapping[str, Any], seed: 
     return data
 
 
+def make_nested_data(data_spec: Mapping[str, Any], data_axes: Mapping[str, Any], seed: int, held_out: int) -> Dataset:
+    """Nested cross-validation's inner split of this branch's outer fold, tested on fold ``held_out``.
+
+    The generator's declared ``nested_split`` makes it (the config check refuses
+    ``cv_interval: nested`` for a generator without one); checked like :func:`make_data`'s.
+    """
+    CALLS["make_data:nested"] += 1
+    _, declaration = implementation(data_spec, "generator", "data")
+    if declaration.nested_split is None:
+        raise SeamError("data._target_", f"{data_spec.get(TARGET)!r} declares no nested_split; nested cross-validation cannot fit its inner folds")
+    data: Dataset = declaration.nested_split(settings({**data_spec, **data_axes}, declaration), dict(data_axes), seed, held_out)
+    check_dataset(data, declaration.tasks[0] if declaration.tasks else None)
+    return data
+
+
 def build_model(model_spec: Mapping[str, Any], *, in_features: int, out_features: int, seed: int, input_shape: tuple[int, ...] | None = None) -> Any:
     """Build an untrained model named by ``model_spec``; ``seed`` fixes its initialisation.
 
@@ -424,6 +441,27 @@ def scorer(metric_spec: Mapping[str, Any]) -> Scorer:
     if declaration.metric is None:  # metric() always attaches one; the check narrows the type
         raise SeamError("experiment.metric", f"{metric_spec.get(TARGET)!r} declares no metric info (direction, range)")
     return Scorer(str(metric_spec["name"]), declaration.metric, fn, params)
+
+
+def per_example(predictions: Any, targets: Any, value: float, *, metric_spec: Mapping[str, Any]) -> np.ndarray:
+    """The experiment's metric per test example, shape ``(n,)``, checked to be finite and to average to ``value``.
+
+    ``value`` is :func:`metric`'s on the same predictions: a metric whose
+    declared ``per_example`` does not average to it breaks its promise
+    (:class:`SeamError` naming the metric).
+    """
+    bound = scorer(metric_spec)
+    _, declaration = implementation(metric_spec, "metric", "experiment.metric")
+    if declaration.per_example is None:
+        raise SeamError(bound.name, "declares no per_example values; it is not a mean of per-example values")
+    values = np.asarray(declaration.per_example(bound.params, predictions, targets), dtype=np.float64)
+    if values.shape != (len(targets),):
+        raise SeamError(f"{bound.name} per_example", f"has shape {values.shape}; expected one value per test example ({len(targets)},)")
+    _check_finite(values, f"{bound.name} per_example")
+    mean = float(values.mean())
+    if abs(mean - value) > 1e-9 * max(1.0, abs(value)):
+        raise SeamError(f"{bound.name} per_example", f"averages to {mean!r}, but the metric is {value!r}; a per_example metric is their mean")
+    return values
 
 
 def metric(predictions: Any, targets: Any, *, metric_spec: Mapping[str, Any]) -> float:

@@ -8,6 +8,7 @@ Modules, by concern (each imports only those above it):
 * :mod:`~components.stats.intervals` -- interval strategies and array functions.
 * :mod:`~components.stats.multiplicity` -- family-wise adjusted p-values and verdicts.
 * :mod:`~components.stats.cv` -- the cross-validation strategies (corrected t, naive).
+* :mod:`~components.stats.nested` -- nested cross-validation (the deployed model's error).
 * :mod:`~components.stats.engine` -- :func:`aggregate`.
 
 Why the default method is ``hybrid-t`` and what the others cost in coverage,

@@ -78,12 +78,14 @@ class Cell:
         self.text = text  # canonical JSON of axes: the axis point's identity
         self.method = method
         self.values: dict[Any, float] = {}
+        #: Per-unit payloads (per-example values) when the strategy reads them; empty otherwise.
+        self.payloads: dict[Any, Any] = {}
         self.dropped = 0
         #: The units whose value was dropped under ``nan_policy: omit`` (a strategy may drop more with them).
         self.dropped_units: set[Hashable] = set()
 
-    def add(self, unit: Hashable, value: float, nan_policy: str, seed: int) -> None:
-        """Record ``value`` for ``unit`` (measured on ``seed``); a non-finite value raises or is counted as dropped."""
+    def add(self, unit: Hashable, value: float, nan_policy: str, seed: int, payload: Any = None) -> None:
+        """Record ``value`` (and ``payload``, if any) for ``unit`` (measured on ``seed``); a non-finite value raises or is counted as dropped."""
         if unit in self.values:
             raise ValueError(f"{describe(self.axes, self.method)} has two observations for {_unit_text(unit)}")
         if not math.isfinite(value):
@@ -96,6 +98,8 @@ class Cell:
             self.dropped_units.add(unit)
             return
         self.values[unit] = value
+        if payload is not None:
+            self.payloads[unit] = payload
 
 
 def _unit_text(unit: Hashable) -> str:
@@ -106,6 +110,8 @@ def _unit_text(unit: Hashable) -> str:
 
 #: How a strategy turns an observation's seed and fold (``None`` without a fold axis) into its replicate unit.
 UnitOf = Callable[[int, "int | None"], Hashable]
+#: How a strategy reads an observation's ``per_example`` entry (value, where it is) into a unit's payload.
+PayloadOf = Callable[[Any, str], Any]
 
 
 def _seed_of(observation: Mapping[str, Any], index: int) -> int:
@@ -128,12 +134,15 @@ def _value_of(observation: Mapping[str, Any], index: int) -> float:
 
 
 def collect(
-    observations: Iterable[Mapping[str, Any]], nan_policy: str, unit_of: UnitOf, fold_axis: str | None = None
+    observations: Iterable[Mapping[str, Any]], nan_policy: str, unit_of: UnitOf, fold_axis: str | None = None,
+    payload_of: PayloadOf | None = None,
 ) -> dict[tuple[str, str], Cell]:
     """Group observations into cells keyed by ``(canonical axes, method)``.
 
     With ``fold_axis``, that axis is taken out of the cell's axes and handed to
     ``unit_of`` with the seed: a fold is a part of a replicate, not a cell.
+    With ``payload_of``, each finite observation's ``per_example`` entry is read
+    through it and kept with its unit.
     """
     cells: dict[tuple[str, str], Cell] = {}
     # Many observations share one axes dict shape; normalize each distinct one once.
@@ -157,7 +166,10 @@ def collect(
         cell = cells.get(key)
         if cell is None:
             cell = cells[key] = Cell(axes, text, key[1])
-        cell.add(unit_of(seed, fold), value, nan_policy, seed)
+        payload = None
+        if payload_of is not None and math.isfinite(value):
+            payload = payload_of(observation.get("per_example"), f"observation {index} ({method}, seed {seed}, fold {fold})")
+        cell.add(unit_of(seed, fold), value, nan_policy, seed, payload)
     return cells
 
 

@@ -112,6 +112,9 @@ class CorrectedT(Strategy):
     (``fold_values`` of a cell, ``fold_diffs`` of a comparison).
     """
 
+    #: A bound of an interval clipped into a metric's range (shared with the nested-CV strategy).
+    clip = staticmethod(_clip)
+
     def __init__(self, settings: Settings, folds: int, fold_axis: str) -> None:
         super().__init__(settings)
         self.folds, self.fold_axis = folds, fold_axis

@@ -25,11 +25,12 @@ import numpy as np
 from components.seeding import canonical, derive_seed
 from components.stats.cells import Cell, cell_sort_key, collect, describe, normalize_axes, value_key
 from components.stats.cv import CorrectedT, NaiveFolds
+from components.stats.nested import NestedCV
 from components.stats.intervals import Bootstrap, Row, RowSummary, Strategy
 from components.stats.multiplicity import adjust_p_values, family_verdict, wins
 from components.stats.resampling import replicate_seed
 from components.stats.signflip import flip_t, maxt_adjust, sign_flip_p
-from components.stats.settings import DEFAULT_METHOD, DEFAULT_MULTIPLICITY, Bounds, Settings, check_bounds, difference_bounds, settings_from
+from components.stats.settings import CV_INTERVALS, DEFAULT_METHOD, DEFAULT_MULTIPLICITY, Bounds, Settings, check_bounds, difference_bounds, settings_from
 
 __all__ = ["aggregate", "strategy_for"]
 
@@ -49,7 +50,9 @@ def strategy_for(settings: Settings, folds: int | None = None, fold_axis: str = 
         return NaiveFolds(settings, folds, fold_axis)
     if settings.cv_interval == "nadeau_bengio":
         return CorrectedT(settings, folds, fold_axis)
-    raise ValueError(f"cv_interval: an experiment with folds declares one of nadeau_bengio, naive_folds_as_seeds, got {settings.cv_interval!r}")
+    if settings.cv_interval == "nested":
+        return NestedCV(settings, folds, fold_axis)
+    raise ValueError(f"cv_interval: an experiment with folds declares one of {', '.join(CV_INTERVALS)}, got {settings.cv_interval!r}")
 
 
 @dataclass
@@ -151,11 +154,12 @@ def aggregate(
     ordered = _cells(observations, strategy, baseline, checked, fold_axis)
     streams = _Streams(settings.seed, ordered, stream_axes) if strategy.resampled else None
     comparisons = _comparisons(ordered, baseline, settings.contrasts)
-    cell_rows = [_row(cell, sorted(cell.values), cell.values, streams) for cell in ordered]
+    cell_rows = [_row(cell, sorted(cell.values), cell.values, streams, cell.payloads) for cell in ordered]
     for comparison in comparisons:
         common = sorted(comparison.cell.values.keys() & comparison.reference.values.keys())
         diffs = {u: comparison.cell.values[u] - comparison.reference.values[u] for u in common}
-        comparison.row = _row(comparison.cell, common, diffs, streams)
+        payloads = {u: comparison.cell.payloads[u] - comparison.reference.payloads[u] for u in common} if strategy.needs_per_example else {}
+        comparison.row = _row(comparison.cell, common, diffs, streams, payloads)
     diff_bounds = difference_bounds(checked)
     summaries = strategy.summarize(
         cell_rows + [c.row for c in comparisons],
@@ -190,7 +194,8 @@ def _cells(
     observations: Iterable[Mapping[str, Any]], strategy: Strategy, baseline: str, bounds: Bounds | None, fold_axis: str | None
 ) -> list[Cell]:
     """Collected cells in canonical order; raises when the baseline is missing or a value is out of range."""
-    cells = collect(observations, strategy.settings.nan_policy, strategy.unit, fold_axis)
+    payload_of = strategy.per_example if strategy.needs_per_example else None
+    cells = collect(observations, strategy.settings.nan_policy, strategy.unit, fold_axis, payload_of)
     methods = sorted({m for _, m in cells})
     if baseline not in methods:
         found = ", ".join(repr(m) for m in methods) or "none"
@@ -245,8 +250,9 @@ class _Streams:
         return self.streams[key]
 
 
-def _row(cell: Cell, units: list[Any], values: Mapping[Any, float], streams: _Streams | None) -> Row:
-    return Row(units, [values[u] for u in units], None if streams is None else streams(cell, units))
+def _row(cell: Cell, units: list[Any], values: Mapping[Any, float], streams: _Streams | None, payloads: Mapping[Any, Any]) -> Row:
+    carried = [payloads[u] for u in units] if payloads else None
+    return Row(units, [values[u] for u in units], None if streams is None else streams(cell, units), carried)
 
 
 def _comparisons(ordered: Sequence[Cell], baseline: str, contrasts: Sequence[Mapping[str, Any]]) -> list[_Comparison]:

@@ -682,11 +682,16 @@ class RowSummary(TypedDict):
 
 @dataclass(frozen=True)
 class Row:
-    """A row to summarize: its replicate units (sorted), one value per unit, and its resampling stream seed."""
+    """A row to summarize: its replicate units (sorted), one value per unit, and its resampling stream seed.
+
+    ``payloads`` (one per unit) are what a strategy that needs more than one
+    value per unit reads (per-example values for nested cross-validation); ``None`` otherwise.
+    """
 
     units: list[Any]
     values: list[float]
     stream: int | None
+    payloads: list[Any] | None = None
 
 
 class Strategy:
@@ -698,9 +703,15 @@ class Strategy:
 
     #: Whether rows need resampling streams (:func:`components.stats.resampling.replicate_seed`).
     resampled = False
+    #: Whether every observation must carry per-example values (``per_example``), read by :meth:`per_example`.
+    needs_per_example = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+
+    def per_example(self, value: Any, where: str) -> Any:
+        """An observation's per-example payload as this strategy reads it (only called when :attr:`needs_per_example`)."""
+        return value
 
     def unit(self, seed: int, fold: int | None) -> Hashable:
         """The replicate unit of an observation: its seed (a fold axis is refused here)."""

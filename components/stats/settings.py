@@ -68,7 +68,7 @@ DEFAULT_MULTIPLICITY = "holm"
 CONTRAST_KINDS = ("axis", "method")
 
 #: Interval strategies of a cross-validated experiment (``cv_interval``; :mod:`components.stats.cv`).
-CV_INTERVALS = ("nadeau_bengio", "naive_folds_as_seeds")
+CV_INTERVALS = ("nadeau_bengio", "nested", "naive_folds_as_seeds")
 
 
 def check_method(method: Any) -> str:
@@ -246,7 +246,7 @@ class Settings(BaseModel):
     nan_policy: Annotated[str, BeforeValidator(check_nan_policy)] = "raise"
     multiplicity: Annotated[str, BeforeValidator(check_multiplicity)] = DEFAULT_MULTIPLICITY
     contrasts: Annotated[list[dict[str, Any]], BeforeValidator(check_contrasts)] = []
-    cv_interval: Literal["nadeau_bengio", "naive_folds_as_seeds"] | None = None
+    cv_interval: Literal["nadeau_bengio", "nested", "naive_folds_as_seeds"] | None = None
     resolution: Annotated[float | None, BeforeValidator(check_resolution)] = None
 
 
