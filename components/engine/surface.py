@@ -71,11 +71,17 @@ def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]
 
 
 def secondary_observations(records: list[Mapping[str, Any]], name: str) -> list[dict[str, Any]]:
-    """The observations of the secondary metric ``name``: each observation with its ``value`` replaced by that metric's."""
-    return [
-        {key: value for key, value in obs.items() if key != "secondary"} | {"value": obs["secondary"][name]}
-        for obs in observations(records)
-    ]
+    """The observations of the secondary metric ``name``: each observation with its ``value`` replaced by that metric's.
+
+    Raises ``ValueError`` naming the branch and method of an observation without a value of ``name``.
+    """
+    out = []
+    for record in records:
+        for obs in record["observations"]:
+            if name not in (obs.get("secondary") or {}):
+                raise ValueError(f"branch {record.get('key')}, method {obs.get('method')}: the record has no value of secondary metric {name}")
+            out.append({key: value for key, value in obs.items() if key != "secondary"} | {"value": obs["secondary"][name]})
+    return out
 
 
 def build_results(
@@ -194,13 +200,15 @@ def reuse_run(
     Looks the planned arms up in earlier runs (:func:`components.engine.reuse.plan_reuse`)
     and assembles the record of every fully reused branch here, so it starts no
     task; the join merges those records with the branch tasks' own.
-    ``options`` go to ``plan_reuse`` (``lookup``, ``log``).
+    ``options`` go to ``plan_reuse`` (``lookup``, ``log``), except ``load``, which
+    goes to ``run_branch`` (how a reused arm's stored predictions are read).
     """
     from components.engine.branch import run_branch
     from components.engine.reuse import plan_reuse
 
+    load = {"load": options.pop("load")} if "load" in options else {}
     tasks, reused = plan_reuse(config, planned, flow=flow, mode=mode, run_id=run_id, **options)
-    return tasks, [run_branch(config, branch, log=lambda _: None) for branch in reused]
+    return tasks, [run_branch(config, branch, log=lambda _: None, **load) for branch in reused]
 
 
 def provenance(flow: Any) -> dict[str, Any]:
