@@ -155,7 +155,7 @@ def test_naive_folds_as_seeds_is_available_only_explicitly_and_flagged():
 @pytest.mark.parametrize("cv_interval", ["nadeau_bengio", "naive_folds_as_seeds"])
 def test_a_contrast_declared_under_cross_validation_runs_through_the_config(cv_interval):
     overrides = [
-        "experiment=tabular_cv_smoke", "experiment.seeds=3", f"experiment.statistics.cv_interval={cv_interval}",
+        "experiment=tabular_cv_smoke", "experiment.seeds=3", *NO_SECONDARY, f"experiment.statistics.cv_interval={cv_interval}",
         "+experiment.statistics.contrasts=[{kind: method, method: mlp_scaled, reference: logreg_raw}]",
     ]
     config = compose(overrides)
