@@ -502,12 +502,12 @@ def find_reusable(flow: str, keys: Iterable[str], *, exclude_run: str | None = N
     return found
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=2)
 def stored_predictions(task: str) -> dict[str, Any]:
     """The :data:`PREDICTIONS` artifact of the branch task ``task`` (a pathspec), read through the Metaflow client.
 
-    A branch's reused arms usually come from one task, so the last few are kept
-    in memory. A task that stored none (an older run, an artifact no longer
+    A branch's reused arms usually come from one task, so the last two are kept
+    in memory (each holds 8 bytes per test row per arm for binary and regression tasks). A task that stored none (an older run, an artifact no longer
     readable) gives ``{}``; the caller names the arm that cannot be scored.
     """
     from metaflow import Task, namespace
