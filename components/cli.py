@@ -87,7 +87,7 @@ def _cmd_results(args: argparse.Namespace) -> int:
     from components.outputs.query import format_table
 
     run, results = _load_results(args.flow, args.run, args.experiment)
-    text = format_table(results, args.format)
+    text = format_table(results, args.format, metric=args.metric)
     if args.format == "table":
         from components.engine.provenance import hardware_line
         from components.engine.reuse import reuse_line
@@ -122,6 +122,10 @@ def _parser() -> argparse.ArgumentParser:
     results.add_argument("--flow", default=DEFAULT_FLOW, help=f"flow name (default {DEFAULT_FLOW})")
     results.add_argument("--experiment", metavar="NAME", help="the latest successful run of this experiment (experiment.name)")
     results.add_argument("--format", default="table", choices=["table", "csv", "json", "md"])
+    results.add_argument(
+        "--metric", metavar="NAME",
+        help="show this metric alone: the primary (experiment.metric.name) or a secondary one (experiment.secondary_metrics); default: all",
+    )
     results.set_defaults(func=_cmd_results)
 
     lint = sub.add_parser("lint", help="run the static linter (same as python -m lint)", add_help=False)

@@ -32,6 +32,7 @@ __all__ = [
     "PerExampleValues",
     "PairedRow",
     "Results",
+    "SecondaryMetric",
     "Timing",
     "TrainingRecord",
     "check_record",
@@ -66,6 +67,8 @@ class Observation(TypedDict):
     failure: NotRequired[str]
     #: Only under ``cv_interval: nested``: the arm's per-example values (:class:`PerExampleValues`).
     per_example: NotRequired[PerExampleValues]
+    #: ``{name: value}`` of every secondary metric (``experiment.secondary_metrics``), only when the experiment declares some.
+    secondary: NotRequired[dict[str, float]]
 
 
 class TrainingRecord(TypedDict):
@@ -85,6 +88,11 @@ class TrainingRecord(TypedDict):
     fit_rows: NotRequired[int]
     #: Only under ``cv_interval: nested``: per-example values of the arm's outer and inner fits.
     per_example: NotRequired[PerExampleValues]
+    #: ``{name: value}`` of every secondary metric on the test split, only when the experiment declares some; a reused
+    #: arm's are scored in this run from the test predictions the training task stored (NaN for a failed arm).
+    secondary: NotRequired[dict[str, float]]
+    #: Under ``nan_policy: omit``: ``{name: reason}`` of each secondary metric that failed its seam check on this arm (value NaN).
+    secondary_failures: NotRequired[dict[str, str]]
 
 
 class Timing(TypedDict):
@@ -210,9 +218,32 @@ class PairedRow(TypedDict, total=False):
 
 
 class Aggregate(TypedDict):
-    """What :func:`components.stats.aggregate` returns: the statistics block and the three kinds of rows."""
+    """What :func:`components.stats.aggregate` returns: the statistics block and the three kinds of rows.
+
+    The join's aggregate (:func:`components.engine.surface.aggregate_records`) adds
+    ``secondary``: one such aggregate per secondary metric, by name.
+    """
 
     settings: dict[str, Any]
+    cells: list[CellRow]
+    paired: list[PairedRow]
+    contrasts: list[PairedRow]
+    secondary: NotRequired[dict[str, Any]]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class SecondaryMetric(TypedDict):
+    """One secondary metric's block of ``results["secondary"]``: its declaration and the same statistics as the primary.
+
+    ``statistics`` are the primary's settings, but its verdicts are a family of
+    their own (``family_size`` counts this metric's comparisons only) and
+    descriptive: the confirmatory family is the primary metric's
+    (``results["statistics"]``), and no correction spans metrics. A declared
+    ``resolution`` is the primary metric's and is not applied here.
+    """
+
+    metric: MetricBlock
+    statistics: dict[str, Any]
     cells: list[CellRow]
     paired: list[PairedRow]
     contrasts: list[PairedRow]
@@ -259,6 +290,8 @@ class Results(TypedDict):
     failures: NotRequired[list[Failure]]
     #: ``{method: [fewest, most]}`` rows each method's trainer was handed to fit on (``TrainingRecord.fit_rows``).
     fit_rows: NotRequired[dict[str, list[int]]]
+    #: ``{name: block}`` of the secondary metrics (``experiment.secondary_metrics``, config order); only when declared.
+    secondary: NotRequired[dict[str, SecondaryMetric]]
 
 
 def _check(kind: type, value: Any, what: str) -> None:

@@ -43,11 +43,17 @@ class InvestigationFlow(FlowSpec):
 
     @step
     def branch(self):
-        """Generate this branch's dataset once and train every planned arm on it, reporting progress."""
+        """Generate this branch's dataset once and train every planned arm on it, reporting progress.
+
+        The trained arms' test predictions stay on this task (``predictions``), never go to the join:
+        a later run that reuses an arm scores them with its own secondary metrics.
+        """
         from components.engine.branch import run_branch
         from components.engine.telemetry import branches_done
 
-        self.record = run_branch(self.config.to_dict(), self.input, done=branches_done)
+        stored: dict = {}
+        self.record = run_branch(self.config.to_dict(), self.input, done=branches_done, keep=stored)
+        self.predictions = stored
         self.next(self.join)
 
     @step

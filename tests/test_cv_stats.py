@@ -104,6 +104,10 @@ def test_nan_policy_omit_under_cross_validation_drops_the_failed_replicate_whole
     assert next(c for c in out["cells"] if c["method"] == "base")["n"] == 3
 
 
+#: These hand-built records carry the primary metric only.
+NO_SECONDARY = ("~experiment.secondary_metrics",)
+
+
 def _records(values: dict[str, np.ndarray]) -> list[dict]:
     records = []
     for r in range(3):
@@ -118,7 +122,7 @@ VALUES = {m: 0.9 + 0.02 * RNG.standard_normal((3, 3)) for m in ("logreg_scaled",
 
 
 def test_surface_uses_fold_aware_intervals_and_records_the_dataset_hash():
-    config = compose(["experiment=tabular_cv_smoke", "experiment.seeds=3"])
+    config = compose(["experiment=tabular_cv_smoke", "experiment.seeds=3", *NO_SECONDARY])
     records = _records(VALUES)
     aggregate = aggregate_records(config, records)
     results = build_results(config, records, aggregate, {})
@@ -136,7 +140,7 @@ def test_surface_uses_fold_aware_intervals_and_records_the_dataset_hash():
 
 
 def test_naive_folds_as_seeds_is_available_only_explicitly_and_flagged():
-    config = compose(["experiment=tabular_cv_smoke", "experiment.seeds=3", "experiment.statistics.cv_interval=naive_folds_as_seeds",
+    config = compose(["experiment=tabular_cv_smoke", "experiment.seeds=3", *NO_SECONDARY, "experiment.statistics.cv_interval=naive_folds_as_seeds",
                       "+experiment.statistics.method=student-t"])
     records = _records(VALUES)
     results = build_results(config, records, aggregate_records(config, records), {})
@@ -151,7 +155,7 @@ def test_naive_folds_as_seeds_is_available_only_explicitly_and_flagged():
 @pytest.mark.parametrize("cv_interval", ["nadeau_bengio", "naive_folds_as_seeds"])
 def test_a_contrast_declared_under_cross_validation_runs_through_the_config(cv_interval):
     overrides = [
-        "experiment=tabular_cv_smoke", "experiment.seeds=3", f"experiment.statistics.cv_interval={cv_interval}",
+        "experiment=tabular_cv_smoke", "experiment.seeds=3", *NO_SECONDARY, f"experiment.statistics.cv_interval={cv_interval}",
         "+experiment.statistics.contrasts=[{kind: method, method: mlp_scaled, reference: logreg_raw}]",
     ]
     config = compose(overrides)

@@ -173,7 +173,7 @@ def _error(*overrides: str) -> str:
 REGRESSION = [
     "experiment=tabular_cv_smoke", "data._target_=components.library.tables.regression_table", "~data.classes",
     "data.target=mean area", "data.features=[mean radius,mean texture]", "data.splitter=kfold", "method=[ridge]",
-    "experiment.baseline=ridge", "~experiment.metric.threshold", "experiment.statistics.cv_interval=nested",
+    "experiment.baseline=ridge", "~experiment.metric.threshold", "experiment.statistics.cv_interval=nested", "~experiment.secondary_metrics",
 ]
 
 

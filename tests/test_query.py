@@ -213,7 +213,7 @@ def test_format_table_unknown_format_raises(results):
 
 
 def test_query_all_lists_existing_public_names():
-    assert set(query.__all__) == {"FORMATS", "ResultSet", "format_table"}
+    assert set(query.__all__) == {"FORMATS", "ResultSet", "format_table", "metric_names", "metric_view"}
     assert FORMATS == ("table", "csv", "json", "md")
 
 

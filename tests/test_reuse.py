@@ -200,7 +200,8 @@ def test_code_and_lockfile_edits_retrain_exactly_what_depends_on_them(project_co
 
 
 # scikit-learn's ridge: a branch trains in well under a second, so these run in every quick test pass.
-IN_PROCESS = ("experiment=sample_size_smoke", "experiment.seeds=1", "experiment.axes.data.n_train=[40]", "method=[ridge]")
+# Without the experiment's secondary metrics: these tests are about the primary record (tests/test_secondary_metrics.py rescores reused arms).
+IN_PROCESS = ("experiment=sample_size_smoke", "experiment.seeds=1", "experiment.axes.data.n_train=[40]", "method=[ridge]", "~experiment.secondary_metrics")
 
 
 def _finished_branch(*overrides: str):

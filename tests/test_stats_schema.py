@@ -28,11 +28,18 @@ def _records(config: dict) -> list[dict]:
                 for k, method in enumerate(spec.methods):
                     value = 0.7 + 0.02 * k + 0.01 * ((7 * seed + 3 * t + 5 * d + k) % 9)
                     value = min(value, high) if high is not None else value
-                    observations.append(
-                        {"axes": {**dict(zip(data_names, dvals)), **dict(zip(train_names, tvals))}, "method": method.name, "seed": seed, "value": value}
-                    )
+                    observation = {"axes": {**dict(zip(data_names, dvals)), **dict(zip(train_names, tvals))}, "method": method.name, "seed": seed, "value": value}
+                    if spec.secondary_metrics:  # each secondary metric gets a value inside its own range
+                        observation["secondary"] = {name: _within(value / 2, info.range) for name, info in spec.secondary_info.items()}
+                    observations.append(observation)
             records.append({"key": key, "data_fingerprint": key, "observations": observations, "counts": {"train_arm": len(observations)}})
     return records
+
+
+def _within(value: float, bounds: tuple) -> float:
+    low, high = bounds
+    value = max(value, low) if low is not None else value
+    return min(value, high) if high is not None else value
 
 
 @pytest.fixture(scope="module", params=EXPERIMENTS)

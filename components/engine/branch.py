@@ -25,12 +25,15 @@ import importlib
 import time
 from typing import Any, Callable, Mapping
 
+import numpy as np
+
 from components.spec.config import validate
 from components.spec.declarations import excerpt
 from components.engine.planner import branches, trainings
 from components.constants import FOLD_AXIS, RECORD_SCHEMA
 from components.engine.reuse import (
-    arm_provenance, arm_threads, check_planned_keys, check_reused, pin_threads, reused_training, verify_inputs,
+    PREDICTIONS_SCHEMA, arm_provenance, arm_threads, check_planned_keys, check_reused, pin_threads, reused_training,
+    stored_predictions, verify_inputs,
 )
 from components.engine.checkpoint_store import task_store
 from components.spec.arm import ArmContext, arm_scope
@@ -43,13 +46,21 @@ def run_branch(
     branch: Mapping[str, Any],
     log: Callable[[str], None] = print,
     done: Callable[[], int | None] | None = None,
+    keep: dict[str, Any] | None = None,
+    load: Callable[[str], Mapping[str, Any]] = stored_predictions,
 ) -> dict[str, Any]:
     """Run one branch of the plan and return its record.
 
     ``config`` is the resolved config; ``branch`` one entry of
     :func:`components.engine.planner.branches`. ``log`` receives progress lines;
     ``done()`` (optional) returns how many *other* branches of the run have
-    finished, or ``None`` when it cannot tell.
+    finished, or ``None`` when it cannot tell. ``keep`` (optional) is filled
+    with what a later run needs to score this branch's trained arms again
+    (:func:`components.engine.reuse.stored_predictions`): ``{"schema",
+    "targets", "arms": {arm key: test predictions}}``; the flow stores it as the
+    task's ``predictions`` artifact. ``load(task)`` reads that artifact of the
+    task that trained a reused arm, whose predictions are scored with the
+    experiment's secondary metrics here, so those never enter a reuse key.
     """
     from components.spec import seams
     from components.seeding import derive_seed
@@ -82,6 +93,8 @@ def run_branch(
     except Exception as exc:
         raise RuntimeError(f"branch {branch['key']}, make_data ({spec.data['_target_']}): {_reason(exc)}") from exc
     fingerprint = data.fingerprint() if data is not None else arms[0]["reused"]["data_fingerprint"]
+    if keep is not None:
+        keep.update({"schema": PREDICTIONS_SCHEMA, "targets": data.y_test if data is not None else None, "arms": {}})
     record: dict[str, Any] = {
         "schema": RECORD_SCHEMA,
         "key": branch["key"],
@@ -103,9 +116,14 @@ def run_branch(
         method = spec.method(item.method)
         train_cfg = {**spec.training, **item.train_axes}
         axes_text = ", ".join(f"{k}={v}" for k, v in item.train_axes.items()) or "all training cells"
+        arm = f"branch {branch['key']}, method {method.name}, training axes {axes_text if item.train_axes else 'none'}"
         if number - 1 not in train:
-            record["trainings"].append(reused_training(arms[number - 1], item))
-            _observe(record, branch, item, record["trainings"][-1])
+            training = reused_training(arms[number - 1], item)
+            if spec.secondary_metrics:
+                rescored = None if "failure" in training else _stored(arms[number - 1], load, arm)
+                training.update(_secondary(spec, rescored, arm, nan_policy))
+            record["trainings"].append(training)
+            _observe(record, branch, item, training)
             continue
         if data is None:  # make_data runs whenever an arm trains; the check narrows the type
             raise RuntimeError(f"branch {branch['key']}: arm {number} trains but no data was made")
@@ -113,7 +131,6 @@ def run_branch(
         seed = derive_seed(branch["seed"], method.name)
         pin_threads(arm_threads(train_cfg))
         t0 = time.perf_counter()
-        arm = f"branch {branch['key']}, method {method.name}, training axes {axes_text if item.train_axes else 'none'}"
         method_spec = {**method.spec, "name": method.name}
         try:
             with arm_scope(ArmContext(arms[number - 1]["key"], spec.contract, task_store())):
@@ -125,18 +142,24 @@ def run_branch(
                 context = ArmContext(arms[number - 1]["key"], spec.contract, task_store())
                 training["per_example"] = _per_example(spec, method_spec, seed, train_cfg, data, result, value, inner, context)
                 train_seconds = time.perf_counter() - t0
+            # The array the trainer returned, as it is: a later run scores it again bit for bit (secondary metrics).
+            scored: tuple[Any, Any] | None = (np.asarray(result.predictions), data.y_test)
         except seams.SeamError as exc:
             if nan_policy != "omit":
                 raise RuntimeError(f"{arm}: {_reason(exc)} (experiment.statistics.nan_policy: omit records such an arm as failed)") from exc
             # A value that broke a seam's promise is a result about the method: recorded, shown, dropped from the statistics.
             log(f"[{branch['key']}] training {number}/{len(plan)}: {method.name} FAILED: {_reason(exc)}")
             train_seconds, training = time.perf_counter() - t0, _failed(method.name, item, seed, f"{arm}: {_reason(exc)}")
+            scored = None
         except Exception as exc:
             # Name the arm: Metaflow prints this line and, through the chain, the original traceback.
             raise RuntimeError(f"{arm}: {_reason(exc)}") from exc
         record["timing"]["training_seconds"].append(train_seconds)
         # How many rows the trainer was handed to fit on (train, or train + validation: seams.fit_data).
         training["fit_rows"] = len(seams.fit_data(method_spec, data, spec.unused_validation).y_train)
+        if keep is not None and scored is not None:
+            keep["arms"][arms[number - 1]["key"]] = scored[0]
+        training.update(_secondary(spec, scored, arm, nan_policy))
         record["trainings"].append(training)
         if "reused" in arms[number - 1]:  # --reuse verify: this arm was recomputed to check the reused one
             check_reused(arms[number - 1], record["trainings"][-1], fingerprint, branch["key"])
@@ -186,8 +209,10 @@ def _reason(exc: BaseException) -> str:
 
 
 def _observe(record: dict[str, Any], branch: Mapping[str, Any], item: Any, training: Mapping[str, Any]) -> None:
-    """Add one observation per training-axis cell the training ``item`` supplies (its ``failure`` reason and per-example values, if any)."""
+    """Add one observation per training-axis cell the training ``item`` supplies (its ``failure`` reason, per-example and secondary values, if any)."""
     extra = {key: training[key] for key in ("per_example", "failure") if key in training}
+    if "secondary" in training:
+        extra["secondary"] = dict(training["secondary"])
     for cell in item.cells:
         observation = {"axes": {**branch["data_axes"], **cell}, "method": item.method, "seed": branch["seed_index"], "value": training["value"]}
         record["observations"].append({**observation, **extra})
@@ -227,6 +252,49 @@ def _per_example(
         fold_value = seams.metric(fit.predictions, fold_data.y_test, metric_spec=spec.metric)
         pieces.append(seams.per_example(fit.predictions, fold_data.y_test, fold_value, metric_spec=spec.metric))
     return {"outer": outer.tolist(), "inner": [float(v) for piece in pieces for v in piece]}
+
+
+def _secondary(spec: Any, scored: tuple[Any, Any] | None, arm: str, nan_policy: str) -> dict[str, Any]:
+    """The training-record fields of the secondary metrics: ``{"secondary": {name: value}}`` (``{}`` when there are none).
+
+    ``scored`` is ``(test predictions, test targets)``, or ``None`` for an arm
+    that failed (its secondary values are NaN like its primary one). A
+    secondary metric that breaks its promise fails the branch naming the arm
+    and the metric, or under ``nan_policy: omit`` records NaN with the reason
+    in ``secondary_failures``; the primary value stands either way.
+    """
+    from components.spec import seams
+
+    if not spec.secondary_metrics:
+        return {}
+    values: dict[str, float] = {}
+    failures: dict[str, str] = {}
+    for name, node in spec.secondary_metrics.items():
+        if scored is None:
+            values[name] = float("nan")
+            continue
+        try:
+            values[name] = seams.secondary_metric(*scored, name=name, metric_spec=node)
+        except seams.SeamError as exc:
+            if nan_policy != "omit":
+                raise RuntimeError(f"{arm}, secondary metric {name}: {_reason(exc)} (experiment.statistics.nan_policy: omit records it as NaN)") from exc
+            values[name], failures[name] = float("nan"), f"{arm}, secondary metric {name}: {_reason(exc)}"
+        except Exception as exc:
+            raise RuntimeError(f"{arm}, secondary metric {name}: {_reason(exc)}") from exc
+    return {"secondary": values, **({"secondary_failures": failures} if failures else {})}
+
+
+def _stored(arm: Mapping[str, Any], load: Callable[[str], Mapping[str, Any]], where: str) -> tuple[Any, Any]:
+    """``(test predictions, test targets)`` of a reused arm, read from the task that trained it."""
+    task = arm["reused"].get("task")
+    stored = load(task) if task else {}
+    predictions = (stored.get("arms") or {}).get(arm["key"])
+    if predictions is None or stored.get("targets") is None:
+        raise RuntimeError(
+            f"{where}: reused from {task or arm['reused'].get('run')}, which stored no test predictions for it, so the secondary "
+            "metrics cannot score it; rerun with --reuse off"
+        )
+    return predictions, stored["targets"]
 
 
 def _scalars(info: Mapping[str, Any]) -> dict[str, Any]:

@@ -72,6 +72,8 @@ __all__ = [
     "ARM_MODULES",
     "LIBRARY",
     "MODES",
+    "PREDICTIONS",
+    "PREDICTIONS_SCHEMA",
     "SCAN_RUNS",
     "arm_keys",
     "arm_provenance",
@@ -96,6 +98,7 @@ __all__ = [
     "reuse_line",
     "reuse_summary",
     "reused_training",
+    "stored_predictions",
     "trust_launch_data",
     "verify_inputs",
     "verify_sample",
@@ -126,6 +129,11 @@ SCAN_RUNS = 50
 #: Share of the reused arms ``verify`` recomputes (at least one).
 VERIFY_SHARE = 0.2
 _KEY_VERSION = "axisflow.reuse-key/2"
+#: The branch task artifact that keeps each trained arm's test predictions and the branch's test targets, so a later
+#: run that reuses the arm scores it with its own secondary metrics (which are therefore not part of any reuse key).
+PREDICTIONS = "predictions"
+#: Layout of that artifact: ``{"schema", "targets": y_test, "arms": {arm key: predictions as the trainer returned them}}``.
+PREDICTIONS_SCHEMA = "axisflow.predictions/1"
 #: Environment variables thread pools read at load time; :func:`pin_threads` sets them to ``training.threads``.
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -359,7 +367,8 @@ def launch_inputs(spec: ExperimentSpec) -> dict[str, Any]:
     match (no second hash at launch); every branch hashes it again where it
     reads it and :func:`verify_inputs` compares.
     """
-    nodes = [spec.data, spec.training, spec.metric, *(m.spec for m in spec.methods)]
+    # Secondary metrics run in the branches too (a change mid-run would mix two versions), though no reuse key covers them.
+    nodes = [spec.data, spec.training, spec.metric, *spec.secondary_metrics.values(), *(m.spec for m in spec.methods)]
     return {
         "code": code_files(*nodes),
         "data": data_file(spec.data),
@@ -493,6 +502,24 @@ def find_reusable(flow: str, keys: Iterable[str], *, exclude_run: str | None = N
                         "task": arm["task"],
                     }
     return found
+
+
+@lru_cache(maxsize=2)
+def stored_predictions(task: str) -> dict[str, Any]:
+    """The :data:`PREDICTIONS` artifact of the branch task ``task`` (a pathspec), read through the Metaflow client.
+
+    A branch's reused arms usually come from one task, so the last two are kept
+    in memory (each holds 8 bytes per test row per arm for binary and regression tasks). A task that stored none (an older run, an artifact no longer
+    readable) gives ``{}``; the caller names the arm that cannot be scored.
+    """
+    from metaflow import Task, namespace
+
+    namespace(None)
+    try:
+        stored = Task(task, _namespace_check=False)[PREDICTIONS].data
+    except Exception:  # no such artifact or task: nothing to score from
+        return {}
+    return stored if isinstance(stored, dict) and stored.get("schema") == PREDICTIONS_SCHEMA else {}
 
 
 def verify_sample(arms: list[tuple[int, int]], seed: str) -> set[tuple[int, int]]:

@@ -14,11 +14,13 @@ from typing import Any, Mapping
 
 from components.spec.config import validate
 from components.constants import FOLD_AXIS, LAUNCH_KEY, RESULTS_SCHEMA
-from components.schema import Aggregate, Failure, Results, check_results
+from components.schema import Aggregate, Failure, MetricBlock, Results, check_results
 from components.spec.declarations import locate
 from components.engine.planner import branches, plan_summary
 
-__all__ = ["SCHEMA", "aggregate_records", "build_results", "failures", "fit_rows", "observations", "plan_run", "provenance"]
+__all__ = [
+    "SCHEMA", "aggregate_records", "build_results", "failures", "fit_rows", "observations", "plan_run", "provenance", "secondary_observations",
+]
 
 #: Version of the ``results`` layout (its types are in :mod:`components.schema`).
 SCHEMA = RESULTS_SCHEMA
@@ -53,15 +55,39 @@ def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]
     settings = dict(spec.statistics)
     folds: dict[str, Any] = {"fold_axis": FOLD_AXIS, "folds": len(spec.data_axes[FOLD_AXIS])} if FOLD_AXIS in spec.data_axes else {}
     # A branch (data point x seed) is one replicate for every method and training-axis value.
-    return stats.aggregate(
-        observations(records),
-        baseline=spec.baseline,
-        higher_is_better=spec.higher_is_better,
-        bounds=spec.metric_info.range,
-        stream_axes=sorted(a for a in spec.data_axes if a != FOLD_AXIS),
-        **folds,
-        **settings,
-    )
+    shared = {"baseline": spec.baseline, "stream_axes": sorted(a for a in spec.data_axes if a != FOLD_AXIS), **folds}
+    result = stats.aggregate(observations(records), higher_is_better=spec.higher_is_better, bounds=spec.metric_info.range, **shared, **settings)
+    if spec.secondary_metrics:
+        # Each secondary metric: the same engine and settings, its own direction and range, its own family of
+        # comparisons. A declared resolution is in the primary metric's units, so it stays with the primary.
+        own = {key: value for key, value in settings.items() if key != "resolution"}
+        if own.get("cv_interval") == "nested":
+            # Per-example values are recorded for the primary metric only (a secondary one need not be a per-example
+            # mean, e.g. macro-F1): its intervals are Nadeau-Bengio's, which its block's statistics say.
+            own["cv_interval"] = "nadeau_bengio"
+        result["secondary"] = {
+            name: stats.aggregate(
+                secondary_observations(records, name), higher_is_better=info.higher_is_better, bounds=info.range, **shared, **own
+            )
+            for name, info in spec.secondary_info.items()
+        }
+    return result
+
+
+def secondary_observations(records: list[Mapping[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The observations of the secondary metric ``name``: each observation with its ``value`` replaced by that metric's.
+
+    The primary metric's per-example values (nested cross-validation) are left out: they are not this metric's.
+
+    Raises ``ValueError`` naming the branch and method of an observation without a value of ``name``.
+    """
+    out = []
+    for record in records:
+        for obs in record["observations"]:
+            if name not in (obs.get("secondary") or {}):
+                raise ValueError(f"branch {record.get('key')}, method {obs.get('method')}: the record has no value of secondary metric {name}")
+            out.append({key: value for key, value in obs.items() if key not in ("secondary", "per_example")} | {"value": obs["secondary"][name]})
+    return out
 
 
 def build_results(
@@ -101,14 +127,7 @@ def build_results(
             if FOLD_AXIS in spec.data_axes
             else None
         ),
-        "metric": {
-            "name": spec.metric["name"],
-            "target": spec.metric["_target_"],
-            "higher_is_better": info.higher_is_better,
-            "range": list(info.range),
-            "definition": info.definition,
-            "split": "test",
-        },
+        "metric": _metric_block(spec.metric["name"], spec.metric["_target_"], info),
         "task": spec.task,
         "baseline": spec.baseline,
         "methods": [m.name for m in spec.methods],
@@ -125,12 +144,35 @@ def build_results(
         "provenance": dict(provenance or {}),
         "fit_rows": fit_rows(records),
     }
+    if spec.secondary_metrics:
+        results["secondary"] = {
+            name: {
+                "metric": _metric_block(name, node["_target_"], spec.secondary_info[name]),
+                "statistics": dict(aggregate["secondary"][name]["settings"]),
+                "cells": list(aggregate["secondary"][name]["cells"]),
+                "paired": list(aggregate["secondary"][name]["paired"]),
+                "contrasts": list(aggregate["secondary"][name].get("contrasts", ())),
+            }
+            for name, node in spec.secondary_metrics.items()
+        }
     # Arms that failed a seam check under nan_policy: omit (their values are dropped from the cells).
     if failed := failures(records):
         results["failures"] = failed
     # Schema drift fails the run here, before anything is pinned.
     check_results(results)
     return dict(results)
+
+
+def _metric_block(name: str, target: str, info: Any) -> MetricBlock:
+    """A metric as the experiment names it and as its implementation declares it (always scored on the test split)."""
+    return {
+        "name": name,
+        "target": target,
+        "higher_is_better": info.higher_is_better,
+        "range": list(info.range),
+        "definition": info.definition,
+        "split": "test",
+    }
 
 
 def fit_rows(records: list[Mapping[str, Any]]) -> dict[str, list[int]]:
@@ -164,13 +206,15 @@ def reuse_run(
     Looks the planned arms up in earlier runs (:func:`components.engine.reuse.plan_reuse`)
     and assembles the record of every fully reused branch here, so it starts no
     task; the join merges those records with the branch tasks' own.
-    ``options`` go to ``plan_reuse`` (``lookup``, ``log``).
+    ``options`` go to ``plan_reuse`` (``lookup``, ``log``), except ``load``, which
+    goes to ``run_branch`` (how a reused arm's stored predictions are read).
     """
     from components.engine.branch import run_branch
     from components.engine.reuse import plan_reuse
 
+    load = {"load": options.pop("load")} if "load" in options else {}
     tasks, reused = plan_reuse(config, planned, flow=flow, mode=mode, run_id=run_id, **options)
-    return tasks, [run_branch(config, branch, log=lambda _: None) for branch in reused]
+    return tasks, [run_branch(config, branch, log=lambda _: None, **load) for branch in reused]
 
 
 def provenance(flow: Any) -> dict[str, Any]:

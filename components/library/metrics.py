@@ -13,7 +13,7 @@ from pydantic import Field
 
 from components.spec.declarations import NoParams, Params, metric
 
-__all__ = ["absolute_errors", "accuracy", "auroc", "correct", "mae", "rmse"]
+__all__ = ["absolute_errors", "accuracy", "auroc", "brier", "correct", "log_loss", "macro_f1", "mae", "rmse"]
 
 
 def _finite(predictions: np.ndarray, name: str, ndim: int | None = None) -> np.ndarray:
@@ -116,3 +116,88 @@ def absolute_errors(params: NoParams, predictions: np.ndarray, targets: np.ndarr
 def mae(params: NoParams, predictions: np.ndarray, targets: np.ndarray) -> float:
     """Mean absolute error (the mean of :func:`absolute_errors`); ``predictions`` and ``targets`` have shape ``(n,)``."""
     return float(np.mean(absolute_errors(params, predictions, targets)))
+
+
+def _predicted_classes(predictions: np.ndarray, threshold: float) -> np.ndarray:
+    """Class ids from probabilities: argmax of a ``(n, k)`` matrix, ``p >= threshold`` of class-1 probabilities ``(n,)``."""
+    if predictions.ndim == 2:
+        return predictions.argmax(axis=1)
+    return (predictions >= threshold).astype(np.int64)
+
+
+def _class_probabilities(predictions: np.ndarray) -> np.ndarray:
+    """A ``(n, k)`` probability matrix: binary class-1 probabilities ``(n,)`` become the columns ``1 - p, p``."""
+    return np.stack([1.0 - predictions, predictions], axis=1) if predictions.ndim == 1 else predictions
+
+
+class MacroF1Params(Params):
+    """Settings of :func:`macro_f1`."""
+
+    threshold: Annotated[float, Field(gt=0.0, lt=1.0, description="binary tasks: predict class 1 when its probability is at least this")]
+
+
+@metric(
+    params=MacroF1Params,
+    tasks=("binary", "multiclass"),
+    direction="higher",
+    range=(0.0, 1.0),
+    definition="unweighted mean over classes (those among the labels or the predicted classes) of F1 = 2TP / (2TP + FP + FN); "
+    "predicted class as in accuracy (binary: probability >= threshold; multiclass: argmax)",
+)
+def macro_f1(params: MacroF1Params, predictions: np.ndarray, targets: np.ndarray) -> float:
+    """Macro-averaged F1 over the classes present among labels or predictions (scikit-learn's ``f1_score(average="macro")``).
+
+    ``predictions`` are probabilities, ``(n,)`` for binary or ``(n, n_classes)``;
+    ``targets`` integer class ids ``(n,)``. Every class in the union has
+    ``2TP + FP + FN > 0``, so no division by zero arises.
+    """
+    predicted = _predicted_classes(_finite(predictions, "macro_f1"), params.threshold)
+    labels = np.asarray(targets).astype(np.int64)
+    classes = np.union1d(labels, predicted)
+    scores = []
+    for k in classes:
+        tp = float(np.sum((predicted == k) & (labels == k)))
+        fp = float(np.sum((predicted == k) & (labels != k)))
+        fn = float(np.sum((predicted != k) & (labels == k)))
+        scores.append(2.0 * tp / (2.0 * tp + fp + fn))
+    return float(np.mean(scores))
+
+
+class LogLossParams(Params):
+    """Settings of :func:`log_loss`."""
+
+    eps: Annotated[float, Field(gt=0.0, lt=0.5, description="probabilities are clipped to [eps, 1 - eps] before the log, so a confident miss costs at most -log(eps)")]
+
+
+@metric(
+    params=LogLossParams,
+    tasks=("binary", "multiclass"),
+    direction="lower",
+    range=(0.0, None),
+    definition="mean over test examples of -log(probability given to the true class), probabilities clipped to [eps, 1 - eps]",
+)
+def log_loss(params: LogLossParams, predictions: np.ndarray, targets: np.ndarray) -> float:
+    """Cross-entropy of the predicted probabilities against the labels (natural log).
+
+    ``predictions`` are class-1 probabilities ``(n,)`` (binary) or a ``(n, n_classes)``
+    matrix; only the probability of each example's true class is read.
+    """
+    probabilities = _class_probabilities(_finite(predictions, "log_loss"))
+    labels = np.asarray(targets).astype(np.int64)
+    true = probabilities[np.arange(labels.size), labels]
+    return float(np.mean(-np.log(np.clip(true, params.eps, 1.0 - params.eps))))
+
+
+@metric(
+    params=NoParams,
+    tasks=("binary",),
+    direction="lower",
+    range=(0.0, 1.0),
+    definition="Brier score: mean over test examples of (class-1 probability - label)^2",
+)
+def brier(params: NoParams, predictions: np.ndarray, targets: np.ndarray) -> float:
+    """Mean squared error of the class-1 probabilities ``(n,)`` (or the second column of ``(n, 2)``) against labels in {0, 1}."""
+    probabilities = _finite(predictions, "brier")
+    positive = probabilities[:, 1] if probabilities.ndim == 2 else probabilities
+    diff = positive - np.asarray(targets, dtype=np.float64)
+    return float(np.mean(diff * diff))

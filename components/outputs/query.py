@@ -25,7 +25,7 @@ import pandas as pd
 
 from components.stats import cell_sort_key
 
-__all__ = ["FORMATS", "ResultSet", "format_table"]
+__all__ = ["FORMATS", "ResultSet", "format_table", "metric_names", "metric_view"]
 
 #: Output formats of :func:`format_table`.
 FORMATS = ("table", "csv", "json", "md")
@@ -55,6 +55,32 @@ def _choices(wanted: Any) -> list[Any]:
     return [wanted]
 
 
+def metric_names(results: Mapping[str, Any]) -> list[str]:
+    """The metrics a run reports: the primary (``results["metric"]``) first, then its secondary metrics in config order."""
+    return [str((results.get("metric") or {}).get("name", "value")), *(results.get("secondary") or {})]
+
+
+def metric_view(results: Mapping[str, Any], name: str | None = None) -> dict[str, Any]:
+    """``results`` as seen through one metric: ``metric``, ``statistics``, ``cells``, ``paired`` and ``contrasts`` are that metric's.
+
+    ``name`` ``None`` gives ``results`` itself, the primary's name ``results``
+    without its secondary metrics. A
+    secondary metric's view also has ``primary_metric`` (the primary's name),
+    which tables read to label its verdicts descriptive. An unknown name
+    raises ``ValueError`` listing the run's metrics.
+    """
+    primary = (results.get("metric") or {}).get("name")
+    if name is None:
+        return dict(results)
+    if name == primary:
+        return {**results, "secondary": {}} if "secondary" in results else dict(results)
+    block = (results.get("secondary") or {}).get(name)
+    if block is None:
+        shown = ", ".join(f"{m} (primary)" if m == primary else m for m in metric_names(results))
+        raise ValueError(f"metric {name!r} is not in these results; they report: {shown}")
+    return {**results, **block, "primary_metric": primary, "secondary": {}}
+
+
 class ResultSet:
     """Per-cell statistics and paired comparisons of one experiment, indexed by axis values.
 
@@ -76,6 +102,7 @@ class ResultSet:
         experiment: str | None = None,
         statistics: Mapping[str, Any] | None = None,
         contrasts: Iterable[Mapping[str, Any]] = (),
+        primary_metric: str | None = None,
     ) -> None:
         cells = [dict(c) for c in cells]
         if axis_names is None:
@@ -95,10 +122,16 @@ class ResultSet:
         self.baseline = baseline
         self.experiment = experiment
         self.statistics = dict(statistics or {})
+        #: Set when this is a secondary metric's view: the primary metric's name (which carries the confirmatory verdicts).
+        self.primary_metric = primary_metric
 
     @classmethod
-    def from_results(cls, results: Mapping[str, Any]) -> ResultSet:
-        """Build from the output surface dict (``schema: axisflow.results/1``)."""
+    def from_results(cls, results: Mapping[str, Any], metric: str | None = None) -> ResultSet:
+        """Build from the output surface dict; ``metric`` picks a secondary metric by name (default: the primary).
+
+        See :func:`metric_view`; an unknown ``metric`` raises ``ValueError`` naming the run's metrics.
+        """
+        results = metric_view(results, metric)
         axes = results.get("axes") or {}
         names = [*(axes.get("data") or {}), *(axes.get("training") or {})] if axes else None
         return cls(
@@ -110,6 +143,7 @@ class ResultSet:
             experiment=results.get("experiment"),
             statistics=results.get("statistics"),
             contrasts=results.get("contrasts", ()),
+            primary_metric=results.get("primary_metric"),
         )
 
     def _derive(self, cells: list[Mapping[str, Any]], paired: list[Mapping[str, Any]], contrasts: list[Mapping[str, Any]] | None = None) -> ResultSet:
@@ -122,6 +156,7 @@ class ResultSet:
             experiment=self.experiment,
             statistics=self.statistics,
             contrasts=self.contrasts if contrasts is None else contrasts,
+            primary_metric=self.primary_metric,
         )
 
     @property
@@ -393,6 +428,12 @@ def _family_line(rs: ResultSet) -> str:
     multiplicity = s.get("multiplicity")
     alpha = 1 - s["confidence"] if isinstance(s.get("confidence"), (int, float)) else None
     at = f" at {alpha:.0%}" if alpha is not None else ""
+    if rs.primary_metric is not None:
+        correction = _CORRECTIONS.get(multiplicity, "no")
+        return (
+            f"Secondary metric, descriptive: its verdicts carry {correction} correction{at} over this metric's own {size} comparisons "
+            f"only; the confirmatory family is the primary metric's ({rs.primary_metric}), and no correction spans metrics."
+        )
     if multiplicity in _CORRECTIONS:
         return (
             f"Verdicts are family-wise: {_CORRECTIONS[multiplicity]} correction{at} over all {size} comparisons of the run "
@@ -526,13 +567,51 @@ def _axes_label(axes: Mapping[str, Any]) -> str:
 _FAILED_TITLE = "Failed arms (nan_policy: omit; left out of the cells, whose n counts the rest)"
 
 
+def _role(rs: ResultSet) -> str:
+    """``"secondary metric; "`` for a secondary metric's view, else ``""``."""
+    return "secondary metric; " if rs.primary_metric is not None else ""
+
+
+def _secondary_views(results: Mapping[str, Any]) -> list[ResultSet]:
+    """One :class:`ResultSet` per secondary metric of ``results``, in config order."""
+    return [ResultSet.from_results(results, name) for name in (results.get("secondary") or {})]
+
+
+def _secondary_text(results: Mapping[str, Any]) -> list[str]:
+    """The text sections of the secondary metrics: cells, paired rows and contrasts, each with its family line."""
+    parts: list[str] = []
+    for view in _secondary_views(results):
+        parts += ["", f"Secondary metric {view.metric.get('name')} ({_direction(view)}; descriptive): mean and confidence interval over seeds"]
+        parts.append(_text_table(*_cell_rows(view)))
+        if view.paired:
+            parts += ["", f"{view.metric.get('name')}: paired differences vs baseline {view.baseline}", _text_table(*_paired_rows(view))]
+        if view.contrasts:
+            parts += ["", f"{view.metric.get('name')}: declared contrasts", _text_table(*_contrast_rows(view))]
+        if view.paired or view.contrasts:
+            parts.append(_family_line(view))
+        parts += [f"  {view.metric.get('name')}: {note}" for note in _notes(view)]
+    return parts
+
+
+def _secondary_legend(results: Mapping[str, Any]) -> list[str]:
+    """The legend line on secondary metrics, when the run has any."""
+    if not results.get("secondary"):
+        return []
+    return [
+        "secondary metrics (their sections follow): the same columns, from the same test predictions; each metric's verdicts are "
+        "corrected over its own comparisons only and are descriptive: the run's conclusions rest on the primary metric's verdicts"
+    ]
+
+
 def _render_text(rs: ResultSet, results: Mapping[str, Any]) -> str:
-    title = f"Experiment {rs.experiment or '?'}: {rs.metric.get('name', 'value')} ({_direction(rs)}); {_describe_stats(rs)}"
+    title = f"Experiment {rs.experiment or '?'}: {rs.metric.get('name', 'value')} ({_role(rs)}{_direction(rs)}); {_describe_stats(rs)}"
     parts = [title]
     if results.get("question"):
         parts.append(f"Question: {results['question']}")
     if _fit_rows_line(results):
         parts.append(_fit_rows_line(results))
+    if results.get("secondary"):
+        parts.append(f"Secondary metrics (descriptive, below the primary's tables): {', '.join(results['secondary'])}")
     parts += ["", "Cells: mean and confidence interval over seeds", _text_table(*_cell_rows(rs))]
     if rs.paired:
         parts += [
@@ -547,7 +626,8 @@ def _render_text(rs: ResultSet, results: Mapping[str, Any]) -> str:
             _text_table(*_contrast_rows(rs)),
         ]
     if rs.paired or rs.contrasts:
-        parts += ["", _family_line(rs), "Columns:", *(f"  {line}" for line in _legend(rs))]
+        parts += ["", _family_line(rs), "Columns:", *(f"  {line}" for line in [*_legend(rs), *_secondary_legend(results)])]
+    parts += _secondary_text(results)
     if _notes(rs):
         parts += ["", "Notes (— marks a missing interval):", *(f"  {note}" for note in _notes(rs))]
     if _failure_lines(results):
@@ -559,7 +639,9 @@ def _render_md(rs: ResultSet, results: Mapping[str, Any]) -> str:
     lines = [f"# Results: {rs.experiment or 'experiment'}", ""]
     if results.get("question"):
         lines += [f"> {results['question']}", ""]
-    lines.append(f"- **Metric:** {rs.metric.get('name', 'value')} ({_direction(rs)})")
+    lines.append(f"- **Metric:** {rs.metric.get('name', 'value')} ({_role(rs)}{_direction(rs)})")
+    if results.get("secondary"):
+        lines.append(f"- **Secondary metrics (descriptive):** {', '.join(results['secondary'])}")
     if rs.baseline:
         lines.append(f"- **Baseline:** {rs.baseline}")
     lines.append(f"- **Statistics:** {_describe_stats(rs)}")
@@ -582,7 +664,8 @@ def _render_md(rs: ResultSet, results: Mapping[str, Any]) -> str:
     if rs.contrasts:
         lines += ["", "## Declared contrasts", "", "diff = method − reference on the seeds both share.", "", _md_table(*_contrast_rows(rs))]
     if rs.paired or rs.contrasts:
-        lines += ["", "Columns:", "", *(f"- {line}" for line in _legend(rs))]
+        lines += ["", "Columns:", "", *(f"- {line}" for line in [*_legend(rs), *_secondary_legend(results)])]
+    lines += _secondary_md(results)
     if _notes(rs):
         lines += ["", "## Notes", "", "— marks a missing interval.", "", *(f"- {note}" for note in _notes(rs))]
     if _failure_lines(results):
@@ -590,7 +673,33 @@ def _render_md(rs: ResultSet, results: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _render_csv(rs: ResultSet) -> str:
+def _secondary_md(results: Mapping[str, Any]) -> list[str]:
+    """The Markdown sections of the secondary metrics (cells, paired rows, contrasts); the columns read as the primary's."""
+    lines: list[str] = []
+    for view in _secondary_views(results):
+        name = view.metric.get("name")
+        lines += ["", f"## Secondary metric: {name}", "", f"{name} ({_direction(view)}): {view.metric.get('definition', '')}", ""]
+        lines += [_md_table(*_cell_rows(view))]
+        if view.paired:
+            lines += ["", f"Paired differences vs {view.baseline}. {_family_line(view)}", "", _md_table(*_paired_rows(view))]
+        if view.contrasts:
+            lines += ["", "Declared contrasts:", "", _md_table(*_contrast_rows(view))]
+        if _notes(view):
+            lines += ["", *(f"- {note}" for note in _notes(view))]
+    return lines
+
+
+def _render_csv(rs: ResultSet, results: Mapping[str, Any] | None = None) -> str:
+    """One CSV of every metric of the run (a ``metric`` column names each row's), or of ``rs``'s metric alone."""
+    views = [rs, *(_secondary_views(results) if results else [])]
+    frames = [_metric_frame(view) for view in views]
+    buffer = io.StringIO()
+    pd.concat(frames, ignore_index=True).to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def _metric_frame(rs: ResultSet) -> pd.DataFrame:
+    """One metric's rows: a row per cell with its paired comparison's columns, then the contrast rows; ``metric`` last."""
     cells = rs.to_frame("cell")
     paired = rs.to_frame("paired").rename(
         columns={"n": "paired_n", "ci_low": "diff_ci_low", "ci_high": "diff_ci_high"}
@@ -607,9 +716,8 @@ def _render_csv(rs: ResultSet) -> str:
         contrasts = rs.to_frame("contrast").rename(columns={"n": "paired_n", "ci_low": "diff_ci_low", "ci_high": "diff_ci_high"})
         merged = pd.concat([merged, contrasts], ignore_index=True)
         merged["paired_n"] = merged["paired_n"].astype("Int64")
-    buffer = io.StringIO()
-    merged.to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue()
+    merged["metric"] = rs.metric.get("name", "value")
+    return merged
 
 
 def _json_default(value: Any) -> Any:
@@ -620,13 +728,16 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def format_table(results: Mapping[str, Any] | ResultSet, fmt: str = "table") -> str:
+def format_table(results: Mapping[str, Any] | ResultSet, fmt: str = "table", metric: str | None = None) -> str:
     """Render the output surface as ``table`` (aligned text), ``csv``, ``json`` or ``md``.
 
     ``table`` and ``md`` show one section of per-cell means with intervals and
     one of paired differences against the baseline (``md`` adds a verdict
-    legend and the config hash). ``csv`` is one row per cell, with the cell's
-    paired comparison in extra columns. ``json`` is the whole surface.
+    legend and the config hash), then the same for each secondary metric.
+    ``csv`` is one row per cell and metric, with the cell's paired comparison
+    in extra columns and the metric's name in the last (``metric``). ``json``
+    is the whole surface. ``metric`` (a name from :func:`metric_names`) shows
+    that metric alone, and its block's fields in place of the primary's in ``json``.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
@@ -634,7 +745,8 @@ def format_table(results: Mapping[str, Any] | ResultSet, fmt: str = "table") -> 
     if isinstance(results, ResultSet):
         rs, surface = results, {}
     else:
-        rs, surface = ResultSet.from_results(results), results
+        surface = metric_view(results, metric) if metric is not None else results
+        rs = ResultSet.from_results(surface)
     if fmt == "json":
         if not surface:
             surface = {
@@ -648,7 +760,7 @@ def format_table(results: Mapping[str, Any] | ResultSet, fmt: str = "table") -> 
             }
         return json.dumps(surface, indent=2, default=_json_default) + "\n"
     if fmt == "csv":
-        return _render_csv(rs)
+        return _render_csv(rs, surface)
     if fmt == "md":
         return _render_md(rs, surface)
     return _render_text(rs, surface)

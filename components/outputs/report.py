@@ -1,7 +1,9 @@
 """The run report: figures of the output surface, the ``end`` step's card, and ``axisflow report``.
 
 Three figures, each built from the pinned ``results`` dict (plus the branch
-``records`` for learning curves) and never changing either:
+``records`` for learning curves) and never changing either (and, per secondary
+metric, its own forest and paired figures, drawn from
+:func:`components.outputs.query.metric_view`):
 
 - :func:`forest_figure`: per-cell means with their intervals, one panel per
   data-axis value, rows grouped by training-axis cell, the baseline's interval
@@ -55,7 +57,8 @@ __all__ = [
     "save_figures",
 ]
 
-#: Figure names, in report order; also the PNG file stems ``axisflow report`` writes.
+#: Figure names, in report order; also the PNG file stems ``axisflow report`` writes. Each secondary metric
+#: adds ``forest_<metric>`` and ``paired_<metric>`` after them.
 FIGURES = ("forest", "paired", "learning_curves")
 
 #: Display names of per-epoch telemetry series (``val_metric`` is labelled with the experiment's metric).
@@ -575,7 +578,30 @@ def report_figures(results: Mapping[str, Any], records: Iterable[Mapping[str, An
     records = list(records or ())
     if _has_curves(records):
         figures["learning_curves"] = learning_curve_figure(results, records)
+    for name, build in _secondary_builders(results).items():
+        figures[name] = build()
     return figures
+
+
+def _secondary_builders(results: Mapping[str, Any]) -> dict[str, Any]:
+    """``{figure name: build}`` of each secondary metric's forest and paired figures (``forest_<metric>``, ``paired_<metric>``)."""
+    from components.outputs.query import metric_view
+
+    builders = {}
+    for metric in results.get("secondary") or {}:
+        view = metric_view(results, metric)
+        builders[f"forest_{metric}"] = lambda view=view: forest_figure(view)
+        if view.get("paired"):
+            builders[f"paired_{metric}"] = lambda view=view: paired_figure(view)
+    return builders
+
+
+def _caption(name: str) -> str:
+    """A figure's caption; a secondary metric's figures (``forest_<metric>``) read as the primary's, for that metric."""
+    if name in _CAPTIONS:
+        return _CAPTIONS[name]
+    kind, _, metric = name.partition("_")
+    return f"Secondary metric {metric} (descriptive): " + _CAPTIONS[kind][0].lower() + _CAPTIONS[kind][1:]
 
 
 _CAPTIONS = {
@@ -673,6 +699,7 @@ def card_components(results: Mapping[str, Any], records: Iterable[Mapping[str, A
         "forest": lambda: forest_figure(results),
         "paired": (lambda: paired_figure(results)) if results.get("paired") else None,
         "learning_curves": (lambda: learning_curve_figure(results, records)) if _has_curves(records) else None,
+        **_secondary_builders(results),
     }
     for name, build in builders.items():
         if build is None:
@@ -683,7 +710,7 @@ def card_components(results: Mapping[str, Any], records: Iterable[Mapping[str, A
             print(f"axisflow: warning: report figure {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             parts.append(Markdown(f"*Figure `{name}` could not be drawn: {type(exc).__name__}: {exc}*"))
             continue
-        parts.append(Image.from_matplotlib(figure, label=_CAPTIONS[name]))
+        parts.append(Image.from_matplotlib(figure, label=_caption(name)))
     parts += _provenance_components(results.get("provenance") or {})
     return parts
 

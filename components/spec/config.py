@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, cast
 
@@ -107,6 +107,10 @@ class ExperimentSpec:
     source: str = ""
     unused_validation: str = "fit"
     resources: dict[str, int] | None = None
+    #: ``experiment.secondary_metrics``: ``{name: node}`` in config order (each node ``_target_`` and its params).
+    secondary_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Each secondary metric's declared direction, range and definition, by name.
+    secondary_info: dict[str, Any] = field(default_factory=dict)
 
     def method(self, name: str) -> MethodSpec:
         """Return the method called ``name``."""
@@ -280,6 +284,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     _params(metric_decl, {k: v for k, v in metric.items() if k != "name"}, "experiment.metric")
     if task not in metric_decl.tasks:
         raise ConfigError(f"experiment.metric {metric[TARGET]} scores {'/'.join(metric_decl.tasks)} tasks, but data ({data[TARGET]}) is a {task} task")
+    secondary, secondary_info = _secondary_metrics(exp.get("secondary_metrics"), task, metric_name, data[TARGET])
 
     if not method_cfgs:
         raise ConfigError("method: no methods selected; pick some with method=[logreg,mlp]")
@@ -316,7 +321,42 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
         source=source,
         unused_validation=_unused_validation(exp),
         resources=resources,
+        secondary_metrics=secondary,
+        secondary_info=secondary_info,
     )
+
+
+def _secondary_metrics(value: Any, task: str, primary: str, generator: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """``experiment.secondary_metrics`` (optional): ``{name: {_target_, params...}}``, each checked like the primary metric.
+
+    The mapping key is the metric's name (the label tables show), so a node
+    has no ``name`` of its own; it may not repeat the primary metric's name.
+    Returns the nodes and their declared :class:`~components.spec.declarations.MetricInfo`, in config order.
+    """
+    if value is None:
+        return {}, {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"experiment.secondary_metrics must map names to metric nodes, e.g. {{macro_f1: {{_target_: {_EXAMPLES['metric']}, ...}}}}; "
+            f"got {excerpt(value)}"
+        )
+    nodes, infos = {}, {}
+    for name, node in value.items():
+        where = f"experiment.secondary_metrics.{name}"
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ConfigError(f"{where}: a secondary metric's name must be a short identifier (the label tables show), got {excerpt(name)}")
+        if name == primary:
+            raise ConfigError(f"{where}: {name} is the primary metric's name (experiment.metric.name); give the secondary metric another name")
+        if not isinstance(node, Mapping):
+            raise ConfigError(f"{where} must be a mapping with _target_ and the metric's settings, got {excerpt(node)}")
+        if "name" in node:
+            raise ConfigError(f"{where}.name: a secondary metric is named by its key ({name}); remove name")
+        _, declaration = _implementation(node, "metric", where)
+        _params(declaration, node, where)
+        if task not in declaration.tasks:
+            raise ConfigError(f"{where} {node[TARGET]} scores {'/'.join(declaration.tasks)} tasks, but data ({generator}) is a {task} task")
+        nodes[name], infos[name] = dict(node), declaration.metric
+    return nodes, infos
 
 
 #: What an experiment's name may be: it becomes file names (``reviews/<name>.yaml``) and run tags.
@@ -347,7 +387,7 @@ def _unused_validation(exp: Mapping[str, Any]) -> str:
 
 
 #: Keys an experiment may set.
-EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "axes", "statistics", "source", "unused_validation", "resources")
+EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "secondary_metrics", "axes", "statistics", "source", "unused_validation", "resources")
 #: The repository root, against which ``experiment.source`` is resolved.
 
 

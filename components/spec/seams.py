@@ -43,6 +43,7 @@ __all__ = [
     "metric",
     "per_example",
     "scorer",
+    "secondary_metric",
     "settings",
     "train_arm",
 ]
@@ -470,3 +471,15 @@ def metric(predictions: Any, targets: Any, *, metric_spec: Mapping[str, Any]) ->
     bound = scorer(metric_spec)
     _check_finite(np.asarray(predictions), "predictions")
     return check_value(bound.fn(bound.params, predictions, targets), bound.info, f"{bound.name}")
+
+
+def secondary_metric(predictions: Any, targets: Any, *, name: str, metric_spec: Mapping[str, Any]) -> float:
+    """Score test predictions with the secondary metric ``name`` (``experiment.secondary_metrics.<name>``), checked like the primary.
+
+    Counted as ``secondary_metric`` in :data:`CALLS`: a reused arm's predictions
+    are scored again in each run, so these calls are work the run does.
+    """
+    CALLS["secondary_metric"] += 1
+    fn, declaration = implementation(metric_spec, "metric", f"experiment.secondary_metrics.{name}")
+    _check_finite(np.asarray(predictions), "predictions")
+    return check_value(fn(settings(metric_spec, declaration), predictions, targets), declaration.metric, name)
