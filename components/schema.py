@@ -56,6 +56,8 @@ class Observation(TypedDict):
     seed: int
     value: float
     failure: NotRequired[str]
+    #: Only when the metric declares one: its step on this test split (``TrainingRecord.resolution``).
+    resolution: NotRequired[float]
 
 
 class TrainingRecord(TypedDict):
@@ -73,6 +75,9 @@ class TrainingRecord(TypedDict):
     #: Rows the trainer was handed to fit on: the training split, plus the validation rows when it uses no validation
     #: split and they come from the training part (``components.spec.seams.fit_data``).
     fit_rows: NotRequired[int]
+    #: Only when the metric declares a resolution (``components.spec.declarations.MetricInfo``): the smallest step
+    #: the metric can take on this arm's test split, e.g. ``1/n_test`` for accuracy.
+    resolution: NotRequired[float]
 
 
 class Timing(TypedDict):

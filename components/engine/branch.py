@@ -103,7 +103,7 @@ def run_branch(
         axes_text = ", ".join(f"{k}={v}" for k, v in item.train_axes.items()) or "all training cells"
         if number - 1 not in train:
             record["trainings"].append(reused_training(arms[number - 1], item))
-            _observe(record, branch, item, record["trainings"][-1]["value"], record["trainings"][-1].get("failure"))
+            _observe(record, branch, item, record["trainings"][-1])
             continue
         if data is None:  # make_data runs whenever an arm trains; the check narrows the type
             raise RuntimeError(f"branch {branch['key']}: arm {number} trains but no data was made")
@@ -119,6 +119,10 @@ def run_branch(
             train_seconds = time.perf_counter() - t0
             value = seams.metric(result.predictions, data.y_test, metric_spec=spec.metric)
             training = _training(method.name, item, seed, value, result)
+            # The metric's step on this test split: ties among seeds get an interval from it, not certainty.
+            resolution = seams.metric_resolution(result.predictions, data.y_test, metric_spec=spec.metric)
+            if resolution is not None:
+                training["resolution"] = resolution
         except seams.SeamError as exc:
             if nan_policy != "omit":
                 raise RuntimeError(f"{arm}: {_reason(exc)} (experiment.statistics.nan_policy: omit records such an arm as failed)") from exc
@@ -134,7 +138,7 @@ def run_branch(
         record["trainings"].append(training)
         if "reused" in arms[number - 1]:  # --reuse verify: this arm was recomputed to check the reused one
             check_reused(arms[number - 1], record["trainings"][-1], fingerprint, branch["key"])
-        _observe(record, branch, item, training["value"], training.get("failure"))
+        _observe(record, branch, item, record["trainings"][-1])
     calls = seams.CALLS - calls_before
     record["counts"] = {name: calls[name] for name in sorted(calls)}
     record["provenance"] = arm_provenance(arms, train)
@@ -179,11 +183,12 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {excerpt(text[0], 300, quote=False) if text else ''}"
 
 
-def _observe(record: dict[str, Any], branch: Mapping[str, Any], item: Any, value: float, failure: str | None = None) -> None:
-    """Add one observation per training-axis cell the training ``item`` supplies (with its ``failure`` reason, if any)."""
+def _observe(record: dict[str, Any], branch: Mapping[str, Any], item: Any, training: Mapping[str, Any]) -> None:
+    """Add one observation per training-axis cell the training ``item`` supplies, with its ``failure`` and ``resolution`` if any."""
+    extra = {key: training[key] for key in ("failure", "resolution") if key in training}
     for cell in item.cells:
-        observation = {"axes": {**branch["data_axes"], **cell}, "method": item.method, "seed": branch["seed_index"], "value": value}
-        record["observations"].append({**observation, "failure": failure} if failure else observation)
+        observation = {"axes": {**branch["data_axes"], **cell}, "method": item.method, "seed": branch["seed_index"], "value": training["value"]}
+        record["observations"].append({**observation, **extra})
 
 
 def _scalars(info: Mapping[str, Any]) -> dict[str, Any]:

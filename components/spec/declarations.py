@@ -141,11 +141,18 @@ class NoParams(Params):
 
 @dataclass(frozen=True)
 class MetricInfo:
-    """What a metric means: ``direction`` ("higher" or "lower" is better), its ``range`` and a one-line definition."""
+    """What a metric means: ``direction`` ("higher" or "lower" is better), its ``range`` and a one-line definition.
+
+    ``resolution``, when declared, is ``fn(predictions, targets) -> float``: the
+    smallest step the metric can take on that test split (``1/n_test`` for
+    accuracy). The statistics give a cell or comparison whose values are all
+    equal an interval from it instead of a zero-width one.
+    """
 
     direction: Literal["higher", "lower"]
     range: tuple[float | None, float | None]
     definition: str
+    resolution: Callable[[Any, Any], float] | None = None
 
     @property
     def higher_is_better(self) -> bool:
@@ -264,13 +271,26 @@ def model(*, params: type[Params]) -> Callable[[Any], Any]:
 
 
 def metric(
-    *, params: type[Params], tasks: tuple[str, ...], direction: Literal["higher", "lower"], range: tuple[float | None, float | None], definition: str
+    *,
+    params: type[Params],
+    tasks: tuple[str, ...],
+    direction: Literal["higher", "lower"],
+    range: tuple[float | None, float | None],
+    definition: str,
+    resolution: Callable[[Any, Any], float] | None = None,
 ) -> Callable[[Any], Any]:
-    """Declare a ``metric`` implementation ``fn(params, predictions, targets) -> float``."""
+    """Declare a ``metric`` implementation ``fn(params, predictions, targets) -> float``.
+
+    ``resolution(predictions, targets) -> float`` (optional, for a metric that
+    takes discrete steps: a count over test examples or pairs) gives the step
+    on that test split; see :class:`MetricInfo`.
+    """
     if direction not in ("higher", "lower"):
         raise ValueError(f"metric direction must be 'higher' or 'lower', got {direction!r}")
+    if resolution is not None and not callable(resolution):
+        raise TypeError(f"metric(resolution=...) must be fn(predictions, targets) -> float, got {resolution!r}")
     low, high = range
-    return _attach(Declaration("metric", params, tasks=tuple(tasks), metric=MetricInfo(direction, (low, high), definition)))
+    return _attach(Declaration("metric", params, tasks=tuple(tasks), metric=MetricInfo(direction, (low, high), definition, resolution)))
 
 
 def callback(*, params: type[Params], selects: bool = False) -> Callable[[Any], Any]:

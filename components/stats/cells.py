@@ -79,6 +79,8 @@ class Cell:
         self.method = method
         self.values: dict[Any, float] = {}
         self.dropped = 0
+        #: The coarsest resolution an observation of the cell declared (0: none; see :func:`collect`).
+        self.resolution = 0.0
         #: The units whose value was dropped under ``nan_policy: omit`` (a strategy may drop more with them).
         self.dropped_units: set[Hashable] = set()
 
@@ -133,7 +135,9 @@ def collect(
     """Group observations into cells keyed by ``(canonical axes, method)``.
 
     With ``fold_axis``, that axis is taken out of the cell's axes and handed to
-    ``unit_of`` with the seed: a fold is a part of a replicate, not a cell.
+    ``unit_of`` with the seed: a fold is a part of a replicate, not a cell. An
+    observation may carry ``resolution`` (what its metric declared for its test
+    split, e.g. ``1/n_test`` for accuracy); the cell keeps the coarsest.
     """
     cells: dict[tuple[str, str], Cell] = {}
     # Many observations share one axes dict shape; normalize each distinct one once.
@@ -158,7 +162,17 @@ def collect(
         if cell is None:
             cell = cells[key] = Cell(axes, text, key[1])
         cell.add(unit_of(seed, fold), value, nan_policy, seed)
+        if "resolution" in observation:
+            cell.resolution = max(cell.resolution, _resolution_of(observation, index))
     return cells
+
+
+def _resolution_of(observation: Mapping[str, Any], index: int) -> float:
+    """An observation's declared resolution: the smallest step its metric can take on its test split (positive, finite)."""
+    value = plain(observation["resolution"])
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ValueError(f"observation {index}: 'resolution' must be a positive number in metric units, got {value!r}")
+    return float(value)
 
 
 def _split_fold(axes: Any, index: int, fold_axis: str | None, method: Any) -> tuple[dict[str, Any], str, int | None]:
