@@ -36,7 +36,7 @@ from scipy import special
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.outputs.seeds import power, seeds_for_effect  # noqa: E402
+from components.outputs.seeds import _sigma_upper, power, seeds_for_effect  # noqa: E402
 from components.stats import METHODS, aggregate, bootstrap_ci  # noqa: E402
 
 POINTS, TRAINING, METHODS_IN_TABLE = (0.0, 0.2, 0.4), (10, 40, 120), ("base", "a", "b")
@@ -193,28 +193,54 @@ def disagreements(reps: int) -> None:
         print(f"   {method:<12} {bad} of {rows} rows")
 
 
+def _holm_detects(rng: np.random.Generator, reps: int, m: int, n: int, effect: float) -> np.ndarray:
+    """Whether row 0 (true mean ``effect``, the others 0; sd 1) is declared better by Student-t + Holm over ``m`` rows."""
+    from scipy import stats
+
+    diffs = rng.normal(0, 1, (reps, m, n))
+    diffs[:, 0, :] += effect
+    t = diffs.mean(axis=2) / (diffs.std(axis=2, ddof=1) / math.sqrt(n))
+    p = 2 * stats.t.sf(np.abs(t), n - 1)
+    # Holm: row 0 is rejected iff every p up to its rank passes its step's level.
+    order = np.sort(p, axis=1)
+    levels = 0.05 / (m - np.arange(m))
+    passing = np.cumprod(order <= levels, axis=1).sum(axis=1)
+    rank = (p < p[:, :1]).sum(axis=1)
+    detected: np.ndarray = (rank < passing) & (t[:, 0] > 0)
+    return detected
+
+
 def planner(reps: int) -> None:
     print("\n5. Seeds planner: promised 80% power vs simulated power of the verdict used (Student-t, Holm over m rows)")
     print(f"   {'effect/sd':>9} {'m':>3} {'seeds':>6} {'promised':>9}  {'simulated':>14}")
-    from scipy import stats
-
     for m in (1, 18):
         for effect in (0.5, 1.0, 2.0, 3.0):
             alpha_row = 0.05 / m
             n = seeds_for_effect(1.0, effect, 0.8, alpha_row)
             promised = power(effect, 1.0, n, alpha_row)
-            rng = np.random.default_rng(int(100 * effect) + m)
-            diffs = rng.normal(0, 1, (reps, m, n))
-            diffs[:, 0, :] += effect
-            t = diffs.mean(axis=2) / (diffs.std(axis=2, ddof=1) / math.sqrt(n))
-            p = 2 * stats.t.sf(np.abs(t), n - 1)
-            # Holm: row 0 is rejected iff every p up to its rank passes its step's level.
-            order = np.sort(p, axis=1)
-            levels = 0.05 / (m - np.arange(m))
-            passing = np.cumprod(order <= levels, axis=1).sum(axis=1)
-            rank = (p < p[:, :1]).sum(axis=1)
-            simulated = float(np.mean((rank < passing) & (t[:, 0] > 0)))
+            simulated = float(np.mean(_holm_detects(np.random.default_rng(int(100 * effect) + m), reps, m, n, effect)))
             print(f"   {effect:>9g} {m:>3} {n:>6} {100 * promised:8.1f}%  {100 * simulated:6.1f} ± {100 * _se(simulated, reps):4.1f} %")
+
+
+def assurance(pilots: int) -> None:
+    print("\n5b. Planning from a pilot: plans at the pilot's sd ('plug-in') and at its 80% upper confidence bound")
+    print("    ('80% assurance', Browne 1995), for pilots of n_p seeds from sd 1. 'reach' is the share of pilots whose")
+    print("    planned seeds give >= 80% power at the true sd (target for assurance: >= 80%); 'simulated' is the power")
+    print("    of the verdict used (Student-t, Holm over m rows), one simulated study per pilot at its planned seeds.")
+    print(f"    {'n_p':>3} {'effect/sd':>9} {'m':>3}  {'plug-in reach':>14} {'simulated':>14} {'seeds':>6}  {'assured reach':>14} {'simulated':>14} {'seeds':>6}")
+    for n_pilot in (3, 5, 10):
+        for effect, m in ((1.0, 1), (1.0, 18), (2.0, 18)):
+            rng = np.random.default_rng(10 * n_pilot + m)
+            alpha_row = 0.05 / m
+            sds = rng.normal(0, 1, (pilots, n_pilot)).std(axis=1, ddof=1)
+            cells = []
+            for sigma in (sds, np.array([_sigma_upper(s, n_pilot, 0.8) for s in sds])):
+                plans = np.array([seeds_for_effect(s, effect, 0.8, alpha_row) for s in sigma])
+                reach = float(np.mean([power(effect, 1.0, int(n), alpha_row) >= 0.8 for n in plans]))
+                detected = np.concatenate([_holm_detects(rng, int(np.sum(plans == n)), m, int(n), effect) for n in np.unique(plans)])
+                simulated = float(np.mean(detected))
+                cells.append(f"{100 * reach:5.1f} ± {100 * _se(reach, pilots):4.1f} % {100 * simulated:5.1f} ± {100 * _se(simulated, pilots):4.1f} % {int(np.median(plans)):>6}")
+            print(f"    {n_pilot:>3} {effect:>9g} {m:>3}  {cells[0]}  {cells[1]}")
 
 
 def main() -> None:
@@ -229,6 +255,7 @@ def main() -> None:
     power_vs_holm(reps // 2)
     disagreements(reps // 8)
     planner(50 * reps)
+    assurance(reps)
     print(f"\n({time.perf_counter() - start:.0f} s)")
 
 
