@@ -173,6 +173,22 @@ def test_format_table_text_shows_dash_for_missing_interval():
     assert "- 20 rows: n=1" in format_table(results, "md")
 
 
+def test_format_table_flags_an_interval_that_comes_from_the_metrics_resolution():
+    # Accuracy 1.0 on every seed (a metric declaring 1/200): the interval is the resolution's, marked, and the note says why.
+    observations = [
+        {"axes": {}, "method": m, "seed": s, "value": v, "resolution": 0.005}
+        for m, values in (("a", (0.97, 0.98, 0.985, 0.99)), ("b", (1.0,) * 4)) for s, v in enumerate(values)
+    ]
+    agg = aggregate(observations, baseline="a", bounds=(0.0, 1.0))
+    rs = ResultSet(agg["cells"], agg["paired"], statistics=agg["settings"])
+    text = format_table(rs, "table")
+    flagged = [line for line in text.splitlines() if "‡" in line and not line.startswith("Notes")]
+    assert len(flagged) == 1 and flagged[0].split()[0] == "b"
+    assert "‡ one from the metric's resolution" in text and "1 row: all 4 values equal: zero spread" in text
+    assert "‡" in format_table(rs, "md")
+    assert "‡" not in format_table(_results(), "table")  # no tied row, no mark
+
+
 def test_format_table_csv_has_one_row_per_cell_with_paired_columns(results):
     frame = pd.read_csv(io.StringIO(format_table(results, "csv")))
     assert len(frame) == 12
