@@ -9,7 +9,7 @@ two methods on the same seeds (normal; skewed; two clusters -- most seeds a
 tiny gain, a few a large loss; the difference of two AUROC-like metrics, in
 [-1, 1]). Reported per method: coverage, the median and 99th percentile of the
 per-trial width relative to Student-t's, and how many bounds fall outside the
-metric's range before clipping. The default (``hybrid-t``) is also computed
+metric's range before clipping. The default (``student-t``) is also computed
 through ``bootstrap_ci(..., bounds=...)`` as ``aggregate`` calls it, and its
 bounds outside the range are counted after clipping (the target is zero).
 

@@ -7,7 +7,7 @@ from the per-seed values, and prints every cell's and paired row's numbers
 before (published) and after (today's defaults; ``--bounds`` is the metric's
 declared range, AUROC by default).
 
-    cd /tmp/refbefore && uv run --project /work/wt-stats python /work/wt-stats/benchmarks/reference_before_after.py
+    cd DATASTORE_ROOT && uv run --project REPO python REPO/benchmarks/reference_before_after.py --before REV
 """
 
 from __future__ import annotations

@@ -69,6 +69,8 @@ class Observation(TypedDict):
     per_example: NotRequired[PerExampleValues]
     #: ``{name: value}`` of every secondary metric (``experiment.secondary_metrics``), only when the experiment declares some.
     secondary: NotRequired[dict[str, float]]
+    #: Only when the metric declares one: its step on this test split (``TrainingRecord.resolution``).
+    resolution: NotRequired[float]
 
 
 class TrainingRecord(TypedDict):
@@ -93,6 +95,9 @@ class TrainingRecord(TypedDict):
     secondary: NotRequired[dict[str, float]]
     #: Under ``nan_policy: omit``: ``{name: reason}`` of each secondary metric that failed its seam check on this arm (value NaN).
     secondary_failures: NotRequired[dict[str, str]]
+    #: Only when the metric declares a resolution (``components.spec.declarations.MetricInfo``): the smallest step
+    #: the metric can take on this arm's test split, e.g. ``1/n_test`` for accuracy.
+    resolution: NotRequired[float]
 
 
 class Timing(TypedDict):

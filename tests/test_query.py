@@ -173,6 +173,38 @@ def test_format_table_text_shows_dash_for_missing_interval():
     assert "- 20 rows: n=1" in format_table(results, "md")
 
 
+def test_format_table_flags_an_interval_that_comes_from_the_metrics_resolution():
+    # Accuracy 1.0 on every seed (a metric declaring 1/200): the interval is the resolution's, marked, and the note says why.
+    observations = [
+        {"axes": {}, "method": m, "seed": s, "value": v, "resolution": 0.005}
+        for m, values in (("a", (0.97, 0.98, 0.985, 0.99)), ("b", (1.0,) * 4)) for s, v in enumerate(values)
+    ]
+    agg = aggregate(observations, baseline="a", bounds=(0.0, 1.0))
+    rs = ResultSet(agg["cells"], agg["paired"], statistics=agg["settings"])
+    text = format_table(rs, "table")
+    flagged = [line for line in text.splitlines() if "‡" in line and not line.startswith("Notes")]
+    assert len(flagged) == 1 and flagged[0].split()[0] == "b"
+    assert "‡ one from the metric's resolution" in text and "1 row: all 4 values equal: zero spread" in text
+    assert "‡" in format_table(rs, "md")
+    assert "‡" not in format_table(_results(), "table")  # no tied row, no mark
+
+
+def test_format_table_flags_a_tied_comparison_and_reads_its_sign_flip_p_not_its_interval():
+    # b beats a by exactly one step on every seed: the row's interval (from the resolution) excludes 0,
+    # but 4 equal differences are decided by the sign-flip test (p = 2/2^4), so: marked, inconclusive, no dagger.
+    observations = [
+        {"axes": {}, "method": m, "seed": s, "value": v + offset, "resolution": 0.005}
+        for m, offset in (("a", 0.0), ("b", 0.005)) for s, v in enumerate((0.97, 0.98, 0.985, 0.99))
+    ]
+    agg = aggregate(observations, baseline="a", bounds=(0.0, 1.0))
+    row = agg["paired"][0]
+    assert row["ci_low"] > 0 and row["p_value"] == row["p_signflip"] == pytest.approx(0.125)
+    text = format_table(ResultSet(agg["cells"], agg["paired"], statistics=agg["settings"]), "table")
+    (line,) = [line for line in text.splitlines() if "‡" in line and not line.startswith("Notes")]
+    assert line.split()[0] == "b" and line.split()[-1] == "inconclusive" and "†" not in line
+    assert "1 row: all 4 values equal" in text
+
+
 def test_format_table_csv_has_one_row_per_cell_with_paired_columns(results):
     frame = pd.read_csv(io.StringIO(format_table(results, "csv")))
     assert len(frame) == 12

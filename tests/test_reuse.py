@@ -224,6 +224,28 @@ def _lookup_from(record, tamper=None):
     return lambda flow, keys, exclude_run=None: {k: v for k, v in found.items() if k in keys}
 
 
+def test_a_branch_records_the_metrics_resolution_with_each_observation_and_reuse_keeps_it():
+    from components.engine.branch import run_branch
+    from components.engine.reuse import plan_reuse
+    from components.schema import check_record
+    from components.spec.config import load_spec
+    from components.engine.planner import branches
+
+    config, spec = load_spec(["experiment=tabular_cv_smoke", "experiment.seeds=1", "method=[logreg_scaled,logreg_raw]", "~experiment.secondary_metrics"])
+    branch = branches(spec)[0]
+    record = run_branch(config, branch, log=lambda _: None)
+    check_record(record)
+    from components.spec.seams import make_data
+
+    n_test = len(make_data(spec.data, branch["data_axes"], branch["seed"]).y_test)
+    assert {t["resolution"] for t in record["trainings"]} == {o["resolution"] for o in record["observations"]} == {1 / n_test}
+    tasks, _ = plan_reuse(config, [branch], flow="F", mode="auto", lookup=_lookup_from(record), log=lambda _: None)
+    copy = run_branch(config, tasks[0], log=lambda _: None)
+    assert repr(copy["observations"]) == repr(record["observations"])
+    # A metric without a resolution (rmse) records none.
+    assert all("resolution" not in o for o in _finished_branch()[2]["observations"])
+
+
 def test_verify_recomputes_a_sample_and_names_the_arm_that_differs():
     from components.engine.branch import run_branch
     from components.engine.reuse import plan_reuse

@@ -159,6 +159,34 @@ def test_metric_rmse_is_lower_is_better_and_nonnegative():
     assert info.direction == "lower" and info.range == (0.0, None) and not info.higher_is_better
 
 
+def test_metrics_declare_their_step_on_the_test_split():
+    from components.spec.seams import metric_resolution
+
+    rng = np.random.default_rng(0)
+    targets = np.array([1] * 7 + [0] * 5)
+    assert metric_resolution(rng.random(12), targets, metric_spec=ACCURACY) == 1 / 12
+    step = metric_resolution(rng.random(12), targets, metric_spec=AUROC)
+    assert step == 1 / (2 * 7 * 5)
+    # Every AUROC on this split, ties included, is a whole number of steps.
+    for scores in (rng.random(12), rng.integers(0, 3, 12).astype(float)):
+        value = metric(scores, targets, metric_spec=AUROC)
+        assert value / step == pytest.approx(round(value / step), abs=1e-9)
+    assert metric_resolution(np.array([1.0]), np.array([1.0]), metric_spec=RMSE) is None
+
+
+def test_a_metric_resolution_that_is_not_a_positive_step_is_a_seam_error(monkeypatch):
+    import dataclasses
+
+    from components.library import metrics
+    from components.spec.seams import SeamError, metric_resolution
+
+    declaration = metrics.accuracy.__axisflow__
+    broken = dataclasses.replace(declaration, metric=dataclasses.replace(declaration.metric, resolution=lambda p, t: 0.0))
+    monkeypatch.setattr(metrics.accuracy, "__axisflow__", broken)
+    with pytest.raises(SeamError, match=r"accuracy resolution.*is 0\.0; a metric's resolution is a positive finite step"):
+        metric_resolution(np.array([0.9]), np.array([1]), metric_spec=ACCURACY)
+
+
 def test_metric_auroc_needs_both_classes():
     with pytest.raises(ValueError, match="both classes"):
         metric(np.array([0.1, 0.2]), np.array([1, 1]), metric_spec=AUROC)

@@ -238,11 +238,11 @@ def test_report_draws_each_secondary_metrics_figures(results):
     assert list(report_figures(results)) == ["forest", "paired", "forest_mae", "paired_mae", "forest_rmse_too", "paired_rmse_too"]
 
 
-def test_secondary_observations_carry_the_metrics_value_and_not_the_primarys_per_example_values():
-    """Under nested cross-validation the per-example values are the primary metric's; a secondary block must not read them."""
+def test_secondary_observations_carry_the_metrics_value_and_not_the_primarys_per_example_values_or_resolution():
+    """Per-example values (nested cross-validation) and the resolution are the primary metric's; a secondary block must not read them."""
     from components.engine.surface import secondary_observations
 
-    obs = {"axes": {"fold": 0}, "method": "m", "seed": 0, "value": 0.9, "secondary": {"f1": 0.4}, "per_example": {"outer": [1.0], "inner": [0.0]}}
+    obs = {"axes": {"fold": 0}, "method": "m", "seed": 0, "value": 0.9, "secondary": {"f1": 0.4}, "per_example": {"outer": [1.0], "inner": [0.0]}, "resolution": 0.01}
     (out,) = secondary_observations([{"key": "b", "observations": [obs]}], "f1")
     assert out == {"axes": {"fold": 0}, "method": "m", "seed": 0, "value": 0.4}
     with pytest.raises(ValueError, match="branch b, method m: the record has no value of secondary metric brier"):

@@ -499,9 +499,63 @@ def test_aggregate_a_declared_resolution_gives_ties_a_student_t_interval():
     (row,) = result["paired"]
     se = math.sqrt(0.005**2 / 12 / 3)
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.005 - sps.t.ppf(0.975, 2) * se, 0.005 + sps.t.ppf(0.975, 2) * se))
-    assert row["p_value"] == pytest.approx(2 * sps.t.sf(0.005 / se, 2))
+    # A tied row says no more than the exact sign-flip test (0.25 at 3 seeds), whatever the floor's t test says (0.027).
+    assert 2 * sps.t.sf(0.005 / se, 2) < 0.05
+    assert row["p_value"] == row["p_signflip"] == 0.25 and row["verdict"] == row["verdict_per_row"] == "inconclusive"
+    assert "sign-flip" in row["note"]
     cell = _cell(result, "mlp")
-    assert cell["ci_low"] < cell["mean"] < cell["ci_high"]
+    assert cell["ci_low"] < cell["mean"] < cell["ci_high"] and "all 3 values equal" in cell["note"]
+
+
+def _tied(n, step, resolution=None, methods=("base", "mlp")):
+    """One cell, every method constant over ``n`` seeds, ``mlp`` ``step`` above ``base``; observations declare ``resolution``."""
+    extra = {} if resolution is None else {"resolution": resolution}
+    return [{"axes": {}, "method": m, "seed": s, "value": 0.8 + (step if m == "mlp" else 0.0), **extra} for m in methods for s in range(n)]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_aggregate_a_metric_declared_resolution_gives_tied_cells_and_rows_a_floor_interval(method):
+    result = _agg(_tied(6, 0.005, resolution=0.005), method=method, multiplicity="none")
+    se = math.sqrt(0.005**2 / 12 / 6)
+    half = sps.t.ppf(0.975, 5) * se
+    cell = _cell(result, "mlp")
+    assert (cell["ci_low"], cell["ci_high"]) == pytest.approx((0.805 - half, 0.805 + half))
+    assert "all 6 values equal" in cell["note"] and "resolution 0.005" in cell["note"]
+    (row,) = result["paired"]
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.005 - half, 0.005 + half))
+    # p: the larger of the floor's t test (tiny) and the exact sign-flip test (2/2^6).
+    assert row["p_value"] == pytest.approx(max(2 * sps.t.sf(0.005 / se, 5), 2 / 64)) == row["p_signflip"]
+    assert row["verdict"] == "better"
+    # Without a declared resolution the same ties get no interval at all.
+    bare = _agg(_tied(6, 0.005), method=method, multiplicity="none")
+    assert _cell(bare, "mlp")["ci_low"] is None and bare["paired"][0]["ci_low"] is None
+
+
+def test_aggregate_a_difference_takes_the_coarser_resolution_of_its_two_sides():
+    observations = _tied(4, 0.0)
+    for o in observations:
+        o["resolution"] = 0.01 if o["method"] == "base" else 0.001
+    result = _agg(observations)
+    (row,) = result["paired"]
+    half = sps.t.ppf(0.975, 3) * math.sqrt(0.01**2 / 12 / 4)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((-half, half)) and row["p_value"] == 1.0
+    half_mlp = sps.t.ppf(0.975, 3) * math.sqrt(0.001**2 / 12 / 4)
+    assert _cell(result, "mlp")["ci_high"] == pytest.approx(0.8 + half_mlp)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_aggregate_a_metric_declared_resolution_moves_no_row_with_a_spread(method):
+    observations = _observations()
+    declared = [{**o, "resolution": 0.005} for o in observations]
+    assert _agg(declared, method=method) == _agg(observations, method=method)
+
+
+@pytest.mark.parametrize("bad", [0, -0.1, float("inf"), float("nan"), "0.005", True])
+def test_aggregate_refuses_a_bad_observation_resolution_naming_the_observation(bad):
+    observations = _tied(3, 0.005)
+    observations[4]["resolution"] = bad
+    with pytest.raises(ValueError, match=r"observation 4: 'resolution' must be a positive number"):
+        _agg(observations)
 
 
 def test_aggregate_nan_value_raises_naming_cell_and_seed():

@@ -155,3 +155,35 @@ def test_null_student_t_holm_family_error_on_discrete_ties_is_controlled():
         out = aggregate(table, baseline="base", stream_axes=["x"], bounds=(0.0, 1.0))
         errors += any(r["verdict"] != "inconclusive" for r in out["paired"])
     assert errors <= 8  # <= 5% nominal plus 3 standard errors at 80 tables
+
+
+@pytest.mark.parametrize("n, discrete", [(3, False), (5, False), (10, False), (3, True), (5, True)])
+def test_default_verdict_is_holm_over_paired_t_p_values_with_the_sign_flip_rule_for_ties(n, discrete):
+    # The family-wise error at the defaults is that of this rule (benchmarks/verdicts.py, section 1): each row's paired
+    # t test, a tied row's p at least its exact sign-flip p, Holm over the rows, better/worse below 0.05.
+    rng = np.random.default_rng(40 + n + discrete)
+    for _ in range(4):
+        table = []
+        for x in range(3):
+            for seed in range(n):
+                level = 0.85 + rng.normal(0, 0.02)
+                for m in ("base", "a", "b"):
+                    value = rng.binomial(200, level) / 200 if discrete else level + rng.normal(0, 0.02)
+                    table.append({"axes": {"x": x}, "method": m, "seed": seed, "value": float(value), **({"resolution": 0.005} if discrete else {})})
+        for row in table:  # one tied row per table: 'a' at x=0 is the baseline plus one test example
+            if row["axes"]["x"] == 0 and row["method"] == "a":
+                row["value"] = next(o["value"] for o in table if o["axes"] == row["axes"] and o["method"] == "base" and o["seed"] == row["seed"]) + 0.005
+        out = aggregate(table, baseline="base", stream_axes=["x"], bounds=(-1.0, 2.0))
+        expected = []
+        for row in out["paired"]:
+            diffs = np.array(row["diffs"])
+            if np.ptp(diffs) == 0:
+                p = 2 / 2**n if diffs[0] != 0 else 1.0
+            else:
+                p = sps.ttest_1samp(diffs, 0.0).pvalue
+            assert row["p_value"] == pytest.approx(p, rel=1e-9)
+            expected.append(p)
+        for row, p_holm in zip(out["paired"], adjust_p_values(expected, "holm")):
+            assert row["p_adjusted"] == pytest.approx(p_holm, rel=1e-9)
+            want = "inconclusive" if p_holm >= 0.05 else ("better" if row["mean_diff"] > 0 else "worse")
+            assert row["verdict"] == want

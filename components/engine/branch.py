@@ -142,6 +142,10 @@ def run_branch(
                 context = ArmContext(arms[number - 1]["key"], spec.contract, task_store())
                 training["per_example"] = _per_example(spec, method_spec, seed, train_cfg, data, result, value, inner, context)
                 train_seconds = time.perf_counter() - t0
+            # The metric's step on this test split: ties among seeds get an interval from it, not certainty.
+            resolution = seams.metric_resolution(result.predictions, data.y_test, metric_spec=spec.metric)
+            if resolution is not None:
+                training["resolution"] = resolution
             # The array the trainer returned, as it is: a later run scores it again bit for bit (secondary metrics).
             scored: tuple[Any, Any] | None = (np.asarray(result.predictions), data.y_test)
         except seams.SeamError as exc:
@@ -209,8 +213,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def _observe(record: dict[str, Any], branch: Mapping[str, Any], item: Any, training: Mapping[str, Any]) -> None:
-    """Add one observation per training-axis cell the training ``item`` supplies (its ``failure`` reason, per-example and secondary values, if any)."""
-    extra = {key: training[key] for key in ("per_example", "failure") if key in training}
+    """Add one observation per training-axis cell the training ``item`` supplies (its ``failure`` reason, resolution, per-example and secondary values, if any)."""
+    extra = {key: training[key] for key in ("per_example", "failure", "resolution") if key in training}
     if "secondary" in training:
         extra["secondary"] = dict(training["secondary"])
     for cell in item.cells:

@@ -651,7 +651,7 @@ def reused_training(arm: Mapping[str, Any], item: Any) -> dict[str, Any]:
         "val_score": source["val_score"],
         "info": dict(source["info"]),
         "history": {name: list(values) for name, values in source["history"].items()},
-        **{key: source[key] for key in ("failure", "fit_rows", "per_example") if key in source},
+        **{key: source[key] for key in ("failure", "fit_rows", "per_example", "resolution") if key in source},
     }
 
 

@@ -77,7 +77,7 @@ def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]
 def secondary_observations(records: list[Mapping[str, Any]], name: str) -> list[dict[str, Any]]:
     """The observations of the secondary metric ``name``: each observation with its ``value`` replaced by that metric's.
 
-    The primary metric's per-example values (nested cross-validation) are left out: they are not this metric's.
+    The primary metric's per-example values (nested cross-validation) and resolution are left out: they are not this metric's.
 
     Raises ``ValueError`` naming the branch and method of an observation without a value of ``name``.
     """
@@ -86,7 +86,7 @@ def secondary_observations(records: list[Mapping[str, Any]], name: str) -> list[
         for obs in record["observations"]:
             if name not in (obs.get("secondary") or {}):
                 raise ValueError(f"branch {record.get('key')}, method {obs.get('method')}: the record has no value of secondary metric {name}")
-            out.append({key: value for key, value in obs.items() if key not in ("secondary", "per_example")} | {"value": obs["secondary"][name]})
+            out.append({key: value for key, value in obs.items() if key not in ("secondary", "per_example", "resolution")} | {"value": obs["secondary"][name]})
     return out
 
 

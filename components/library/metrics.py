@@ -26,12 +26,24 @@ def _finite(predictions: np.ndarray, name: str, ndim: int | None = None) -> np.n
     return values
 
 
+def _per_pair(predictions: np.ndarray, targets: np.ndarray) -> float:
+    """AUROC's step on this split: U counts (positive, negative) pairs in halves (a tie counts 1/2)."""
+    n_pos = int(np.asarray(targets).sum())
+    return 1.0 / (2 * max(1, n_pos) * max(1, np.asarray(targets).size - n_pos))
+
+
+def _one_example(predictions: np.ndarray, targets: np.ndarray) -> float:
+    """Accuracy's step on this split: one test example."""
+    return 1.0 / max(1, len(targets))
+
+
 @metric(
     params=NoParams,
     tasks=("binary",),
     direction="higher",
     range=(0.0, 1.0),
     definition="area under the ROC curve of the class-1 probabilities: P(score of a random positive > a random negative), ties 1/2",
+    resolution=_per_pair,
 )
 def auroc(params: NoParams, predictions: np.ndarray, targets: np.ndarray) -> float:
     """Area under the ROC curve (Mann-Whitney U / (n_pos * n_neg)); ties count one half.
@@ -80,6 +92,7 @@ def correct(params: AccuracyParams, predictions: np.ndarray, targets: np.ndarray
     range=(0.0, 1.0),
     definition="fraction of test examples whose predicted class (binary: probability >= threshold; multiclass: argmax) equals the label",
     per_example=correct,
+    resolution=_one_example,
 )
 def accuracy(params: AccuracyParams, predictions: np.ndarray, targets: np.ndarray) -> float:
     """Fraction of examples whose predicted class equals the label (the mean of :func:`correct`)."""

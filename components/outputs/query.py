@@ -40,6 +40,8 @@ _NUMERIC_HEADERS = ("n", "mean", "diff", "wins", "p", "p adj.")
 #: most seeds favour the other direction than the verdict (which follows the mean).
 _FAMILY_MARK = "†"
 _WINS_MARK = "*"
+#: Marks an interval that comes from the metric's resolution because every value of the row is equal (zero spread).
+_FLOOR_MARK = "‡"
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -325,6 +327,14 @@ def _ci(low: Any, high: Any, decimals: int) -> str:
     return "—" if low is None or high is None else f"[{_num(low, decimals)}, {_num(high, decimals)}]"
 
 
+def _row_ci(row: Mapping[str, Any], decimals: int) -> str:
+    """A cell's or comparison's interval, marked :data:`_FLOOR_MARK` when its values are all equal (a resolution floor)."""
+    text = _ci(row.get("ci_low"), row.get("ci_high"), decimals)
+    values = row.get("diffs", row.get("values")) or []
+    tied = row.get("ci_low") is not None and len(values) >= 2 and min(values) == max(values)
+    return text + (_FLOOR_MARK if tied else "")
+
+
 def _reference_text(row: Mapping[str, Any]) -> str:
     reference = row.get("reference")
     if isinstance(reference, Mapping):
@@ -376,7 +386,7 @@ def _cell_rows(rs: ResultSet) -> tuple[list[str], list[list[str]]]:
             c["method"],
             str(c["n"]) + (f" ({c['n_dropped']} failed)" if c.get("n_dropped") else ""),
             _num(c["mean"], places),
-            _ci(c["ci_low"], c["ci_high"], places),
+            _row_ci(c, places),
         ]
         for c in rs.cells
     ]
@@ -397,7 +407,7 @@ def _comparison_rows(rs: ResultSet, rows: list[dict], contrast: bool = False) ->
             *([_reference_text(p)] if contrast else []),
             str(p["n"]),
             _num(p["mean_diff"], places),
-            _ci(p["ci_low"], p["ci_high"], places),
+            _row_ci(p, places),
             _wins(p),
             _p(p.get("p_value")),
             _p(p.get("p_adjusted")),
@@ -472,7 +482,8 @@ def _legend(rs: ResultSet) -> list[str]:
         f"{level} CI: this row's own interval for diff ({method}), not corrected for the other rows",
         f"wins: {unit} on which the method did better, in the metric's direction (ties count 1/2); a count, not a probability",
         f"p: this row's own test of 'diff = 0', the inversion of its interval (p < {alpha_text} exactly when the interval excludes 0); "
-        "a row whose differences are all equal has no interval, and p is the exact sign-flip test's (at least 2/2^n)",
+        "a row whose differences are all equal is decided by the exact sign-flip test (p at least 2/2^n); its interval, if it has one, "
+        "comes from the metric's resolution, not from a spread (its note says so)",
         f"p adj.: p adjusted over the family ({correction}); verdict: better/worse when p adj. < {alpha_text}, else inconclusive",
         f"{_FAMILY_MARK}: the row's own interval excludes 0, but not after the correction for the other rows",
         f"{_WINS_MARK}: most {unit} favour the other direction; the verdict follows the mean difference",
@@ -629,7 +640,7 @@ def _render_text(rs: ResultSet, results: Mapping[str, Any]) -> str:
         parts += ["", _family_line(rs), "Columns:", *(f"  {line}" for line in [*_legend(rs), *_secondary_legend(results)])]
     parts += _secondary_text(results)
     if _notes(rs):
-        parts += ["", "Notes (— marks a missing interval):", *(f"  {note}" for note in _notes(rs))]
+        parts += ["", f"Notes (— marks a missing interval; {_FLOOR_MARK} one from the metric's resolution, all values equal):", *(f"  {note}" for note in _notes(rs))]
     if _failure_lines(results):
         parts += ["", f"{_FAILED_TITLE}:", *(f"  {line}" for line in _failure_lines(results))]
     return "\n".join(parts) + "\n"
@@ -667,7 +678,7 @@ def _render_md(rs: ResultSet, results: Mapping[str, Any]) -> str:
         lines += ["", "Columns:", "", *(f"- {line}" for line in [*_legend(rs), *_secondary_legend(results)])]
     lines += _secondary_md(results)
     if _notes(rs):
-        lines += ["", "## Notes", "", "— marks a missing interval.", "", *(f"- {note}" for note in _notes(rs))]
+        lines += ["", "## Notes", "", f"— marks a missing interval; {_FLOOR_MARK} one from the metric's resolution (all values equal).", "", *(f"- {note}" for note in _notes(rs))]
     if _failure_lines(results):
         lines += ["", "## " + _FAILED_TITLE, "", *(f"- {line}" for line in _failure_lines(results))]
     return "\n".join(lines) + "\n"

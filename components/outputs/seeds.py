@@ -8,9 +8,18 @@ with a given power (``effect``, ``power``), and what the run already supports.
 Assumptions (docs/statistics.md, "How many seeds"):
 
 * The per-seed differences are independent draws with a standard deviation
-  ``sigma`` estimated by the run's sample standard deviation ``s``; the plan is
-  given at ``s`` and, because ``s`` from a few seeds is itself uncertain, at
-  the upper one-sided 80% confidence bound of ``sigma`` (chi-square).
+  ``sigma`` estimated by the run's sample standard deviation ``s``. The plan is
+  given at ``s`` (``needed``: as if ``sigma`` were known, which reaches the
+  goal for only about half of the pilots it could come from) and with
+  *assurance* (``needed_assurance``): at the upper one-sided ``assurance``
+  confidence bound of ``sigma`` from the chi-square distribution of ``s**2``
+  (Browne 1995, "On the use of a pilot sample for sample size determination",
+  Statistics in Medicine 14:1933-1940; Kieser & Wassmer 1996, Biometrical
+  Journal 38:941-949). Since ``sigma`` is below that bound with probability
+  ``assurance`` and the plan's power falls with ``sigma``, the planned seeds
+  reach the goal with probability at least ``assurance`` over the pilot's
+  sampling variation (checked by simulation in ``tests/test_seeds.py`` and
+  ``benchmarks/verdicts.py``, section 5).
 * Widths and power follow Student-t, which is the default interval and test:
   half-width ``t(n-1) s / sqrt(n)``; power of the two-sided test from the
   noncentral t with noncentrality ``effect sqrt(n) / s``, computed exactly by
@@ -34,6 +43,7 @@ Assumptions (docs/statistics.md, "How many seeds"):
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -45,7 +55,7 @@ MAX_SEEDS = 100_000
 
 
 def _sigma_upper(s: float, n: int, level: float = 0.8) -> float:
-    """Upper one-sided ``level`` confidence bound of sigma from a sample sd ``s`` of ``n`` values."""
+    """Upper one-sided ``level`` confidence bound of sigma from a sample sd ``s`` of ``n`` values (chi-square, ``n - 1`` df)."""
     from scipy import stats
 
     return s * math.sqrt((n - 1) / stats.chi2.ppf(1 - level, n - 1))
@@ -82,12 +92,20 @@ def _tail(shift: float, critical: float, df: int, upper: bool) -> float:
     # Gauss-Legendre over +-12 sd of the chi-square (the integrand is smooth; 400 nodes are exact to double precision).
     spread = 12 * math.sqrt(2 * df)
     low, high = max(0.0, df - spread), df + spread
-    nodes, weights = np.polynomial.legendre.leggauss(400)
+    nodes, weights = _gauss_legendre()
     v = (high - low) / 2 * nodes + (high + low) / 2
     density = np.exp(special.xlogy(df / 2 - 1, v) - v / 2 - df / 2 * math.log(2) - special.gammaln(df / 2))
     sign = 1.0 if upper else -1.0
     value = float((high - low) / 2 * np.sum(weights * special.ndtr(sign * shift - critical * np.sqrt(v / df)) * density))
     return min(1.0, max(0.0, value))
+
+
+@functools.lru_cache(maxsize=1)
+def _gauss_legendre() -> tuple[Any, Any]:
+    """400 Gauss-Legendre nodes and weights on [-1, 1] (computed once: they cost about 0.1 s each time)."""
+    import numpy as np
+
+    return np.polynomial.legendre.leggauss(400)
 
 
 def power(effect: float, sigma: float, n: int, alpha: float, folds: int | None = None) -> float:
@@ -181,14 +199,17 @@ def plan(
     width: float | None = None,
     effect: float | None = None,
     target_power: float = 0.8,
+    assurance: float = 0.8,
 ) -> dict[str, Any]:
     """Seeds each comparison of ``results`` needs for ``width`` (CI half-width) or ``effect`` at ``target_power``.
 
     Returns ``{"confidence", "multiplicity", "family_size", "alpha_row",
-    "rows"}``; each row has ``axes, method, reference, n, sd, half_width``
-    (the run's own interval), ``mde`` (the smallest true difference the run
-    detects with ``target_power``) and ``needed`` / ``needed_conservative`` (at
-    the sd and at its 80% upper bound; ``None`` when beyond MAX_SEEDS or not
+    "assurance", "rows"}``; each row has ``axes, method, reference, n, sd,
+    half_width`` (the run's own interval), ``mde`` (the smallest true
+    difference the run detects with ``target_power``) and ``needed`` /
+    ``needed_assurance`` (at the sd, and at its upper ``assurance`` confidence
+    bound so that the goal is met with probability ``assurance`` over the
+    pilot sd's chi-square uncertainty; ``None`` when beyond MAX_SEEDS or not
     estimable).
     """
     if (width is None) == (effect is None):
@@ -199,6 +220,8 @@ def plan(
         raise ValueError("--effect must be a non-zero difference in metric units")
     if not 0 < target_power < 1:
         raise ValueError(f"--power must be strictly between 0 and 1, got {target_power}")
+    if not 0 < assurance < 1:
+        raise ValueError(f"--assurance must be strictly between 0 and 1 (0.8: the goal is met for 80% of pilots), got {assurance}")
     statistics = results.get("statistics") or {}
     confidence = float(statistics.get("confidence", 0.95))
     rows_in = [*results.get("paired", ()), *results.get("contrasts", ())]
@@ -226,23 +249,25 @@ def plan(
             "folds": folds,
             "mde": None if sd is None else minimum_detectable_effect(sd, n, target_power, alpha_row, folds),
             "needed": None,
-            "needed_conservative": None,
+            "needed_assurance": None,
         }
         if sd is not None:
-            # The pilot's sd is uncertain: plan also at its 80% upper confidence bound (from all its scores).
-            upper = _sigma_upper(sd, n * folds if folds else n)
+            # The pilot's sd is uncertain: plan also at its upper `assurance` confidence bound, from all its scores
+            # (under cross-validation the fold differences, with the rk - 1 degrees of freedom the interval uses).
+            upper = _sigma_upper(sd, n * folds if folds else n, assurance)
             if width is not None:
                 entry["needed"] = seeds_for_width(sd, width, confidence, folds)
-                entry["needed_conservative"] = seeds_for_width(upper, width, confidence, folds)
+                entry["needed_assurance"] = seeds_for_width(upper, width, confidence, folds)
             elif effect is not None:  # exactly one of width and effect is given (checked above)
                 entry["needed"] = seeds_for_effect(sd, effect, target_power, alpha_row, folds, minimum)
-                entry["needed_conservative"] = seeds_for_effect(upper, effect, target_power, alpha_row, folds, minimum)
+                entry["needed_assurance"] = seeds_for_effect(upper, effect, target_power, alpha_row, folds, minimum)
         rows.append(entry)
     return {
         "confidence": confidence,
         "multiplicity": multiplicity,
         "family_size": family,
         "alpha_row": alpha_row,
+        "assurance": assurance,
         "rows": rows,
     }
 
@@ -266,7 +291,7 @@ def format_plan(results: Mapping[str, Any], planned: Mapping[str, Any], *, width
         goal = f"detecting a true difference of {effect:g} with power {target_power:.0%} at level {planned['alpha_row']:.3g}"
         if planned["multiplicity"] in ("holm", "maxt", "bonferroni"):
             goal += f" ({1 - planned['confidence']:.2g} / {planned['family_size']} comparisons, {planned['multiplicity']})"
-    headers = ["comparison", *axis_names, "method", "reference", "n", "sd", "half-width now", f"detects now (power {target_power:.0%})", "seeds needed", "conservative"]
+    headers = ["comparison", *axis_names, "method", "reference", "n", "sd", "half-width now", f"detects now (power {target_power:.0%})", "seeds needed", f"with {planned['assurance']:.0%} assurance"]
     body = []
     for row in planned["rows"]:
         reference = row["reference"]
@@ -282,16 +307,18 @@ def format_plan(results: Mapping[str, Any], planned: Mapping[str, Any], *, width
             _fmt(row["half_width"], 3),
             _fmt(row["mde"], 3),
             _fmt(row["needed"]) if row["sd"] is not None else "—",
-            _fmt(row["needed_conservative"]) if row["sd"] is not None else "—",
+            _fmt(row["needed_assurance"]) if row["sd"] is not None else "—",
         ])
     lines = [
         f"Seeds for {goal}, from the per-seed differences of experiment {results.get('experiment', '?')}.",
         "",
         _text_table(headers, body),
         "",
-        "Assumptions: seeds are independent; the differences' sd is the run's sample sd (seeds needed) or, since a pilot's",
-        "sd is itself uncertain, its 80% upper confidence bound (conservative); widths and power are Student-t's (the default",
-        "interval and test), exact. Under cross-validation counts are repeats of k-fold and the interval is Nadeau-Bengio's.",
+        "Assumptions: seeds are independent; 'seeds needed' plans at the run's sample sd as if it were the true sd, which",
+        f"reaches the goal for only about half the pilots; 'with {planned['assurance']:.0%} assurance' plans at the sd's upper "
+        f"{planned['assurance']:.0%} confidence bound (chi-square;",
+        "Browne 1995), so the goal is met with that probability over the pilot's uncertainty. Widths and power are Student-t's",
+        "(the default interval and test), exact. Under cross-validation counts are repeats of k-fold and the interval is Nadeau-Bengio's.",
         "See docs/statistics.md, 'How many seeds'. '—': fewer than 2 seeds, no spread to plan from, out of reach at any",
         f"count (cross-validation), or above {MAX_SEEDS}.",
     ]
@@ -303,7 +330,7 @@ def _cmd_seeds(args: argparse.Namespace) -> int:
 
     run = find_run(args.flow, args.run, args.experiment)
     results = run["end"].task.data.results
-    planned = plan(results, width=args.width, effect=args.effect, target_power=args.power)
+    planned = plan(results, width=args.width, effect=args.effect, target_power=args.power, assurance=args.assurance)
     print(f"{run.pathspec} ({results.get('experiment')})")
     print(format_plan(results, planned, width=args.width, effect=args.effect, target_power=args.power), end="")
     return 0
@@ -326,4 +353,8 @@ def register(subparsers: Any) -> None:
     goal.add_argument("--width", type=float, metavar="W", help="target CI half-width, in metric units")
     goal.add_argument("--effect", type=float, metavar="D", help="true difference to detect, in metric units")
     parser.add_argument("--power", type=float, default=0.8, help="power for --effect (default 0.8)")
+    parser.add_argument(
+        "--assurance", type=float, default=0.8,
+        help="probability, over the pilot sd's uncertainty, that the planned seeds meet the goal (default 0.8)",
+    )
     parser.set_defaults(func=_cmd_seeds)

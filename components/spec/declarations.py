@@ -141,11 +141,18 @@ class NoParams(Params):
 
 @dataclass(frozen=True)
 class MetricInfo:
-    """What a metric means: ``direction`` ("higher" or "lower" is better), its ``range`` and a one-line definition."""
+    """What a metric means: ``direction`` ("higher" or "lower" is better), its ``range`` and a one-line definition.
+
+    ``resolution``, when declared, is ``fn(predictions, targets) -> float``: the
+    smallest step the metric can take on that test split (``1/n_test`` for
+    accuracy). The statistics give a cell or comparison whose values are all
+    equal an interval from it instead of a zero-width one.
+    """
 
     direction: Literal["higher", "lower"]
     range: tuple[float | None, float | None]
     definition: str
+    resolution: Callable[[Any, Any], float] | None = None
 
     @property
     def higher_is_better(self) -> bool:
@@ -282,17 +289,23 @@ def metric(
     range: tuple[float | None, float | None],
     definition: str,
     per_example: Callable[..., Any] | None = None,
+    resolution: Callable[[Any, Any], float] | None = None,
 ) -> Callable[[Any], Any]:
     """Declare a ``metric`` implementation ``fn(params, predictions, targets) -> float``.
 
     ``per_example(params, predictions, targets) -> array (n,)`` (optional) says
     the metric is the mean of those per-example values (accuracy, MAE; not RMSE
     or AUROC); nested cross-validation (``cv_interval: nested``) needs it.
+    ``resolution(predictions, targets) -> float`` (optional, for a metric that
+    takes discrete steps: a count over test examples or pairs) gives the step
+    on that test split; see :class:`MetricInfo`.
     """
     if direction not in ("higher", "lower"):
         raise ValueError(f"metric direction must be 'higher' or 'lower', got {direction!r}")
+    if resolution is not None and not callable(resolution):
+        raise TypeError(f"metric(resolution=...) must be fn(predictions, targets) -> float, got {resolution!r}")
     low, high = range
-    info = MetricInfo(direction, (low, high), definition)
+    info = MetricInfo(direction, (low, high), definition, resolution)
     return _attach(Declaration("metric", params, tasks=tuple(tasks), metric=info, per_example=per_example))
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
@@ -42,6 +43,7 @@ __all__ = [
     "make_nested_data",
     "metric",
     "per_example",
+    "metric_resolution",
     "scorer",
     "secondary_metric",
     "settings",
@@ -483,3 +485,18 @@ def secondary_metric(predictions: Any, targets: Any, *, name: str, metric_spec: 
     fn, declaration = implementation(metric_spec, "metric", f"experiment.secondary_metrics.{name}")
     _check_finite(np.asarray(predictions), "predictions")
     return check_value(fn(settings(metric_spec, declaration), predictions, targets), declaration.metric, name)
+
+
+def metric_resolution(predictions: Any, targets: Any, *, metric_spec: Mapping[str, Any]) -> float | None:
+    """The step the experiment's metric can take on this test split, when the metric declares one (else ``None``).
+
+    Raises :class:`SeamError` naming the metric when the declared function
+    returns anything but a positive finite number.
+    """
+    bound = scorer(metric_spec)
+    if bound.info.resolution is None:
+        return None
+    value = bound.info.resolution(predictions, targets)
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not 0 < float(value) < math.inf:
+        raise SeamError(f"{bound.name} resolution", f"is {value!r}; a metric's resolution is a positive finite step in metric units")
+    return float(value)

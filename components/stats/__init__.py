@@ -11,10 +11,11 @@ Modules, by concern (each imports only those above it):
 * :mod:`~components.stats.nested` -- nested cross-validation (the deployed model's error).
 * :mod:`~components.stats.engine` -- :func:`aggregate`.
 
-Why the default method is ``hybrid-t`` and what the others cost in coverage,
-width stability and range violations is measured in ``benchmarks/coverage.py``;
-why the verdicts are family-wise in ``benchmarks/multiplicity.py``; both are
-written up in ``docs/statistics.md``.
+Why the default method is the paired Student-t interval and test, and what the
+defaults deliver (family-wise error, coverage, power, the planner's promise), is
+measured in ``benchmarks/verdicts.py``; the bootstrap methods' coverage, width
+stability and range violations in ``benchmarks/coverage.py``; all written up in
+``docs/statistics.md``.
 """
 
 from __future__ import annotations

@@ -81,6 +81,8 @@ class Cell:
         #: Per-unit payloads (per-example values) when the strategy reads them; empty otherwise.
         self.payloads: dict[Any, Any] = {}
         self.dropped = 0
+        #: The coarsest resolution an observation of the cell declared (0: none; see :func:`collect`).
+        self.resolution = 0.0
         #: The units whose value was dropped under ``nan_policy: omit`` (a strategy may drop more with them).
         self.dropped_units: set[Hashable] = set()
 
@@ -142,7 +144,9 @@ def collect(
     With ``fold_axis``, that axis is taken out of the cell's axes and handed to
     ``unit_of`` with the seed: a fold is a part of a replicate, not a cell.
     With ``payload_of``, each finite observation's ``per_example`` entry is read
-    through it and kept with its unit.
+    through it and kept with its unit. An observation may carry ``resolution``
+    (what its metric declared for its test split, e.g. ``1/n_test`` for
+    accuracy); the cell keeps the coarsest.
     """
     cells: dict[tuple[str, str], Cell] = {}
     # Many observations share one axes dict shape; normalize each distinct one once.
@@ -170,7 +174,17 @@ def collect(
         if payload_of is not None and math.isfinite(value):
             payload = payload_of(observation.get("per_example"), f"observation {index} ({method}, seed {seed}, fold {fold})")
         cell.add(unit_of(seed, fold), value, nan_policy, seed, payload)
+        if "resolution" in observation:
+            cell.resolution = max(cell.resolution, _resolution_of(observation, index))
     return cells
+
+
+def _resolution_of(observation: Mapping[str, Any], index: int) -> float:
+    """An observation's declared resolution: the smallest step its metric can take on its test split (positive, finite)."""
+    value = plain(observation["resolution"])
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ValueError(f"observation {index}: 'resolution' must be a positive number in metric units, got {value!r}")
+    return float(value)
 
 
 def _split_fold(axes: Any, index: int, fold_axis: str | None, method: Any) -> tuple[dict[str, Any], str, int | None]:

@@ -159,7 +159,9 @@ def aggregate(
         common = sorted(comparison.cell.values.keys() & comparison.reference.values.keys())
         diffs = {u: comparison.cell.values[u] - comparison.reference.values[u] for u in common}
         payloads = {u: comparison.cell.payloads[u] - comparison.reference.payloads[u] for u in common} if strategy.needs_per_example else {}
-        comparison.row = _row(comparison.cell, common, diffs, streams, payloads)
+        # A difference is as coarse as the coarser of its two sides.
+        resolution = max(comparison.cell.resolution, comparison.reference.resolution)
+        comparison.row = _row(comparison.cell, common, diffs, streams, payloads, resolution)
     diff_bounds = difference_bounds(checked)
     summaries = strategy.summarize(
         cell_rows + [c.row for c in comparisons],
@@ -250,9 +252,13 @@ class _Streams:
         return self.streams[key]
 
 
-def _row(cell: Cell, units: list[Any], values: Mapping[Any, float], streams: _Streams | None, payloads: Mapping[Any, Any]) -> Row:
+def _row(
+    cell: Cell, units: list[Any], values: Mapping[Any, float], streams: _Streams | None, payloads: Mapping[Any, Any],
+    resolution: float | None = None,
+) -> Row:
     carried = [payloads[u] for u in units] if payloads else None
-    return Row(units, [values[u] for u in units], None if streams is None else streams(cell, units), carried)
+    stream = None if streams is None else streams(cell, units)
+    return Row(units, [values[u] for u in units], stream, carried, cell.resolution if resolution is None else resolution)
 
 
 def _comparisons(ordered: Sequence[Cell], baseline: str, contrasts: Sequence[Mapping[str, Any]]) -> list[_Comparison]:
@@ -316,6 +322,8 @@ def _cell_entry(strategy: Strategy, cell: Cell, row: Row, summary: RowSummary) -
     entry = strategy.cell_layout(entry)
     if summary["ci_low"] is None:
         entry["note"] = strategy.note(len(row.values), summary["flat"])
+    elif summary["flat"]:
+        entry["note"] = _floor_note(strategy, row)
     if cell.dropped:
         entry["n_dropped"] = cell.dropped
     strategy.finish(entry)
@@ -332,10 +340,7 @@ def _family(
     flips = [_sign_flip(strategy, c.row) for c in comparisons]
     # A row with an interval has its own test's p; a row of equal differences the exact sign-flip p;
     # a row with neither (fewer than 2 seeds) stays out of the family.
-    raw = [
-        s["p_value"] if s["ci_low"] is not None else flip if s["flat"] and len(c.row.values) >= 2 else None
-        for c, s, flip in zip(comparisons, summaries, flips)
-    ]
+    raw = [_raw_p(s, flip, len(c.row.values)) for c, s, flip in zip(comparisons, summaries, flips)]
     if settings.multiplicity == "maxt":
         adjusted = _maxt(strategy, comparisons, raw, streams)
     else:
@@ -345,8 +350,10 @@ def _family(
         diffs = strategy.values(comparison.row)
         low, high, mean = summary["ci_low"], summary["ci_high"], summary["mean"]
         won = wins(diffs, higher_is_better)
+        # A tied row's verdict reads its p (at least the sign-flip test's), not the interval its resolution gives it.
+        tied = summary["flat"] and low is not None
         verdict, per_row = family_verdict(
-            low, high, p_adj, 0.0 if mean is None else mean,
+            None if tied else low, None if tied else high, p_adj, 0.0 if mean is None else mean,
             multiplicity=settings.multiplicity, alpha=alpha, higher_is_better=higher_is_better, p_value=p_raw,
         )
         entry: dict[str, Any] = {
@@ -370,9 +377,31 @@ def _family(
         }
         if low is None:
             entry["note"] = strategy.note(len(comparison.row.values), summary["flat"])
+        elif tied:
+            entry["note"] = _floor_note(strategy, comparison.row, paired=True)
         strategy.finish(entry)
         rows.append(cast(PairedRow, entry))
     return rows, sum(p is not None for p in raw)
+
+
+def _raw_p(summary: RowSummary, flip: float | None, n: int) -> float | None:
+    """A comparison's p in the family: its own test's; a row of equal differences at least the exact sign-flip p.
+
+    Without an interval a tied row is decided by the sign-flip test alone; with
+    one from a declared resolution, by the larger of the two p-values (each is
+    valid, so their maximum is), so ties never say more than the sign-flip test.
+    A row with neither (fewer than 2 seeds) stays out of the family.
+    """
+    if summary["flat"] and n >= 2 and flip is not None:
+        return flip if summary["p_value"] is None else max(summary["p_value"], flip)
+    return summary["p_value"] if summary["ci_low"] is not None else None
+
+
+def _floor_note(strategy: Strategy, row: Row, paired: bool = False) -> str:
+    """The note of an all-equal row whose interval comes from a declared resolution, not from a spread."""
+    resolution = max(strategy.settings.resolution or 0.0, row.resolution)
+    text = f"all {len(row.values)} values equal: zero spread; the interval assumes a spread of resolution/sqrt(12) (resolution {resolution:g})"
+    return text + ("; p is the larger of that interval's t test and the exact sign-flip test" if paired else "")
 
 
 def _sign_flip(strategy: Strategy, row: Row) -> float | None:

@@ -622,15 +622,17 @@ def summaries(
     bounds: list[tuple[float | None, float | None] | None],
     want_p: list[bool],
     floor: float = 0.0,
+    flat_floors: list[float] | None = None,
 ) -> list[RowSummary]:
     """Mean, std (ddof=1), interval and (where asked) p-value of each variable-length row.
 
     Vectorized over rows of equal length. ``keys[i]`` seeds row ``i``'s
     generator, ``bounds[i]`` is its range, ``floor`` is added to Student-t's
     variance. An all-equal row keeps its value exactly as mean and is ``flat``:
-    unless a floor gives it a spread (``student-t`` only) it gets no interval
-    and no p-value, since its zero-width interval would claim certainty.
-    Missing statistics are ``None``.
+    its zero-width interval would claim certainty, so it gets the Student-t
+    interval and test with variance ``flat_floors[i]`` (a declared resolution's
+    ``r**2 / 12``, whatever the method) or, without one, no interval and no
+    p-value. Missing statistics are ``None``.
     """
     result: list[RowSummary] = [
         {"mean": None, "std": None, "ci_low": None, "ci_high": None, "p_value": None, "flat": False} for _ in rows
@@ -654,6 +656,8 @@ def summaries(
         low, high, p = _intervals(samples, generators, method, confidence, n_resamples, asked if asked.any() else None, floor)
         withheld = flat & (method != "student-t" or floor == 0)
         low[withheld] = high[withheld] = p[withheld] = np.nan
+        if flat_floors is not None:
+            _floored(samples, np.array([flat_floors[i] for i in members]), flat, confidence, low, high, p)
         lowest = np.array([_end(bounds[i], 0, -np.inf) for i in members])
         highest = np.array([_end(bounds[i], 1, np.inf) for i in members])
         low, high = _clip(low, high, (lowest, highest))
@@ -666,6 +670,21 @@ def summaries(
     return result
 
 
+
+
+def _floored(samples: Floats, floors: Floats, flat: npt.NDArray[np.bool_], confidence: float, low: Floats, high: Floats, p: Floats) -> None:
+    """Student-t interval and p of the all-equal rows with a positive floor, variance ``floors`` (in place)."""
+    todo = flat & (floors > 0)
+    if not todo.any():
+        return
+    from scipy import special
+
+    n = samples.shape[1]
+    value = samples[todo, 0]
+    se = np.sqrt(floors[todo] / n)
+    half = special.stdtrit(n - 1, 0.5 + confidence / 2) * se
+    low[todo], high[todo] = value - half, value + half
+    p[todo] = 2 * special.stdtr(n - 1, -np.abs(value) / se)
 
 
 class RowSummary(TypedDict):
@@ -692,6 +711,8 @@ class Row:
     values: list[float]
     stream: int | None
     payloads: list[Any] | None = None
+    #: The coarsest resolution the values' metric declared (0: none); an all-equal row's interval comes from it.
+    resolution: float = 0.0
 
 
 class Strategy:
@@ -745,7 +766,7 @@ class Strategy:
         if flat and n >= 2:
             return (
                 f"all {n} values equal: no interval (a zero-width one would claim certainty); a comparison's p is the exact "
-                "sign-flip test's; declare experiment.statistics.resolution (e.g. 1/n_test for accuracy) for an interval"
+                "sign-flip test's; a metric that declares its resolution (accuracy, auroc), or experiment.statistics.resolution, gives it one"
             )
         if n == 0:
             return "no values: nothing to estimate"
@@ -784,4 +805,5 @@ class Bootstrap(Strategy):
             bounds=list(bounds),
             want_p=list(want_p),
             floor=self.floor,
+            flat_floors=[max(self.settings.resolution or 0.0, row.resolution) ** 2 / 12 for row in rows],
         )
