@@ -58,10 +58,13 @@ CV_INTERVALS = ("nadeau_bengio", "naive_folds_as_seeds")
 #: /4: ``work`` counts only this run's seam calls (arms reused from earlier runs add nothing;
 #: ``provenance.reuse`` counts them and says where each reused arm came from).
 #: /5: paired and contrast rows carry ``p_signflip``; rows of equal values get no interval (a note says why).
-RESULTS_SCHEMA = "axisflow.results/5"
+#: /6: ``per_class`` (binary and multiclass tasks): per (cell, method) the summed confusion matrix and per-class
+#: recall and precision with intervals.
+RESULTS_SCHEMA = "axisflow.results/6"
 #: Version of the branch record layout (types in :mod:`components.schema`).
 #: /3: ``provenance`` (per arm: reuse key, trained or reused, and from which run/task).
-RECORD_SCHEMA = "axisflow.record/3"
+#: /4: a classification arm's training record carries its test ``confusion`` matrix.
+RECORD_SCHEMA = "axisflow.record/4"
 #: Version of the ``results["provenance"]`` layout. /2: ``reuse`` (components.engine.reuse.reuse_summary).
 #: /3: ``hardware`` (devices, precision and kernel settings the arms reported; None for tabular trainers).
 PROVENANCE_SCHEMA = "axisflow.provenance/3"

@@ -105,7 +105,7 @@ ROOT = REPO_ROOT
 #: The ``--reuse`` choices; ``auto`` is the default.
 MODES = ("auto", "off", "verify")
 #: Framework modules that run inside every arm (config to spec, the plan of arms, seed derivation, seam dispatch,
-#: declarations, record layout, keys and thread pinning), hashed into every key without following their imports.
+#: declarations, the confusion matrix, record layout, keys and thread pinning), hashed into every key without following their imports.
 ARM_MODULES = (
     "components.constants",
     "components.engine.branch",
@@ -113,6 +113,7 @@ ARM_MODULES = (
     "components.engine.reuse",
     "components.seeding",
     "components.spec.config",
+    "components.spec.confusion",
     "components.spec.declarations",
     "components.spec.seams",
 )
@@ -623,11 +624,17 @@ def reused_training(arm: Mapping[str, Any], item: Any) -> dict[str, Any]:
         "info": dict(source["info"]),
         "history": {name: list(values) for name, values in source["history"].items()},
         **{key: source[key] for key in ("failure", "fit_rows") if key in source},
+        **({"confusion": _copy_confusion(source["confusion"])} if "confusion" in source else {}),
     }
 
 
+def _copy_confusion(confusion: Mapping[str, Any]) -> dict[str, Any]:
+    """A reused arm's confusion matrix, copied (the record it came from stays untouched)."""
+    return {"classes": list(confusion["classes"]), "counts": [list(row) for row in confusion["counts"]], "threshold": confusion["threshold"]}
+
+
 #: The fields of a training record that come from training (the rest come from this run's plan).
-_COMPARED = ("seed", "value", "val_score", "info", "history")
+_COMPARED = ("seed", "value", "val_score", "info", "history", "confusion")
 
 
 def _exact(value: Any) -> str:
@@ -638,8 +645,8 @@ def _exact(value: Any) -> str:
 def check_reused(arm: Mapping[str, Any], training: Mapping[str, Any], fingerprint: str, branch_key: str) -> None:
     """``--reuse verify``: raise naming the arm and field where a recomputed arm differs from the one it would reuse."""
     source = arm["reused"]
-    expected = {**{name: source["training"][name] for name in _COMPARED}, "data_fingerprint": source["data_fingerprint"]}
-    actual = {**{name: training[name] for name in _COMPARED}, "data_fingerprint": fingerprint}
+    expected = {**{name: source["training"].get(name) for name in _COMPARED}, "data_fingerprint": source["data_fingerprint"]}
+    actual = {**{name: training.get(name) for name in _COMPARED}, "data_fingerprint": fingerprint}
     for name in expected:
         if _exact(expected[name]) != _exact(actual.get(name)):
             axes = ", ".join(f"{k}={v}" for k, v in training["train_axes"].items()) or "none"

@@ -1,0 +1,197 @@
+"""Per-class results: the confusion matrix of one arm, its place in the records, and the per-class block of ``results``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+from sklearn.metrics import precision_score, recall_score
+
+from components.schema import check_record, check_results
+from components.spec.confusion import DEFAULT_THRESHOLD, confusion_matrix, decision, predicted_classes, rates
+from components.spec.seams import Dataset, SeamError, check_dataset
+
+# scikit-learn's logistic regression on the bundled digits, three folds of one replicate: a multiclass run in seconds.
+DIGITS = (
+    "experiment=tabular_cv_smoke", "data=digits", "method=[logreg_scaled]", "experiment.seeds=1", "experiment.axes.data.fold=[0,1,2]",
+)
+
+
+def test_confusion_matrix_matches_sklearn_for_a_binary_threshold():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, size=500)
+    probability = rng.random(500)
+    for threshold in (0.3, 0.5, 0.8):
+        predicted = predicted_classes(probability, threshold)
+        expected = sk_confusion_matrix(labels, (probability >= threshold).astype(int), labels=[0, 1])
+        assert confusion_matrix(predicted, labels, 2).tolist() == expected.tolist()
+        # Both columns of a binary prediction: the second (class 1) is compared with the threshold.
+        both = np.column_stack([1 - probability, probability])
+        assert predicted_classes(both, threshold).tolist() == predicted.tolist()
+
+
+def test_confusion_matrix_matches_sklearn_for_a_multiclass_argmax_with_a_class_absent_from_the_test_split():
+    rng = np.random.default_rng(1)
+    k = 5
+    labels = rng.choice([0, 1, 3, 4], size=400)  # class 2 is absent from the test split
+    probabilities = rng.dirichlet(np.ones(k), size=400)
+    predicted = predicted_classes(probabilities, None)
+    matrix = confusion_matrix(predicted, labels, k)
+    assert matrix.tolist() == sk_confusion_matrix(labels, probabilities.argmax(axis=1), labels=list(range(k))).tolist()
+    assert matrix[2].tolist() == [0] * k and matrix.sum() == 400 and matrix.dtype == np.int64
+    recall, precision = rates(matrix)
+    assert math.isnan(recall[2])
+    present = [0, 1, 3, 4]
+    assert recall[present].tolist() == pytest.approx(recall_score(labels, predicted, labels=present, average=None).tolist())
+    assert precision.tolist() == pytest.approx(precision_score(labels, predicted, labels=list(range(k)), average=None, zero_division=0).tolist())
+
+
+def test_a_class_never_predicted_has_no_precision_rather_than_zero():
+    recall, precision = rates([[3, 0, 1], [2, 0, 2], [0, 0, 4]])
+    assert recall.tolist() == [0.75, 0.0, 1.0]
+    assert precision[0] == 0.6 and math.isnan(precision[1]) and precision[2] == pytest.approx(4 / 7)
+
+
+def test_confusion_matrix_refuses_ids_outside_the_classes():
+    with pytest.raises(ValueError, match=r"labels range 0\.\.3, outside 0\.\.2"):
+        confusion_matrix([0, 1, 2], [0, 3, 1], 3)
+    with pytest.raises(ValueError, match="argmax needs class probabilities"):
+        predicted_classes([0.2, 0.9], None)
+
+
+def test_the_decision_uses_the_metrics_threshold_or_says_it_used_the_default():
+    assert decision("binary", {"name": "accuracy", "threshold": 0.7}) == (0.7, "class 1 when its probability is at least 0.7 (the metric's threshold)")
+    threshold, words = decision("binary", {"name": "auroc"})
+    assert threshold == DEFAULT_THRESHOLD and "declares no threshold" in words
+    assert decision("multiclass", {"threshold": 0.7}) == (None, "the class of highest probability (argmax)")
+
+
+def _dataset(task="multiclass", n_classes=3, classes=None):
+    X = np.zeros((4, 2), dtype=np.float32)
+    y = np.array([0, 1, 2, 0]) if task == "multiclass" else np.zeros(4, dtype=np.float32)
+    return Dataset(task, X, y, X, y, X, y, n_classes=n_classes, classes=classes)
+
+
+def test_a_dataset_names_each_class_once_or_not_at_all():
+    check_dataset(_dataset(classes=("a", "b", "c")))
+    with pytest.raises(SeamError, match=r"classes has 2 names \(2 distinct\) for n_classes=3"):
+        check_dataset(_dataset(classes=("a", "b")))
+    with pytest.raises(SeamError, match="classes has 3 names .2 distinct."):
+        check_dataset(_dataset(classes=("a", "b", "a")))
+    with pytest.raises(SeamError, match="tuple of class names"):
+        check_dataset(_dataset(classes=(0, 1, 2)))
+    with pytest.raises(SeamError, match="a regression dataset has none"):
+        check_dataset(_dataset("regression", None, classes=("a",)))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """``(config, records, results)`` of the multiclass digits run, in process (no flow)."""
+    from components.engine.branch import run_branch
+    from components.engine.surface import aggregate_records, build_results, plan_run
+    from components.spec.config import compose
+
+    config = compose(list(DIGITS))
+    _, planned = plan_run(config)
+    records = [run_branch(config, branch, log=lambda _: None) for branch in planned]
+    return config, records, build_results(config, records, aggregate_records(config, records), {})
+
+
+def test_a_multiclass_arm_records_its_confusion_matrix_on_the_test_split(digits):
+    _, records, _ = digits
+    for record in records:
+        check_record(record)
+        (training,) = record["trainings"]
+        confusion = training["confusion"]
+        assert confusion["classes"] == [str(d) for d in range(10)] and confusion["threshold"] is None
+        counts = np.array(confusion["counts"])
+        # The digits have 1,797 rows; a third of them is each fold's test split. Accuracy is the matrix's diagonal share.
+        assert counts.shape == (10, 10) and counts.sum() in (599, 600)
+        assert np.trace(counts) / counts.sum() == training["value"]
+
+
+def test_per_class_results_sum_the_records_matrices_and_summarise_each_folds_rates(digits):
+    _, records, results = digits
+    check_results(results)
+    (row,) = results["per_class"]
+    assert (row["method"], row["axes"], row["arms"], row["threshold"]) == ("logreg_scaled", {}, 3, None)
+    expected = np.sum([r["trainings"][0]["confusion"]["counts"] for r in records], axis=0)
+    assert row["confusion"] == expected.tolist() and expected.sum() == 1797
+    for c, recall in enumerate(row["recall"]):
+        per_fold = [rates(r["trainings"][0]["confusion"]["counts"])[0][c] for r in records]
+        assert recall["fold_values"] == [per_fold] and recall["mean"] == pytest.approx(np.mean(per_fold))
+        assert recall["ci_low"] is None or recall["ci_low"] <= recall["mean"] <= recall["ci_high"]
+    assert len(row["precision"]) == 10 and all(p["n"] == 1 for p in row["precision"])
+
+
+def test_regression_results_have_no_per_class_block():
+    from components.engine.branch import run_branch
+    from components.engine.per_class import per_class_rows
+    from components.spec.config import load_spec
+    from components.engine.planner import branches
+
+    config, spec = load_spec(["experiment=sample_size_smoke", "experiment.seeds=1", "experiment.axes.data.n_train=[40]", "method=[ridge]"])
+    record = run_branch(config, branches(spec)[0], log=lambda _: None)
+    assert "confusion" not in record["trainings"][0]
+    assert per_class_rows(spec, [record]) is None
+
+
+def _binary_records(spec, seeds=3):
+    """Hand-made records of the smoke experiment's logreg only (axis-agnostic: one arm per branch)."""
+    from components.engine.planner import branches
+
+    out = []
+    for i, branch in enumerate(b for b in branches(spec) if b["seed_index"] < seeds):
+        training = {"method": "logreg", "train_axes": {}, "seed": 1, "value": 0.5, "val_score": 0.5, "info": {}, "history": {}}
+        training["confusion"] = {"classes": ["no", "yes"], "counts": [[5 + i, 1], [2, 4 + branch["seed_index"]]], "threshold": 0.5}
+        out.append({"key": branch["key"], "data_axes": branch["data_axes"], "seed_index": branch["seed_index"], "trainings": [training]})
+    return out
+
+
+def _smoke_logreg():
+    from components.spec.config import load_spec
+
+    return load_spec(["experiment=smoke", "method=[logreg]", "experiment.axes.data.label_noise=[0.0]"])[1]
+
+
+def test_a_failed_arm_is_left_out_of_the_sum_and_counted_as_dropped():
+    from components.engine.per_class import per_class_rows
+
+    spec = _smoke_logreg()
+    records = _binary_records(spec)
+    failed = records[1]["trainings"][0]
+    del failed["confusion"]
+    failed["failure"] = "planted"
+    rows = per_class_rows(spec, records)
+    assert rows is not None and len(rows) == len(spec.training_axes["epochs"])  # the axis-agnostic arm serves every epochs cell
+    for row in rows:
+        assert row["arms"] == 2 and row["confusion"] == [[5 + 7, 2], [4, 4 + 6]]
+        assert [r["n"] for r in row["recall"]] == [2, 2] and [r["n_dropped"] for r in row["recall"]] == [1, 1]
+        assert row["recall"][1]["values"] == [4 / 6, 6 / 8]
+
+
+def test_arms_of_one_cell_that_name_different_classes_are_refused():
+    from components.engine.per_class import per_class_rows
+
+    spec = _smoke_logreg()
+    records = _binary_records(spec)
+    records[2]["trainings"][0]["confusion"]["classes"] = ["yes", "no"]
+    with pytest.raises(ValueError, match="arms name different classes .no, yes vs yes, no."):
+        per_class_rows(spec, records)
+
+
+def test_a_reused_arm_copies_its_confusion_matrix_and_verify_compares_it():
+    from components.engine.planner import trainings
+    from components.engine.reuse import check_reused, reused_training
+
+    spec = _smoke_logreg()
+    (source,) = _binary_records(spec, seeds=1)[0]["trainings"]
+    arm = {"reused": {"training": source, "data_fingerprint": "f", "run": "F/1", "task": "F/1/branch/2"}}
+    copy = reused_training(arm, trainings(spec)[0])
+    assert copy["confusion"] == source["confusion"] and copy["confusion"]["counts"] is not source["confusion"]["counts"]
+    check_reused(arm, copy, "f", "k")
+    copy["confusion"]["counts"][0][0] += 1
+    with pytest.raises(RuntimeError, match="method logreg, training axes none: confusion differs"):
+        check_reused(arm, copy, "f", "k")
