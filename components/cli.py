@@ -85,7 +85,7 @@ def _cmd_results(args: argparse.Namespace) -> int:
     from components.outputs.query import format_table
 
     run, results = _load_results(args.flow, args.run, args.experiment)
-    text = format_table(results, args.format)
+    text = format_table(results, args.format, long=args.long, per_class=args.per_class)
     if args.format == "table":
         from components.engine.provenance import hardware_line
         from components.engine.reuse import reuse_line
@@ -120,6 +120,15 @@ def _parser() -> argparse.ArgumentParser:
     results.add_argument("--flow", default=DEFAULT_FLOW, help=f"flow name (default {DEFAULT_FLOW})")
     results.add_argument("--experiment", metavar="NAME", help="the latest successful run of this experiment (experiment.name)")
     results.add_argument("--format", default="table", choices=["table", "csv", "json", "md"])
+    results.add_argument(
+        "--per-class", action="store_true",
+        help="classification runs: per-class recall and precision with intervals, and the confusion matrices summed over seeds",
+    )
+    results.add_argument(
+        "--long", action="store_true",
+        help="with --format csv or json: one row per cell x method x seed (x fold under cross-validation) with its value "
+        "(with --per-class: per class, that arm's recall and precision)",
+    )
     results.set_defaults(func=_cmd_results)
 
     lint = sub.add_parser("lint", help="run the static linter (same as python -m lint)", add_help=False)

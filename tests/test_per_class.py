@@ -195,3 +195,89 @@ def test_a_reused_arm_copies_its_confusion_matrix_and_verify_compares_it():
     copy["confusion"]["counts"][0][0] += 1
     with pytest.raises(RuntimeError, match="method logreg, training axes none: confusion differs"):
         check_reused(arm, copy, "f", "k")
+
+
+# --- Exports: the per-class tables and the long (per-seed, per-fold) CSV --------------------------------------
+
+
+def test_per_class_csv_has_a_row_per_class_with_its_rates_and_its_row_of_the_summed_matrix(digits):
+    import io
+
+    import pandas as pd
+
+    from components.outputs.query import format_table
+
+    _, _, results = digits
+    (row,) = results["per_class"]
+    frame = pd.read_csv(io.StringIO(format_table(results, "csv", per_class=True)))
+    assert frame["class"].tolist() == list(range(10)) and set(frame["method"]) == {"logreg_scaled"}
+    assert frame[[f"predicted:{c}" for c in range(10)]].to_numpy().tolist() == row["confusion"]
+    assert frame["support"].tolist() == [sum(r) for r in row["confusion"]]
+    assert frame["predicted"].tolist() == [sum(col) for col in zip(*row["confusion"])]
+    assert frame["recall"].tolist() == pytest.approx([r["mean"] for r in row["recall"]])
+    assert frame["precision_ci_low"].tolist() == pytest.approx([p["ci_low"] if p["ci_low"] is not None else math.nan for p in row["precision"]], nan_ok=True)
+
+
+def test_long_csv_has_one_row_per_seed_and_fold_with_the_value_the_cell_was_computed_from(digits):
+    import io
+
+    import pandas as pd
+
+    from components.outputs.query import format_table
+
+    _, records, results = digits
+    frame = pd.read_csv(io.StringIO(format_table(results, "csv", long=True)))
+    assert list(frame.columns) == ["method", "seed", "fold", "value"]
+    expected = sorted((r["seed_index"], r["data_axes"]["fold"], r["observations"][0]["value"]) for r in records)
+    assert sorted(frame[["seed", "fold", "value"]].itertuples(index=False, name=None)) == expected
+    per_class = pd.read_csv(io.StringIO(format_table(results, "csv", long=True, per_class=True)))
+    assert list(per_class.columns) == ["method", "seed", "fold", "class", "recall", "precision"] and len(per_class) == 3 * 10
+    for record in records:
+        recall, precision = rates(record["trainings"][0]["confusion"]["counts"])
+        mine = per_class[per_class["fold"] == record["data_axes"]["fold"]].sort_values("class")
+        assert mine["recall"].tolist() == pytest.approx(recall.tolist()) and mine["precision"].tolist() == pytest.approx(precision.tolist())
+
+
+def test_long_csv_without_folds_lists_each_seed_of_each_cell():
+    import io
+
+    import pandas as pd
+
+    from components.outputs.query import format_table
+
+    cells = [
+        {"axes": {"noise": 0.1}, "method": m, "n": 2, "mean": 0.5, "std": 0.1, "ci_low": None, "ci_high": None, "seeds": [0, 1], "values": [0.4, 0.6]}
+        for m in ("a", "b")
+    ]
+    results = {"cells": cells, "paired": [], "axes": {"data": {"noise": [0.1]}, "training": {}}, "statistics": {"confidence": 0.95}}
+    frame = pd.read_csv(io.StringIO(format_table(results, "csv", long=True)))
+    assert frame.to_dict("list") == {"noise": [0.1] * 4, "method": ["a", "a", "b", "b"], "seed": [0, 1, 0, 1], "value": [0.4, 0.6, 0.4, 0.6]}
+
+
+def test_per_class_text_and_markdown_say_how_a_class_was_predicted_and_show_the_matrix(digits):
+    from components.outputs.query import format_table
+
+    _, _, results = digits
+    (row,) = results["per_class"]
+    text = format_table(results, "table", per_class=True)
+    assert "predicted class: the class of highest probability (argmax)" in text
+    assert "method logreg_scaled (3 arms)" in text and "true \\ predicted" in text
+    first = " ".join(str(v) for v in row["confusion"][0])
+    assert any(" ".join(line.split()[1:]) == first for line in text.splitlines() if line.startswith("0 ")), text
+    md = format_table(results, "md", per_class=True)
+    assert md.startswith("# Per-class results: tabular_cv_smoke") and f"| 0 | {' | '.join(str(v) for v in row['confusion'][0])} |" in md
+
+
+def test_per_class_and_long_refuse_what_they_cannot_show_in_one_line(digits):
+    from components.outputs.query import format_table
+
+    _, _, results = digits
+    with pytest.raises(ValueError, match="--long lists every observation as rows; use it with --format csv or json, not table"):
+        format_table(results, "table", long=True)
+    regression = {**results, "task": "regression"}
+    del regression["per_class"]
+    with pytest.raises(ValueError, match="is a regression task; per-class results exist for binary and multiclass tasks only"):
+        format_table(regression, "csv", per_class=True)
+    older = {**regression, "task": "binary", "schema": "axisflow.results/5"}
+    with pytest.raises(ValueError, match=r"results \(axisflow.results/5\) predate per-class results"):
+        format_table(older, "table", per_class=True)

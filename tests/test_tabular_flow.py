@@ -51,3 +51,11 @@ def test_tabular_results_cli_names_the_fold_aware_interval(tabular_run):
     )
     assert out.returncode == 0, out.stderr
     assert "Nadeau-Bengio corrected resampled t over replicates x 3 folds" in out.stdout
+
+
+def test_tabular_per_class_results_name_the_tables_classes(tabular_run):
+    _, results, records = tabular_run
+    for row in results["per_class"]:
+        assert row["classes"] == ["malignant", "benign"] and row["arms"] == 6 and row["threshold"] == 0.5
+        assert sum(map(sum, row["confusion"])) == 2 * 569  # every row of the table once per replicate
+        assert all(len(rate["fold_values"]) == 2 for rate in row["recall"])

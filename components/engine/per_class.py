@@ -129,5 +129,16 @@ def _rates(spec: ExperimentSpec, groups: Mapping[tuple[str, str], Mapping[str, A
         for cell in found["cells"]:
             axes = {k: v for k, v in cell["axes"].items() if k != CLASS_AXIS}
             entry = {k: v for k, v in cell.items() if k not in ("axes", "method")}
-            out[(canonical(axes), method), int(cell["axes"][CLASS_AXIS])] = cast(ClassRate, entry)
+            out[(canonical(axes), method), int(cell["axes"][CLASS_AXIS])] = cast(ClassRate, _flat_note(entry))
     return out
+
+
+def _flat_note(entry: dict[str, Any]) -> dict[str, Any]:
+    """A rate equal on every seed (and fold) has no interval; its note says so without the cells' advice on ``resolution``.
+
+    (A cell's note suggests declaring the metric's resolution; per-class rates do not use it: see the module docstring.)
+    """
+    scores = [v for row in entry["fold_values"] for v in row] if "fold_values" in entry else entry["values"]
+    if "note" in entry and len(scores) >= 2 and len(set(scores)) == 1:
+        entry["note"] = f"all {len(scores)} values equal: no interval (a zero-width one would claim certainty)"
+    return entry
