@@ -281,3 +281,100 @@ def test_per_class_and_long_refuse_what_they_cannot_show_in_one_line(digits):
     older = {**regression, "task": "binary", "schema": "axisflow.results/5"}
     with pytest.raises(ValueError, match=r"results \(axisflow.results/5\) predate per-class results"):
         format_table(older, "table", per_class=True)
+
+
+# --- Formats on hand-built records: a binary run without folds, and a naive-CV long export -------------------
+
+
+def _hand_built(counts_by_seed=None):
+    """``(spec, records, results)`` of the smoke logreg over three seeds, records made by hand (no training)."""
+    from components.engine.per_class import per_class_rows
+
+    spec = _smoke_logreg()
+    records = _binary_records(spec)
+    for record, counts in zip(records, counts_by_seed or ()):
+        record["trainings"][0]["confusion"]["counts"] = counts
+    results = {
+        "experiment": "smoke", "task": "binary", "cells": [], "paired": [],
+        "axes": {"data": dict(spec.data_axes), "training": dict(spec.training_axes)},
+        "statistics": {**spec.statistics, "seed": 0}, "per_class": per_class_rows(spec, records),
+    }
+    return spec, records, results
+
+
+def test_long_per_class_csv_without_folds_has_a_row_per_cell_seed_and_class_with_that_arms_rates():
+    import io
+
+    import pandas as pd
+
+    from components.outputs.query import format_table
+
+    spec, records, results = _hand_built()
+    frame = pd.read_csv(io.StringIO(format_table(results, "csv", long=True, per_class=True)))
+    assert list(frame.columns) == ["label_noise", "epochs", "method", "seed", "class", "recall", "precision"]
+    # The axis-agnostic logreg serves both epochs cells: 2 cells x 3 seeds x 2 classes, each the rates of that seed's record.
+    assert len(frame) == 2 * 3 * 2 and sorted(set(frame["epochs"])) == spec.training_axes["epochs"]
+    for record in records:
+        recall, precision = rates(record["trainings"][0]["confusion"]["counts"])
+        for epochs in spec.training_axes["epochs"]:
+            mine = frame[(frame["seed"] == record["seed_index"]) & (frame["epochs"] == epochs)].sort_values("class")
+            assert mine["class"].tolist() == ["no", "yes"] and set(mine["label_noise"]) == {0.0}
+            assert mine["recall"].tolist() == pytest.approx(recall.tolist()) and mine["precision"].tolist() == pytest.approx(precision.tolist())
+
+
+def test_per_class_csv_and_json_of_a_binary_run_agree_with_the_summed_matrix():
+    import io
+    import json
+
+    import pandas as pd
+
+    from components.outputs.query import format_table
+
+    _, records, results = _hand_built()
+    summed = np.sum([r["trainings"][0]["confusion"]["counts"] for r in records], axis=0).tolist()
+    frame = pd.read_csv(io.StringIO(format_table(results, "csv", per_class=True)))
+    assert len(frame) == 2 * 2 and frame["class"].tolist() == ["no", "yes", "no", "yes"]
+    for _, cell in frame.groupby("epochs"):
+        assert cell[["predicted:no", "predicted:yes"]].to_numpy().tolist() == summed
+        assert cell["support"].tolist() == [sum(r) for r in summed] and set(cell["threshold"]) == {0.5}
+        assert cell["recall_n"].tolist() == [3, 3] and (cell["recall_ci_low"] <= cell["recall"]).all()
+    block = json.loads(format_table(results, "json", per_class=True))
+    assert block == {"experiment": "smoke", "per_class": json.loads(json.dumps(results["per_class"]))}
+    long_json = json.loads(format_table(results, "json", long=True, per_class=True))
+    long_csv = pd.read_csv(io.StringIO(format_table(results, "csv", long=True, per_class=True)))
+    pd.testing.assert_frame_equal(pd.DataFrame(long_json), long_csv)
+
+
+def test_per_class_text_and_markdown_of_a_binary_run_show_each_cells_matrix_and_note_a_flat_rate():
+    from components.outputs.query import format_table
+
+    # Class "no" is always predicted right and "yes" never predicted wrongly: recall of "no" and precision of "yes"
+    # are 1 on every seed, which has no interval and a note of its own.
+    _, _, results = _hand_built([[[5, 0], [2, 4]], [[6, 0], [1, 5]], [[7, 0], [3, 3]]])
+    text = format_table(results, "table", per_class=True)
+    for epochs in (2, 4):
+        title = f"label_noise=0.0, epochs={epochs}, method logreg (3 arms)"
+        block = text.split(title, 1)[1].splitlines()
+        assert [" ".join(line.split()) for line in block[3:5]] == ["no 18 0", "yes 6 12"]
+    assert "(the metric declares no threshold)" in text.splitlines()[1]
+    assert "4 rates: all 3 values equal: no interval (a zero-width one would claim certainty)" in text
+    assert "resolution" not in text  # the cells' advice does not apply to a rate
+    md = format_table(results, "md", per_class=True)
+    # Precision of "no" is the mean of the seeds' 5/7, 6/7 and 7/10, not the pooled 18/24.
+    assert "| 0.0 | 2 | logreg | no | 3 | 18 | 1.000 | — | 0.757 | [" in md and "| 0.0 | 2 | logreg | yes | 3 | 18 | 0.667 | [" in md
+    assert "**label_noise=0.0, epochs=4, method logreg (3 arms)**" in md and "| yes | 6 | 12 |" in md
+
+
+def test_long_csv_of_a_naive_cross_validation_numbers_each_unit_as_replicate_and_fold():
+    import io
+
+    import pandas as pd
+
+    from components.outputs.query import format_table
+
+    # Naive CV rows keep one value per (replicate, fold) as the seed replicate * folds + fold.
+    cell = {"axes": {}, "method": "m", "n": 6, "mean": 0.5, "std": 0.1, "ci_low": None, "ci_high": None, "seeds": list(range(6)),
+            "values": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]}
+    results = {"cells": [cell], "paired": [], "axes": {"data": {}, "training": {}}, "statistics": {"folds": 3, "fold_axis": "fold"}}
+    frame = pd.read_csv(io.StringIO(format_table(results, "csv", long=True)))
+    assert frame.to_dict("list") == {"method": ["m"] * 6, "seed": [0, 0, 0, 1, 1, 1], "fold": [0, 1, 2, 0, 1, 2], "value": cell["values"]}

@@ -306,7 +306,8 @@ def test_end_step_report_card_shows_tables_figures_and_provenance(smoke_run, mon
     assert _table_lines(task.data.results) <= set(markdown.splitlines())
     assert "## Provenance" in markdown and f"**run_id:** {smoke_run.run.id}" in markdown
     images = [c for c in components if c.get("type") == "image"]
-    assert len(images) == 3 and all(c["src"].startswith("data:image/png;base64,") for c in images)
+    # forest, paired, learning curves, and the smoke run is binary: one confusion figure per method.
+    assert len(images) == 3 + len(task.data.results["methods"]) and all(c["src"].startswith("data:image/png;base64,") for c in images)
 
 
 @pytest.mark.slow
@@ -316,8 +317,9 @@ def test_report_cli_writes_pngs_and_markdown_of_a_run(smoke_run, monkeypatch, tm
     monkeypatch.chdir(smoke_run.datastore_root)
     out = tmp_path / "report"
     assert main(["report", "--run", smoke_run.run.id, "--out", str(out), "--dpi", "60"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == [report.OUT_MARKER, "forest.png", "learning_curves.png", "paired.png", "report.md"]
-    assert "![forest](forest.png)" in (out / "report.md").read_text()
+    confusion = [f"confusion_{m}.png" for m in smoke_run.run["end"].task.data.results["methods"]]
+    assert sorted(p.name for p in out.iterdir()) == sorted([report.OUT_MARKER, "forest.png", "learning_curves.png", "paired.png", "report.md", *confusion])
+    assert "![forest](forest.png)" in (out / "report.md").read_text() and "![confusion_mlp](confusion_mlp.png)" in (out / "report.md").read_text()
     printed = capsys.readouterr().out
     assert str(out / "forest.png") in printed and "card: " in printed
 

@@ -141,3 +141,33 @@ def test_a_confusion_figure_exists_for_a_classification_run_and_not_without_per_
     assert report.confusion_names({**results, "per_class": []}) == {}
     figures = report.report_figures(_with_per_class(results, CLASSES["binary"]), records)
     assert list(figures) == ["forest", "paired", "learning_curves", "confusion_logreg", "confusion_mlp", "confusion_mlp_early_stop"]
+
+
+def _subset(results, noise, epochs):
+    """``results`` restricted to the given label_noise and epochs values (cells and declared axes)."""
+    keep = [c for c in results["cells"] if c["axes"]["label_noise"] in noise and c["axes"]["epochs"] in epochs]
+    return {**results, "axes": {"data": {"label_noise": noise}, "training": {"epochs": epochs}}, "cells": keep}
+
+
+@pytest.mark.parametrize(("noise", "epochs", "grid"), [([0.0], [10], (1, 1)), ([0.0], [10, 40], (1, 2)), ([0.0, 0.2], [10, 40], (2, 2))])
+def test_a_confusion_figure_has_one_panel_per_cell_in_a_near_square_grid(reference, noise, epochs, grid):  # noqa: F811
+    results = _with_per_class(_subset(reference[0], noise, epochs), CLASSES["digits"])
+    fig = report.confusion_figure(results, "mlp")
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_images()]
+    rows, columns = ({round(getattr(ax.get_position(), edge), 3) for ax in panels} for edge in ("y0", "x0"))
+    assert (len(rows), len(columns)) == grid and len(panels) == grid[0] * grid[1]
+    assert _outside(fig) == [] and _texts_outside(fig) == []
+    mine = [r for r in results["per_class"] if r["method"] == "mlp"]
+    assert sorted(tuple(t.get_text() for t in ax.texts) for ax in panels) == sorted(tuple(str(v) for r in row["confusion"] for v in r) for row in mine)
+
+
+def test_a_confusion_figure_without_axes_is_one_untitled_panel_summed_over_repeats_and_folds(reference):  # noqa: F811
+    results = _with_per_class(_subset(reference[0], [0.0], [10]), CLASSES["binary"])
+    results["per_class"] = [{**row, "axes": {}} for row in results["per_class"]]
+    results = {**results, "axes": {"data": {}, "training": {}}, "seeds": 2, "cross_validation": {"folds": [0, 1, 2]}}
+    fig = report.confusion_figure(results, "logreg")
+    (panel,) = [ax for ax in fig.axes if ax.get_visible() and ax.get_images()]
+    assert panel.get_title() == "" and _texts_outside(fig) == []
+    assert "count, summed over 2 repeats x 3 folds" in [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    with pytest.raises(ValueError, match="method 'ridge' has no per-class results"):
+        report.confusion_figure(results, "ridge")

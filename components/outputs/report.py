@@ -388,6 +388,7 @@ def paired_figure(results: Mapping[str, Any]) -> Any:
 
 
 #: A method's confusion figure draws at most this many cells (the results' per-class table lists every one).
+#: Up to three panels share a row; more fill a near-square grid (four cells: 2 x 2, not a row of three and one alone).
 _MAX_CONFUSION_PANELS = 12
 
 
@@ -458,7 +459,7 @@ def confusion_figure(results: Mapping[str, Any], method: str) -> Any:
     k = max(len(row["classes"]) for _, row in shown)
     size = min(4.6, max(2.3, 0.45 * k + 1.0))  # inches per panel side, when the width allows
     with rc_context(_STYLE):
-        nrows, ncols = _grid(len(shown))
+        nrows, ncols = _grid(len(shown), len(shown) if len(shown) <= _MAX_COLUMNS else math.ceil(math.sqrt(len(shown))))
         width = min(_WIDTH, max(6.5, ncols * (size + 1.0) + 1.2))
         side = min(size, (width - 1.6) / ncols - 0.9)  # what a panel gets beside its labels and the colour bar
         fig, axes = _new_figure(nrows, ncols, 1.8 + nrows * (side + 1.0), width=width)
