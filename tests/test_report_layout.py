@@ -73,10 +73,13 @@ def _with_per_class(results, classes):
             "axes": cell["axes"], "method": cell["method"], "classes": list(classes), "threshold": None if k > 2 else 0.5,
             "decision": "the class of highest probability (argmax)" if k > 2 else "class 1 when its probability is at least 0.5 (the metric's threshold)",
             "arms": 5, "confusion": (rng.integers(0, 40, size=(k, k)) + np.diag(rng.integers(100, 900, size=k))).tolist(),
-            "recall": [], "precision": [],
         }
         for cell in results["cells"]
     ]
+    for row in rows:  # pooled rates stand in for the per-seed summaries; the figures draw the matrices only
+        counts = np.asarray(row["confusion"])
+        for name, pooled in (("recall", counts.diagonal() / counts.sum(axis=1)), ("precision", counts.diagonal() / counts.sum(axis=0))):
+            row[name] = [{"n": 5, "mean": float(v), "ci_low": None, "ci_high": None, "std": 0.0, "seeds": list(range(5)), "values": [float(v)] * 5} for v in pooled]
     return {**results, "per_class": rows}
 
 
@@ -171,3 +174,20 @@ def test_a_confusion_figure_without_axes_is_one_untitled_panel_summed_over_repea
     assert "count, summed over 2 repeats x 3 folds" in [t.get_text() for legend in fig.legends for t in legend.get_texts()]
     with pytest.raises(ValueError, match="method 'ridge' has no per-class results"):
         report.confusion_figure(results, "ridge")
+
+
+def test_the_report_card_and_markdown_hold_the_per_class_section_of_a_classification_run_only(reference):  # noqa: F811
+    from metaflow.cards import Image, Markdown
+
+    results, records = reference
+    assert report.per_class_markdown(results) == ""
+    plain = report.card_components(results, records)
+    assert not any(isinstance(p, Markdown) and "Per-class results" in p._text for p in plain)
+    results = _with_per_class(results, CLASSES["binary"])
+    section = report.per_class_markdown(results)
+    assert section.startswith("## Per-class results on the test split; predicted class: class 1 when its probability is at least 0.5")
+    assert "| true \\ predicted | malignant | benign |" in section and not section.startswith("# ")
+    parts = report.card_components(results, records)
+    texts = [p._text for p in parts if isinstance(p, Markdown)]
+    assert section in texts and texts.index(section) < texts.index("## Figures")
+    assert len([p for p in parts if isinstance(p, Image)]) == 3 + len(results["methods"])

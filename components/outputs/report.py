@@ -52,6 +52,7 @@ __all__ = [
     "learning_curve_figure",
     "metric_label",
     "paired_figure",
+    "per_class_markdown",
     "prepare_out",
     "register",
     "render_card",
@@ -794,8 +795,15 @@ def _provenance_components(provenance: Mapping[str, Any]) -> list[Any]:
     return [Markdown("\n".join(lines)), JSONViewer(json.loads(text), collapsible=True, title="provenance (JSON)")]
 
 
+def per_class_markdown(results: Mapping[str, Any]) -> str:
+    """The per-class section of a classification run's report (``axisflow results --per-class --format md`` without its title); ``""`` without one."""
+    from components.outputs.query import format_table
+
+    return _split_report(format_table(results, "md", per_class=True))[1] if results.get("per_class") else ""
+
+
 def card_components(results: Mapping[str, Any], records: Iterable[Mapping[str, Any]] | None = None) -> list[Any]:
-    """The report card's components, in order: header, tables, figures, provenance.
+    """The report card's components, in order: header, tables (with a classification run's per-class section), figures, provenance.
 
     A figure that fails to draw becomes a one-line Markdown note (and a line on
     stderr) instead of failing the ``end`` step: the results are pinned by then
@@ -809,6 +817,8 @@ def card_components(results: Mapping[str, Any], records: Iterable[Mapping[str, A
     parts: list[Any] = [Markdown(head + "\n" + _header(results))]
     if tables:
         parts.append(Markdown(tables))
+    if results.get("per_class"):
+        parts.append(Markdown(per_class_markdown(results)))
     parts.append(Markdown("## Figures"))
     records = list(records or ())
     builders = {
@@ -924,7 +934,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     figures = report_figures(results, records)
     out = prepare_out(args.out or f"axisflow-report-{run.id}", [*(f"{name}.png" for name in figures), "report.md"])
     paths = save_figures(figures, out, dpi=args.dpi)
-    markdown = format_table(results, "md") + "\n## Figures\n\n" + "\n\n".join(f"![{p.stem}]({p.name})" for p in paths) + "\n"
+    markdown = format_table(results, "md") + (f"\n{per_class_markdown(results)}" if results.get("per_class") else "") + "\n## Figures\n\n" + "\n\n".join(f"![{p.stem}]({p.name})" for p in paths) + "\n"
     report = atomic_write(out / "report.md", markdown)
     print(f"{run.pathspec} (experiment {results['experiment']}): wrote {len(paths)} figures and the Markdown report to {out}/")
     for path in [*paths, report]:
