@@ -87,7 +87,7 @@ def _cmd_results(args: argparse.Namespace) -> int:
     from components.outputs.query import format_table
 
     run, results = _load_results(args.flow, args.run, args.experiment)
-    text = format_table(results, args.format, metric=args.metric)
+    text = format_table(results, args.format, metric=args.metric, long=args.long, per_class=args.per_class)
     if args.format == "table":
         from components.engine.provenance import hardware_line
         from components.engine.reuse import reuse_line
@@ -125,6 +125,15 @@ def _parser() -> argparse.ArgumentParser:
     results.add_argument(
         "--metric", metavar="NAME",
         help="show this metric alone: the primary (experiment.metric.name) or a secondary one (experiment.secondary_metrics); default: all",
+    )
+    results.add_argument(
+        "--per-class", action="store_true",
+        help="classification runs: per-class recall and precision with intervals, and the confusion matrices summed over seeds",
+    )
+    results.add_argument(
+        "--long", action="store_true",
+        help="with --format csv or json: one row per cell x method x seed (x fold under cross-validation) with its value "
+        "(with --per-class: per class, that arm's recall and precision)",
     )
     results.set_defaults(func=_cmd_results)
 

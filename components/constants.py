@@ -59,15 +59,17 @@ CV_INTERVALS = ("nadeau_bengio", "nested", "naive_folds_as_seeds")
 #: ``provenance.reuse`` counts them and says where each reused arm came from).
 #: /5: paired and contrast rows carry ``p_signflip``; rows of equal values get no interval (a note says why).
 #: /6: ``secondary`` (only when ``experiment.secondary_metrics`` is declared): per secondary metric its block and
-#: the same cells, paired rows and contrasts as the primary, in a descriptive family of its own; a cell or comparison
-#: whose values are all equal gets an interval from the metric's declared resolution (a note says so); a tied
-#: comparison's p is at least its exact sign-flip p.
+#: the same cells, paired rows and contrasts as the primary, in a descriptive family of its own; ``per_class``
+#: (binary and multiclass tasks): per (cell, method) the summed confusion matrix and per-class recall and precision
+#: with intervals; a cell or comparison whose values are all equal gets an interval from the metric's declared
+#: resolution (a note says so); a tied comparison's p is at least its exact sign-flip p.
 RESULTS_SCHEMA = "axisflow.results/6"
 #: Version of the branch record layout (types in :mod:`components.schema`).
 #: /3: ``provenance`` (per arm: reuse key, trained or reused, and from which run/task).
 #: /4: trainings and observations carry ``secondary`` (``{name: value}``) when secondary metrics are declared,
-#: ``resolution`` when the metric declares one and ``per_example`` under ``cv_interval: nested``; the branch task
-#: keeps each trained arm's test predictions (``components.engine.reuse.PREDICTIONS``).
+#: ``resolution`` when the metric declares one and ``per_example`` under ``cv_interval: nested``; a classification
+#: arm's training record carries its test ``confusion`` matrix; the branch task keeps each trained arm's test
+#: predictions (``components.engine.reuse.PREDICTIONS``).
 RECORD_SCHEMA = "axisflow.record/4"
 #: Version of the ``results["provenance"]`` layout. /2: ``reuse`` (components.engine.reuse.reuse_summary).
 #: /3: ``hardware`` (devices, precision and kernel settings the arms reported; None for tabular trainers).

@@ -26,11 +26,14 @@ __all__ = [
     "ArmOrigin",
     "BranchRecord",
     "CellRow",
+    "ClassRate",
+    "Confusion",
     "Failure",
     "MetricBlock",
     "Observation",
     "PerExampleValues",
     "PairedRow",
+    "PerClassRow",
     "Results",
     "SecondaryMetric",
     "Timing",
@@ -73,6 +76,20 @@ class Observation(TypedDict):
     resolution: NotRequired[float]
 
 
+class Confusion(TypedDict):
+    """One arm's confusion matrix on the test split (:func:`components.spec.confusion.confusion`).
+
+    ``counts[i][j]`` examples of class ``i`` were predicted ``j``; ``classes``
+    names the classes in id order (the dataset's names, else ``"0"``,
+    ``"1"``...); ``threshold`` is the binary decision threshold applied, ``None``
+    for a multiclass argmax.
+    """
+
+    classes: list[str]
+    counts: list[list[int]]
+    threshold: float | None
+
+
 class TrainingRecord(TypedDict):
     """One ``train_arm`` call in a branch: the arm, its seed, the test metric, validation score and telemetry."""
 
@@ -98,6 +115,8 @@ class TrainingRecord(TypedDict):
     #: Only when the metric declares a resolution (``components.spec.declarations.MetricInfo``): the smallest step
     #: the metric can take on this arm's test split, e.g. ``1/n_test`` for accuracy.
     resolution: NotRequired[float]
+    #: Binary and multiclass tasks, on an arm that trained (or was reused) without failing: its test confusion matrix.
+    confusion: NotRequired[Confusion]
 
 
 class Timing(TypedDict):
@@ -222,6 +241,52 @@ class PairedRow(TypedDict, total=False):
     fold_diffs: list[list[float]]
 
 
+@with_config(ConfigDict(extra="forbid"))
+class ClassRate(TypedDict, total=False):
+    """One class's recall (or precision) in a cell: mean over seeds with its interval and the per-seed values.
+
+    Laid out as :class:`CellRow` without ``axes``/``method``: the experiment's
+    interval over the per-seed rates (per replicate under cross-validation,
+    with ``fold_values``). ``n_dropped`` counts seeds (folds) where the rate is
+    undefined -- recall of a class absent from the test split, precision of a
+    class never predicted -- or whose arm failed.
+    """
+
+    n: Required[int]
+    mean: Required[float | None]
+    std: Required[float | None]
+    ci_low: Required[float | None]
+    ci_high: Required[float | None]
+    values: Required[list[float]]
+    seeds: Required[list[int]]
+    note: str
+    n_dropped: int
+    folds: int
+    fold_values: list[list[float]]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class PerClassRow(TypedDict):
+    """Per-class results of one (axis values, method) cell of a classification experiment.
+
+    ``confusion`` is the sum of the cell's arms' confusion matrices (rows the
+    true class, columns the predicted one; ``arms`` of them, over seeds and
+    folds); ``recall``/``precision`` hold one :class:`ClassRate` per class, in
+    the order of ``classes``; ``threshold`` and ``decision`` say how a class
+    was predicted.
+    """
+
+    axes: dict[str, Any]
+    method: str
+    classes: list[str]
+    threshold: float | None
+    decision: str
+    arms: int
+    confusion: list[list[int]]
+    recall: list[ClassRate]
+    precision: list[ClassRate]
+
+
 class Aggregate(TypedDict):
     """What :func:`components.stats.aggregate` returns: the statistics block and the three kinds of rows.
 
@@ -297,6 +362,8 @@ class Results(TypedDict):
     fit_rows: NotRequired[dict[str, list[int]]]
     #: ``{name: block}`` of the secondary metrics (``experiment.secondary_metrics``, config order); only when declared.
     secondary: NotRequired[dict[str, SecondaryMetric]]
+    #: Binary and multiclass tasks only: one row per (cell, method) with its summed confusion matrix and per-class rates.
+    per_class: NotRequired[list[PerClassRow]]
 
 
 def _check(kind: type, value: Any, what: str) -> None:

@@ -106,3 +106,41 @@ def test_smoke_records_and_results_follow_the_one_schema(smoke_run):
     check_results(results)
     for record in _records(smoke_run):
         check_record(record)
+
+
+def test_smoke_per_class_matrices_are_the_sum_of_the_records_over_seeds(smoke_run):
+    import numpy as np
+
+    results, records = _results(smoke_run), _records(smoke_run)
+    rows = results["per_class"]
+    assert len(rows) == len(results["cells"])
+    for row in rows:
+        arms = [
+            t["confusion"]["counts"]
+            for r in records if r["data_axes"]["label_noise"] == row["axes"]["label_noise"]
+            for t in r["trainings"] if t["method"] == row["method"] and t["train_axes"].get("epochs", row["axes"]["epochs"]) == row["axes"]["epochs"]
+        ]
+        assert row["arms"] == len(arms) == results["seeds"]
+        assert row["confusion"] == np.sum(arms, axis=0).tolist()
+        assert row["threshold"] == 0.5 and "declares no threshold" in row["decision"]  # the smoke metric is auroc
+
+
+def test_results_cli_shows_per_class_results_and_the_long_csv(smoke_run):
+    import io
+
+    import pandas as pd
+
+    def cli(*args):
+        out = subprocess.run(
+            [sys.executable, "-m", "components.cli", "results", *args], cwd=smoke_run.datastore_root,
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    assert "true \\ predicted" in cli("--per-class")
+    results = _results(smoke_run)
+    frame = pd.read_csv(io.StringIO(cli("--format", "csv", "--long")))
+    assert len(frame) == sum(c["n"] for c in results["cells"]) and list(frame.columns) == ["label_noise", "epochs", "method", "seed", "value"]
+    classes = pd.read_csv(io.StringIO(cli("--format", "csv", "--per-class")))
+    assert len(classes) == 2 * len(results["cells"]) and {"predicted:0", "predicted:1", "recall_ci_low"} <= set(classes.columns)

@@ -64,3 +64,15 @@ def test_results_cli_says_lower_is_better_and_labels_verdicts(regression_run):
     assert out.returncode == 0, out.stderr
     assert "lower is better" in out.stdout and "rmse" in out.stdout
     assert "better" in out.stdout
+
+
+def test_a_regression_run_has_no_per_class_results_and_the_cli_says_why(regression_run):
+    root, results, records = regression_run
+    assert "per_class" not in results and all("confusion" not in t for r in records for t in r["trainings"])
+    out = subprocess.run(
+        [sys.executable, "-m", "components.cli", "results", "--per-class"], cwd=root,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 2 and out.stderr.strip().splitlines() == [
+        f"axisflow: error: experiment {results['experiment']} is a regression task; per-class results exist for binary and multiclass tasks only"
+    ]

@@ -306,7 +306,8 @@ def test_end_step_report_card_shows_tables_figures_and_provenance(smoke_run, mon
     assert _table_lines(task.data.results) <= set(markdown.splitlines())
     assert "## Provenance" in markdown and f"**run_id:** {smoke_run.run.id}" in markdown
     images = [c for c in components if c.get("type") == "image"]
-    assert len(images) == 3 and all(c["src"].startswith("data:image/png;base64,") for c in images)
+    # forest, paired, learning curves, and the smoke run is binary: one confusion figure per method.
+    assert len(images) == 3 + len(task.data.results["methods"]) and all(c["src"].startswith("data:image/png;base64,") for c in images)
 
 
 @pytest.mark.slow
@@ -316,10 +317,33 @@ def test_report_cli_writes_pngs_and_markdown_of_a_run(smoke_run, monkeypatch, tm
     monkeypatch.chdir(smoke_run.datastore_root)
     out = tmp_path / "report"
     assert main(["report", "--run", smoke_run.run.id, "--out", str(out), "--dpi", "60"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == [report.OUT_MARKER, "forest.png", "learning_curves.png", "paired.png", "report.md"]
-    assert "![forest](forest.png)" in (out / "report.md").read_text()
+    confusion = [f"confusion_{m}.png" for m in smoke_run.run["end"].task.data.results["methods"]]
+    assert sorted(p.name for p in out.iterdir()) == sorted([report.OUT_MARKER, "forest.png", "learning_curves.png", "paired.png", "report.md", *confusion])
+    markdown = (out / "report.md").read_text()
+    assert "![forest](forest.png)" in markdown and "![confusion_mlp](confusion_mlp.png)" in markdown
+    assert markdown.index("## Per-class results on the test split") < markdown.index("## Figures")
     printed = capsys.readouterr().out
     assert str(out / "forest.png") in printed and "card: " in printed
+
+
+
+@pytest.mark.slow
+def test_smoke_confusion_figures_count_what_the_records_hold_summed_over_seeds(smoke_run):
+    import numpy as np
+
+    results, records = smoke_run.run["end"].task.data.results, smoke_run.run["join"].task.data.records
+    assert list(report.confusion_names(results).values()) == results["methods"]
+    for method in results["methods"]:
+        fig = report.confusion_figure(results, method)
+        panels = {ax.get_title(): ax for ax in fig.axes if ax.get_visible() and ax.get_images()}
+        assert len(panels) == len(results["cells"]) // len(results["methods"])
+        for row in (r for r in results["per_class"] if r["method"] == method):
+            arms = [
+                t["confusion"]["counts"] for r in records if r["data_axes"]["label_noise"] == row["axes"]["label_noise"]
+                for t in r["trainings"] if t["method"] == method and t["train_axes"].get("epochs", row["axes"]["epochs"]) == row["axes"]["epochs"]
+            ]
+            panel = panels[f"label_noise = {row['axes']['label_noise']}, epochs = {row['axes']['epochs']}"]
+            assert len(arms) == results["seeds"] and [t.get_text() for t in panel.texts] == [str(v) for v in np.sum(arms, axis=0).ravel()]
 
 
 class _FakeRun:

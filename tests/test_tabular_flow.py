@@ -63,6 +63,7 @@ def test_nested_cross_validation_runs_through_the_flow(tmp_path):
     assert results["statistics"]["interval"] == "nested" and len(records) == 6
     # Per-example values are the primary metric's: the secondary metrics fall back to Nadeau-Bengio and say so.
     assert {block["statistics"]["interval"] for block in results["secondary"].values()} == {"nadeau_bengio"}
+    assert results["per_class"] and all(sum(map(sum, row["confusion"])) == 2 * 569 for row in results["per_class"])
     for record in records:
         check_record(record)
         assert all(len(t["per_example"]["outer"]) + len(t["per_example"]["inner"]) == 569 for t in record["trainings"])
@@ -151,3 +152,11 @@ def test_results_cli_picks_a_secondary_metric(tabular_run):
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
         "axisflow: error: metric 'f2' is not in these results; they report: accuracy (primary), macro_f1, log_loss, brier"
     ]
+
+
+def test_tabular_per_class_results_name_the_tables_classes(tabular_run):
+    _, results, records = tabular_run
+    for row in results["per_class"]:
+        assert row["classes"] == ["malignant", "benign"] and row["arms"] == 6 and row["threshold"] == 0.5
+        assert sum(map(sum, row["confusion"])) == 2 * 569  # every row of the table once per replicate
+        assert all(len(rate["fold_values"]) == 2 for rate in row["recall"])

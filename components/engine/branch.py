@@ -5,6 +5,8 @@ tensor) for the join. Timing fields live under ``timing`` so the prove gate can
 exclude them by name. Arms the branch dict marks as reused from an earlier run
 (``branch["arms"]``, see :mod:`components.engine.reuse`) are copied into the record
 instead of trained, and ``record["provenance"]`` says per arm which it was;
+an arm of a binary or multiclass task also records its test confusion matrix
+(:func:`components.spec.confusion.confusion`);
 a branch with nothing to train generates no data and imports nothing heavy.
 
 Progress: the branch logs ``branch k/N started`` and ``branch k/N finished`` with
@@ -37,6 +39,7 @@ from components.engine.reuse import (
 )
 from components.engine.checkpoint_store import task_store
 from components.spec.arm import ArmContext, arm_scope
+from components.spec.confusion import confusion
 
 __all__ = ["run_branch"]
 
@@ -137,7 +140,7 @@ def run_branch(
                 result = seams.train_arm(method_spec, data, seed, train_cfg, metric_spec=spec.metric, unused_validation=spec.unused_validation)
             train_seconds = time.perf_counter() - t0
             value = seams.metric(result.predictions, data.y_test, metric_spec=spec.metric)
-            training = _training(method.name, item, seed, value, result)
+            training = _training(method.name, item, seed, value, result, confusion(result.predictions, data, spec.metric))
             if nested:
                 context = ArmContext(arms[number - 1]["key"], spec.contract, task_store())
                 training["per_example"] = _per_example(spec, method_spec, seed, train_cfg, data, result, value, inner, context)
@@ -181,9 +184,9 @@ def run_branch(
     return record
 
 
-def _training(method: str, item: Any, seed: int, value: float, result: Any) -> dict[str, Any]:
-    """The training record of an arm that trained and scored."""
-    return {
+def _training(method: str, item: Any, seed: int, value: float, result: Any, counts: dict[str, Any] | None) -> dict[str, Any]:
+    """The training record of an arm that trained and scored; ``counts`` its confusion matrix (``None`` unless classification)."""
+    training = {
         "method": method,
         "train_axes": dict(item.train_axes),
         "seed": seed,
@@ -194,6 +197,7 @@ def _training(method: str, item: Any, seed: int, value: float, result: Any) -> d
         # each process's string-hash seed, so the record's key order would vary per run.
         "history": {name: [float(v) for v in values] for name, values in sorted(result.history.items())},
     }
+    return {**training, "confusion": counts} if counts is not None else training
 
 
 def _failed(method: str, item: Any, seed: int, reason: str) -> dict[str, Any]:

@@ -108,7 +108,7 @@ ROOT = REPO_ROOT
 #: The ``--reuse`` choices; ``auto`` is the default.
 MODES = ("auto", "off", "verify")
 #: Framework modules that run inside every arm (config to spec, the plan of arms, seed derivation, seam dispatch,
-#: declarations, record layout, keys and thread pinning), hashed into every key without following their imports.
+#: declarations, the confusion matrix, record layout, keys and thread pinning), hashed into every key without following their imports.
 ARM_MODULES = (
     "components.constants",
     "components.engine.branch",
@@ -116,6 +116,7 @@ ARM_MODULES = (
     "components.engine.reuse",
     "components.seeding",
     "components.spec.config",
+    "components.spec.confusion",
     "components.spec.declarations",
     "components.spec.seams",
 )
@@ -652,11 +653,17 @@ def reused_training(arm: Mapping[str, Any], item: Any) -> dict[str, Any]:
         "info": dict(source["info"]),
         "history": {name: list(values) for name, values in source["history"].items()},
         **{key: source[key] for key in ("failure", "fit_rows", "per_example", "resolution") if key in source},
+        **({"confusion": _copy_confusion(source["confusion"])} if "confusion" in source else {}),
     }
 
 
+def _copy_confusion(confusion: Mapping[str, Any]) -> dict[str, Any]:
+    """A reused arm's confusion matrix, copied (the record it came from stays untouched)."""
+    return {"classes": list(confusion["classes"]), "counts": [list(row) for row in confusion["counts"]], "threshold": confusion["threshold"]}
+
+
 #: The fields of a training record that come from training (the rest come from this run's plan).
-_COMPARED = ("seed", "value", "val_score", "info", "history")
+_COMPARED = ("seed", "value", "val_score", "info", "history", "confusion")
 
 
 def _exact(value: Any) -> str:
@@ -669,7 +676,7 @@ def check_reused(arm: Mapping[str, Any], training: Mapping[str, Any], fingerprin
     source = arm["reused"]
     # Per-example values (nested cross-validation) are compared too when the reused arm has them.
     compared = (*_COMPARED, "per_example") if "per_example" in source["training"] else _COMPARED
-    expected = {**{name: source["training"][name] for name in compared}, "data_fingerprint": source["data_fingerprint"]}
+    expected = {**{name: source["training"].get(name) for name in compared}, "data_fingerprint": source["data_fingerprint"]}
     actual = {**{name: training.get(name) for name in compared}, "data_fingerprint": fingerprint}
     for name in expected:
         if _exact(expected[name]) != _exact(actual.get(name)):

@@ -16,6 +16,7 @@ from components.spec.config import validate
 from components.constants import FOLD_AXIS, LAUNCH_KEY, RESULTS_SCHEMA
 from components.schema import Aggregate, Failure, MetricBlock, Results, check_results
 from components.spec.declarations import locate
+from components.engine.per_class import per_class_rows
 from components.engine.planner import branches, plan_summary
 
 __all__ = [
@@ -158,6 +159,9 @@ def build_results(
     # Arms that failed a seam check under nan_policy: omit (their values are dropped from the cells).
     if failed := failures(records):
         results["failures"] = failed
+    # Binary and multiclass tasks: summed confusion matrices and per-class recall/precision per (cell, method).
+    if (rows := per_class_rows(spec, records)) is not None:
+        results["per_class"] = rows
     # Schema drift fails the run here, before anything is pinned.
     check_results(results)
     return dict(results)

@@ -139,7 +139,8 @@ def arrays_dataset(
     """
     split = _split(data, splitter, n_splits, fold, inner_val_folds, seed, task)
     parts = [a for rows in (split.train, split.val, split.test) for a in (data.X[rows], data.y[rows])]
-    return Dataset(task, *parts, n_classes=data.n_classes)  # type: ignore[misc]  # parts: the six split arrays
+    classes = None if data.classes is None else tuple(str(c) for c in data.classes)
+    return Dataset(task, *parts, n_classes=data.n_classes, classes=classes)  # type: ignore[misc]  # parts: the six split arrays
 
 
 def _split(data: ArrayData, splitter: str, n_splits: int, fold: int, inner: int, seed: int, task: str) -> Split:

@@ -416,10 +416,12 @@ def _dataset(params: TableParams, seed: int, held_out: int | None = None) -> Dat
     table = load_table(params.path, params.format, _needed(params))
     X, y, _ = _matrix(params, table)
     split = table_split(params, seed, held_out)
-    n_classes = len(params.classes) if isinstance(params, ClassTableParams) else None
+    classes = tuple(str(c) for c in params.classes) if isinstance(params, ClassTableParams) else None
     parts = [a for rows in (split.train, split.val, split.test) for a in (X[rows], y[rows])]
     # Validation is an inner fold of the training fold, so a method that uses no validation fits on both (seams.fit_data).
-    return Dataset(params._task, *parts, n_classes=n_classes, val_from_train=True)  # type: ignore[misc]  # parts: the six split arrays
+    return Dataset(
+        params._task, *parts, n_classes=None if classes is None else len(classes), val_from_train=True, classes=classes  # type: ignore[misc]  # parts: the six split arrays
+    )
 
 
 def describe_source(params: Mapping[str, Any] | TableParams) -> dict[str, Any]:

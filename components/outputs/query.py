@@ -34,8 +34,9 @@ _CELL_COLUMNS = ("n", "mean", "ci_low", "ci_high", "std")
 _PAIRED_COLUMNS = (
     "baseline", "n", "mean_diff", "ci_low", "ci_high", "wins", "p_improve", "p_value", "p_adjusted", "verdict", "verdict_per_row",
 )
+_CLASS_RATE_COLUMNS = tuple(f"{kind}{suffix}" for kind in ("recall", "precision") for suffix in ("", "_n", "_ci_low", "_ci_high"))
 _CONTRAST_COLUMNS = ("contrast", "kind", "reference", *_PAIRED_COLUMNS[1:])
-_NUMERIC_HEADERS = ("n", "mean", "diff", "wins", "p", "p adj.")
+_NUMERIC_HEADERS = ("n", "mean", "diff", "wins", "p", "p adj.", "support", "recall", "precision")
 #: Verdict marks: the per-row interval excludes 0 but the family-wise test does not;
 #: most seeds favour the other direction than the verdict (which follows the mean).
 _FAMILY_MARK = "†"
@@ -105,6 +106,7 @@ class ResultSet:
         statistics: Mapping[str, Any] | None = None,
         contrasts: Iterable[Mapping[str, Any]] = (),
         primary_metric: str | None = None,
+        per_class: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         cells = [dict(c) for c in cells]
         if axis_names is None:
@@ -120,6 +122,8 @@ class ResultSet:
         # Declared contrasts keep their declaration order, rows within one in canonical order.
         names = list(dict.fromkeys(str(c.get("contrast")) for c in contrasts))
         self.contrasts = sorted((dict(c) for c in contrasts), key=lambda c: (names.index(str(c.get("contrast"))), order(c)))
+        #: Classification runs: per (cell, method) the summed confusion matrix and per-class rates (``results["per_class"]``).
+        self.per_class = sorted((dict(r) for r in per_class), key=order)
         self.metric = dict(metric or {"name": "value", "higher_is_better": True})
         self.baseline = baseline
         self.experiment = experiment
@@ -146,9 +150,13 @@ class ResultSet:
             statistics=results.get("statistics"),
             contrasts=results.get("contrasts", ()),
             primary_metric=results.get("primary_metric"),
+            per_class=results.get("per_class") or (),
         )
 
-    def _derive(self, cells: list[Mapping[str, Any]], paired: list[Mapping[str, Any]], contrasts: list[Mapping[str, Any]] | None = None) -> ResultSet:
+    def _derive(
+        self, cells: list[Mapping[str, Any]], paired: list[Mapping[str, Any]], contrasts: list[Mapping[str, Any]] | None = None,
+        per_class: list[Mapping[str, Any]] | None = None,
+    ) -> ResultSet:
         return ResultSet(
             cells,
             paired,
@@ -159,6 +167,7 @@ class ResultSet:
             statistics=self.statistics,
             contrasts=self.contrasts if contrasts is None else contrasts,
             primary_metric=self.primary_metric,
+            per_class=self.per_class if per_class is None else per_class,
         )
 
     @property
@@ -210,6 +219,7 @@ class ResultSet:
             [c for c in self.cells if self._matches(c, wanted)],
             [p for p in self.paired if self._matches(p, wanted)],
             [c for c in self.contrasts if self._matches(c, wanted)],
+            [r for r in self.per_class if self._matches(r, wanted)],
         )
 
     def at(self, **selection: Any) -> dict[str, Any]:
@@ -246,8 +256,19 @@ class ResultSet:
     def to_frame(self, level: str = "seed") -> pd.DataFrame:
         """A pandas DataFrame of the selection.
 
-        ``level="seed"``: long per-seed form, columns ``<axes>, method, seed, value``.
+        ``level="seed"``: long per-seed form, columns ``<axes>, method, seed, value``
+        (under cross-validation a seed's value is its replicate's mean over the folds).
+        ``level="long"``: one row per observation, columns ``<axes>, method, seed,
+        value``, and under cross-validation the fold axis after ``seed``: each
+        (replicate, fold) score the cells were computed from.
         ``level="cell"``: one row per cell, ``<axes>, method, n, mean, ci_low, ci_high, std``.
+        ``level="class"`` (classification): one row per cell x class, ``<axes>,
+        method, class, support`` (test examples of the class, summed over the
+        cell's arms), ``predicted`` (examples predicted as it), recall and
+        precision with their ``n``/``ci_low``/``ci_high``, ``threshold``, and a
+        ``predicted:<class>`` column per class: the row of the summed confusion
+        matrix. ``level="class_long"``: one row per cell x seed (x fold) x class
+        with that arm's ``recall`` and ``precision``.
         ``level="paired"``: one row per comparison, ``<axes>, method, baseline, n,
         mean_diff, ci_low, ci_high, wins, p_improve, p_value, p_adjusted, verdict,
         verdict_per_row``. ``level="contrast"``: one row per declared-contrast
@@ -261,6 +282,12 @@ class ResultSet:
                 for seed, value in zip(c["seeds"], c["values"])
             ]
             frame = pd.DataFrame(rows, columns=[*names, "method", "seed", "value"])
+        elif level == "long":
+            fold = self.fold_axis
+            rows = [[*(c["axes"].get(a) for a in names), c["method"], *unit, value] for c in self.cells for *unit, value in self.units(c)]
+            frame = pd.DataFrame(rows, columns=[*names, "method", "seed", *([fold] if fold else []), "value"])
+        elif level in ("class", "class_long"):
+            frame = self._class_frame() if level == "class" else self._class_long_frame()
         elif level == "cell":
             rows = [[*(c["axes"].get(a) for a in names), c["method"], *(c.get(k) for k in _CELL_COLUMNS)] for c in self.cells]
             frame = pd.DataFrame(rows, columns=[*names, "method", *_CELL_COLUMNS])
@@ -274,9 +301,61 @@ class ResultSet:
             ]
             frame = pd.DataFrame(rows, columns=[*names, "method", *_CONTRAST_COLUMNS])
         else:
-            raise ValueError(f"unknown level {level!r}; valid: seed, cell, paired, contrast")
+            raise ValueError(f"unknown level {level!r}; valid: seed, long, cell, paired, contrast, class, class_long")
         frame.attrs["metric"] = self.metric.get("name")
         return frame
+
+    def _class_frame(self) -> pd.DataFrame:
+        names = list(self.axis_names)
+        rows = []
+        for row in self.per_class:
+            matrix = row["confusion"]
+            for i, name in enumerate(row["classes"]):
+                rates = {
+                    f"{kind}{suffix}": row[kind][i].get(key)
+                    for kind in ("recall", "precision")
+                    for suffix, key in (("", "mean"), ("_n", "n"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high"))
+                }
+                counts = {f"predicted:{other}": matrix[i][j] for j, other in enumerate(row["classes"])}
+                rows.append({
+                    **{a: row["axes"].get(a) for a in names}, "method": row["method"], "class": name, "support": sum(matrix[i]),
+                    "predicted": sum(r[i] for r in matrix), **rates, "threshold": row["threshold"], **counts,
+                })
+        columns = [*names, "method", "class", "support", "predicted", *_CLASS_RATE_COLUMNS, "threshold"]
+        columns += list(dict.fromkeys(k for r in rows for k in r if k.startswith("predicted:")))
+        return pd.DataFrame(rows, columns=columns)
+
+    def _class_long_frame(self) -> pd.DataFrame:
+        names, fold = list(self.axis_names), self.fold_axis
+        rows = []
+        for row in self.per_class:
+            for i, name in enumerate(row["classes"]):
+                found: dict[tuple[Any, ...], dict[str, float]] = {}
+                for kind in ("recall", "precision"):
+                    for *where, value in self.units(row[kind][i]):
+                        found.setdefault(tuple(where), {})[kind] = value
+                for key, pair in sorted(found.items()):
+                    rows.append([*(row["axes"].get(a) for a in names), row["method"], *key, name, pair.get("recall"), pair.get("precision")])
+        return pd.DataFrame(rows, columns=[*names, "method", "seed", *([fold] if fold else []), "class", "recall", "precision"])
+
+    @property
+    def fold_axis(self) -> str | None:
+        """The fold axis of a cross-validated experiment (``None`` without one)."""
+        return str(self.statistics.get("fold_axis") or "fold") if self.statistics.get("folds") else None
+
+    def units(self, row: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """``(seed, value)`` per seed of a cell (or of a per-class rate), ``(replicate, fold, value)`` under cross-validation.
+
+        The Nadeau-Bengio rows keep their fold scores in ``fold_values``
+        (replicates x folds); the naive rows number each (replicate, fold) as
+        the seed ``replicate * folds + fold``.
+        """
+        folds = self.statistics.get("folds")
+        if not folds:
+            return list(zip(row["seeds"], row["values"]))
+        if "fold_values" in row:
+            return [(seed, fold, value) for seed, scores in zip(row["seeds"], row["fold_values"]) for fold, value in enumerate(scores)]
+        return [(*divmod(unit, folds), value) for unit, value in zip(row["seeds"], row["values"])]
 
     def to_series(self) -> pd.Series:
         """Per-seed values indexed by ``(<axes>, method, seed)``, named after the metric."""
@@ -534,9 +613,10 @@ def _notes(rs: ResultSet) -> list[str]:
     return [f"{count} row{'s' if count > 1 else ''}: {note}" for note, count in counts.items()]
 
 
-def _text_table(headers: list[str], rows: list[list[str]]) -> str:
+def _text_table(headers: list[str], rows: list[list[str]], right: list[bool] | None = None) -> str:
+    """Aligned columns; ``right`` says which are right-aligned (default: the numeric headers)."""
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    right = [h in _NUMERIC_HEADERS for h in headers]
+    right = right if right is not None else [h in _NUMERIC_HEADERS for h in headers]
 
     def line(values: list[str]) -> str:
         return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
@@ -731,6 +811,118 @@ def _metric_frame(rs: ResultSet) -> pd.DataFrame:
     return merged
 
 
+def _class_rows(rs: ResultSet) -> tuple[list[str], list[list[str]]]:
+    """One row per (cell, method, class): support, recall and precision with their intervals."""
+    level = f"{_level(rs)} CI".strip()
+    headers = [*rs.axis_names, "method", "class", "n", "support", "recall", level, "precision", level]
+    body = []
+    for row in rs.per_class:
+        matrix = row["confusion"]
+        for i, name in enumerate(row["classes"]):
+            recall, precision = row["recall"][i], row["precision"][i]
+            body.append([
+                *(_axis_cell(row["axes"].get(a)) for a in rs.axis_names), row["method"], name, _class_n(recall, precision),
+                str(sum(matrix[i])), _num(recall["mean"], 3), _ci(recall["ci_low"], recall["ci_high"], 3),
+                _num(precision["mean"], 3), _ci(precision["ci_low"], precision["ci_high"], 3),
+            ])
+    return headers, body
+
+
+def _class_n(recall: Mapping[str, Any], precision: Mapping[str, Any]) -> str:
+    """Seeds behind the rates: ``n``, or ``recall n/precision n`` when an undefined rate was left out of one."""
+    return str(recall["n"]) if recall["n"] == precision["n"] else f"{recall['n']}/{precision['n']}"
+
+
+def _confusion_rows(row: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The summed confusion matrix of one (cell, method): a row per true class, a column per predicted class."""
+    classes = [str(c) for c in row["classes"]]
+    return ["true \\ predicted", *classes], [[name, *(str(v) for v in counts)] for name, counts in zip(classes, row["confusion"])]
+
+
+def _cell_title(rs: ResultSet, row: Mapping[str, Any]) -> str:
+    axes = ", ".join(f"{a}={_axis_cell(row['axes'][a])}" for a in rs.axis_names if a in row["axes"])
+    return f"{axes + ', ' if axes else ''}method {row['method']} ({row['arms']} arms)"
+
+
+def _per_class_lines(rs: ResultSet) -> tuple[str, list[str], str]:
+    """The per-class section's title (how a class was predicted), its column legend, and what the matrices are."""
+    decisions = sorted({row["decision"] for row in rs.per_class})
+    unit = "repeats" if rs.statistics.get("folds") else "seeds"
+    legend = [
+        f"n: {unit} behind each rate; a rate undefined on one (recall of a class absent from its test split, precision of a "
+        "class never predicted) or from a failed arm is left out",
+        "support: test examples of the class, summed over the cell's arms",
+        f"recall, precision: mean over {unit}; {_describe_stats(rs)}",
+    ]
+    folds = " x folds" if rs.statistics.get("folds") else ""
+    matrices = f"Confusion matrices: rows are the true class, columns the predicted class; counts summed over the cell's arms (seeds{folds})"
+    return f"Per-class results on the test split; predicted class: {'; '.join(decisions)}", legend, matrices
+
+
+def _class_notes(rs: ResultSet) -> list[str]:
+    """Distinct notes of the per-class rates (e.g. no interval), each with how many rates carry it."""
+    counts: dict[str, int] = {}
+    for row in rs.per_class:
+        for rate in [*row["recall"], *row["precision"]]:
+            if rate.get("note"):
+                counts[rate["note"]] = counts.get(rate["note"], 0) + 1
+    return [f"{count} rate{'s' if count > 1 else ''}: {note}" for note, count in counts.items()]
+
+
+def _render_per_class_text(rs: ResultSet) -> str:
+    title, legend, matrices = _per_class_lines(rs)
+    parts = [title, *(f"  {line}" for line in legend), "", _text_table(*_class_rows(rs))]
+    if _class_notes(rs):
+        parts += ["", "Notes (— marks a missing interval):", *(f"  {note}" for note in _class_notes(rs))]
+    parts += ["", matrices]
+    for row in rs.per_class:
+        headers, body = _confusion_rows(row)
+        parts += ["", _cell_title(rs, row), _text_table(headers, body, right=[False] + [True] * (len(headers) - 1))]
+    return "\n".join(parts) + "\n"
+
+
+def _render_per_class_md(rs: ResultSet) -> str:
+    title, legend, matrices = _per_class_lines(rs)
+    lines = [f"## {title}", "", *(f"- {line}" for line in legend), "", _md_table(*_class_rows(rs)), ""]
+    if _class_notes(rs):
+        lines += ["— marks a missing interval.", "", *(f"- {note}" for note in _class_notes(rs)), ""]
+    lines += [matrices + ".", ""]
+    for row in rs.per_class:
+        lines += [f"**{_cell_title(rs, row)}**", "", _md_table(*_confusion_rows(row)), ""]
+    return "\n".join(lines)
+
+
+def _render_per_class(rs: ResultSet, surface: Mapping[str, Any], fmt: str, long: bool) -> str:
+    if not rs.per_class:
+        raise ValueError(_no_per_class(rs, surface))
+    if fmt == "csv":
+        return _csv(rs.to_frame("class_long" if long else "class"))
+    if fmt == "json":
+        if long:
+            return json.dumps(rs.to_frame("class_long").to_dict("records"), indent=2, default=_json_default) + "\n"
+        return json.dumps({"experiment": rs.experiment, "per_class": rs.per_class}, indent=2, default=_json_default) + "\n"
+    if fmt == "md":
+        return f"# Per-class results: {rs.experiment or 'experiment'}\n\n" + _render_per_class_md(rs)
+    return f"Experiment {rs.experiment or '?'}\n" + _render_per_class_text(rs)
+
+
+def _no_per_class(rs: ResultSet, surface: Mapping[str, Any]) -> str:
+    """Why a run has no per-class results, in one line."""
+    task = surface.get("task")
+    name = rs.experiment or "this experiment"
+    if task is not None and task not in ("binary", "multiclass"):
+        return f"experiment {name} is a {task} task; per-class results exist for binary and multiclass tasks only"
+    if surface.get("schema") and "per_class" not in surface:
+        return f"experiment {name}'s results ({surface['schema']}) predate per-class results; run it again to get them"
+    return f"experiment {name} has no per-class results (every arm failed, or no arm recorded a confusion matrix)"
+
+
+def _csv(frame: pd.DataFrame) -> str:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()
+
+
 def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
@@ -739,7 +931,9 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def format_table(results: Mapping[str, Any] | ResultSet, fmt: str = "table", metric: str | None = None) -> str:
+def format_table(
+    results: Mapping[str, Any] | ResultSet, fmt: str = "table", metric: str | None = None, *, long: bool = False, per_class: bool = False,
+) -> str:
     """Render the output surface as ``table`` (aligned text), ``csv``, ``json`` or ``md``.
 
     ``table`` and ``md`` show one section of per-cell means with intervals and
@@ -749,15 +943,28 @@ def format_table(results: Mapping[str, Any] | ResultSet, fmt: str = "table", met
     in extra columns and the metric's name in the last (``metric``). ``json``
     is the whole surface. ``metric`` (a name from :func:`metric_names`) shows
     that metric alone, and its block's fields in place of the primary's in ``json``.
+    ``long`` (``csv``/``json`` only) lists every observation of the metric
+    shown (the primary unless ``metric`` names another) instead: one row per
+    cell x method x seed (x fold under cross-validation) with its value.
+    ``per_class`` (classification) shows the per-class results instead: recall
+    and precision per class with intervals and the summed confusion matrices
+    (``csv``: :meth:`ResultSet.to_frame` ``class``, or ``class_long`` with ``long``).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    if long and fmt not in ("csv", "json"):
+        raise ValueError(f"--long lists every observation as rows; use it with --format csv or json, not {fmt}")
     surface: Mapping[str, Any]
     if isinstance(results, ResultSet):
         rs, surface = results, {}
     else:
         surface = metric_view(results, metric) if metric is not None else results
         rs = ResultSet.from_results(surface)
+    if per_class:
+        return _render_per_class(rs, surface, fmt, long)
+    if long:
+        frame = rs.to_frame("long")
+        return _csv(frame) if fmt == "csv" else json.dumps(frame.to_dict("records"), indent=2, default=_json_default) + "\n"
     if fmt == "json":
         if not surface:
             surface = {

@@ -1,9 +1,8 @@
 """The run report: figures of the output surface, the ``end`` step's card, and ``axisflow report``.
 
-Three figures, each built from the pinned ``results`` dict (plus the branch
-``records`` for learning curves) and never changing either (and, per secondary
-metric, its own forest and paired figures, drawn from
-:func:`components.outputs.query.metric_view`):
+Figures built from the pinned ``results`` dict (plus the branch ``records``
+for learning curves), never changing either (each secondary metric adds its own
+forest and paired figures, drawn from :func:`components.outputs.query.metric_view`):
 
 - :func:`forest_figure`: per-cell means with their intervals, one panel per
   data-axis value, rows grouped by training-axis cell, the baseline's interval
@@ -12,7 +11,9 @@ metric, its own forest and paired figures, drawn from
   baseline with its interval, a line at 0, coloured and shaped by verdict;
 - :func:`learning_curve_figure`: the validation metric and training loss per epoch,
   averaged over the seeds still training at that epoch; a cross marks where a
-  run stopped before the others in its group.
+  run stopped before the others in its group;
+- :func:`confusion_figure` (classification runs, one per method): each cell's
+  confusion matrix summed over seeds, rows normalised by the true class, counts annotated.
 
 :func:`render_card` fills the flow's ``@card(type="blank", id="report")`` with a
 header, the Markdown tables of :func:`components.outputs.query.format_table`, the figures
@@ -46,10 +47,13 @@ __all__ = [
     "OUT_MARKER",
     "OutError",
     "card_components",
+    "confusion_figure",
+    "confusion_names",
     "forest_figure",
     "learning_curve_figure",
     "metric_label",
     "paired_figure",
+    "per_class_markdown",
     "prepare_out",
     "register",
     "render_card",
@@ -58,7 +62,8 @@ __all__ = [
 ]
 
 #: Figure names, in report order; also the PNG file stems ``axisflow report`` writes. Each secondary metric
-#: adds ``forest_<metric>`` and ``paired_<metric>`` after them.
+#: adds ``forest_<metric>`` and ``paired_<metric>`` after them; a classification run adds ``confusion_<method>``
+#: for each method (:func:`confusion_names`).
 FIGURES = ("forest", "paired", "learning_curves")
 
 #: Display names of per-epoch telemetry series (``val_metric`` is labelled with the experiment's metric).
@@ -219,11 +224,11 @@ def _include_zero(ax: Any) -> None:
     ax.set_xlim(low - pad if low >= -pad else low, high + pad if high <= pad else high)
 
 
-def _new_figure(nrows: int, ncols: int, height: float, **kwargs: Any) -> tuple[Any, Any]:
+def _new_figure(nrows: int, ncols: int, height: float, width: float = _WIDTH, **kwargs: Any) -> tuple[Any, Any]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(_WIDTH, height), layout="constrained")
+    fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)  # a renderer to measure text with (see _finish)
     return fig, fig.subplots(nrows, ncols, squeeze=False, **kwargs)
 
@@ -383,6 +388,135 @@ def paired_figure(results: Mapping[str, Any]) -> Any:
         title = f"{results.get('experiment', '')}: paired difference vs {baseline} on shared seeds, {_seed_summary(results)}"
         _finish(fig, title, handles, len(handles))
     return fig
+
+
+#: A method's confusion figure draws at most this many cells (the results' per-class table lists every one).
+#: Up to three panels share a row; more fill a near-square grid (four cells: 2 x 2, not a row of three and one alone).
+_MAX_CONFUSION_PANELS = 12
+
+
+def confusion_names(results: Mapping[str, Any]) -> dict[str, str]:
+    """``{figure name: method}`` of the confusion figures, one per method with per-class results (classification runs).
+
+    The name is ``confusion_<method>``, with any character other than
+    letters, digits, ``-`` and ``_`` replaced by ``_`` (it is a file name).
+    """
+    import re
+
+    methods = list(dict.fromkeys(row["method"] for row in results.get("per_class") or ()))
+    order = [m for m in results.get("methods") or () if m in methods] + [m for m in methods if m not in (results.get("methods") or ())]
+    return {"confusion_" + re.sub(r"[^A-Za-z0-9_-]", "_", str(m)): m for m in order}
+
+
+def _cells_in_order(results: Mapping[str, Any], rows: list[Mapping[str, Any]]) -> list[tuple[dict[str, Any], Mapping[str, Any]]]:
+    """``(cell in declared axis order, per-class row)`` in the order of the declared axes (data, then training)."""
+    declared = {**_axes(results, "data"), **_axes(results, "training")}
+    by_key = {_key(row["axes"]): row for row in rows}
+    out = [(combo, by_key[_key(combo)]) for combo in _combos(declared) if _key(combo) in by_key]
+    return out or [(dict(row["axes"]), row) for row in rows]
+
+
+def _confusion_panel(ax: Any, row: Mapping[str, Any], size: float) -> Any:
+    """One cell's confusion matrix: shade = share of the true class's examples, number = count; returns the image."""
+    import numpy as np
+
+    counts = np.asarray(row["confusion"], dtype=np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    k = len(row["classes"])
+    font = 9 if k <= 4 else 8 if k <= 7 else 6.5
+    for (i, j), value in np.ndenumerate(counts):
+        ax.text(j, i, f"{int(value)}", ha="center", va="center", fontsize=font, color="white" if share[i, j] > 0.6 else "#202020")
+    names = [_short(str(c), 14) for c in row["classes"]]
+    rotate = max(len(n) for n in names) * 0.075 > 0.9 * size / k  # about 0.075 in per character at 9 pt: wider than a column, turned
+    ax.set_xticks(range(k), names, rotation=45 if rotate else 0, ha="right" if rotate else "center", rotation_mode="anchor")
+    ax.set_yticks(range(k), names)
+    ax.tick_params(length=0)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return image
+
+
+def confusion_figure(results: Mapping[str, Any], method: str) -> Any:
+    """Confusion matrices of ``method``: one panel per cell, rows normalised by the true class, counts annotated.
+
+    Each panel is the cell's confusion matrix summed over its seeds (and
+    folds): a row per true class, a column per predicted class; the shade is
+    the share of the true class's examples predicted as each class (a row sums
+    to 1: the diagonal is the class's pooled recall), the number the count.
+    Returns a matplotlib ``Figure``.
+    """
+    import textwrap
+
+    from matplotlib import rc_context
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    cells = _cells_in_order(results, [r for r in results.get("per_class") or () if r["method"] == method])
+    if not cells:
+        raise ValueError(f"method {method!r} has no per-class results")
+    shown = cells[:_MAX_CONFUSION_PANELS]
+    k = max(len(row["classes"]) for _, row in shown)
+    size = min(4.6, max(2.3, 0.45 * k + 1.0))  # inches per panel side, when the width allows
+    with rc_context(_STYLE):
+        nrows, ncols = _grid(len(shown), len(shown) if len(shown) <= _MAX_COLUMNS else math.ceil(math.sqrt(len(shown))))
+        width = min(_WIDTH, max(6.5, ncols * (size + 1.0) + 1.2))
+        side = min(size, (width - 1.6) / ncols - 0.9)  # what a panel gets beside its labels and the colour bar
+        fig, axes = _new_figure(nrows, ncols, 1.8 + nrows * (side + 1.0), width=width)
+        for i, (ax, (combo, row)) in enumerate(zip(axes.flat, shown)):
+            image = _confusion_panel(ax, row, side)
+            _outer_labels_only(ax, i, ncols, len(shown))
+            if combo:
+                ax.set_title(_describe(combo))
+        _hide_unused(axes, len(shown))
+        fig.colorbar(image, ax=[ax for ax in axes.flat if ax.get_visible()], shrink=0.8, label="share of the true class's examples")
+        row = shown[0][1]
+        handles = [
+            Line2D([], [], ls="none", marker="$12$", markersize=11, color="#202020", label=f"count, summed over {_arms(results, row)}"),
+            Patch(color="#4a89c8", label="shade: share of the true class (each row sums to 1)"),
+            Line2D([], [], ls="none", label=textwrap.fill(f"predicted class: {_decision(row)}", 64)),
+        ]
+        more = f" (first {len(shown)} of {len(cells)} cells)" if len(cells) > len(shown) else ""
+        title = f"{results.get('experiment', '')}: confusion matrix of {method}, test split{more}"
+        _finish(fig, title, handles, 2)
+    return fig
+
+
+def _short(text: str, most: int) -> str:
+    """``text`` in at most ``most`` characters: its start and end around an ellipsis (class names often differ at the end)."""
+    if len(text) <= most:
+        return text
+    tail = (most - 1) // 2
+    return text[: most - 1 - tail] + "…" + text[len(text) - tail:]
+
+
+def _outer_labels_only(ax: Any, index: int, ncols: int, used: int) -> None:
+    """Class names and axis labels on the left column and the bottom panel of each column only (a method's panels share the classes)."""
+    if index % ncols:
+        ax.set_yticklabels([])
+        ax.set_ylabel("")
+    if index + ncols < used:
+        ax.set_xticklabels([])
+        ax.set_xlabel("")
+
+
+def _decision(row: Mapping[str, Any]) -> str:
+    """How a class was predicted, naming a binary task's class 1 when it has a name."""
+    words, classes = str(row["decision"]), [str(c) for c in row["classes"]]
+    if len(classes) == 2 and classes[1] != "1":
+        words = words.replace("class 1", f"class 1 ({_short(classes[1], 20)})", 1)
+    return words
+
+
+def _arms(results: Mapping[str, Any], row: Mapping[str, Any]) -> str:
+    """What a panel's counts are summed over, in words."""
+    cv = results.get("cross_validation") or {}
+    if cv.get("folds"):
+        return f"{results.get('seeds', '?')} repeats x {len(cv['folds'])} folds"
+    return f"{row['arms']} seeds"
 
 
 def _verdict_names(results: Mapping[str, Any]) -> dict[str | None, str]:
@@ -571,7 +705,11 @@ def _hide_unused_grid(axes: Any, used: int, ncols: int, rows_per_block: int) -> 
 
 
 def report_figures(results: Mapping[str, Any], records: Iterable[Mapping[str, Any]] | None = None) -> dict[str, Any]:
-    """The report's figures by name (see :data:`FIGURES`); learning curves only when records hold per-epoch history."""
+    """The report's figures by name (see :data:`FIGURES`).
+
+    Learning curves only when records hold per-epoch history; a classification
+    run adds one confusion figure per method (:func:`confusion_names`).
+    """
     figures = {"forest": forest_figure(results)}
     if results.get("paired"):
         figures["paired"] = paired_figure(results)
@@ -580,6 +718,8 @@ def report_figures(results: Mapping[str, Any], records: Iterable[Mapping[str, An
         figures["learning_curves"] = learning_curve_figure(results, records)
     for name, build in _secondary_builders(results).items():
         figures[name] = build()
+    for name, method in confusion_names(results).items():
+        figures[name] = confusion_figure(results, method)
     return figures
 
 
@@ -597,9 +737,14 @@ def _secondary_builders(results: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _caption(name: str) -> str:
-    """A figure's caption; a secondary metric's figures (``forest_<metric>``) read as the primary's, for that metric."""
+    """A figure's caption; a secondary metric's figures (``forest_<metric>``) read as the primary's, for that metric.
+
+    Confusion figures (``confusion_<method>``) share one caption.
+    """
     if name in _CAPTIONS:
         return _CAPTIONS[name]
+    if name.startswith("confusion_"):  # a method's confusion figure (confusion_names)
+        return _CAPTIONS["confusion"]
     kind, _, metric = name.partition("_")
     return f"Secondary metric {metric} (descriptive): " + _CAPTIONS[kind][0].lower() + _CAPTIONS[kind][1:]
 
@@ -611,6 +756,8 @@ _CAPTIONS = {
     "colour and marker give the verdict.",
     "learning_curves": "Mean over seeds of each per-epoch series; a cross marks a run that stopped early, "
     "after which the faint line averages the seeds still training.",
+    "confusion": "Confusion matrix per cell, summed over seeds (and folds): rows are the true class, shaded by the share "
+    "of its examples predicted as each class; numbers are counts.",
 }
 
 
@@ -678,8 +825,15 @@ def _provenance_components(provenance: Mapping[str, Any]) -> list[Any]:
     return [Markdown("\n".join(lines)), JSONViewer(json.loads(text), collapsible=True, title="provenance (JSON)")]
 
 
+def per_class_markdown(results: Mapping[str, Any]) -> str:
+    """The per-class section of a classification run's report (``axisflow results --per-class --format md`` without its title); ``""`` without one."""
+    from components.outputs.query import format_table
+
+    return _split_report(format_table(results, "md", per_class=True))[1] if results.get("per_class") else ""
+
+
 def card_components(results: Mapping[str, Any], records: Iterable[Mapping[str, Any]] | None = None) -> list[Any]:
-    """The report card's components, in order: header, tables, figures, provenance.
+    """The report card's components, in order: header, tables (with a classification run's per-class section), figures, provenance.
 
     A figure that fails to draw becomes a one-line Markdown note (and a line on
     stderr) instead of failing the ``end`` step: the results are pinned by then
@@ -693,6 +847,8 @@ def card_components(results: Mapping[str, Any], records: Iterable[Mapping[str, A
     parts: list[Any] = [Markdown(head + "\n" + _header(results))]
     if tables:
         parts.append(Markdown(tables))
+    if results.get("per_class"):
+        parts.append(Markdown(per_class_markdown(results)))
     parts.append(Markdown("## Figures"))
     records = list(records or ())
     builders = {
@@ -700,6 +856,7 @@ def card_components(results: Mapping[str, Any], records: Iterable[Mapping[str, A
         "paired": (lambda: paired_figure(results)) if results.get("paired") else None,
         "learning_curves": (lambda: learning_curve_figure(results, records)) if _has_curves(records) else None,
         **_secondary_builders(results),
+        **{name: (lambda method=method: confusion_figure(results, method)) for name, method in confusion_names(results).items()},
     }
     for name, build in builders.items():
         if build is None:
@@ -808,7 +965,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     figures = report_figures(results, records)
     out = prepare_out(args.out or f"axisflow-report-{run.id}", [*(f"{name}.png" for name in figures), "report.md"])
     paths = save_figures(figures, out, dpi=args.dpi)
-    markdown = format_table(results, "md") + "\n## Figures\n\n" + "\n\n".join(f"![{p.stem}]({p.name})" for p in paths) + "\n"
+    markdown = format_table(results, "md") + (f"\n{per_class_markdown(results)}" if results.get("per_class") else "") + "\n## Figures\n\n" + "\n\n".join(f"![{p.stem}]({p.name})" for p in paths) + "\n"
     report = atomic_write(out / "report.md", markdown)
     print(f"{run.pathspec} (experiment {results['experiment']}): wrote {len(paths)} figures and the Markdown report to {out}/")
     for path in [*paths, report]:
@@ -840,8 +997,9 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "report",
         help="write the report figures (PNG) and Markdown tables of the latest successful run (or --run ID)",
-        description="Write forest.png, paired.png, learning_curves.png and report.md for one run: the same "
-        "figures and tables as the run's report card, for reading without a card viewer.",
+        description="Write forest.png, paired.png, learning_curves.png (and, for a classification run, "
+        "confusion_<method>.png per method) and report.md for one run: the same figures and tables as the run's "
+        "report card, for reading without a card viewer.",
     )
     parser.add_argument("--run", help="run id (default: the latest successful run)")
     parser.add_argument("--flow", default=DEFAULT_FLOW, help=f"flow name (default {DEFAULT_FLOW})")

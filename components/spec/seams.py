@@ -74,6 +74,9 @@ class Dataset:
     training fold), so a method that uses no validation split fits on
     ``train + val`` (:func:`fit_data`); false when validation is a sample of its
     own, as in a generator that draws ``n_train`` and ``n_val`` separately.
+    ``classes`` optionally names the classes in class-id order (a table's
+    declared ``classes``, a loader's labels); per-class results show these
+    names, else the ids. Names do not enter the fingerprint: they change no number.
     """
 
     task: str
@@ -86,6 +89,7 @@ class Dataset:
     n_classes: int | None = None
     val_from_train: bool = False
     source: str | None = None
+    classes: tuple[str, ...] | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -203,6 +207,20 @@ def _check_n_classes(data: Dataset) -> None:
         raise SeamError("n_classes", f"is {n!r}; a multiclass dataset has an integer n_classes >= 2")
     if data.task == "regression" and n is not None:
         raise SeamError("n_classes", f"is {n!r}; a regression dataset has n_classes=None")
+    _check_class_names(data)
+
+
+def _check_class_names(data: Dataset) -> None:
+    """``classes``, when given: distinct strings, one per class id (none for regression)."""
+    names = data.classes
+    if names is None:
+        return
+    if data.task not in CLASSIFICATION:
+        raise SeamError("classes", f"names classes, but a {data.task} dataset has none; leave classes=None")
+    if not isinstance(names, tuple) or not all(isinstance(name, str) for name in names):
+        raise SeamError("classes", f"is {names!r}; it must be a tuple of class names (str) in class-id order")
+    if len(names) != data.n_classes or len(set(names)) != len(names):
+        raise SeamError("classes", f"has {len(names)} names ({len(set(names))} distinct) for n_classes={data.n_classes}; name each class once")
 
 
 def _check_features(X: Any, name: str, shape: tuple[int, ...] | None) -> tuple[int, ...]:
