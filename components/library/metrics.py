@@ -11,7 +11,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field
 
-from components.spec.declarations import NoParams, Params, metric
+from components.spec.declarations import NoParams, Params, metric, only_for
 
 __all__ = ["accuracy", "auroc", "mae", "rmse"]
 
@@ -58,9 +58,11 @@ def auroc(params: NoParams, predictions: np.ndarray, targets: np.ndarray) -> flo
 
 
 class AccuracyParams(Params):
-    """Settings of :func:`accuracy`."""
+    """Settings of :func:`accuracy`: the threshold is read on binary tasks only (multiclass takes the argmax)."""
 
-    threshold: Annotated[float, Field(gt=0.0, lt=1.0, description="binary tasks: predict class 1 when its probability is at least this")]
+    threshold: Annotated[Annotated[float, Field(gt=0.0, lt=1.0)] | None, only_for("binary")] = Field(
+        default=None, description="predict class 1 when its probability is at least this (binary tasks; multiclass takes the argmax)"
+    )
 
 
 @metric(
@@ -75,6 +77,8 @@ def accuracy(params: AccuracyParams, predictions: np.ndarray, targets: np.ndarra
     predictions = _finite(predictions, "accuracy")
     if predictions.ndim == 2:
         predicted = predictions.argmax(axis=1)
+    elif params.threshold is None:
+        raise ValueError("accuracy on binary predictions needs experiment.metric.threshold (predict class 1 at or above it)")
     else:
         predicted = (predictions >= params.threshold).astype(np.int64)
     return float(np.mean(predicted == np.asarray(targets)))

@@ -28,7 +28,7 @@ from typing import Any, Mapping
 import numpy as np
 from pydantic import Field, field_validator
 
-from components.spec.declarations import TARGET, FieldError, ImplementationError, Params, excerpt, locate, trainer
+from components.spec.declarations import TARGET, FieldError, ImplementationError, Params, check_keywords, excerpt, locate, trainer
 from components.spec.seams import Dataset, Scorer, TrainResult
 from components.seeding import library_seed
 
@@ -48,9 +48,13 @@ def build_estimator(node: Mapping[str, Any], seed: int | None = None, loc: tuple
     if not isinstance(node, Mapping) or TARGET not in node:
         raise FieldError(loc, f"expected a mapping with {TARGET}: an estimator's import path")
     cls = estimator_class(node[TARGET], loc)
-    kwargs = {key: _build_value(value, seed, (*loc, key)) for key, value in node.items() if key != TARGET}
-    if "random_state" in kwargs:
+    if "random_state" in node:
         raise FieldError((*loc, "random_state"), "is set by axisflow from the arm's seed; remove it from the config")
+    try:
+        check_keywords(cls, {key: None for key in node if key != TARGET}, str(node[TARGET]))
+    except FieldError as exc:
+        raise FieldError((*loc, *exc.loc), exc.message, near=exc.near, known=exc.known) from None
+    kwargs = {key: _build_value(value, seed, (*loc, key)) for key, value in node.items() if key != TARGET}
     try:
         estimator = cls(**kwargs)
     except TypeError as exc:
