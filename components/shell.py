@@ -183,6 +183,69 @@ def _check_flags(words: list[str]) -> None:
             _fail(f"{flag} needs {what}")
 
 
+#: Metaflow's count options, which it accepts at 0 or below and then hangs (``--max-workers 0``) or misbehaves.
+_POSITIVE = ("max_workers", "max_num_splits", "max_log_size")
+#: The options Metaflow's ``run`` and ``resume`` take after the command (metaflow 2.19: ``cli_components/run_cmds.py``),
+#: as (name, type) with ``bool`` for a flag, and ``resume``'s one argument. Written down here rather than read from
+#: Metaflow: importing its command modules before it builds its own command line breaks the flow's Parameters.
+_RUN_OPTIONS = (
+    ("--tag", str), ("--max-workers", int), ("--max-num-splits", int), ("--max-log-size", int), ("--with", str),
+    ("--run-id-file", str), ("--runner-attribute-file", str), ("--namespace", str),
+)
+_RESUME_OPTIONS = (
+    *_RUN_OPTIONS, ("--resume-identifier", str), ("--reentrant", bool), ("--clone-only", bool), ("--run-id", str), ("--origin-run-id", str),
+)
+
+
+def _check_options(command: str, words: list[str]) -> None:
+    """Parse the words Metaflow will see after ``run``/``resume`` with its option types, before it creates anything.
+
+    Metaflow reports ``--max-workers two`` only after creating the local
+    datastore, with a usage block, and accepts ``--max-workers 0`` (the run then
+    waits forever). Parsing the same options here, Metaflow's ``run``/``resume``
+    options plus the flow's Parameters, makes a wrong type, an unknown option
+    or a missing value one line, exit 2, nothing written.
+    """
+    from metaflow._vendor import click  # the click Metaflow parses its command line with
+
+    declared = {"run": _RUN_OPTIONS, "resume": _RESUME_OPTIONS}.get(command)
+    if declared is None:
+        return
+    params: list[Any] = [
+        click.Option([name], is_flag=True) if kind is bool else click.Option([name], type=kind, multiple=name in ("--tag", "--with"))
+        for name, kind in declared
+    ]
+    if command == "resume":
+        params.append(click.Argument(["step_to_rerun"], required=False))
+    flow_options = _flow_options()
+    params += flow_options or []
+    settings = {"ignore_unknown_options": flow_options is None, "allow_extra_args": flow_options is None}
+    try:
+        ctx = click.Command(command, params=params, context_settings=settings).make_context(command, list(words))
+    except click.ClickException as exc:
+        _fail(f"{command}: {exc.format_message()} (see {command} --help)")
+    for name in _POSITIVE:
+        value = ctx.params.get(name)
+        if isinstance(value, int) and value < 1:
+            _fail(f"{command}: --{name.replace('_', '-')} must be a positive integer, got {value}")
+
+
+def _flow_options() -> list[Any] | None:
+    """The flow's Parameters as options (``--reuse``), or ``None`` when the flow class cannot be found."""
+    from metaflow import FlowSpec, Parameter
+    from metaflow._vendor import click
+
+    main = sys.modules.get("__main__")
+    # A flow class, or a flow mutator wrapping one (``@ship_project`` keeps the class as ``_flow_cls``).
+    candidates = [getattr(v, "_flow_cls", v) for v in vars(main).values()] if main else []
+    flows = [v for v in candidates if isinstance(v, type) and issubclass(v, FlowSpec) and v is not FlowSpec]
+    if len(flows) != 1:
+        return None
+    flow = flows[0]
+    found = {value.name for name in dir(flow) if isinstance(value := getattr(flow, name, None), Parameter)}
+    return [click.Option([f"--{name}"], type=str) for name in sorted(found)]
+
+
 def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     """Rewrite a flow's command line before Metaflow parses it (see the module docstring).
 
@@ -199,6 +262,7 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     before, command, after = tail[:command_at], tail[command_at], tail[command_at + 1 :]
     _check_flags(after)
     overrides, allow, review_allow, after = _split_overrides(after)
+    _check_options(command, after)
 
     # A value already given with --config-value (metaflow.Runner does this) contributes its overrides too.
     given: dict[str, Any] = {}
