@@ -191,14 +191,7 @@ def plan(
     the sd and at its 80% upper bound; ``None`` when beyond MAX_SEEDS or not
     estimable).
     """
-    if (width is None) == (effect is None):
-        raise ValueError("give exactly one of --width (CI half-width) or --effect (difference to detect)")
-    if width is not None and not width > 0:
-        raise ValueError(f"--width must be a positive half-width in metric units, got {width}")
-    if effect is not None and effect == 0:
-        raise ValueError("--effect must be a non-zero difference in metric units")
-    if not 0 < target_power < 1:
-        raise ValueError(f"--power must be strictly between 0 and 1, got {target_power}")
+    _check_goal(width, effect, target_power)
     statistics = results.get("statistics") or {}
     confidence = float(statistics.get("confidence", 0.95))
     rows_in = [*results.get("paired", ()), *results.get("contrasts", ())]
@@ -298,9 +291,22 @@ def format_plan(results: Mapping[str, Any], planned: Mapping[str, Any], *, width
     return "\n".join(lines) + "\n"
 
 
+def _check_goal(width: float | None, effect: float | None, target_power: float) -> None:
+    """Refuse a goal no plan can meet (before any run is read, so the mistake is the first thing reported)."""
+    if (width is None) == (effect is None):
+        raise ValueError("give exactly one of --width (CI half-width) or --effect (difference to detect)")
+    if width is not None and not 0 < width < math.inf:
+        raise ValueError(f"--width must be a positive half-width in metric units, got {width}")
+    if effect is not None and not (effect != 0 and math.isfinite(effect)):
+        raise ValueError(f"--effect must be a non-zero, finite difference in metric units, got {effect}")
+    if not 0 < target_power < 1:
+        raise ValueError(f"--power must be strictly between 0 and 1, got {target_power}")
+
+
 def _cmd_seeds(args: argparse.Namespace) -> int:
     from components.outputs.runs import find_run
 
+    _check_goal(args.width, args.effect, args.power)
     run = find_run(args.flow, args.run, args.experiment)
     results = run["end"].task.data.results
     planned = plan(results, width=args.width, effect=args.effect, target_power=args.power)
