@@ -297,6 +297,7 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
             _refuse_changed_inputs(origin, spec)
             tags = ["--tag", resume_review_tag(_review_gate(config, spec, original, review_allow))]
         # The resumed run's re-executed tasks run this checkout's code: record it as a run tag.
+        after = _summarise_failure(flow_file, after)
         return [*head, *before, command, *after, "--tag", resume_tag(git), *tags]
 
     try:
@@ -306,6 +307,7 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     value: dict[str, Any] = {"overrides": overrides}
     # A deployment gets the same gates as a run: the scheduler runs it later with no shell in front.
     if command == "run" or (command in _DEPLOYERS and "create" in after):
+        _check_on_data(spec)
         # The experiment's name as a run tag lets readers pick an experiment's runs without loading configs.
         after = _enforce_contract(spec.name, spec.contract, [*after, "--tag", experiment_tag(spec.name)])
         value["lint"] = _lint_gate(Path(flow_file), allow)
@@ -315,7 +317,65 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     # Git state is captured here, in the launching checkout: remote tasks have no .git, and the
     # config value (stored with the run, shipped to every task, reused on resume) carries it.
     value["git"] = _launch_git(flow_file, warn=command in _LAUNCHES)
+    if command == "run":
+        after = _summarise_failure(flow_file, after)
     return [*head, *before, "--config-value", CONFIG_NAME, json.dumps(value), command, *after]
+
+
+def _summarise_failure(flow_file: str, after: list[str]) -> list[str]:
+    """Arrange for a failed run's one line that matters to be printed last, after Metaflow's tracebacks.
+
+    A failing task prints its one-line reason first (``axisflow: error: branch
+    ..., method ...: ValueError: ...``, see :func:`components.engine.branch.run_branch`),
+    then its traceback, and Metaflow adds its own summary, so the line is
+    easily 170 lines up. At exit, this process reads the run's failed tasks
+    (through the run id Metaflow writes to ``--run-id-file``, a temporary file
+    unless the user gave one) and prints that line again as the last line.
+    """
+    import atexit
+    import tempfile
+
+    given = next((after[i + 1] for i, w in enumerate(after[:-1]) if w == "--run-id-file"), None)
+    given = given or next((w.split("=", 1)[1] for w in after if w.startswith("--run-id-file=")), None)
+    if given is None:
+        handle, given = tempfile.mkstemp(prefix="axisflow-run-id-")
+        os.close(handle)
+        after = [*after, "--run-id-file", given]
+        atexit.register(_remove, given)
+    atexit.register(_print_failure, _flow_name(flow_file), given)  # registered last, so it runs before _remove
+    return after
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _print_failure(flow: str | None, run_id_file: str) -> None:
+    """Print the failed run's reason as the last line (nothing when the run succeeded or never started)."""
+    try:
+        run_id = Path(run_id_file).read_text().strip()
+        if not flow or not run_id:
+            return
+        from components.outputs.failures import failure_line
+
+        line = failure_line(flow, run_id)
+    except Exception:  # noqa: BLE001 -- a summary must never mask Metaflow's own exit
+        return
+    if line:
+        print(line, file=sys.stderr)
+
+
+def _check_on_data(spec: Any) -> None:
+    """Settings that contradict the data (:mod:`components.engine.launch`): one line, before Metaflow starts."""
+    from components.engine.launch import check_on_data
+
+    try:
+        check_on_data(spec)
+    except ConfigError as exc:
+        _fail(str(exc))
 
 
 def _enforce_contract(name: str | None, contract: str | None, after: list[str]) -> list[str]:

@@ -32,7 +32,7 @@ from components.spec.declarations import TARGET, FieldError, ImplementationError
 from components.spec.seams import Dataset, Scorer, TrainResult
 from components.seeding import library_seed
 
-__all__ = ["EstimatorParams", "build_estimator", "estimator_class", "fit_estimator", "search_budget"]
+__all__ = ["EstimatorParams", "build_estimator", "check_on_data", "estimator_class", "fit_estimator", "search_budget"]
 
 
 def build_estimator(node: Mapping[str, Any], seed: int | None = None, loc: tuple[Any, ...] = ()):
@@ -159,6 +159,32 @@ def search_budget(settings: Mapping[str, Any], training: Mapping[str, Any]) -> t
     return count, "; ".join(found)
 
 
+def check_on_data(settings: Mapping[str, Any], data: Dataset) -> None:
+    """Fit a ``Pipeline``'s transformers (every step but the last) on the first branch's training rows, at launch.
+
+    Settings that contradict the data's shape (``PCA(n_components=100)`` on 30
+    features, ``SelectKBest(k=50)`` on 20) are rejected only by ``fit``; this
+    runs those fits once, before any task starts, and names the step. The
+    last step (the model) is not fitted here: that is the arm's work, and
+    transformers are cheap by comparison. A bare estimator is not fitted.
+    """
+    node = settings["estimator"]
+    steps = node.get("steps") if isinstance(node, Mapping) else None
+    if not isinstance(steps, list) or len(steps) < 2 or not str(node.get(TARGET, "")).endswith("Pipeline"):
+        return
+    X, y = data.X_train.reshape(len(data.X_train), -1), data.y_train
+    for i, (name, step) in enumerate(steps[:-1]):
+        if not isinstance(step, Mapping):  # "passthrough" or None
+            continue
+        loc = ("estimator", "steps", i, 1)
+        transformer = build_estimator(step, seed=0, loc=loc)
+        try:
+            X = transformer.fit_transform(X, y)
+        except Exception as exc:  # noqa: BLE001 -- any failure here would fail every arm of the method
+            reason = excerpt(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, 300, quote=False)
+            raise FieldError(loc, f"step {name!r} fails on the training data ({len(X)} rows x {X.shape[1]} features): {reason}") from None
+
+
 @trainer(
     params=EstimatorParams,
     tasks=("binary", "multiclass", "regression"),
@@ -170,6 +196,7 @@ def search_budget(settings: Mapping[str, Any], training: Mapping[str, Any]) -> t
     uses_validation=False,
     selection_budget=search_budget,
     imports=("sklearn",),
+    data_check=check_on_data,
 )
 def fit_estimator(params: EstimatorParams, data: Dataset, seed: int, training: Mapping[str, Any], scorer: Scorer) -> TrainResult:
     """Fit the estimator on the training split; predict validation and test in the task's form."""

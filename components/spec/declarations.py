@@ -227,7 +227,11 @@ class Declaration:
     ``uses_validation``: for a trainer, whether it uses the validation split
     (early stopping, selection), as a bool or ``fn(settings) -> bool`` of the
     method's settings; a trainer that does not is handed the whole training part
-    (see :func:`components.spec.seams.fit_data`).
+    (see :func:`components.spec.seams.fit_data`). ``data_check``: for a
+    trainer, ``fn(settings, data)``, a cheap check of the method's settings
+    against the first branch's data, run once at launch; it raises
+    :class:`FieldError` at the offending setting (see
+    :func:`components.engine.launch.check_on_data`).
     """
 
     role: str
@@ -243,6 +247,7 @@ class Declaration:
     selection_budget: Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[int | None, str]] | None = None
     selects: bool = False
     uses_validation: bool | Callable[[Mapping[str, Any]], bool] = True
+    data_check: Callable[[Mapping[str, Any], Any], None] | None = None
 
     def reads_validation(self, settings: Mapping[str, Any]) -> bool:
         """Whether this trainer, with the method's ``settings``, uses the validation split."""
@@ -278,6 +283,7 @@ def trainer(
     imports: tuple[str, ...] = (),
     order_free: bool = False,
     selection_budget: Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[int | None, str]] | None = None,
+    data_check: Callable[[Mapping[str, Any], Any], None] | None = None,
 ) -> Callable[[Any], Any]:
     """Declare a ``train_arm`` implementation ``fn(params, data, seed, training, scorer) -> TrainResult``.
 
@@ -295,7 +301,9 @@ def trainer(
     the validation split, ``True``/``False`` or ``fn(settings) -> bool``; one that
     does not is fitted on the whole training part when the dataset's validation
     rows were carved from it (cross-validation), unless the experiment sets
-    ``unused_validation: hold_out``.
+    ``unused_validation: hold_out``. ``data_check(settings, data)`` checks the
+    settings against the first branch's data at launch (settings that
+    contradict the data's shape), raising :class:`FieldError`.
     """
     if not (isinstance(uses_validation, bool) or callable(uses_validation)):
         raise TypeError(f"trainer(uses_validation=...) must be True, False or fn(settings) -> bool, got {uses_validation!r}")
@@ -303,7 +311,7 @@ def trainer(
         Declaration(
             "trainer", params, tasks=tuple(tasks), reads_training=tuple(reads_training),
             data_order=data_order, selection=selection, imports=tuple(imports),
-            order_free=order_free, selection_budget=selection_budget, uses_validation=uses_validation,
+            order_free=order_free, selection_budget=selection_budget, uses_validation=uses_validation, data_check=data_check,
         )
     )
 
