@@ -73,7 +73,7 @@ def test_multiclass_accuracy_needs_no_threshold_and_binary_accuracy_does():
     assert spec.task == "multiclass" and "threshold" not in spec.metric
     with pytest.raises(ConfigError) as caught:
         load_spec(["experiment=tabular_cv_smoke", "~experiment.metric.threshold"])
-    assert str(caught.value).startswith("experiment.metric.threshold is missing; a binary task reads it (predict class 1")
+    assert str(caught.value).startswith("experiment.metric.threshold is missing; a binary task reads it: predict class 1")
 
 
 def test_deleting_a_read_setting_from_the_config_is_a_launch_error():

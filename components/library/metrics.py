@@ -61,7 +61,7 @@ class AccuracyParams(Params):
     """Settings of :func:`accuracy`: the threshold is read on binary tasks only (multiclass takes the argmax)."""
 
     threshold: Annotated[Annotated[float, Field(gt=0.0, lt=1.0)] | None, only_for("binary")] = Field(
-        default=None, description="predict class 1 when its probability is at least this (binary tasks; multiclass takes the argmax)"
+        default=None, description="predict class 1 when its probability is at least this (multiclass takes the argmax)"
     )
 
 

@@ -491,7 +491,7 @@ def _params(declaration: Declaration, node: Mapping[str, Any], where: str, exclu
     if missing:
         description = declaration.params.model_fields[missing].description or ""
         raise ConfigError(
-            f"{where}.{missing} is missing; a {task} task reads it ({excerpt(description, 120, quote=False)})", key=f"{where}.{missing}"
+            f"{where}.{missing} is missing; a {task} task reads it: {excerpt(description, 120, quote=False)}", key=f"{where}.{missing}"
         )
     return params
 
