@@ -28,6 +28,7 @@ from typing import Any, Mapping, NoReturn
 from metaflow import FlowMutator
 from metaflow.packaging_sys import ContentType
 
+from components.suggest import did_you_mean
 from components.spec.config import CONFIG_DIR, ConfigError, config_hash, load_spec
 from components.constants import REPO_ROOT, CONFIG_NAME, DEFAULT_CONFIG, EXPERIMENT_TAG_PREFIX, LAUNCH_KEY
 from components.engine.provenance import ensure_user, dirty_warning, git_state, resume_review_tag, resume_tag
@@ -177,7 +178,9 @@ def _check_flags(words: list[str]) -> None:
         flag, _, inline = word.partition("=")
         value = inline if "=" in word else (words[i + 1] if i + 1 < len(words) else None)
         if flag == "--reuse" and value not in MODES:
-            _fail(f"--reuse {value!r} is not a reuse mode; choose one of {', '.join(MODES)}" if value else f"--reuse needs a mode: {', '.join(MODES)}")
+            if not value or value.startswith("-"):
+                _fail(f"--reuse needs a mode: {', '.join(MODES)}")
+            _fail(f"--reuse {value!r} is not a reuse mode{did_you_mean(value, MODES)}; choose one of {', '.join(MODES)}")
         if flag in ("--lint-allow", "--review-allow") and (value is None or value.startswith("-") or not value.strip()):
             what = "CODE[,CODE] (lint codes, e.g. AXF601)" if flag == "--lint-allow" else "TRAP[,TRAP] or all"
             _fail(f"{flag} needs {what}")
@@ -222,6 +225,9 @@ def _check_options(command: str, words: list[str]) -> None:
     settings = {"ignore_unknown_options": flow_options is None, "allow_extra_args": flow_options is None}
     try:
         ctx = click.Command(command, params=params, context_settings=settings).make_context(command, list(words))
+    except click.NoSuchOption as exc:  # click's own suggestion is a second sentence; ours is the one-line form
+        known = [name for param in params for name in getattr(param, "opts", ()) if name.startswith("--")]
+        _fail(f"{command}: no such option: {exc.option_name}{did_you_mean(exc.option_name, known)} (see {command} --help)")
     except click.ClickException as exc:
         _fail(f"{command}: {exc.format_message()} (see {command} --help)")
     for name in _POSITIVE:

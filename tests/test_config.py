@@ -50,6 +50,10 @@ def test_config_hash_ignores_key_order_and_sees_values():
     assert config_hash(compose(["experiment=smoke", "training.lr=0.01"])) != config_hash(config)
 
 
+#: A Pipeline's steps as an override: a PCA with the given arguments, then the model.
+_PCA_STEP = "[pca,{_target_:sklearn.decomposition.PCA,%s}]"
+_MODEL_STEP = "[model,{_target_:sklearn.linear_model.LogisticRegression,max_iter:1000}]"
+
 #: Misspelt keys, options and names: (overrides, the typo the error names, the intended spelling it suggests).
 #: The first rows are already in MISTAKES below; the rest are added to it (and so to the README table).
 NEAR_MISSES = [
@@ -80,6 +84,9 @@ NEAR_MISSES = [
     (["+experiment.statistics.multiplicity=hlom"], "experiment.statistics.multiplicity", "holm"),
     (["+experiment.axes.dta.label_noise=[0.1]"], "experiment.axes.dta", "experiment.axes.data"),
     (["+experiment.axes.training.epocs=[2]"], "experiment.axes.training.epocs", "experiment.axes.training.epochs"),
+    # Issue 23's own: a misspelt argument of a Pipeline step is named, not reported as a missing one.
+    (["experiment=tabular_cv_smoke", f"method.logreg_scaled.estimator.steps=[{_PCA_STEP % 'n_componets:5'},{_MODEL_STEP}]"],
+     "method.logreg_scaled.estimator.steps[0][1].n_componets", "method.logreg_scaled.estimator.steps[0][1].n_components"),
 ]
 #: The NEAR_MISSES rows that MISTAKES already lists.
 _SHOWN_ABOVE = NEAR_MISSES[:6]
@@ -147,6 +154,11 @@ MISTAKES = [
     (["method.mlp={_target_:components.library.torch_train.train_torch,kind:axis_dependent,model:{_target_:components.library.models.linear},callbacks:[]}"], "method.mlp.model.hidden"),
     (["experiment=tabular_cv_smoke", "experiment.metric={name:auroc,_target_:components.library.metrics.auroc}"], "experiment.metric.threshold"),
     (["experiment.metric={name:accuracy,_target_:components.library.metrics.accuracy}"], "experiment.metric.threshold"),
+    # A value of the wrong type in a data key and in a scikit-learn argument: the key is named, with what it got.
+    (["experiment=tabular_cv_smoke", "data.n_splits=two"], "data.n_splits"),
+    (["experiment=tabular_cv_smoke", "data.n_splits=1"], "data.n_splits"),
+    (["experiment=tabular_cv_smoke", "method.logreg_raw.estimator.max_iter=many"], "method.logreg_raw.estimator.max_iter"),
+    (["experiment=tabular_cv_smoke", "method.logreg_scaled.estimator.steps.1.1.C=strong"], "method.logreg_scaled.estimator.steps[1][1].C"),
 ]
 
 

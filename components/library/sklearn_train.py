@@ -23,6 +23,7 @@ and its validation score is then measured on rows it was fitted on (telemetry on
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 import numpy as np
@@ -66,8 +67,15 @@ def build_estimator(node: Mapping[str, Any], seed: int | None = None, loc: tuple
         try:
             validate_params()
         except ValueError as exc:  # scikit-learn's InvalidParameterError
-            raise FieldError(loc, excerpt(str(exc).splitlines()[0], 300, quote=False)) from None
+            line = str(exc).splitlines()[0]
+            named = _CONSTRAINT.match(line)
+            at = (*loc, named.group(1)) if named and named.group(1) in node else loc  # the key the user typed
+            raise FieldError(at, excerpt(line, 300, quote=False)) from None
     return estimator
+
+
+#: How scikit-learn's parameter validation names the offending parameter: ``The 'C' parameter of LogisticRegression must be ...``.
+_CONSTRAINT = re.compile(r"The '(\w+)' parameter of ")
 
 
 def estimator_class(path: Any, loc: tuple[Any, ...] = ()) -> type:
@@ -162,8 +170,8 @@ def search_budget(settings: Mapping[str, Any], training: Mapping[str, Any]) -> t
 def check_on_data(settings: Mapping[str, Any], data: Dataset) -> None:
     """Fit a ``Pipeline``'s transformers (every step but the last) on the first branch's training rows, at launch.
 
-    Settings that contradict the data's shape (``PCA(n_components=100)`` on 30
-    features, ``SelectKBest(k=50)`` on 20) are rejected only by ``fit``; this
+    Settings that contradict the data's shape (``PCA(n_components=100)`` or
+    ``TruncatedSVD(n_components=40)`` on 30 features) are rejected only by ``fit``; this
     runs those fits once, before any task starts, and names the step. The
     last step (the model) is not fitted here: that is the arm's work, and
     transformers are cheap by comparison. A bare estimator is not fitted.
