@@ -196,3 +196,20 @@ def test_the_reason_of_a_failed_task_is_its_own_line_else_the_exception_line():
     assert reason_of(log) == "branch fold=0, method pca_mlp: ValueError: n_components=100 must be between 0 and 30"
     assert reason_of("Traceback (most recent call last):\n  ...\nsklearn.exceptions.NotFittedError: not fitted\n") == "sklearn.exceptions.NotFittedError: not fitted"
     assert reason_of("nothing went wrong here\n") is None
+
+
+@pytest.mark.slow
+def test_a_failed_run_prints_the_reason_before_its_traceback_and_as_the_last_line(tmp_path):
+    # lbfgs with an l1 penalty passes every setting check; only LogisticRegression.fit refuses it, inside the branch.
+    result = _launch(
+        tmp_path, _CV, "method=[logreg_scaled,logreg_raw]", "+method.logreg_raw.estimator.penalty=l1", "experiment.seeds=1", "--review-allow", "all",
+    )
+    reason = "method logreg_raw, training axes none: ValueError: Solver lbfgs supports only 'l2' or None penalties, got l1 penalty."
+    assert result.returncode != 0
+    last = [line for line in result.stderr.splitlines() if line.strip()][-1]
+    assert last.startswith("axisflow: error: branch fold=") and reason in last and last.endswith("failed; its log is above)"), result.stderr
+    # In the failed task's log (Metaflow prints it on stdout), the reason comes before the traceback.
+    task = last.split("(task ", 1)[1].split(" ", 1)[0].split("/", 1)[1]  # run_id/branch/task_id
+    own = [line for line in result.stdout.splitlines() if f"[{task} " in line]
+    first_reason = next(i for i, line in enumerate(own) if "axisflow: error: branch" in line and reason in line)
+    assert first_reason < next(i for i, line in enumerate(own) if "Traceback" in line or "Internal error" in line), result.stdout
