@@ -41,6 +41,7 @@ FLOW_MISTAKES = [
      "(379 rows x 30 features): n_components=100 must be between 0 and min(n_samples, n_features)=30"),
     # The same class: other values, other options, other Pipeline steps.
     (["experiment=smoke", "--max-workers", "0"], "run: --max-workers must be a positive integer, got 0"),
+    (["resume", "--max-workers", "two"], "resume: Invalid value for '--max-workers': two is not a valid integer"),
     (["experiment=smoke", "--max-num-splits", "-1"], "run: --max-num-splits must be a positive integer, got -1"),
     (["experiment=smoke", "--reuse=of"], "--reuse 'of' is not a reuse mode; did you mean off?; choose one of auto, off, verify"),
     (["experiment=smoke", "--reuse", "--max-workers", "2"], "--reuse needs a mode: auto, off, verify"),
@@ -63,7 +64,7 @@ def _one_line(err: str) -> str:
 def test_flow_mistake_is_one_line_exit_2_and_writes_nothing(words, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as info:
-        prepare_argv([FLOW, "run", *words], FLOW)
+        prepare_argv([FLOW, *(words if words[0] == "resume" else ["run", *words])], FLOW)
     assert info.value.code == 2
     assert message in _one_line(capsys.readouterr().err)
     assert list(tmp_path.iterdir()) == []
@@ -86,6 +87,8 @@ CLI_MISTAKES = [
     (["seeds", "--effect", "inf"], "--effect must be a non-zero, finite difference in metric units, got inf"),
     (["new", "probe_typo", "--task", "multiclass", "--loader", "sklearn.datasets.load_digts"],
      "--loader 'sklearn.datasets.load_digts': sklearn.datasets has no load_digts; did you mean sklearn.datasets.load_digits?"),
+    (["review", "experiment=smoke", "--record", "--reviewer", "me", "--verdict", "reshufle_symmetry=pass:fine"],
+     "--verdict 'reshufle_symmetry=pass:fine': expected TRAP=pass:ANSWER or TRAP=fail:ANSWER; did you mean reshuffle_symmetry?"),
     (["plan", "experiment=smoke", "training.epocs=3"], "training.epocs is not a key of the composed config; did you mean training.epochs?"),
 ]
 
@@ -118,7 +121,7 @@ def _launch(tmp_path: Path, *words: str) -> subprocess.CompletedProcess:
     ("words", "message"),
     [
         (["experiment=smoke", "--max-workrs", "2"], "run: no such option: --max-workrs; did you mean --max-workers?"),
-        *[m for m in FLOW_MISTAKES if "--max-workers" in m[0] or "bogus" in m[0] or "n_components:100" in " ".join(m[0])],
+        *[m for m in FLOW_MISTAKES if m[0][0] != "resume" and ("--max-workers" in m[0] or "bogus" in m[0] or "n_components:100" in " ".join(m[0]))],
     ],
 )
 def test_flow_launch_mistake_exits_2_with_one_line_and_no_datastore(tmp_path, words, message):
