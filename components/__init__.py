@@ -9,8 +9,9 @@ cycle anywhere in ``components/`` or ``lint/``):
    import-graph reader; it imports nothing from ``components``.
 2. base: :mod:`~components.constants` (names and versions several layers
    share), :mod:`~components.files` (atomic writes), :mod:`~components.seeding`
-   (seeds from branch keys) and :mod:`~components.schema` (the one typed schema
-   of records and ``results``).
+   (seeds from branch keys), :mod:`~components.schema` (the one typed schema
+   of records and ``results``) and :mod:`~components.suggest` (the "did you
+   mean" of every one-line error).
 3. :mod:`components.stats` -- the statistics package: one ``aggregate``,
    intervals as pluggable strategies.
 4. :mod:`components.spec` -- what an investigation is made of and its checks:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from components.spec.config import ConfigError
+from components.suggest import did_you_mean
 from components.constants import DEFAULT_FLOW
 
 __all__ = ["main"]
@@ -107,8 +109,29 @@ def _cmd_lint(args: argparse.Namespace) -> int:
     return lint_main(args.rest)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (``axisflow: error: runs: --limit: invalid int value: 'two'``), exit 2.
+
+    argparse's own error prints the whole usage block before the message;
+    every other axisflow error is one line, so a wrong flag type is too.
+    Subcommand parsers inherit the class.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("axisflow").strip()
+        where = f"{command}: " if command else ""
+        choice = _INVALID_CHOICE.search(message)
+        if choice:
+            message += did_you_mean(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
+        self.exit(2, f"axisflow: error: {where}{message} (see axisflow {command + ' ' if command else ''}--help)\n")
+
+
+#: argparse's message for a value outside ``choices``: the value, then the choices.
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="axisflow", description="Reproducible, config-driven ML investigations on Metaflow.")
+    parser = _Parser(prog="axisflow", description="Reproducible, config-driven ML investigations on Metaflow.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     plan = sub.add_parser("plan", help="show the branches and trainings a run would do, without running anything")

@@ -18,6 +18,7 @@ __all__ = [
     "CV_INTERVALS",
     "DEFAULT_CONFIG",
     "DEFAULT_FLOW",
+    "ERROR_PREFIX",
     "EXPERIMENT_TAG_PREFIX",
     "FOLD_AXIS",
     "KINDS",
@@ -36,6 +37,8 @@ CONFIG_NAME = "config"
 DEFAULT_CONFIG = '{"overrides": []}'
 #: Top-level key of the parsed config holding launch metadata (overrides, lint verdict, git); not part of the hash.
 LAUNCH_KEY = "axisflow"
+#: How every one-line axisflow error starts; a failed run's last line repeats its task's (components.outputs.failures).
+ERROR_PREFIX = "axisflow: error: "
 #: The flow the commands that read runs (``results``, ``report``, ``runs``, ``diff``) look at unless told otherwise.
 DEFAULT_FLOW = "InvestigationFlow"
 #: Prefix of the run tag naming the run's experiment (``experiment:smoke``); the shell adds it at launch.

@@ -28,6 +28,7 @@ from typing import Any, Mapping, NoReturn
 from metaflow import FlowMutator
 from metaflow.packaging_sys import ContentType
 
+from components.suggest import did_you_mean
 from components.spec.config import CONFIG_DIR, ConfigError, config_hash, load_spec
 from components.constants import REPO_ROOT, CONFIG_NAME, DEFAULT_CONFIG, EXPERIMENT_TAG_PREFIX, LAUNCH_KEY
 from components.engine.provenance import ensure_user, dirty_warning, git_state, resume_review_tag, resume_tag
@@ -177,10 +178,78 @@ def _check_flags(words: list[str]) -> None:
         flag, _, inline = word.partition("=")
         value = inline if "=" in word else (words[i + 1] if i + 1 < len(words) else None)
         if flag == "--reuse" and value not in MODES:
-            _fail(f"--reuse {value!r} is not a reuse mode; choose one of {', '.join(MODES)}" if value else f"--reuse needs a mode: {', '.join(MODES)}")
+            if not value or value.startswith("-"):
+                _fail(f"--reuse needs a mode: {', '.join(MODES)}")
+            _fail(f"--reuse {value!r} is not a reuse mode{did_you_mean(value, MODES)}; choose one of {', '.join(MODES)}")
         if flag in ("--lint-allow", "--review-allow") and (value is None or value.startswith("-") or not value.strip()):
             what = "CODE[,CODE] (lint codes, e.g. AXF601)" if flag == "--lint-allow" else "TRAP[,TRAP] or all"
             _fail(f"{flag} needs {what}")
+
+
+#: Metaflow's count options, which it accepts at 0 or below and then hangs (``--max-workers 0``) or misbehaves.
+_POSITIVE = ("max_workers", "max_num_splits", "max_log_size")
+#: The options Metaflow's ``run`` and ``resume`` take after the command (metaflow 2.19: ``cli_components/run_cmds.py``),
+#: as (name, type) with ``bool`` for a flag, and ``resume``'s one argument. Written down here rather than read from
+#: Metaflow: importing its command modules before it builds its own command line breaks the flow's Parameters.
+_RUN_OPTIONS = (
+    ("--tag", str), ("--max-workers", int), ("--max-num-splits", int), ("--max-log-size", int), ("--with", str),
+    ("--run-id-file", str), ("--runner-attribute-file", str), ("--namespace", str),
+)
+_RESUME_OPTIONS = (
+    *_RUN_OPTIONS, ("--resume-identifier", str), ("--reentrant", bool), ("--clone-only", bool), ("--run-id", str), ("--origin-run-id", str),
+)
+
+
+def _check_options(command: str, words: list[str]) -> None:
+    """Parse the words Metaflow will see after ``run``/``resume`` with its option types, before it creates anything.
+
+    Metaflow reports ``--max-workers two`` only after creating the local
+    datastore, with a usage block, and accepts ``--max-workers 0`` (the run then
+    waits forever). Parsing the same options here, Metaflow's ``run``/``resume``
+    options plus the flow's Parameters, makes a wrong type, an unknown option
+    or a missing value one line, exit 2, nothing written.
+    """
+    from metaflow._vendor import click  # the click Metaflow parses its command line with
+
+    declared = {"run": _RUN_OPTIONS, "resume": _RESUME_OPTIONS}.get(command)
+    if declared is None:
+        return
+    params: list[Any] = [
+        click.Option([name], is_flag=True) if kind is bool else click.Option([name], type=kind, multiple=name in ("--tag", "--with"))
+        for name, kind in declared
+    ]
+    if command == "resume":
+        params.append(click.Argument(["step_to_rerun"], required=False))
+    flow_options = _flow_options()
+    params += flow_options or []
+    settings = {"ignore_unknown_options": flow_options is None, "allow_extra_args": flow_options is None}
+    try:
+        ctx = click.Command(command, params=params, context_settings=settings).make_context(command, list(words))
+    except click.NoSuchOption as exc:  # click's own suggestion is a second sentence; ours is the one-line form
+        known = [name for param in params for name in getattr(param, "opts", ()) if name.startswith("--")]
+        _fail(f"{command}: no such option: {exc.option_name}{did_you_mean(exc.option_name, known)} (see {command} --help)")
+    except click.ClickException as exc:
+        _fail(f"{command}: {exc.format_message()} (see {command} --help)")
+    for name in _POSITIVE:
+        value = ctx.params.get(name)
+        if isinstance(value, int) and value < 1:
+            _fail(f"{command}: --{name.replace('_', '-')} must be a positive integer, got {value}")
+
+
+def _flow_options() -> list[Any] | None:
+    """The flow's Parameters as options (``--reuse``), or ``None`` when the flow class cannot be found."""
+    from metaflow import FlowSpec, Parameter
+    from metaflow._vendor import click
+
+    main = sys.modules.get("__main__")
+    # A flow class, or a flow mutator wrapping one (``@ship_project`` keeps the class as ``_flow_cls``).
+    candidates = [getattr(v, "_flow_cls", v) for v in vars(main).values()] if main else []
+    flows = [v for v in candidates if isinstance(v, type) and issubclass(v, FlowSpec) and v is not FlowSpec]
+    if len(flows) != 1:
+        return None
+    flow = flows[0]
+    found = {value.name for name in dir(flow) if isinstance(value := getattr(flow, name, None), Parameter)}
+    return [click.Option([f"--{name}"], type=str) for name in sorted(found)]
 
 
 def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
@@ -199,6 +268,7 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     before, command, after = tail[:command_at], tail[command_at], tail[command_at + 1 :]
     _check_flags(after)
     overrides, allow, review_allow, after = _split_overrides(after)
+    _check_options(command, after)
 
     # A value already given with --config-value (metaflow.Runner does this) contributes its overrides too.
     given: dict[str, Any] = {}
@@ -233,6 +303,7 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
             _refuse_changed_inputs(origin, spec)
             tags = ["--tag", resume_review_tag(_review_gate(config, spec, original, review_allow))]
         # The resumed run's re-executed tasks run this checkout's code: record it as a run tag.
+        after = _summarise_failure(flow_file, after)
         return [*head, *before, command, *after, "--tag", resume_tag(git), *tags]
 
     try:
@@ -242,6 +313,7 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     value: dict[str, Any] = {"overrides": overrides}
     # A deployment gets the same gates as a run: the scheduler runs it later with no shell in front.
     if command == "run" or (command in _DEPLOYERS and "create" in after):
+        _check_on_data(spec)
         # The experiment's name as a run tag lets readers pick an experiment's runs without loading configs.
         after = _enforce_contract(spec.name, spec.contract, [*after, "--tag", experiment_tag(spec.name)])
         value["lint"] = _lint_gate(Path(flow_file), allow)
@@ -251,7 +323,65 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     # Git state is captured here, in the launching checkout: remote tasks have no .git, and the
     # config value (stored with the run, shipped to every task, reused on resume) carries it.
     value["git"] = _launch_git(flow_file, warn=command in _LAUNCHES)
+    if command == "run":
+        after = _summarise_failure(flow_file, after)
     return [*head, *before, "--config-value", CONFIG_NAME, json.dumps(value), command, *after]
+
+
+def _summarise_failure(flow_file: str, after: list[str]) -> list[str]:
+    """Arrange for a failed run's one line that matters to be printed last, after Metaflow's tracebacks.
+
+    A failing task prints its one-line reason first (``axisflow: error: branch
+    ..., method ...: ValueError: ...``, see :func:`components.engine.branch.run_branch`),
+    then its traceback, and Metaflow adds its own summary, so the line is
+    easily 170 lines up. At exit, this process reads the run's failed tasks
+    (through the run id Metaflow writes to ``--run-id-file``, a temporary file
+    unless the user gave one) and prints that line again as the last line.
+    """
+    import atexit
+    import tempfile
+
+    given = next((after[i + 1] for i, w in enumerate(after[:-1]) if w == "--run-id-file"), None)
+    given = given or next((w.split("=", 1)[1] for w in after if w.startswith("--run-id-file=")), None)
+    if given is None:
+        handle, given = tempfile.mkstemp(prefix="axisflow-run-id-")
+        os.close(handle)
+        after = [*after, "--run-id-file", given]
+        atexit.register(_remove, given)
+    atexit.register(_print_failure, _flow_name(flow_file), given)  # registered last, so it runs before _remove
+    return after
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _print_failure(flow: str | None, run_id_file: str) -> None:
+    """Print the failed run's reason as the last line (nothing when the run succeeded or never started)."""
+    try:
+        run_id = Path(run_id_file).read_text().strip()
+        if not flow or not run_id:
+            return
+        from components.outputs.failures import failure_line
+
+        line = failure_line(flow, run_id)
+    except Exception:  # noqa: BLE001 -- a summary must never mask Metaflow's own exit
+        return
+    if line:
+        print(line, file=sys.stderr)
+
+
+def _check_on_data(spec: Any) -> None:
+    """Settings that contradict the data (:mod:`components.engine.launch`): one line, before Metaflow starts."""
+    from components.engine.launch import check_on_data
+
+    try:
+        check_on_data(spec)
+    except ConfigError as exc:
+        _fail(str(exc))
 
 
 def _enforce_contract(name: str | None, contract: str | None, after: list[str]) -> list[str]:

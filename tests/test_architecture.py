@@ -59,7 +59,7 @@ def test_components_and_lint_have_no_import_cycles():
 #: may import from its own layer and the layers before it, never from a later one.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("lint", ("lint",)),
-    ("base", ("components.constants", "components.files", "components.seeding", "components.schema")),
+    ("base", ("components.constants", "components.files", "components.seeding", "components.schema", "components.suggest")),
     ("stats", ("components.stats",)),
     ("spec", ("components.spec",)),
     ("engine", ("components.engine",)),

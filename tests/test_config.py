@@ -50,6 +50,48 @@ def test_config_hash_ignores_key_order_and_sees_values():
     assert config_hash(compose(["experiment=smoke", "training.lr=0.01"])) != config_hash(config)
 
 
+#: A Pipeline's steps as an override: a PCA with the given arguments, then the model.
+_PCA_STEP = "[pca,{_target_:sklearn.decomposition.PCA,%s}]"
+_MODEL_STEP = "[model,{_target_:sklearn.linear_model.LogisticRegression,max_iter:1000}]"
+
+#: Misspelt keys, options and names: (overrides, the typo the error names, the intended spelling it suggests).
+#: The first rows are already in MISTAKES below; the rest are added to it (and so to the README table).
+NEAR_MISSES = [
+    (["training.epochz=3"], "training.epochz", "training.epochs"),
+    (["data._target_=components.investigations.reference.data.teachr"], "data._target_", "components.investigations.reference.data.teacher"),
+    (["+experiment.axes.data.label_nose=[0.1]"], "experiment.axes.data.label_nose", "experiment.axes.data.label_noise"),
+    (["method.mlp.model._target_=components.library.models.mlpp"], "method.mlp.model._target_", "components.library.models.mlp"),
+    (["+experiment.seed=3"], "experiment.seed", "experiment.seeds"),
+    (["+experiment.statistics.methd=bca"], "experiment.statistics.methd", "experiment.statistics.method"),
+    (["training.epocs=3"], "training.epocs", "training.epochs"),
+    (["+training.epocs=3"], "training.epocs", "training.epochs"),
+    (["experiment.seedz=3"], "experiment.seedz", "experiment.seeds"),
+    (["+experiment.seedz=3"], "experiment.seedz", "experiment.seeds"),
+    (["+experimnt.seeds=3"], "experimnt", "experiment"),
+    (["data.n_tran=100"], "data.n_tran", "data.n_train"),
+    (["~data.n_train", "+data.n_tran=100"], "data.n_tran", "data.n_train"),
+    (["+method.mlp.model.hiden=[3]"], "method.mlp.model.hiden", "method.mlp.model.hidden"),
+    (["~method.mlp.model.hidden", "+method.mlp.model.hiden=[3]"], "method.mlp.model.hiden", "method.mlp.model.hidden"),
+    (["method.mlp_early_stop.callbacks=[{_target_:components.library.callbacks.EarlyStopping,monitor:val_metric,patiense:5,min_delta:0.0,restore_best:true}]"], "method.mlp_early_stop.callbacks[0].patiense", "method.mlp_early_stop.callbacks[0].patience"),
+    (["method.mlpp.kind=axis_agnostic"], "method.mlpp", "method.mlp"),
+    (["method=[logreg,mlpp]"], "method/mlpp", "method/mlp"),
+    (["training=tabulr"], "training/tabulr", "training/tabular"),
+    (["method=[logreg,gboost]", "+method.gboost.estimator.n_estimator=5"], "method.gboost.estimator.n_estimator", "method.gboost.estimator.n_estimators"),
+    (["method=[logreg,logreg_scaled]", "+method.logreg_scaled.estimator.steps.1.1.max_iters=5"], "method.logreg_scaled.estimator.steps[1][1].max_iters", "method.logreg_scaled.estimator.steps[1][1].max_iter"),
+    (["experiment.metric._target_=components.library.metrics.acuracy"], "experiment.metric._target_", "components.library.metrics.accuracy"),
+    (["~experiment.metric", "+experiment.metric={name:accuracy,_target_:components.library.metrics.accuracy,treshold:0.5}"], "experiment.metric.treshold", "experiment.metric.threshold"),
+    (["+experiment.statistics.confidance=0.9"], "experiment.statistics.confidance", "experiment.statistics.confidence"),
+    (["+experiment.statistics.multiplicity=hlom"], "experiment.statistics.multiplicity", "holm"),
+    (["+experiment.axes.dta.label_noise=[0.1]"], "experiment.axes.dta", "experiment.axes.data"),
+    (["+experiment.axes.training.epocs=[2]"], "experiment.axes.training.epocs", "experiment.axes.training.epochs"),
+    # Issue 23's own: a misspelt argument of a Pipeline step is named, not reported as a missing one.
+    (["experiment=tabular_cv_smoke", f"method.logreg_scaled.estimator.steps=[{_PCA_STEP % 'n_componets:5'},{_MODEL_STEP}]"],
+     "method.logreg_scaled.estimator.steps[0][1].n_componets", "method.logreg_scaled.estimator.steps[0][1].n_components"),
+]
+#: The NEAR_MISSES rows that MISTAKES already lists.
+_SHOWN_ABOVE = NEAR_MISSES[:6]
+
+
 #: Mistaken overrides a tired researcher makes, each with the key its one-line error must name.
 #: README's "Mistakes refused at launch" table lists every one with its exact message.
 MISTAKES = [
@@ -107,16 +149,70 @@ MISTAKES = [
     (["experiment.statistics.n_resamples=0"], "experiment.statistics.n_resamples"),
     (["+experiment.statistics.nan_policy=ignore"], "experiment.statistics.nan_policy"),
     (["+experiment.statistics.stream_axes=[label_noise]"], "experiment.statistics.stream_axes"),
+    *[(overrides, typo) for overrides, typo, _ in NEAR_MISSES[len(_SHOWN_ABOVE):]],
+    # A mapping override merges into the experiment's mapping: the leftover key is not blamed on the user.
+    (["method.mlp={_target_:components.library.torch_train.train_torch,kind:axis_dependent,model:{_target_:components.library.models.linear},callbacks:[]}"], "method.mlp.model.hidden"),
+    (["experiment=tabular_cv_smoke", "experiment.metric={name:auroc,_target_:components.library.metrics.auroc}"], "experiment.metric.threshold"),
+    (["experiment.metric={name:accuracy,_target_:components.library.metrics.accuracy}"], "experiment.metric.threshold"),
+    # A value of the wrong type in a data key and in a scikit-learn argument: the key is named, with what it got.
+    (["experiment=tabular_cv_smoke", "data.n_splits=two"], "data.n_splits"),
+    (["experiment=tabular_cv_smoke", "data.n_splits=1"], "data.n_splits"),
+    (["experiment=tabular_cv_smoke", "method.logreg_raw.estimator.max_iter=many"], "method.logreg_raw.estimator.max_iter"),
+    (["experiment=tabular_cv_smoke", "method.logreg_scaled.estimator.steps.1.1.C=strong"], "method.logreg_scaled.estimator.steps[1][1].C"),
 ]
 
 
 @pytest.mark.parametrize(("overrides", "key"), MISTAKES, ids=[m[0][0][:60] for m in MISTAKES])
 def test_bad_config_raises_one_line_error_naming_the_key(overrides, key):
     with pytest.raises(ConfigError) as info:
-        load_spec(["experiment=smoke", *overrides])
+        load_spec(_mistake(overrides))
     message = str(info.value)
     assert "\n" not in message
     assert key in message
+
+
+def _mistake(overrides: list[str]) -> list[str]:
+    """The full override list of a table row: on top of experiment=smoke unless the row picks its own experiment."""
+    return overrides if any(o.startswith("experiment=") for o in overrides) else ["experiment=smoke", *overrides]
+
+
+@pytest.mark.parametrize(("overrides", "typo", "meant"), NEAR_MISSES, ids=[" ".join(m[0])[:60] for m in NEAR_MISSES])
+def test_near_miss_names_the_typo_and_suggests_the_intended_spelling(overrides, typo, meant):
+    with pytest.raises(ConfigError) as info:
+        load_spec(_mistake(overrides))
+    message = str(info.value)
+    assert "\n" not in message and message.count("did you mean") == 1
+    named, suggested = message.split("did you mean", 1)
+    assert typo in named and suggested.startswith(f" {meant}?"), message
+
+
+def test_misspelt_key_is_reported_instead_of_the_missing_key_it_was_meant_to_be():
+    # Pydantic sees two errors (patience missing, patiense unknown); the one the user typed is reported.
+    with pytest.raises(ConfigError) as info:
+        load_spec(_mistake(next(o for o, typo, _ in NEAR_MISSES if typo.endswith("patiense"))))
+    assert str(info.value).startswith("method.mlp_early_stop.callbacks[0].patiense is not a setting of this implementation; did you mean")
+
+
+def test_merged_mapping_override_says_the_leftover_key_came_from_the_experiment():
+    with pytest.raises(ConfigError) as info:
+        load_spec(["experiment=tabular_cv_smoke", "experiment.metric={name:auroc,_target_:components.library.metrics.auroc}"])
+    assert str(info.value) == (
+        "experiment.metric.threshold is not a setting of this implementation, and you did not type it: it comes from the "
+        "experiment's config (experiment=tabular_cv_smoke), because Hydra merged your experiment.metric={...} into the existing "
+        "experiment.metric instead of replacing it; drop the key with ~experiment.metric.threshold, or replace the whole "
+        "mapping: ~experiment.metric '+experiment.metric={...}'"
+    )
+    # Both suggested fixes work.
+    for fix in (["~experiment.metric.threshold"], ["~experiment.metric"]):
+        replaced = [*fix, "+experiment.metric={name:auroc,_target_:components.library.metrics.auroc}" if fix == ["~experiment.metric"]
+                    else "experiment.metric={name:auroc,_target_:components.library.metrics.auroc}"]
+        assert load_spec(["experiment=tabular_cv_smoke", *replaced])[1].metric == {"name": "auroc", "_target_": "components.library.metrics.auroc"}
+
+
+def test_a_missing_key_is_not_blamed_on_a_merge():
+    with pytest.raises(ConfigError) as info:
+        load_spec(["experiment=smoke", "experiment.metric={name:accuracy,_target_:components.library.metrics.accuracy}"])
+    assert str(info.value).startswith("experiment.metric.threshold is missing; a binary task reads it") and "merged" not in str(info.value)
 
 
 def _readme_mistakes() -> dict[str, str]:
@@ -137,7 +233,7 @@ def test_readme_table_of_mistakes_shows_the_exact_error_of_each():
     assert sorted(rows) == sorted(" ".join(overrides) for overrides, _ in MISTAKES)
     for overrides, _ in MISTAKES:
         with pytest.raises(ConfigError) as info:
-            load_spec(["experiment=smoke", *overrides])
+            load_spec(_mistake(overrides))
         documented, actual = _split_options(rows[" ".join(overrides)]), _split_options(f"axisflow: error: {info.value}")
         assert documented[0] == actual[0]
         # The README lists the shipped experiments; a researcher's own investigations add to the live list.
@@ -175,7 +271,7 @@ def _launch(tmp_path: Path, *words: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 @pytest.mark.parametrize(("overrides", "key"), MISTAKES, ids=[m[0][0][:60] for m in MISTAKES])
 def test_flow_run_with_bad_override_exits_2_before_any_task(tmp_path, overrides, key):
-    result = _launch(tmp_path, "experiment=smoke", *overrides)
+    result = _launch(tmp_path, *_mistake(overrides))
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("axisflow: error:") and key in lines[0], result.stderr

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Annotated
 
 import pytest
+from pydantic import Field
 
 from components.spec.config import CONFIG_DIR, ConfigError, load_spec
-from components.spec.declarations import TARGET, Params, declaration_of, locate
+from components.spec.declarations import TARGET, Params, TaskOnly, declaration_of, locate, missing_for_task, only_for
 from components.spec.seams import METHOD_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +44,8 @@ def test_every_setting_an_implementation_reads_is_in_the_resolved_config(experim
         declaration = declaration_of(locate(node[TARGET], where), role, where)
         fields = declaration.params.model_fields
         assert set(fields) == set(node) - {TARGET, *framework_keys}, where
-        assert all(info.is_required() for info in fields.values()), where
+        # The one default allowed: None for a setting only some tasks read (the config check requires it on those).
+        assert all(info.is_required() or any(isinstance(m, TaskOnly) for m in info.metadata) for info in fields.values()), where
     for method in spec.methods:
         assert set(method.reads_training) <= set(config["training"]), method.name
 
@@ -52,6 +55,25 @@ def test_a_settings_declaration_with_a_default_is_refused_when_defined():
 
         class Hidden(Params):
             l2: float = 1e-4
+
+
+def test_a_task_only_setting_may_default_to_none_but_to_nothing_else():
+    class Binary(Params):
+        cut: Annotated[float | None, only_for("binary")] = Field(default=None, description="binary only")
+
+    assert Binary().cut is None and missing_for_task(Binary, {}, "binary") == "cut" and missing_for_task(Binary, {}, "multiclass") is None
+    with pytest.raises(TypeError, match="have a default in code"):
+
+        class Guessed(Params):
+            cut: Annotated[float | None, only_for("binary")] = Field(default=0.5, description="a real default")
+
+
+def test_multiclass_accuracy_needs_no_threshold_and_binary_accuracy_does():
+    _, spec = load_spec(["experiment=digits_cnn_smoke", "~experiment.metric.threshold"])
+    assert spec.task == "multiclass" and "threshold" not in spec.metric
+    with pytest.raises(ConfigError) as caught:
+        load_spec(["experiment=tabular_cv_smoke", "~experiment.metric.threshold"])
+    assert str(caught.value).startswith("experiment.metric.threshold is missing; a binary task reads it: predict class 1")
 
 
 def test_deleting_a_read_setting_from_the_config_is_a_launch_error():

@@ -264,6 +264,8 @@ def test_record_round_trips_and_is_current(tmp_path):
         ({**PASS, "sweep_inflation": {"verdict": "ok", "answer": "x"}}, "tester", "verdicts.sweep_inflation.verdict is 'ok'; must be one of pass, fail"),
         ({**PASS, "split_convention": {"verdict": "pass", "answer": " "}}, "tester", "verdicts.split_convention.answer is empty"),
         ({**PASS, "splits": {"verdict": "pass", "answer": "x"}}, "tester", "unknown trap 'splits'"),
+        ({**PASS, "reshufle_symmetry": {"verdict": "pass", "answer": "x"}}, "tester", "unknown trap 'reshufle_symmetry'; did you mean reshuffle_symmetry[?]"),
+        ({**PASS, "same_name": {"verdict": "pas", "answer": "x"}}, "tester", "verdicts.same_name.verdict is 'pas'; did you mean pass[?]; must be one of pass, fail"),
         (PASS, "", "a review record needs --reviewer NAME"),
     ],
 )

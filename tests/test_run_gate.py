@@ -124,7 +124,9 @@ def test_run_is_tagged_with_its_experiment_name():
     flow = ROOT / "flows" / "investigation.py"
     # A renamed experiment is a new one with no review record: the tag is under test here, so allow that explicitly.
     argv = prepare_argv([str(flow), "run", "experiment=smoke", "experiment.name=other", "--max-workers", "2", "--review-allow", "all"], str(flow))
-    assert argv[argv.index("run"):] == ["run", "--max-workers", "2", "--tag", "experiment:other"]
+    assert argv[argv.index("run"):-2] == ["run", "--max-workers", "2", "--tag", "experiment:other"]
+    # Metaflow writes the run id where the shell can read the failed run's one-line reason back at exit.
+    assert argv[-2] == "--run-id-file" and Path(argv[-1]).is_file()
 
 
 def test_deploy_of_a_single_worker_experiment_refuses_parallelism_and_defaults_to_one(capsys):

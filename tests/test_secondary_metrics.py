@@ -92,6 +92,14 @@ def test_a_secondary_metrics_params_are_checked_like_the_primarys():
         load_spec(["experiment=tabular_cv_smoke", "+experiment.secondary_metrics.f1={_target_:components.library.metrics.macro_f1,threshold:1.5}"])
     with pytest.raises(ConfigError, match=r"^experiment\.secondary_metrics\.log_loss\.eps"):
         load_spec(["experiment=tabular_cv_smoke", "~experiment.secondary_metrics.log_loss.eps"])
+    # A threshold only binary tasks read: required there at launch, not needed on a multiclass task.
+    with pytest.raises(ConfigError, match=r"^experiment\.secondary_metrics\.macro_f1\.threshold is missing; a binary task reads it"):
+        load_spec(["experiment=tabular_cv_smoke", "~experiment.secondary_metrics.macro_f1.threshold"])
+    _, spec = load_spec([
+        "experiment=tabular_cv_smoke", "data=digits", "~experiment.metric.threshold", "~experiment.secondary_metrics.brier",
+        "~experiment.secondary_metrics.macro_f1.threshold",
+    ])
+    assert spec.secondary_metrics["macro_f1"] == {"_target_": "components.library.metrics.macro_f1"}
 
 
 def test_shipped_secondary_metrics_keep_config_order_and_their_declared_directions():

@@ -586,7 +586,7 @@ def test_aggregate_baseline_absent_from_one_cell_raises_naming_cell():
 @pytest.mark.parametrize(
     "settings, start",
     [
-        ({"methd": "bca"}, "methd: unknown setting; known: confidence, contrasts, cv_interval, method, multiplicity, n_resamples, nan_policy, resolution, seed"),
+        ({"methd": "bca"}, "methd: unknown setting; did you mean method?; known: confidence, contrasts, cv_interval, method, multiplicity, n_resamples, nan_policy, resolution, seed"),
         ({"method": 3}, "method: unknown statistics method 3"),
         ({"confidence": 95}, "confidence: confidence must be strictly between 0 and 1 (0.95 for 95%)"),
         ({"confidence": True}, "confidence: "),

@@ -23,7 +23,9 @@ failed (NaN value, ``failure`` = the one-line reason) and the branch goes on.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import sys
 import time
 from typing import Any, Callable, Mapping
 
@@ -32,7 +34,7 @@ import numpy as np
 from components.spec.config import validate
 from components.spec.declarations import excerpt
 from components.engine.planner import branches, trainings
-from components.constants import FOLD_AXIS, RECORD_SCHEMA
+from components.constants import ERROR_PREFIX, FOLD_AXIS, RECORD_SCHEMA
 from components.engine.reuse import (
     PREDICTIONS_SCHEMA, arm_provenance, arm_threads, check_planned_keys, check_reused, pin_threads, reused_training,
     stored_predictions, verify_inputs,
@@ -44,6 +46,28 @@ from components.spec.confusion import confusion
 __all__ = ["run_branch"]
 
 
+def _reports_first(run: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Print a failing branch's one-line reason before Metaflow prints its traceback.
+
+    The reason names the branch, method and training axes (the messages below
+    are written that way); the launching shell prints it again as its last line
+    (:mod:`components.outputs.failures`), so it is the first and the last thing
+    a reader sees of a failure.
+    """
+
+    @functools.wraps(run)
+    def reporting(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return run(*args, **kwargs)
+        except Exception as exc:
+            line = str(exc).strip().splitlines()[0] if isinstance(exc, RuntimeError) and str(exc).strip() else _reason(exc)
+            print(f"{ERROR_PREFIX}{line}", file=sys.stderr, flush=True)
+            raise
+
+    return reporting
+
+
+@_reports_first
 def run_branch(
     config: Mapping[str, Any],
     branch: Mapping[str, Any],

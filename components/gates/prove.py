@@ -601,11 +601,25 @@ def prove(
     return Verdict(status, message, **base, workers=counts, runs=runs, differences=differences, compared=compared, seconds=seconds)
 
 
+def _count(text: str) -> int:
+    """``--show N``: a whole number of further places, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more places")
+    return value
+
+
 def _handle(args: argparse.Namespace) -> int:
     """``axisflow prove``: print progress and the verdict; return its exit status."""
     def log(line: str) -> None:
         print(line, flush=True)
 
+    if args.report and Path(args.report).is_dir():  # refused now, not after both runs
+        print(f"axisflow: error: --report {args.report} is a folder; give the path of the JSON file to write", file=sys.stderr)
+        return 2
     try:
         verdict = prove(
             args.flow, args.overrides, workers=args.workers, keep=args.keep, log=log,
@@ -654,5 +668,5 @@ def register(subparsers: Any) -> None:
         "--lint-allow", action="append", default=[], metavar="CODES",
         help="lint codes the flow's run gate may let through (recorded in each run's provenance)",
     )
-    parser.add_argument("--show", type=int, default=5, metavar="N", help="after the verdict, list the first difference at up to N further places (default 5)")
+    parser.add_argument("--show", type=_count, default=5, metavar="N", help="after the verdict, list the first difference at up to N further places (default 5)")
     parser.set_defaults(func=_handle)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.suggest import did_you_mean
 from components.constants import REPO_ROOT
 from components.files import atomic_write
 from components.spec.declarations import excerpt
@@ -478,6 +479,13 @@ def _check_loader(loader: str | None) -> None:
             f"--loader {loader!r} is not a scikit-learn dataset loader; name a function sklearn.datasets.load_* "
             "(e.g. sklearn.datasets.load_digits; fetch_* downloads and is refused)"
         )
+    if loader is not None:
+        import sklearn.datasets
+
+        name = loader.rsplit(".", 1)[1]
+        if not callable(getattr(sklearn.datasets, name, None)):
+            known = [n for n in dir(sklearn.datasets) if n.startswith("load_")]
+            raise ScaffoldError(f"--loader {loader!r}: sklearn.datasets has no {name}{did_you_mean(name, known, prefix='sklearn.datasets.')}")
 
 
 def _cmd_new(args: argparse.Namespace) -> int:

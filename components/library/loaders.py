@@ -43,7 +43,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from components.library.folds import Split, cv_split
-from components.spec.declarations import FieldError, Params, generator, locate
+from components.spec.declarations import FieldError, Params, check_keywords, generator, locate
 from components.spec.seams import Dataset
 
 __all__ = [
@@ -196,10 +196,11 @@ class LoaderParams(Params):
     @field_validator("loader")
     @classmethod
     def _loader_is_allowed(cls, loader: dict[str, Any]) -> dict[str, Any]:
-        check_loader(loader.get("_target_"), where=("_target_",))
+        function = check_loader(loader.get("_target_"), where=("_target_",))
         for key in _RESERVED_KWARGS:
             if key in loader:
                 raise FieldError((key,), "is set by the generator (it always asks for plain arrays); remove it")
+        check_keywords(function, {k: v for k, v in loader.items() if k != "_target_"}, str(loader["_target_"]))
         return loader
 
     @model_validator(mode="after")

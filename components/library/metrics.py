@@ -11,7 +11,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field
 
-from components.spec.declarations import NoParams, Params, metric
+from components.spec.declarations import NoParams, Params, metric, only_for
 
 __all__ = ["absolute_errors", "accuracy", "auroc", "brier", "correct", "log_loss", "macro_f1", "mae", "rmse"]
 
@@ -70,9 +70,11 @@ def auroc(params: NoParams, predictions: np.ndarray, targets: np.ndarray) -> flo
 
 
 class AccuracyParams(Params):
-    """Settings of :func:`accuracy`."""
+    """Settings of :func:`accuracy`: the threshold is read on binary tasks only (multiclass takes the argmax)."""
 
-    threshold: Annotated[float, Field(gt=0.0, lt=1.0, description="binary tasks: predict class 1 when its probability is at least this")]
+    threshold: Annotated[Annotated[float, Field(gt=0.0, lt=1.0)] | None, only_for("binary")] = Field(
+        default=None, description="predict class 1 when its probability is at least this (multiclass takes the argmax)"
+    )
 
 
 def correct(params: AccuracyParams, predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -80,6 +82,8 @@ def correct(params: AccuracyParams, predictions: np.ndarray, targets: np.ndarray
     predictions = _finite(predictions, "accuracy")
     if predictions.ndim == 2:
         predicted = predictions.argmax(axis=1)
+    elif params.threshold is None:
+        raise ValueError("accuracy on binary predictions needs experiment.metric.threshold (predict class 1 at or above it)")
     else:
         predicted = (predictions >= params.threshold).astype(np.int64)
     return (predicted == np.asarray(targets)).astype(np.float64)
@@ -131,10 +135,12 @@ def mae(params: NoParams, predictions: np.ndarray, targets: np.ndarray) -> float
     return float(np.mean(absolute_errors(params, predictions, targets)))
 
 
-def _predicted_classes(predictions: np.ndarray, threshold: float) -> np.ndarray:
+def _predicted_classes(predictions: np.ndarray, threshold: float | None, name: str) -> np.ndarray:
     """Class ids from probabilities: argmax of a ``(n, k)`` matrix, ``p >= threshold`` of class-1 probabilities ``(n,)``."""
     if predictions.ndim == 2:
         return predictions.argmax(axis=1)
+    if threshold is None:
+        raise ValueError(f"{name} on binary predictions needs its threshold (predict class 1 at or above it)")
     return (predictions >= threshold).astype(np.int64)
 
 
@@ -146,7 +152,9 @@ def _class_probabilities(predictions: np.ndarray) -> np.ndarray:
 class MacroF1Params(Params):
     """Settings of :func:`macro_f1`."""
 
-    threshold: Annotated[float, Field(gt=0.0, lt=1.0, description="binary tasks: predict class 1 when its probability is at least this")]
+    threshold: Annotated[Annotated[float, Field(gt=0.0, lt=1.0)] | None, only_for("binary")] = Field(
+        default=None, description="predict class 1 when its probability is at least this (multiclass takes the argmax)"
+    )
 
 
 @metric(
@@ -164,7 +172,7 @@ def macro_f1(params: MacroF1Params, predictions: np.ndarray, targets: np.ndarray
     ``targets`` integer class ids ``(n,)``. Every class in the union has
     ``2TP + FP + FN > 0``, so no division by zero arises.
     """
-    predicted = _predicted_classes(_finite(predictions, "macro_f1"), params.threshold)
+    predicted = _predicted_classes(_finite(predictions, "macro_f1"), params.threshold, "macro_f1")
     labels = np.asarray(targets).astype(np.int64)
     classes = np.union1d(labels, predicted)
     scores = []

@@ -11,12 +11,11 @@ torch (and any third-party model library) is imported inside the functions.
 
 from __future__ import annotations
 
-import inspect
 from typing import TYPE_CHECKING, Annotated, Any, Callable
 
 from pydantic import Field, field_validator
 
-from components.spec.declarations import TARGET, FieldError, ImplementationError, Params, component, locate, model
+from components.spec.declarations import TARGET, FieldError, ImplementationError, Params, check_keywords, component, locate, model
 from components.spec.seams import implementation, settings
 
 if TYPE_CHECKING:
@@ -132,12 +131,7 @@ def check_factory(node: dict[str, Any]) -> Callable[..., Any]:
     for key in PRETRAINED_KEYS:
         if kwargs.get(key) not in (None, False):
             raise FieldError((key,), f"loads pretrained weights from outside the run ({kwargs[key]!r}); set it to null and train from the seed")
-    try:
-        inspect.signature(factory).bind_partial(**kwargs)
-    except TypeError as exc:
-        raise FieldError((), f"{node[TARGET]} does not accept these arguments ({exc})") from None
-    except ValueError:
-        pass  # a builtin without an introspectable signature: checked when called
+    check_keywords(factory, kwargs, str(node[TARGET]))
     return factory
 
 

@@ -23,16 +23,17 @@ and its validation score is then measured on rows it was fitted on (telemetry on
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 import numpy as np
 from pydantic import Field, field_validator
 
-from components.spec.declarations import TARGET, FieldError, ImplementationError, Params, excerpt, locate, trainer
+from components.spec.declarations import TARGET, FieldError, ImplementationError, Params, check_keywords, excerpt, locate, trainer
 from components.spec.seams import Dataset, Scorer, TrainResult
 from components.seeding import library_seed
 
-__all__ = ["EstimatorParams", "build_estimator", "estimator_class", "fit_estimator", "search_budget"]
+__all__ = ["EstimatorParams", "build_estimator", "check_on_data", "estimator_class", "fit_estimator", "search_budget"]
 
 
 def build_estimator(node: Mapping[str, Any], seed: int | None = None, loc: tuple[Any, ...] = ()):
@@ -48,9 +49,13 @@ def build_estimator(node: Mapping[str, Any], seed: int | None = None, loc: tuple
     if not isinstance(node, Mapping) or TARGET not in node:
         raise FieldError(loc, f"expected a mapping with {TARGET}: an estimator's import path")
     cls = estimator_class(node[TARGET], loc)
-    kwargs = {key: _build_value(value, seed, (*loc, key)) for key, value in node.items() if key != TARGET}
-    if "random_state" in kwargs:
+    if "random_state" in node:
         raise FieldError((*loc, "random_state"), "is set by axisflow from the arm's seed; remove it from the config")
+    try:
+        check_keywords(cls, {key: None for key in node if key != TARGET}, str(node[TARGET]))
+    except FieldError as exc:
+        raise FieldError((*loc, *exc.loc), exc.message, near=exc.near, known=exc.known) from None
+    kwargs = {key: _build_value(value, seed, (*loc, key)) for key, value in node.items() if key != TARGET}
     try:
         estimator = cls(**kwargs)
     except TypeError as exc:
@@ -62,8 +67,15 @@ def build_estimator(node: Mapping[str, Any], seed: int | None = None, loc: tuple
         try:
             validate_params()
         except ValueError as exc:  # scikit-learn's InvalidParameterError
-            raise FieldError(loc, excerpt(str(exc).splitlines()[0], 300, quote=False)) from None
+            line = str(exc).splitlines()[0]
+            named = _CONSTRAINT.match(line)
+            at = (*loc, named.group(1)) if named and named.group(1) in node else loc  # the key the user typed
+            raise FieldError(at, excerpt(line, 300, quote=False)) from None
     return estimator
+
+
+#: How scikit-learn's parameter validation names the offending parameter: ``The 'C' parameter of LogisticRegression must be ...``.
+_CONSTRAINT = re.compile(r"The '(\w+)' parameter of ")
 
 
 def estimator_class(path: Any, loc: tuple[Any, ...] = ()) -> type:
@@ -155,6 +167,32 @@ def search_budget(settings: Mapping[str, Any], training: Mapping[str, Any]) -> t
     return count, "; ".join(found)
 
 
+def check_on_data(settings: Mapping[str, Any], data: Dataset) -> None:
+    """Fit a ``Pipeline``'s transformers (every step but the last) on the first branch's training rows, at launch.
+
+    Settings that contradict the data's shape (``PCA(n_components=100)`` or
+    ``TruncatedSVD(n_components=40)`` on 30 features) are rejected only by ``fit``; this
+    runs those fits once, before any task starts, and names the step. The
+    last step (the model) is not fitted here: that is the arm's work, and
+    transformers are cheap by comparison. A bare estimator is not fitted.
+    """
+    node = settings["estimator"]
+    steps = node.get("steps") if isinstance(node, Mapping) else None
+    if not isinstance(steps, list) or len(steps) < 2 or not str(node.get(TARGET, "")).endswith("Pipeline"):
+        return
+    X, y = data.X_train.reshape(len(data.X_train), -1), data.y_train
+    for i, (name, step) in enumerate(steps[:-1]):
+        if not isinstance(step, Mapping):  # "passthrough" or None
+            continue
+        loc = ("estimator", "steps", i, 1)
+        transformer = build_estimator(step, seed=0, loc=loc)
+        try:
+            X = transformer.fit_transform(X, y)
+        except Exception as exc:  # noqa: BLE001 -- any failure here would fail every arm of the method
+            reason = excerpt(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, 300, quote=False)
+            raise FieldError(loc, f"step {name!r} fails on the training data ({len(X)} rows x {X.shape[1]} features): {reason}") from None
+
+
 @trainer(
     params=EstimatorParams,
     tasks=("binary", "multiclass", "regression"),
@@ -166,6 +204,7 @@ def search_budget(settings: Mapping[str, Any], training: Mapping[str, Any]) -> t
     uses_validation=False,
     selection_budget=search_budget,
     imports=("sklearn",),
+    data_check=check_on_data,
 )
 def fit_estimator(params: EstimatorParams, data: Dataset, seed: int, training: Mapping[str, Any], scorer: Scorer) -> TrainResult:
     """Fit the estimator on the training split; predict validation and test in the task's form."""

@@ -212,16 +212,7 @@ def plan(
     pilot sd's chi-square uncertainty; ``None`` when beyond MAX_SEEDS or not
     estimable).
     """
-    if (width is None) == (effect is None):
-        raise ValueError("give exactly one of --width (CI half-width) or --effect (difference to detect)")
-    if width is not None and not width > 0:
-        raise ValueError(f"--width must be a positive half-width in metric units, got {width}")
-    if effect is not None and effect == 0:
-        raise ValueError("--effect must be a non-zero difference in metric units")
-    if not 0 < target_power < 1:
-        raise ValueError(f"--power must be strictly between 0 and 1, got {target_power}")
-    if not 0 < assurance < 1:
-        raise ValueError(f"--assurance must be strictly between 0 and 1 (0.8: the goal is met for 80% of pilots), got {assurance}")
+    _check_goal(width, effect, target_power, assurance)
     statistics = results.get("statistics") or {}
     confidence = float(statistics.get("confidence", 0.95))
     rows_in = [*results.get("paired", ()), *results.get("contrasts", ())]
@@ -325,9 +316,24 @@ def format_plan(results: Mapping[str, Any], planned: Mapping[str, Any], *, width
     return "\n".join(lines) + "\n"
 
 
+def _check_goal(width: float | None, effect: float | None, target_power: float, assurance: float = 0.8) -> None:
+    """Refuse a goal no plan can meet (before any run is read, so the mistake is the first thing reported)."""
+    if (width is None) == (effect is None):
+        raise ValueError("give exactly one of --width (CI half-width) or --effect (difference to detect)")
+    if width is not None and not 0 < width < math.inf:
+        raise ValueError(f"--width must be a positive half-width in metric units, got {width}")
+    if effect is not None and not (effect != 0 and math.isfinite(effect)):
+        raise ValueError(f"--effect must be a non-zero, finite difference in metric units, got {effect}")
+    if not 0 < target_power < 1:
+        raise ValueError(f"--power must be strictly between 0 and 1, got {target_power}")
+    if not 0 < assurance < 1:
+        raise ValueError(f"--assurance must be strictly between 0 and 1 (0.8: the goal is met for 80% of pilots), got {assurance}")
+
+
 def _cmd_seeds(args: argparse.Namespace) -> int:
     from components.outputs.runs import find_run
 
+    _check_goal(args.width, args.effect, args.power, args.assurance)
     run = find_run(args.flow, args.run, args.experiment)
     results = run["end"].task.data.results
     planned = plan(results, width=args.width, effect=args.effect, target_power=args.power, assurance=args.assurance)

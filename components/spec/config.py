@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, cast
 
-from components.constants import REPO_ROOT, CONTRACTS, CV_INTERVALS, FOLD_AXIS, KINDS
-from components.spec.declarations import TARGET, Declaration, ImplementationError, declaration_of, describe, excerpt, locate
+from components.constants import REPO_ROOT, CONTRACTS, CV_INTERVALS, FOLD_AXIS, KINDS, LAUNCH_KEY
+from components.suggest import did_you_mean
+from components.spec.declarations import (
+    TARGET, Declaration, ImplementationError, declaration_of, describe, error_key, excerpt, locate, missing_for_task,
+)
 
 __all__ = [
     "CONFIG_DIR",
@@ -27,6 +30,7 @@ __all__ = [
     "FOLD_AXIS",
     "KINDS",
     "MESSAGE_LIMIT",
+    "TOP_KEYS",
     "ConfigError",
     "ExperimentSpec",
     "MethodSpec",
@@ -52,8 +56,10 @@ class ConfigError(ValueError):
     :func:`~components.spec.declarations.excerpt`, and this is the backstop.
     """
 
-    def __init__(self, message: object):
+    def __init__(self, message: object, key: str | None = None):
         super().__init__(excerpt(str(message), MESSAGE_LIMIT, quote=False))
+        #: The full key the message names, when one does (``experiment.metric.threshold``).
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,7 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_dir: Path | str 
         _refuse_environment(OmegaConf.to_container(cfg, resolve=False))
         config = OmegaConf.to_container(cfg, resolve=True)
     except (HydraException, OmegaConfBaseException, YAMLError) as exc:
-        raise ConfigError(_one_line(str(exc))) from None
+        raise ConfigError(_hydra_message(exc, config_dir)) from None
     finally:
         GlobalHydra.instance().clear()
     if not isinstance(config, dict):  # a config.yaml whose root is a list or a scalar
@@ -212,9 +218,79 @@ def config_hash(config: Mapping[str, Any]) -> str:
 
 
 def load_spec(overrides: list[str] | tuple[str, ...] = ()) -> tuple[dict[str, Any], ExperimentSpec]:
-    """Compose and validate in one call: return ``(resolved config, spec)``."""
+    """Compose and validate in one call: return ``(resolved config, spec)``.
+
+    An error about a key the user never typed, left in a mapping they
+    overrode whole (``experiment.metric={...}``), says where it came from: see
+    :func:`_merged_from_config`.
+    """
     config = compose(overrides)
-    return config, validate(config)
+    try:
+        return config, validate(config)
+    except ConfigError as exc:
+        explained = _merged_from_config(exc, config, overrides)
+        if explained is None:
+            raise
+        raise explained from None
+
+
+def _merged_from_config(exc: ConfigError, config: Mapping[str, Any], overrides: list[str] | tuple[str, ...]) -> ConfigError | None:
+    """Explain an error naming a key that came from the composed config into a mapping the user overrode.
+
+    Hydra *merges* ``experiment.metric={name: auroc, _target_: ...}`` into the
+    existing ``experiment.metric``, so a key the user left out (the old
+    metric's ``threshold``) stays; blaming that key without saying so sends them
+    looking for something they never typed. ``None`` when the error's key was
+    not inherited that way.
+    """
+    if not exc.key or not _typed(config, _parts(exc.key)):  # a missing key was not inherited
+        return None
+    for key, value in _mapping_overrides(overrides):
+        if not exc.key.startswith(key + ".") or _typed(value, _parts(exc.key[len(key) + 1 :])):
+            continue
+        source = next((str(o) for o in overrides if str(o).startswith("experiment=")), "the default experiment")
+        what = str(exc)[len(exc.key) :].split(";", 1)[0].strip()
+        return ConfigError(
+            f"{exc.key} {what}, and you did not type it: it comes from the experiment's config ({source}), because Hydra "
+            f"merged your {key}={{...}} into the existing {key} instead of replacing it; drop the key with ~{exc.key}, "
+            f"or replace the whole mapping: ~{key} '+{key}={{...}}'",
+            key=exc.key,
+        )
+    return None
+
+
+def _parts(key: str) -> list[str]:
+    """``a.b[0].c`` as ``["a", "b", "0", "c"]``."""
+    return key.replace("[", ".").replace("]", "").split(".")
+
+
+def _mapping_overrides(overrides: list[str] | tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
+    """``(key, value)`` for each override that sets a key to a mapping (which Hydra merges into the existing one)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    found = []
+    parser = OverridesParser.create()
+    for override in overrides:
+        try:
+            parsed = parser.parse_overrides([str(override)])[0]
+            value = None if parsed.is_delete() else parsed.value()
+        except Exception:  # noqa: BLE001 -- an override compose already accepted; unparsable here means not a mapping
+            continue
+        if isinstance(value, dict) and not parsed.is_add():
+            found.append((parsed.key_or_group, value))
+    return found
+
+
+def _typed(value: Any, path: list[str]) -> bool:
+    """Whether the nested ``value`` the user typed holds the key ``path`` (list indices as digits)."""
+    for part in path:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return False
+    return True
 
 
 def validate(config: Mapping[str, Any]) -> ExperimentSpec:
@@ -233,9 +309,8 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     training = _mapping(config, "training")
     method_cfgs = _mapping(config, "method")
 
-    unknown = sorted(set(exp) - set(EXPERIMENT_KEYS))
-    if unknown:
-        raise ConfigError(f"experiment.{unknown[0]} is not an experiment setting; known: {', '.join(EXPERIMENT_KEYS)}")
+    _known_keys(config, TOP_KEYS, "", "a config group")
+    _known_keys(exp, EXPERIMENT_KEYS, "experiment.", "an experiment setting")
     name = _name(_require(exp, "experiment.name", str))
     contract = exp.get("contract")
     if contract not in CONTRACTS:
@@ -250,27 +325,30 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
 
     generator, data_decl = _implementation(data, "generator", "data")
     train_schema, training_decl = _implementation(training, "training", "training")
-    _params(data_decl, data, "data")
-    _params(training_decl, training, "training")
+    _params(data_decl, data, "data", task=data_decl.tasks[0])
+    _params(training_decl, training, "training", task=data_decl.tasks[0])
     resources = _resources(exp.get("resources"), training)
 
     axes = _mapping(exp, "experiment.axes", key="axes")
     unknown = sorted(set(axes) - {"data", "training"})
     if unknown:
-        raise ConfigError(f"experiment.axes.{unknown[0]}: axes are declared under experiment.axes.data or experiment.axes.training")
+        near = did_you_mean(str(unknown[0]), ("data", "training"), prefix="experiment.axes.")
+        raise ConfigError(f"experiment.axes.{unknown[0]}: axes are declared under experiment.axes.data or experiment.axes.training{near}")
     data_axes = _axes(axes, "data")
     training_axes = _axes(axes, "training")
     for axis in data_axes:
         if axis in training_axes:
             raise ConfigError(f"axis {excerpt(axis)} is declared both under experiment.axes.data and experiment.axes.training")
         if axis == TARGET or axis not in data:
-            keys = ", ".join(sorted(k for k in data if k != TARGET))
-            raise ConfigError(f"experiment.axes.data.{axis}: not a setting of data ({data[TARGET]}); data keys: {keys}")
+            keys = sorted(k for k in data if k != TARGET)
+            near = did_you_mean(axis, keys, prefix="experiment.axes.data.")
+            raise ConfigError(f"experiment.axes.data.{axis}: not a setting of data ({data[TARGET]}){near}; data keys: {', '.join(keys)}")
         _axis_values(data_decl, data, "data", axis, data_axes[axis])
     for axis in training_axes:
         if axis == TARGET or axis not in training:
-            keys = ", ".join(sorted(k for k in training if k != TARGET))
-            raise ConfigError(f"experiment.axes.training.{axis}: not a key of the training group; training keys: {keys}")
+            keys = sorted(k for k in training if k != TARGET)
+            near = did_you_mean(axis, keys, prefix="experiment.axes.training.")
+            raise ConfigError(f"experiment.axes.training.{axis}: not a key of the training group{near}; training keys: {', '.join(keys)}")
         _axis_values(training_decl, training, "training", axis, training_axes[axis])
 
     _fold_axis(data, data_axes)
@@ -281,7 +359,7 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     if not isinstance(metric_name, str) or not metric_name.isidentifier():
         raise ConfigError(f"experiment.metric.name must be a short identifier (the label tables show), got {excerpt(metric_name)}")
     _, metric_decl = _implementation(metric, "metric", "experiment.metric")
-    _params(metric_decl, {k: v for k, v in metric.items() if k != "name"}, "experiment.metric")
+    _params(metric_decl, {k: v for k, v in metric.items() if k != "name"}, "experiment.metric", task=task)
     if task not in metric_decl.tasks:
         raise ConfigError(f"experiment.metric {metric[TARGET]} scores {'/'.join(metric_decl.tasks)} tasks, but data ({data[TARGET]}) is a {task} task")
     secondary, secondary_info = _secondary_metrics(exp.get("secondary_metrics"), task, metric_name, data[TARGET])
@@ -352,9 +430,9 @@ def _secondary_metrics(value: Any, task: str, primary: str, generator: str) -> t
         if "name" in node:
             raise ConfigError(f"{where}.name: a secondary metric is named by its key ({name}); remove name")
         _, declaration = _implementation(node, "metric", where)
-        _params(declaration, node, where)
         if task not in declaration.tasks:
             raise ConfigError(f"{where} {node[TARGET]} scores {'/'.join(declaration.tasks)} tasks, but data ({generator}) is a {task} task")
+        _params(declaration, node, where, task=task)  # a setting only some tasks read (a binary threshold) is required there
         nodes[name], infos[name] = dict(node), declaration.metric
     return nodes, infos
 
@@ -386,6 +464,16 @@ def _unused_validation(exp: Mapping[str, Any]) -> str:
     return str(value)
 
 
+def _known_keys(node: Mapping[str, Any], known: tuple[str, ...], prefix: str, what: str) -> None:
+    """Refuse a key of ``node`` outside ``known``, naming its near miss (``experiment.seedz``: did you mean experiment.seeds?)."""
+    unknown = sorted(str(key) for key in set(node) - set(known))
+    if unknown:
+        near = did_you_mean(unknown[0], known, prefix=prefix)
+        raise ConfigError(f"{prefix}{unknown[0]} is not {what}{near}; known: {', '.join(known)}")
+
+
+#: The top-level keys of a composed config: the four groups, and the launch record the shell adds.
+TOP_KEYS = ("data", "training", "method", "experiment", LAUNCH_KEY)
 #: Keys an experiment may set.
 EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "secondary_metrics", "axes", "statistics", "source", "unused_validation", "resources")
 #: The repository root, against which ``experiment.source`` is resolved.
@@ -432,14 +520,22 @@ _EXAMPLES = {
 }
 
 
-def _params(declaration: Declaration, node: Mapping[str, Any], where: str, exclude: tuple[str, ...] = ()) -> Any:
+def _params(declaration: Declaration, node: Mapping[str, Any], where: str, exclude: tuple[str, ...] = (), task: str = "") -> Any:
+    """Validate ``node``'s settings against the declaration; a setting only some tasks read is required on ``task`` if it reads it."""
     from pydantic import ValidationError
 
     values = {k: v for k, v in node.items() if k != TARGET and k not in exclude}
     try:
-        return declaration.params(**values)
+        params = declaration.params(**values)
     except ValidationError as exc:
-        raise ConfigError(describe(exc, where, tuple(declaration.params.model_fields))) from None
+        raise ConfigError(describe(exc, where, tuple(declaration.params.model_fields)), key=error_key(exc, where)) from None
+    missing = missing_for_task(declaration.params, values, task)
+    if missing:
+        description = declaration.params.model_fields[missing].description or ""
+        raise ConfigError(
+            f"{where}.{missing} is missing; a {task} task reads it: {excerpt(description, 120, quote=False)}", key=f"{where}.{missing}"
+        )
+    return params
 
 
 def _axis_values(declaration: Declaration, node: Mapping[str, Any], group: str, axis: str, values: list[Any]) -> None:
@@ -466,6 +562,7 @@ def _statistics(cfg: Any, folds: bool = False) -> dict[str, Any]:
         cfg = {}
     if not isinstance(cfg, Mapping):
         raise ConfigError(f"experiment.statistics: expected a mapping, got {type(cfg).__name__}")
+    _known_keys(cfg, stats.SETTINGS, "experiment.statistics.", "a statistics setting")
     cv_interval = cfg.get("cv_interval")
     if folds and cv_interval not in CV_INTERVALS:
         shown = "missing" if cv_interval is None else repr(cv_interval)
@@ -530,7 +627,7 @@ def _method(name: str, cfg: Any, training: Mapping[str, Any], training_axes: Map
                 f"(set training.{key}, or declare it as a training axis)"
             )
     _, declaration = _implementation(cfg, "trainer", where)
-    _params(declaration, cfg, where, exclude=("kind",))
+    _params(declaration, cfg, where, exclude=("kind",), task=task)
     if task not in declaration.tasks:
         raise ConfigError(f"{where}.{TARGET} {cfg[TARGET]} trains {'/'.join(declaration.tasks)} tasks, but the data is a {task} task")
     missing = [key for key in declaration.reads_training if key not in training]
@@ -585,6 +682,50 @@ def _require(cfg: Mapping[str, Any], where: str, typ: type) -> Any:
     if value is None or isinstance(value, bool) or not isinstance(value, typ):
         raise ConfigError(f"{where} must be {'an integer' if typ is int else 'a ' + typ.__name__}, got {excerpt(value)}")
     return value
+
+
+#: Hydra's message for an override of a key the config does not have, and for a group option it cannot find.
+_NO_KEY = re.compile(r"^Could not override '([^']+)'")
+_NO_OPTION = re.compile(r"Could not (?:find|load) '([^'/]+)/([^']+)'")
+
+
+def _hydra_message(exc: Exception, config_dir: Path) -> str:
+    """Hydra's explanation on one line, with the near miss of a misspelt key or group option.
+
+    Hydra answers ``training.epocs=3`` with "To append to your config use
+    +training.epocs=3", which turns a typo into a second, later error; the
+    near miss among the keys next to it (``training.epochs``) is what was meant.
+    """
+    text = _one_line(str(exc))
+    key = _NO_KEY.match(text)
+    if key:
+        return _missing_key(key.group(1), exc.__cause__, text)
+    option = _NO_OPTION.search(text)
+    if option:
+        group, name = option.groups()
+        known = sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
+        near = did_you_mean(name, known, prefix=f"{group}/")
+        head, options, tail = text.partition(" Available options")  # the suggestion goes before Hydra's list of options
+        return f"{head.rstrip('.')}{near}{options}{tail}" if near else text
+    return text
+
+
+def _missing_key(override: str, cause: BaseException | None, text: str) -> str:
+    """One line for an override of a key that does not exist, naming its near miss among the keys next to it."""
+    missing = str(getattr(cause, "full_key", "") or override)
+    parent = getattr(cause, "parent_node", None)
+    siblings = [str(k) for k in parent.keys()] if parent is not None and hasattr(parent, "keys") else []
+    head, _, leaf = missing.rpartition(".")
+    near = did_you_mean(leaf, siblings, prefix=f"{head}." if head else "")
+    given = override.split("=", 1)[0].lstrip("+~")
+    if missing.startswith(given + "."):  # a mapping override (given={...}) brought a key the existing mapping lacks
+        return (
+            f"{missing} is not a key of the composed config{near}: Hydra merges {given}={{...}} into the existing {given} "
+            f"and refuses new keys; to replace the whole mapping write ~{given} '+{given}={{...}}'"
+        )
+    if not near:
+        return text
+    return f"{missing} is not a key of the composed config{near} (to add a new key on purpose, prefix the override with +)"
 
 
 def _one_line(text: str) -> str:

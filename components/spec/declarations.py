@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import tomllib
 import types
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from typing import Annotated, Any, Callable, Literal, Mapping
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from components.constants import REPO_ROOT
+from components.suggest import closest, did_you_mean
 
 __all__ = [
     "ALLOWED_TARGETS_KEY",
@@ -48,19 +50,26 @@ __all__ = [
     "MetricInfo",
     "Params",
     "FieldError",
+    "TaskOnly",
     "allowed_targets",
+    "check_keywords",
     "check_target_path",
     "callback",
     "component",
     "declaration_of",
     "describe",
+    "error_key",
     "excerpt",
     "generator",
+    "key_path",
     "locate",
     "metric",
+    "missing_for_task",
     "model",
+    "only_for",
     "trainer",
     "training",
+    "unknown_key",
 ]
 
 #: The config key that names an implementation by import path.
@@ -107,11 +116,48 @@ class ImplementationError(ValueError):
 
 
 class FieldError(ValueError):
-    """A validation failure at ``loc`` (a key path relative to the field that raised it)."""
+    """A validation failure at ``loc`` (a key path relative to the field that raised it).
 
-    def __init__(self, loc: tuple[Any, ...], message: str):
+    For an unknown key, ``near`` is the known key it nearly spells and
+    ``known`` the keys its mapping takes (see :func:`describe`).
+    """
+
+    def __init__(self, loc: tuple[Any, ...], message: str, *, near: str | None = None, known: tuple[str, ...] | None = None):
         super().__init__(message)
         self.loc, self.message = tuple(loc), message
+        self.near, self.known = near, None if known is None else tuple(known)
+
+
+@dataclass(frozen=True)
+class TaskOnly:
+    """Field metadata: the setting is read on these ``tasks`` only, so it may be left out on the others.
+
+    Declared as ``threshold: Annotated[float | None, only_for("binary")] =
+    Field(default=None, ...)``: the one default :class:`Params` allows, ``None``
+    meaning "not read here". The config check (:func:`missing_for_task`)
+    still requires it on the tasks that read it, so every value read is in
+    the config.
+    """
+
+    tasks: tuple[str, ...]
+
+
+def only_for(*tasks: str) -> TaskOnly:
+    """Mark a :class:`Params` field as read on ``tasks`` only (see :class:`TaskOnly`)."""
+    return TaskOnly(tuple(tasks))
+
+
+def _task_only(info: Any) -> TaskOnly | None:
+    return next((m for m in info.metadata if isinstance(m, TaskOnly)), None)
+
+
+def missing_for_task(params: type[BaseModel], values: Mapping[str, Any], task: str) -> str | None:
+    """The first task-only setting (:class:`TaskOnly`) that ``task`` reads but ``values`` leaves out, if any."""
+    for name, info in params.model_fields.items():
+        marker = _task_only(info)
+        if marker is not None and task in marker.tasks and values.get(name) is None:
+            return name
+    return None
 
 
 class Params(BaseModel):
@@ -119,7 +165,8 @@ class Params(BaseModel):
 
     Give each field its type, its range or choices (``Field(ge=..)``, ``Literal``)
     and a ``description``; never a default: the value belongs in a YAML file,
-    where it is recorded and hashed.
+    where it is recorded and hashed. The one exception is a setting only some
+    tasks read (:func:`only_for`), which defaults to ``None`` on the others.
     """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -127,7 +174,10 @@ class Params(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        defaulted = [name for name, info in cls.model_fields.items() if not info.is_required()]
+        defaulted = [
+            name for name, info in cls.model_fields.items()
+            if not info.is_required() and not (_task_only(info) is not None and info.default is None)
+        ]
         if defaulted:
             raise TypeError(
                 f"{cls.__module__}.{cls.__qualname__}: field(s) {', '.join(defaulted)} have a default in code; "
@@ -192,6 +242,10 @@ class Declaration:
     seed, held_out) -> Dataset``, the inner split of outer fold ``params.fold``
     whose test part is fold ``held_out`` and whose training part is the other
     folds (nested cross-validation's inner fits).
+    ``data_check``: for a trainer, ``fn(settings, data)``, a cheap check of
+    the method's settings against the first branch's data, run once at launch;
+    it raises :class:`FieldError` at the offending setting (see
+    :func:`components.engine.launch.check_on_data`).
     """
 
     role: str
@@ -209,6 +263,7 @@ class Declaration:
     uses_validation: bool | Callable[[Mapping[str, Any]], bool] = True
     per_example: Callable[..., Any] | None = None
     nested_split: Callable[..., Any] | None = None
+    data_check: Callable[[Mapping[str, Any], Any], None] | None = None
 
     def reads_validation(self, settings: Mapping[str, Any]) -> bool:
         """Whether this trainer, with the method's ``settings``, uses the validation split."""
@@ -246,6 +301,7 @@ def trainer(
     imports: tuple[str, ...] = (),
     order_free: bool = False,
     selection_budget: Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[int | None, str]] | None = None,
+    data_check: Callable[[Mapping[str, Any], Any], None] | None = None,
 ) -> Callable[[Any], Any]:
     """Declare a ``train_arm`` implementation ``fn(params, data, seed, training, scorer) -> TrainResult``.
 
@@ -263,7 +319,9 @@ def trainer(
     the validation split, ``True``/``False`` or ``fn(settings) -> bool``; one that
     does not is fitted on the whole training part when the dataset's validation
     rows were carved from it (cross-validation), unless the experiment sets
-    ``unused_validation: hold_out``.
+    ``unused_validation: hold_out``. ``data_check(settings, data)`` checks the
+    settings against the first branch's data at launch (settings that
+    contradict the data's shape), raising :class:`FieldError`.
     """
     if not (isinstance(uses_validation, bool) or callable(uses_validation)):
         raise TypeError(f"trainer(uses_validation=...) must be True, False or fn(settings) -> bool, got {uses_validation!r}")
@@ -271,7 +329,7 @@ def trainer(
         Declaration(
             "trainer", params, tasks=tuple(tasks), reads_training=tuple(reads_training),
             data_order=data_order, selection=selection, imports=tuple(imports),
-            order_free=order_free, selection_budget=selection_budget, uses_validation=uses_validation,
+            order_free=order_free, selection_budget=selection_budget, uses_validation=uses_validation, data_check=data_check,
         )
     )
 
@@ -423,16 +481,27 @@ def locate(path: Any, where: str) -> Any:
 
 def _walk(obj: Any, attrs: list[str], path: str, module_name: str, where: str) -> Any:
     """Follow ``attrs`` from module ``obj``, refusing any module outside the allowed packages on the way or at the end."""
+    reached = module_name
     for attr in attrs:
         try:
-            obj = getattr(obj, attr)
+            found = getattr(obj, attr)
         except AttributeError:
-            raise ImplementationError(f"{where} {excerpt(path)}: module {module_name} has no {'.'.join(attrs)}") from None
+            near = did_you_mean(attr, _public_names(obj), prefix=f"{reached}.")
+            raise ImplementationError(f"{where} {excerpt(path)}: module {module_name} has no {'.'.join(attrs)}{near}") from None
+        obj, reached = found, f"{reached}.{attr}"
         if isinstance(obj, types.ModuleType) and not _allowed_module(obj):
             raise ImplementationError(f"{where} {excerpt(path)}: reaches module {obj.__name__}, which is outside the packages a config may name")
     if isinstance(obj, types.ModuleType):
         raise ImplementationError(f"{where} {excerpt(path)} is a module; name a declared function or class in it")
     return obj
+
+
+def _public_names(obj: Any) -> list[str]:
+    """What a module or class offers by name: its ``__all__`` when it has one (not what it imported), else its public attributes."""
+    exported = getattr(obj, "__all__", None)
+    if isinstance(exported, (list, tuple)):
+        return [str(name) for name in exported]
+    return [name for name in dir(obj) if not name.startswith("_")]
 
 
 def declaration_of(obj: Any, role: str, where: str) -> Declaration:
@@ -467,38 +536,123 @@ def component(role: str) -> Any:
         try:
             declaration.params(**{k: v for k, v in node.items() if k != TARGET})
         except ValidationError as exc:
-            loc, message = _first(exc)
-            raise FieldError(loc, message) from None
+            problem = _first(exc, tuple(declaration.params.model_fields))
+            raise FieldError(problem.loc, problem.message, near=problem.near, known=problem.known) from None
         return node
 
     return Annotated[dict[str, Any], AfterValidator(check)]
 
 
-def _first(exc: ValidationError) -> tuple[tuple[Any, ...], str]:
-    """The first error of ``exc`` as (key path, message), following nested :class:`FieldError`s."""
-    error = exc.errors(include_url=False)[0]
+@dataclass(frozen=True)
+class _Problem:
+    """One validation failure: where (``loc``), what, and for an unknown key its near miss and the keys known there."""
+
+    loc: tuple[Any, ...]
+    message: str
+    near: str | None = None
+    known: tuple[str, ...] | None = None
+
+
+def _first(exc: ValidationError, known: tuple[str, ...] | None = None) -> _Problem:
+    """The error of ``exc`` to report, following nested :class:`FieldError`s.
+
+    A misspelt key shows up twice: as an unknown key and as the missing key it
+    was meant to be. The unknown one is reported (it is what the user typed),
+    with the missing key it nearly spells; otherwise the first error is.
+    ``known``: the keys the top-level mapping takes.
+    """
+    errors = exc.errors(include_url=False)
+    error = _misspelt(errors) or errors[0]
     loc = tuple(error["loc"])
     inner = (error.get("ctx") or {}).get("error")
     if isinstance(inner, FieldError):
-        return loc + inner.loc, inner.message
+        return _Problem(loc + inner.loc, inner.message, inner.near, inner.known)
     if isinstance(inner, ValueError):
-        return loc, str(inner)
+        return _Problem(loc, str(inner))
     message = error["msg"]
     if error["type"] == "missing":
-        return loc, "is missing; every setting an implementation reads must be in the config"
+        return _Problem(loc, "is missing; every setting an implementation reads must be in the config")
     if error["type"] == "extra_forbidden":
-        return loc, "is not a setting of this implementation"
-    return loc, f"{message[0].lower()}{message[1:]} (got {excerpt(error.get('input'))})"
+        siblings = known if len(loc) == 1 else None
+        missing = [str(e["loc"][-1]) for e in errors if e["type"] == "missing" and tuple(e["loc"][:-1]) == loc[:-1]]
+        near = closest(str(loc[-1]), missing) or (closest(str(loc[-1]), siblings) if siblings else None)
+        return _Problem(loc, "is not a setting of this implementation", near, siblings)
+    return _Problem(loc, f"{message[0].lower()}{message[1:]} (got {excerpt(error.get('input'))})")
 
 
-def describe(exc: ValidationError, prefix: str, known: tuple[str, ...] = ()) -> str:
-    """One line for ``exc``'s first error: the full key (``prefix`` + path) and what is wrong with it."""
-    loc, message = _first(exc)
+def _misspelt(errors: list[Any]) -> Any:
+    """The first unknown-key error whose key nearly spells a missing key of the same mapping, if any."""
+    for error in errors:
+        if error["type"] != "extra_forbidden":
+            continue
+        parent = tuple(error["loc"][:-1])
+        missing = [str(e["loc"][-1]) for e in errors if e["type"] == "missing" and tuple(e["loc"][:-1]) == parent]
+        if closest(str(error["loc"][-1]), missing):
+            return error
+    return None
+
+
+def check_keywords(fn: Callable[..., Any], kwargs: Mapping[str, Any], what: str) -> None:
+    """Refuse, at launch, a keyword ``fn`` does not take: :class:`FieldError` at that key, with its near miss.
+
+    For anything a config hands keyword arguments by ``_target_`` (a
+    scikit-learn estimator, a torch module factory, a dataset loader), so
+    ``n_componets`` is named as the typo of ``n_components`` before any task
+    starts, instead of failing inside a branch. A function taking
+    ``**kwargs``, or one without an introspectable signature, is left to fail
+    when called.
+    """
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    names = tuple(p.name for p in parameters if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY))
+    for key in kwargs:
+        if key not in names:
+            raise FieldError((key,), f"is not a parameter of {what}", near=closest(str(key), names), known=names)
+
+
+def key_path(prefix: str, loc: tuple[Any, ...]) -> str:
+    """The full key of a field at ``loc`` under ``prefix``: ``method.mlp`` + ``("callbacks", 0, "patience")`` -> ``method.mlp.callbacks[0].patience``."""
     path = prefix
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    if message.startswith("is not a setting"):
+    return path
+
+
+def unknown_key(path: str, what: str, near: str | None, known: tuple[str, ...] | None) -> str:
+    """The one line for an unknown key at ``path``: ``what`` it is not, the near miss as a full key, and the keys known there."""
+    parent = path.rsplit(".", 1)[0] if "." in path else ""
+    message = f"{path} {what}"
+    if near:
+        message += f"; did you mean {parent + '.' if parent else ''}{near}?"
+    if known is not None and not (near and len(known) > _LISTED):
         message += f"; known: {', '.join(known)}" if known else "; it takes no settings"
-    if message.startswith(TARGET):
-        return f"{path}.{message}"
-    return f"{path} {message}" if message.startswith("is ") else f"{path}: {message}"
+    return message
+
+
+#: Past this many known keys, a message that already names the near miss does not list them all (a
+#: scikit-learn estimator takes 20 and more; the line must stay one readable line).
+_LISTED = 12
+
+
+def error_key(exc: ValidationError, prefix: str) -> str:
+    """The full key of the error :func:`describe` reports for ``exc`` (``prefix`` + its path)."""
+    return key_path(prefix, _first(exc).loc)
+
+
+def describe(exc: ValidationError, prefix: str, known: tuple[str, ...] | None = None) -> str:
+    """One line for ``exc``'s error to report: the full key (``prefix`` + path) and what is wrong with it.
+
+    ``known``: the keys the validated mapping takes, listed (with the nearest
+    one first, as "did you mean") when the error is an unknown key.
+    """
+    problem = _first(exc, known)
+    path = key_path(prefix, problem.loc)
+    if problem.message.startswith("is not a") and (problem.near or problem.known is not None):
+        return unknown_key(path, problem.message, problem.near, problem.known)
+    if problem.message.startswith(TARGET):
+        return f"{path}.{problem.message}"
+    return f"{path} {problem.message}" if problem.message.startswith("is ") else f"{path}: {problem.message}"

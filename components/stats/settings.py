@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from components.stats.cells import plain, value_key
+from components.suggest import did_you_mean
 
 __all__ = [
     "CONTRAST_KINDS",
@@ -77,7 +78,7 @@ def check_method(method: Any) -> str:
     if name == "default":
         return DEFAULT_METHOD
     if name not in METHODS:
-        raise ValueError(f"unknown statistics method {method!r}; valid: {', '.join(METHODS)} (or 'default')")
+        raise ValueError(f"unknown statistics method {method!r}{did_you_mean(str(method), METHODS)}; valid: {', '.join(METHODS)} (or 'default')")
     return name
 
 
@@ -115,14 +116,14 @@ def check_resolution(resolution: Any) -> float | None:
 def check_nan_policy(nan_policy: Any) -> str:
     """One of :data:`NAN_POLICIES`."""
     if nan_policy not in NAN_POLICIES:
-        raise ValueError(f"unknown nan_policy {nan_policy!r}; valid: {', '.join(NAN_POLICIES)}")
+        raise ValueError(f"unknown nan_policy {nan_policy!r}{did_you_mean(str(nan_policy), NAN_POLICIES)}; valid: {', '.join(NAN_POLICIES)}")
     return str(nan_policy)
 
 
 def check_multiplicity(multiplicity: Any) -> str:
     """One of :data:`MULTIPLICITY`."""
     if multiplicity not in MULTIPLICITY:
-        raise ValueError(f"unknown multiplicity {multiplicity!r}; valid: {', '.join(MULTIPLICITY)}")
+        raise ValueError(f"unknown multiplicity {multiplicity!r}{did_you_mean(str(multiplicity), MULTIPLICITY)}; valid: {', '.join(MULTIPLICITY)}")
     return str(multiplicity)
 
 
@@ -186,7 +187,8 @@ def check_contrasts(
             raise ValueError(f"{where}.kind: {kind!r}; must be one of {', '.join(CONTRAST_KINDS)}")
         extra = sorted(set(contrast) - known[kind])
         if extra:
-            raise ValueError(f"{where}.{extra[0]}: unknown key for a {kind} contrast; known: {', '.join(sorted(known[kind]))}")
+            near = did_you_mean(extra[0], known[kind])
+            raise ValueError(f"{where}.{extra[0]}: unknown key for a {kind} contrast{near}; known: {', '.join(sorted(known[kind]))}")
         required = ("axis", "value", "reference") if kind == "axis" else ("method", "reference")
         for key in required:
             if key not in contrast:
@@ -199,7 +201,8 @@ def check_contrasts(
                 raise ValueError(f"{where}: value and reference are both {item['value']!r}; a contrast compares two values")
             if axes is not None:
                 if item["axis"] not in axes:
-                    raise ValueError(f"{where}.axis: {item['axis']!r} is not an axis; axes: {', '.join(sorted(axes))}")
+                    near = did_you_mean(item["axis"], axes)
+                    raise ValueError(f"{where}.axis: {item['axis']!r} is not an axis{near}; axes: {', '.join(sorted(axes))}")
                 for key in ("value", "reference"):
                     if not any(value_key(item[key]) == value_key(v) for v in axes[item["axis"]]):
                         raise ValueError(f"{where}.{key}: {item[key]!r} is not a value of {item['axis']}; values: {list(axes[item['axis']])}")
@@ -218,7 +221,7 @@ def check_contrasts(
         if methods is not None:
             for m in ([item["method"], item["reference"]] if kind == "method" else item.get("methods", [])):
                 if m not in methods:
-                    raise ValueError(f"{where}: method {m!r} is not among the selected methods: {', '.join(methods)}")
+                    raise ValueError(f"{where}: method {m!r} is not among the selected methods{did_you_mean(str(m), methods)}; selected: {', '.join(methods)}")
         item["name"] = str(item.get("name") or default_name)
         if item["name"] in names:
             raise ValueError(f"{where}.name: {item['name']!r} is declared twice")
@@ -262,7 +265,7 @@ def settings_from(values: Mapping[str, Any]) -> Settings:
         error = exc.errors(include_url=False)[0]
         key = ".".join(str(part) for part in error["loc"]) or "?"
         if error["type"] == "extra_forbidden":
-            raise ValueError(f"{key}: unknown setting; known: {', '.join(SETTINGS)}") from None
+            raise ValueError(f"{key}: unknown setting{did_you_mean(key, SETTINGS)}; known: {', '.join(SETTINGS)}") from None
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "literal_error":
             message = f"{values.get(key)!r}; {message}"

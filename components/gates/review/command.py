@@ -11,6 +11,7 @@ from components.gates.review.gate import prompt
 from components.gates.review.records import ReviewError, check, first_line, shown_path, write_record
 from components.gates.review.traps import TRAPS, worksheet_for
 from components.spec.config import CONFIG_DIR, ConfigError
+from components.suggest import did_you_mean
 
 __all__ = ["register"]
 
@@ -24,7 +25,8 @@ def _parse_verdicts(items: Sequence[str]) -> dict[str, dict[str, str]]:
         trap, sep, rest = item.partition("=")
         verdict, _, answer = rest.partition(":")
         if not sep or trap.strip() not in TRAPS:
-            raise ReviewError(f"--verdict {item!r}: expected TRAP=pass:ANSWER or TRAP=fail:ANSWER with TRAP one of {', '.join(TRAPS)}")
+            near = did_you_mean(trap.strip(), TRAPS) if sep else ""
+            raise ReviewError(f"--verdict {item!r}: expected TRAP=pass:ANSWER or TRAP=fail:ANSWER{near} with TRAP one of {', '.join(TRAPS)}")
         out[trap.strip()] = {"verdict": verdict.strip(), "answer": answer.strip()}
     return out
 

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 from components.gates.review.records import ReviewError, Status, check, shown_path
 from components.gates.review.traps import TRAPS, Worksheet, build
 from components.spec.config import ExperimentSpec
+from components.suggest import did_you_mean
 
 __all__ = ["ALL", "gate", "prompt"]
 
@@ -41,7 +42,7 @@ def gate(
     allow = sorted({a for a in allow})
     unknown = [a for a in allow if a not in TRAPS and a != ALL]
     if unknown:
-        raise ReviewError(f"--review-allow {unknown[0]!r} is not a trap; use {', '.join(TRAPS)} or {ALL}")
+        raise ReviewError(f"--review-allow {unknown[0]!r} is not a trap{did_you_mean(unknown[0], [*TRAPS, ALL])}; use {', '.join(TRAPS)} or {ALL}")
     ws = build(config, spec, overrides)
     status = check(ws, reviews_dir)
     info: dict[str, Any] = {

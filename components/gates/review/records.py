@@ -24,6 +24,7 @@ from typing import Any, Iterator, Mapping
 
 from components.constants import REPO_ROOT
 from components.files import atomic_write
+from components.suggest import did_you_mean
 from components.gates.review.practice import scale_free
 from components.gates.review.traps import TRAPS, Worksheet, digest
 
@@ -217,7 +218,7 @@ def check_verdicts(verdicts: Any) -> dict[str, dict[str, str]]:
         raise ReviewError("verdicts must map each trap to {verdict: pass|fail, answer: ...}")
     unknown = sorted(set(verdicts) - set(TRAPS))
     if unknown:
-        raise ReviewError(f"unknown trap {unknown[0]!r}; the traps are {', '.join(TRAPS)}")
+        raise ReviewError(f"unknown trap {unknown[0]!r}{did_you_mean(unknown[0], TRAPS)}; the traps are {', '.join(TRAPS)}")
     missing = [t for t in TRAPS if t not in verdicts]
     if missing:
         raise ReviewError(f"no verdict for {missing[0]}; a review answers all five traps: {', '.join(TRAPS)}")
@@ -228,7 +229,8 @@ def check_verdicts(verdicts: Any) -> dict[str, dict[str, str]]:
             raise ReviewError(f"verdicts.{trap} must be {{verdict: pass|fail, answer: ...}}, got {entry!r}")
         verdict, answer = entry.get("verdict"), entry.get("answer")
         if verdict not in VERDICTS:
-            raise ReviewError(f"verdicts.{trap}.verdict is {verdict!r}; must be one of {', '.join(VERDICTS)}")
+            near = did_you_mean(str(verdict), VERDICTS) if isinstance(verdict, str) else ""
+            raise ReviewError(f"verdicts.{trap}.verdict is {verdict!r}{near}; must be one of {', '.join(VERDICTS)}")
         if not isinstance(answer, str) or not answer.strip():
             raise ReviewError(f"verdicts.{trap}.answer is empty; say what you checked and why the verdict holds")
         out[trap] = {"verdict": verdict, "answer": " ".join(answer.split())}
