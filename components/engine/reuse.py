@@ -63,7 +63,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from lint.imports import imports_of, module_file, modules_under
 
-from components.spec.config import ConfigError, ExperimentSpec
+from components.spec.config import ConfigError, ExperimentSpec, validate
 from components.spec.declarations import TARGET, locate
 from components.engine.planner import trainings
 from components.constants import LAUNCH_KEY, REPO_ROOT, RECORD_SCHEMA
@@ -85,6 +85,7 @@ __all__ = [
     "find_reusable",
     "input_changes",
     "installed_packages",
+    "launch_checked_spec",
     "launch_inputs",
     "lock_fingerprint",
     "packages_fingerprint",
@@ -395,6 +396,19 @@ def recorded_inputs(config: Mapping[str, Any]) -> dict[str, Any] | None:
     return (config.get(LAUNCH_KEY) or {}).get("inputs")
 
 
+def launch_checked_spec(config: Mapping[str, Any]) -> ExperimentSpec:
+    """The spec of ``config`` for a step that trains nothing (``start``, ``join``, ``end``).
+
+    A config the shell launched carries the launch's input fingerprints
+    (:func:`components.engine.reuse.recorded_inputs`), recorded after the shell
+    checked every implementation's settings; those checks are not run again
+    here, since they import what the implementations use (scikit-learn, torch)
+    into steps that never train. The branches check them where they train. A
+    config from anywhere else is checked in full.
+    """
+    return validate(config, settings=recorded_inputs(config) is None)
+
+
 def trust_launch_data(config: Mapping[str, Any]) -> None:
     """Let this process use the table digest taken at launch while the file's size and modification time match.
 
@@ -521,11 +535,9 @@ def plan_reuse(
     reused arm the branch must also recompute and compare. ``mode`` is one of
     :data:`MODES`; ``nondeterministic`` experiments never reuse.
     """
-    from components.spec.config import validate
-
     if mode not in MODES:
         raise ConfigError(f"--reuse is {mode!r}; choose one of {', '.join(MODES)}")
-    spec = validate(config)
+    spec = launch_checked_spec(config)
     verify_inputs(config, spec, "start")
     if spec.contract == "nondeterministic" and mode != "off":
         log("axisflow: reuse off: contract nondeterministic never reuses earlier results")
