@@ -70,7 +70,7 @@ def parse_config(text: str | dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"config value has unknown key(s) {sorted(unknown)}; expected 'overrides' (and 'lint', 'review', 'git', 'inputs')")
     overrides = [str(o) for o in value.get("overrides", [])]
-    config, _ = load_spec(overrides)
+    config, _ = _launched(overrides)
     config[LAUNCH_KEY] = {
         "overrides": overrides,
         "config_hash": config_hash(config),
@@ -81,6 +81,46 @@ def parse_config(text: str | dict[str, Any]) -> dict[str, Any]:
     if "inputs" in value:
         config[LAUNCH_KEY]["inputs"] = value["inputs"]
     return config
+
+
+#: What :func:`prepare_argv` composed and checked, for the parser's one call in the same process: see :func:`_launched`.
+_HANDED: dict[tuple[Any, ...], tuple[dict[str, Any], Any]] = {}
+
+
+def _config_key(overrides: list[str]) -> tuple[Any, ...]:
+    """The overrides and a digest of every file under the config root: what a composed config depends on."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(CONFIG_DIR).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(CONFIG_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return (tuple(overrides), digest.hexdigest())
+
+
+def _checked(overrides: list[str]) -> tuple[dict[str, Any], Any]:
+    """:func:`~components.spec.config.load_spec` for the launcher, leaving a private copy for :func:`_launched`.
+
+    Metaflow calls :func:`parse_config` in the launching process right after
+    :func:`prepare_argv` composed and checked the same overrides; composing and
+    checking again costs every launch a second Hydra compose.
+    """
+    import copy
+
+    _HANDED.clear()
+    config, spec = load_spec(overrides)
+    _HANDED[_config_key(overrides)] = copy.deepcopy((config, spec))
+    return config, spec
+
+
+def _launched(overrides: list[str]) -> tuple[dict[str, Any], Any]:
+    """The launcher's checked config for these overrides, taken once; otherwise composed and checked afresh.
+
+    Taken, not kept: a second parse (``resume``, a deployment, a test) composes
+    again, so the parser stays a pure function of its input and the config files,
+    and nothing the first caller does to its copy reaches anyone else.
+    """
+    found = _HANDED.pop(_config_key(overrides), None) if _HANDED else None
+    return found if found is not None else load_spec(overrides)
 
 
 def experiment_tag(name: str) -> str:
@@ -236,7 +276,7 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
         return [*head, *before, command, *after, "--tag", resume_tag(git), *tags]
 
     try:
-        config, spec = load_spec(overrides)
+        config, spec = _checked(overrides)
     except ConfigError as exc:
         _fail(str(exc))
     value: dict[str, Any] = {"overrides": overrides}

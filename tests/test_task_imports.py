@@ -132,3 +132,51 @@ def test_start_join_and_end_of_a_torch_experiment_import_no_torch(experiment):
         print(json.dumps({"heavy": heavy()}))
     """)
     assert "torch" not in found["heavy"] and "sklearn" not in found["heavy"], found["heavy"]
+
+
+def test_a_launch_composes_the_config_once_and_the_parser_gets_its_own_copy(monkeypatch):
+    """``prepare_argv`` composes and checks; Metaflow's parser then asks again in the same process with the same overrides."""
+    import components.spec.config as cfg
+    from components.shell import CONFIG_NAME, parse_config, prepare_argv
+
+    calls = []
+    real = cfg.compose
+    monkeypatch.setattr(cfg, "compose", lambda overrides=(): calls.append(list(overrides)) or real(overrides))
+    overrides = ["experiment=smoke", "experiment.seeds=2"]
+    argv = prepare_argv(["flow.py", "show", *overrides], str(ROOT / "flows" / "investigation.py"))
+    value = json.loads(argv[argv.index(CONFIG_NAME) + 1])
+    first = parse_config(json.dumps(value))
+    assert calls == [overrides]  # the parse took the launcher's checked config
+    first["experiment"]["seeds"] = 99  # a caller's change must not leak into the next parse
+    second = parse_config(json.dumps(value))
+    assert calls == [overrides, overrides]  # handed over once: a second parse composes again (pure)
+    assert second["experiment"]["seeds"] == 2 and second["axisflow"]["overrides"] == overrides
+    assert first["axisflow"]["config_hash"] == second["axisflow"]["config_hash"]
+
+
+def test_the_launchers_config_is_not_handed_to_a_parse_of_other_overrides_or_edited_files(monkeypatch, tmp_path):
+    """The hand-off is keyed on the overrides and every config file's bytes; the launcher's own copy is not the parser's."""
+    import shutil
+
+    import components.shell as shell
+
+    configs = tmp_path / "configs"
+    shutil.copytree(ROOT / "configs", configs)
+    composed = []
+
+    def load_spec(overrides):
+        composed.append(list(overrides))
+        return {"experiment": {"seeds": len(composed)}}, object()
+
+    monkeypatch.setattr(shell, "CONFIG_DIR", configs)
+    monkeypatch.setattr(shell, "load_spec", load_spec)
+    launched, _ = shell._checked(["experiment=smoke"])
+    launched["experiment"]["seeds"] = 99  # the launcher's later changes stay its own
+    assert shell._launched(["experiment=smoke"])[0] == {"experiment": {"seeds": 1}} and len(composed) == 1
+    shell._checked(["experiment=smoke"])
+    assert shell._launched(["experiment=smoke", "experiment.seeds=3"])[0]["experiment"]["seeds"] == 3
+    shell._checked(["experiment=smoke"])
+    with open(configs / "experiment" / "smoke.yaml", "a") as edited:
+        edited.write("\n# edited after the launch composed it\n")
+    assert shell._launched(["experiment=smoke"])[0]["experiment"]["seeds"] == 5
+    assert len(composed) == 5
