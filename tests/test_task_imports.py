@@ -180,3 +180,15 @@ def test_the_launchers_config_is_not_handed_to_a_parse_of_other_overrides_or_edi
         edited.write("\n# edited after the launch composed it\n")
     assert shell._launched(["experiment=smoke"])[0]["experiment"]["seeds"] == 5
     assert len(composed) == 5
+
+
+def test_the_end_step_renders_its_card_without_pandas():
+    """The card's tables are formatted text: pandas is imported only where a DataFrame or the CSV export is built."""
+    found = _run(launched(DIGITS), STEPS, """
+        from components.outputs.report import render_card
+        card = []
+        render_card(card, results, records)
+        print(json.dumps({"heavy": heavy(), "components": len(card)}))
+    """)
+    assert found["components"] > 0
+    assert "pandas" not in found["heavy"] and "torch" not in found["heavy"], found["heavy"]

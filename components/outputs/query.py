@@ -19,11 +19,12 @@ import io
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from components.stats import cell_sort_key
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built: the end step renders its card's tables without it
+    import pandas as pd
 
 __all__ = ["FORMATS", "ResultSet", "format_table"]
 
@@ -216,6 +217,8 @@ class ResultSet:
         verdict_per_row``. ``level="contrast"``: one row per declared-contrast
         row, ``<axes>, method, contrast, kind, reference`` and the same statistics.
         """
+        import pandas as pd
+
         names = list(self.axis_names)
         if level == "seed":
             rows = [
@@ -593,6 +596,8 @@ def _render_csv(rs: ResultSet) -> str:
     else:
         merged = cells
     if rs.contrasts:
+        import pandas as pd
+
         contrasts = rs.to_frame("contrast").rename(columns={"n": "paired_n", "ci_low": "diff_ci_low", "ci_high": "diff_ci_high"})
         merged = pd.concat([merged, contrasts], ignore_index=True)
         merged["paired_n"] = merged["paired_n"].astype("Int64")
