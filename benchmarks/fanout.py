@@ -21,6 +21,17 @@ All runs use one temporary datastore, deleted at the end unless ``--keep``.
     uv run python benchmarks/fanout.py --parts scaling --scaling 10,100,400
     uv run python benchmarks/fanout.py --set data.n_train=500 # cheaper data, same grid
     uv run python benchmarks/fanout.py --parts bytecode      # seam imports with vs without install-time bytecode
+
+The ``ratio`` part (not in the default set: it is long) is the fan-out cost
+target: digits_cv and reference, each through the flow (``--max-workers 2``,
+``--reuse off``) and as a researcher's plain single-process script, in
+alternating pairs; it prints every pair's wall and CPU ratio with the load
+average beside it, and each experiment's median ratio against its target
+(digits_cv <= 1.5x, reference <= 1.2x). Run it on an idle machine::
+
+    uv run python benchmarks/fanout.py --parts ratio                   # digits_cv and reference, 3 pairs each
+    uv run python benchmarks/fanout.py --parts ratio --repeats 1       # one pair each
+    uv run python benchmarks/fanout.py --parts ratio --experiments digits_cv_smoke,smoke --repeats 1  # a few minutes: checks the part
 """
 
 from __future__ import annotations
@@ -399,6 +410,9 @@ def _mlp(s: dict[str, Any], data: tuple, epochs: int, patience: int | None, auro
         return auroc(y_test.numpy(), torch.sigmoid(net(X_test)).squeeze(-1).numpy())
 
 
+#: The fan-out cost target: the flow's wall time at most this multiple of the plain script's (issue 23, item 7).
+TARGETS = {"digits_cv": 1.5, "reference": 1.2}
+
 #: Experiment -> (its plain script, that script's settings): the full experiments and their smoke versions.
 PLAIN: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], dict[str, Any]]] = {
     "digits_cv": (plain_digits, DIGITS),
@@ -650,11 +664,13 @@ def part_ratio(experiments: list[str], repeats: int, workers: int, env: dict[str
             ratios.append(flow.wall / plain.wall)
             gap = mean_gap(flow.details["results"], json.loads(out.read_text()))
             rows.append([experiment, repeat, flow.wall, plain.wall, ratios[-1], flow.cpu / plain.cpu, f"{flow.load[0]:.1f}", f"{plain.load[0]:.1f}", gap])
-        summary.append([experiment, statistics.median(ratios), min(ratios), max(ratios)])
+        target = TARGETS.get(experiment)
+        verdict = "no target (a smoke version)" if target is None else ("met" if statistics.median(ratios) <= target else "missed")
+        summary.append([experiment, statistics.median(ratios), min(ratios), max(ratios), "-" if target is None else f"<= {target}", verdict])
     print(f"\n## Flow (--max-workers {workers}, --reuse off) against the plain script (1 process), alternating pairs\n")
     print(table(["experiment", "pair", "flow wall s", "plain wall s", "wall ratio", "CPU ratio", "load at flow", "load at plain", "max |mean gap|"], rows))
     print()
-    print(table(["experiment", "median wall ratio", "min", "max"], summary))
+    print(table(["experiment", "median wall ratio", "min", "max", "target", "verdict"], summary))
     print("\nmax |mean gap|: the largest difference between a cell's mean in the flow's results and the plain script's "
           "(their folds and initialisations are drawn differently, so agreement is within noise, not bit for bit).")
 

@@ -104,3 +104,29 @@ def test_the_plain_digits_script_agrees_with_the_flow_on_a_small_grid():
     assert set(found["cells"]) == {"sk_logreg", "random_forest", "pca_mlp"}
     assert all(0.9 < row["mean"] < 1.0 and row["low"] < row["mean"] < row["high"] for row in found["cells"].values())
     assert set(found["paired"]) == {"random_forest", "pca_mlp"} and all(0 <= r["p_holm"] <= 1 for r in found["paired"].values())
+
+
+def test_the_ratio_part_prints_each_experiments_median_ratio_against_its_target(monkeypatch, tmp_path, capsys):
+    """The lead reads the verdict line: digits_cv against 1.5x and reference against 1.2x, from the median of the pairs."""
+    import json
+    from pathlib import Path
+
+    import benchmarks.fanout as fanout
+
+    walls = iter([30.0, 20.0, 36.0, 20.0, 22.0, 20.0, 25.0, 20.0])  # flow, plain, flow, plain, ...
+
+    def measured(label, *args, **kwargs):
+        return fanout.Measured(label, next(walls), 1.0, (0.1, 0.1), details={"results": {"cells": [{"axes": {}, "method": "m", "mean": 0.5}]}})
+
+    def plain(label, cmd, *, env, logfile):
+        out = cmd[cmd.index("--plain-out") + 1]
+        Path(out).write_text(json.dumps({"cells": [[["m"], {"mean": 0.5}]]}))
+        return measured(label)
+
+    monkeypatch.setattr(fanout, "run_flow_measured", measured)
+    monkeypatch.setattr(fanout, "timed", plain)
+    fanout.part_ratio(["digits_cv", "reference"], 2, 2, {}, tmp_path)
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| digits_cv ") or line.startswith("| reference ")}
+    assert rows["digits_cv"][0] == "1.65" and rows["digits_cv"][-2:] == ["<= 1.5", "missed"]  # median of 1.5 and 1.8
+    assert rows["reference"][0] == "1.18" and rows["reference"][-2:] == ["<= 1.2", "met"]  # median of 1.1 and 1.25
