@@ -232,6 +232,7 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     missing or stale review not allowed with ``--review-allow TRAP[,TRAP]``.
     """
     ensure_user()
+    _exit_quickly()
     head, tail = [argv[0]], list(argv[1:])
     command_at = next((i for i, w in enumerate(tail) if w in _COMMANDS and (i == 0 or tail[i - 1] not in _VALUE_OPTIONS)), None)
     if command_at is None:
@@ -292,6 +293,50 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     # config value (stored with the run, shipped to every task, reused on resume) carries it.
     value["git"] = _launch_git(flow_file, warn=command in _LAUNCHES)
     return [*head, *before, "--config-value", CONFIG_NAME, json.dumps(value), command, *after]
+
+
+def _exit_quickly() -> None:
+    """Freeze every object when the process exits, so the interpreter's last garbage collections skip them.
+
+    Every Metaflow task runs the flow file (hence this function) and ends as a
+    process exit, which the runtime waits for before it starts the next task.
+    The interpreter's finalization runs full collections over every object
+    that metaflow, numpy, scipy and scikit-learn made at import: measured on a
+    scikit-learn branch task at load average 13, 2.5-3.2 s from the step's end
+    to the process's, 0.25-0.4 s with this. Registered first, it runs after
+    every other exit handler; the OS still frees the memory, and what it skips
+    (``__del__`` of cyclic garbage left at shutdown) Python never guarantees.
+    """
+    import atexit
+
+    atexit.unregister(_freeze_at_exit)  # once per process, however often the hook runs
+    atexit.register(_freeze_at_exit)
+
+
+def _freeze_at_exit() -> None:
+    """``gc.freeze()``, unless a nanobind extension (triton, which ``torch.compile`` loads) is in the process.
+
+    nanobind reports every object of its types still alive at shutdown as a
+    reference leak, a screenful per task; such a process exits the ordinary way.
+    """
+    import gc
+
+    extensions = [m for m in list(sys.modules.values()) if str(getattr(m, "__file__", "") or "").endswith((".so", ".pyd"))]
+    if not any(_nanobind(m) for m in extensions):
+        gc.freeze()
+
+
+def _nanobind(module: Any, depth: int = 0) -> bool:
+    """Whether ``module`` (or a submodule it made, two levels down) defines a type of nanobind's metaclass."""
+    import types
+
+    for value in list(vars(module).values()):
+        if isinstance(value, type) and type(value).__name__.startswith("nb_type"):
+            return True
+        inner = isinstance(value, types.ModuleType) and value.__name__.startswith(module.__name__ + ".")
+        if inner and depth < 2 and _nanobind(value, depth + 1):
+            return True
+    return False
 
 
 def _enforce_contract(name: str | None, contract: str | None, after: list[str]) -> list[str]:

@@ -201,3 +201,36 @@ def test_the_join_of_a_cross_validated_run_aggregates_without_scipy_stats():
                           "interval": results["statistics"]["interval"]}))
     """)
     assert found["interval"] == "nadeau_bengio" and found["special"] and not found["stats"], found
+
+
+def test_a_flow_process_freezes_its_objects_at_exit_after_every_other_exit_handler():
+    """Tasks end as process exits: the interpreter's final collections must skip what the imports made."""
+    code = f"""
+import atexit, gc, sys
+sys.path.insert(0, {str(ROOT)!r})
+atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0, flush=True))  # runs last
+from components.shell import prepare_argv
+for _ in range(2):
+    assert prepare_argv(["flow.py", "step", "branch"], "flow.py") == ["flow.py", "step", "branch"]  # a task's command
+# Registered after the hook, as Metaflow's own exit handlers are: runs first, with nothing frozen yet.
+atexit.register(lambda: print("frozen before:", gc.get_freeze_count() > 0, flush=True))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["frozen before: False", "frozen at exit: True"]
+
+
+def test_a_process_with_a_nanobind_extension_exits_the_ordinary_way():
+    """nanobind (triton, loaded by ``torch.compile``) reports objects alive at shutdown as leaks: no freeze there."""
+    pytest.importorskip("triton")
+    code = f"""
+import atexit, gc, sys
+sys.path.insert(0, {str(ROOT)!r})
+atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0, flush=True))
+from components.shell import prepare_argv
+prepare_argv(["flow.py", "step", "branch"], "flow.py")
+import triton._C.libtriton
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["frozen at exit: False"] and "leaked" not in done.stderr, done.stderr[-2000:]
