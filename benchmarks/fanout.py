@@ -21,6 +21,17 @@ All runs use one temporary datastore, deleted at the end unless ``--keep``.
     uv run python benchmarks/fanout.py --parts scaling --scaling 10,100,400
     uv run python benchmarks/fanout.py --set data.n_train=500 # cheaper data, same grid
     uv run python benchmarks/fanout.py --parts bytecode      # seam imports with vs without install-time bytecode
+
+The ``ratio`` part (not in the default set: it is long) is the fan-out cost
+target: digits_cv and reference, each through the flow (``--max-workers 2``,
+``--reuse off``) and as a researcher's plain single-process script, in
+alternating pairs; it prints every pair's wall and CPU ratio with the load
+average beside it, and each experiment's median ratio against its target
+(digits_cv <= 1.5x, reference <= 1.2x). Run it on an idle machine::
+
+    uv run python benchmarks/fanout.py --parts ratio                   # digits_cv and reference, 3 pairs each
+    uv run python benchmarks/fanout.py --parts ratio --repeats 1       # one pair each
+    uv run python benchmarks/fanout.py --parts ratio --experiments digits_cv_smoke,smoke --repeats 1  # a few minutes: checks the part
 """
 
 from __future__ import annotations
@@ -39,7 +50,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -49,7 +60,9 @@ NAIVE_FLOW = ROOT / "benchmarks" / "naive_flow.py"
 SCALING_FLOW = ROOT / "benchmarks" / "scaling_flow.py"
 #: The investigation each mode runs: the default reference experiment (3 noise x 5 seeds x 3 methods x 3 epoch budgets).
 GRIDS = {"reference": ["experiment=reference"], "quick": ["experiment=smoke"]}
-PARTS = ("imports", "compare", "scaling", "probe", "bytecode")
+PARTS = ("imports", "compare", "scaling", "probe", "bytecode", "ratio")
+#: What runs without --parts: everything but the long flow-vs-plain-script ratio (ask for it with --parts ratio).
+DEFAULT_PARTS = PARTS[:-1]
 #: Metaflow refuses a foreach wider than 100 unless told; the per-cell grid and the scaling runs are wider.
 MAX_SPLITS = 10_000
 HEAVY = ("torch", "hydra", "omegaconf", "scipy", "pandas", "matplotlib")
@@ -207,6 +220,215 @@ def floor(overrides: list[str], out: Path) -> None:
     aggregate = aggregate_records(config, records)
     results = build_results(config, records, aggregate, {"flow": "plain loop"})
     out.write_text(json.dumps({"results": results, "record_timing": [r["timing"] for r in records]}))
+
+
+# ---------------------------------------------------------------- the plain scripts a researcher would write
+#
+# Each does the work of one shipped experiment in one process, single-threaded, with numpy, scikit-learn and
+# torch called directly (no axisflow module is imported): the same data, replicates and folds, methods,
+# training budgets, metric and aggregation (per-cell intervals and paired differences against the baseline).
+# Its numbers are its own (its folds and initialisations are drawn its own way), so the benchmark compares
+# them to the flow's for agreement within noise, not bit for bit. ``PLAIN`` maps an experiment to its script;
+# tests/test_benchmarks.py checks that each script's settings are the experiment's.
+
+#: digits_cv: 3 repeats x stratified 5-fold CV on load_digits; methods as in configs/method/{sk_logreg,random_forest,pca_mlp}.yaml.
+DIGITS = {"repeats": 3, "folds": 5, "baseline": "sk_logreg", "confidence": 0.95}
+#: reference: teacher data (configs/data/teacher.yaml) x label noise x 5 seeds; logreg once, two MLPs per epoch budget.
+REFERENCE = {
+    "seeds": 5, "label_noise": [0.0, 0.2, 0.4], "epochs": [10, 40, 120], "n_features": 20, "teacher_hidden": 4,
+    "teacher_scale": 3.0, "n_train": 1000, "n_val": 500, "n_test": 2000, "hidden": [64, 64], "lr": 0.001,
+    "batch_size": 64, "patience": 5, "l2": 0.0001, "max_iter": 200, "baseline": "logreg", "confidence": 0.95,
+}
+
+
+def plain_digits(settings: dict[str, Any] = DIGITS) -> dict[str, Any]:
+    """Repeated stratified k-fold on the digits: the three scikit-learn pipelines, accuracy, corrected-t intervals."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    methods = {
+        "sk_logreg": lambda seed: make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000)),
+        "random_forest": lambda seed: RandomForestClassifier(n_estimators=100, max_features="sqrt", n_jobs=1, random_state=seed),
+        "pca_mlp": lambda seed: make_pipeline(
+            StandardScaler(), PCA(n_components=16, random_state=seed),
+            MLPClassifier(hidden_layer_sizes=(64,), alpha=0.0001, max_iter=200, random_state=seed),
+        ),
+    }
+    k, repeats = settings["folds"], settings["repeats"]
+    scores = {name: np.zeros((repeats, k)) for name in methods}
+    for repeat in range(repeats):
+        splits = StratifiedKFold(n_splits=k, shuffle=True, random_state=repeat).split(X, y)
+        for fold, (train, test) in enumerate(splits):
+            for name, make in methods.items():
+                model = make(1000 * repeat + fold).fit(X[train], y[train])
+                scores[name][repeat, fold] = accuracy_score(y[test], model.predict(X[test]))
+    ratio = 1.0 / (k - 1)  # n_test / n_train of one k-fold split
+    cells = {name: _corrected_t(s.ravel(), ratio, settings["confidence"]) for name, s in scores.items()}
+    base = scores[settings["baseline"]]
+    paired = {name: _corrected_t((s - base).ravel(), ratio, settings["confidence"]) for name, s in scores.items() if name != settings["baseline"]}
+    return {"cells": cells, "paired": _holm(paired)}
+
+
+def _corrected_t(values: Any, ratio: float, confidence: float) -> dict[str, float]:
+    """Nadeau and Bengio's corrected resampled t: the variance grows by n_test/n_train for overlapping training sets."""
+    import numpy as np
+    from scipy import stats
+
+    j = len(values)
+    se = np.sqrt((1.0 / j + ratio) * values.var(ddof=1))
+    t = stats.t.ppf((1 + confidence) / 2, j - 1)
+    mean = float(values.mean())
+    p = float(2 * stats.t.sf(abs(mean) / se, j - 1)) if se > 0 else float(mean == 0)
+    return {"mean": mean, "low": mean - t * se, "high": mean + t * se, "p": p}
+
+
+def _holm(rows: dict[Any, dict[str, float]]) -> dict[Any, dict[str, float]]:
+    """Holm's step-down adjustment of the paired p-values (the family is every comparison with the baseline)."""
+    order = sorted(rows, key=lambda key: rows[key]["p"])
+    running = 0.0
+    for rank, key in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * rows[key]["p"]))
+        rows[key]["p_holm"] = running
+    return rows
+
+
+def plain_reference(settings: dict[str, Any] = REFERENCE) -> dict[str, Any]:
+    """Label noise x seeds on the teacher data: logistic regression (L-BFGS), an MLP per epoch budget, the same early-stopped."""
+    import numpy as np
+    import torch
+    from scipy import stats
+    from sklearn.metrics import roc_auc_score
+
+    torch.set_num_threads(1)
+    s = settings
+    values: dict[tuple, list[float]] = {}
+    for noise in s["label_noise"]:
+        for seed in range(s["seeds"]):
+            data = _teacher(s, noise, seed)
+            torch.manual_seed(seed)
+            auc = _logreg(s, data, roc_auc_score)
+            for epochs in s["epochs"]:  # cells keyed (epochs, label_noise, method): axes in name order, as the results list them
+                values.setdefault((epochs, noise, "logreg"), []).append(auc)
+                for name, patience in (("mlp", None), ("mlp_early_stop", s["patience"])):
+                    values.setdefault((epochs, noise, name), []).append(_mlp(s, data, epochs, patience, roc_auc_score))
+    t = stats.t.ppf((1 + s["confidence"]) / 2, s["seeds"] - 1)
+
+    def interval(v: Any) -> dict[str, float]:
+        v = np.asarray(v)
+        se = v.std(ddof=1) / np.sqrt(len(v))
+        p = float(2 * stats.t.sf(abs(v.mean()) / se, len(v) - 1)) if se > 0 else float(v.mean() == 0)
+        return {"mean": float(v.mean()), "low": float(v.mean() - t * se), "high": float(v.mean() + t * se), "p": p}
+
+    cells = {key: interval(v) for key, v in values.items()}
+    paired = {
+        key: interval(np.subtract(v, values[(key[0], key[1], s["baseline"])]))
+        for key, v in values.items() if key[2] != s["baseline"]
+    }
+    return {"cells": cells, "paired": _holm(paired)}
+
+
+def _teacher(s: dict[str, Any], noise: float, seed: int) -> tuple:
+    """Inputs ~ N(0, I); labels from a random two-layer tanh network split at its median; train/val labels flipped at ``noise``."""
+    import numpy as np
+    import torch
+
+    rng = np.random.default_rng(seed)
+    d, h = s["n_features"], s["teacher_hidden"]
+    w1, b1, w2 = rng.standard_normal((d, h)) / np.sqrt(d), 0.5 * rng.standard_normal(h), rng.standard_normal(h)
+    X = rng.standard_normal((s["n_train"] + s["n_val"] + s["n_test"], d))
+    logits = np.tanh(s["teacher_scale"] * (X @ w1) + b1) @ w2
+    y = (logits > np.median(logits)).astype(np.float32)
+    noisy = s["n_train"] + s["n_val"]
+    flip = np.random.default_rng(seed + 10_000).random(noisy) < noise
+    y[:noisy] = np.where(flip, 1 - y[:noisy], y[:noisy])
+    X, y = torch.from_numpy(X.astype(np.float32)), torch.from_numpy(y)
+    a, b = s["n_train"], noisy
+    return X[:a], y[:a], X[a:b], y[a:b], X[b:], y[b:]
+
+
+def _logreg(s: dict[str, Any], data: tuple, auroc) -> float:
+    import torch
+
+    X, y, _, _, X_test, y_test = data
+    net = torch.nn.Linear(X.shape[1], 1)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    opt = torch.optim.LBFGS(net.parameters(), max_iter=s["max_iter"], line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn(net(X).squeeze(-1), y) + 0.5 * s["l2"] * net.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return auroc(y_test.numpy(), torch.sigmoid(net(X_test)).squeeze(-1).numpy())
+
+
+def _mlp(s: dict[str, Any], data: tuple, epochs: int, patience: int | None, auroc) -> float:
+    """Adam on minibatches reshuffled every epoch; validation AUROC every epoch; with ``patience``, stop early and restore the best."""
+    import copy
+
+    import torch
+
+    X, y, X_val, y_val, X_test, y_test = data
+    layers, width = [], X.shape[1]
+    for hidden in s["hidden"]:
+        layers += [torch.nn.Linear(width, hidden), torch.nn.ReLU()]
+        width = hidden
+    net = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1))
+    opt = torch.optim.Adam(net.parameters(), lr=s["lr"])
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    best, best_state, waited = -1.0, None, 0
+    for _ in range(epochs):
+        net.train()
+        for idx in torch.randperm(len(X)).split(s["batch_size"]):
+            opt.zero_grad()
+            loss_fn(net(X[idx]).squeeze(-1), y[idx]).backward()
+            opt.step()
+        net.eval()
+        with torch.no_grad():
+            val = auroc(y_val.numpy(), net(X_val).squeeze(-1).numpy())
+        if val > best:
+            best, best_state, waited = val, copy.deepcopy(net.state_dict()), 0
+        elif patience is not None:
+            waited += 1
+            if waited >= patience:
+                break
+    if patience is not None:
+        net.load_state_dict(best_state)
+    with torch.no_grad():
+        return auroc(y_test.numpy(), torch.sigmoid(net(X_test)).squeeze(-1).numpy())
+
+
+#: The fan-out cost target: the flow's wall time at most this multiple of the plain script's (issue 23, item 7).
+TARGETS = {"digits_cv": 1.5, "reference": 1.2}
+
+#: Experiment -> (its plain script, that script's settings): the full experiments and their smoke versions.
+PLAIN: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], dict[str, Any]]] = {
+    "digits_cv": (plain_digits, DIGITS),
+    "digits_cv_smoke": (plain_digits, {**DIGITS, "repeats": 2, "folds": 3}),
+    "reference": (plain_reference, REFERENCE),
+    "smoke": (plain_reference, {
+        **REFERENCE, "seeds": 3, "label_noise": [0.0, 0.3], "epochs": [2, 4], "n_features": 8, "n_train": 200, "n_val": 100, "n_test": 300,
+    }),
+}
+
+
+def run_plain(experiment: str, out: Path) -> None:
+    """The ``plain`` child: run ``experiment``'s plain script in this process and write its cells and paired rows as JSON."""
+    script, settings = PLAIN[experiment]
+    found = script(settings)
+    out.write_text(json.dumps({part: [[list(k) if isinstance(k, tuple) else [k], v] for k, v in rows.items()] for part, rows in found.items()}))
 
 
 def scaling_overrides(branches: int) -> list[str]:
@@ -419,6 +641,53 @@ def part_scaling(counts: list[int], workers: int, env: dict[str, str], work: Pat
           + "; ".join(f"{step}: {', '.join(mods) or 'none'}" for step, mods in sorted(heavy.items())))
 
 
+def part_ratio(experiments: list[str], repeats: int, workers: int, env: dict[str, str], work: Path) -> None:
+    """Time each experiment through the flow and as its plain script, alternately ``repeats`` times; print the ratios.
+
+    The flow runs as a user runs it (``--max-workers``, ``--reuse off`` so nothing is reused); the plain
+    script runs in one single-threaded process. Alternating pairs keep the ratio meaningful while the
+    machine's load drifts; the load average (1 min) before each run is printed beside it.
+    """
+    rows, summary = [], []
+    for experiment in experiments:
+        ratios = []
+        for repeat in range(1, repeats + 1):
+            log(f"ratio: {experiment}, pair {repeat}/{repeats}: flow")
+            flow = run_flow_measured(
+                f"ratio-{experiment}-{repeat}", SHELL_FLOW, "InvestigationFlow", [f"experiment={experiment}"], workers=workers, env=env,
+                work=work, extra=("--reuse", "off"),
+            )
+            log(f"ratio: {experiment}, pair {repeat}/{repeats}: plain script")
+            out = work / f"plain-{experiment}-{repeat}.json"
+            plain = timed(f"plain-{experiment}", [sys.executable, str(Path(__file__).resolve()), "--plain", experiment, "--plain-out", str(out)],
+                          env=env, logfile=work / f"plain-{experiment}-{repeat}.log")
+            ratios.append(flow.wall / plain.wall)
+            gap = mean_gap(flow.details["results"], json.loads(out.read_text()))
+            rows.append([experiment, repeat, flow.wall, plain.wall, ratios[-1], flow.cpu / plain.cpu, f"{flow.load[0]:.1f}", f"{plain.load[0]:.1f}", gap])
+        target = TARGETS.get(experiment)
+        verdict = "no target (a smoke version)" if target is None else ("met" if statistics.median(ratios) <= target else "missed")
+        summary.append([experiment, statistics.median(ratios), min(ratios), max(ratios), "-" if target is None else f"<= {target}", verdict])
+    print(f"\n## Flow (--max-workers {workers}, --reuse off) against the plain script (1 process), alternating pairs\n")
+    print(table(["experiment", "pair", "flow wall s", "plain wall s", "wall ratio", "CPU ratio", "load at flow", "load at plain", "max |mean gap|"], rows))
+    print()
+    print(table(["experiment", "median wall ratio", "min", "max", "target", "verdict"], summary))
+    print("\nmax |mean gap|: the largest difference between a cell's mean in the flow's results and the plain script's "
+          "(their folds and initialisations are drawn differently, so agreement is within noise, not bit for bit).")
+
+
+def mean_gap(results: dict[str, Any], plain: dict[str, Any]) -> float:
+    """The largest |flow cell mean - plain cell mean| over the cells both have (a cell keyed by its non-fold axes and method)."""
+    flow = {}
+    for cell in results["cells"]:
+        axes = [v for k, v in sorted(cell["axes"].items()) if k != "fold"]
+        flow[json.dumps([*axes, cell["method"]])] = cell["mean"]
+    theirs = {json.dumps(key): row["mean"] for key, row in plain["cells"]}
+    shared = flow.keys() & theirs.keys()
+    if not shared:
+        raise SystemExit("fanout: error: the plain script's cells do not match the flow's (check PLAIN against the experiment)")
+    return max(abs(flow[k] - theirs[k]) for k in shared)
+
+
 def part_probe(workers: int, env: dict[str, str], work: Path) -> None:
     """Run the shipped flow on the smoke grid with ``PYTHONPROFILEIMPORTTIME`` and list each step's heavy imports."""
     log("probe: shipped flow on experiment=smoke with PYTHONPROFILEIMPORTTIME=1")
@@ -452,7 +721,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="extra Hydra override for the compared grid (repeatable)")
     parser.add_argument("--workers", type=int, default=2, help="--max-workers for the flow runs (default 2)")
     parser.add_argument("--scaling", default=None, metavar="N,N,...", help="branch counts for the scaling part (default 10,100; 10 with --quick)")
-    parser.add_argument("--parts", default=None, help=f"comma-separated parts to run, from {','.join(PARTS)} (default all)")
+    parser.add_argument("--parts", default=None, help=f"comma-separated parts to run, from {','.join(PARTS)} (default all but ratio)")
     parser.add_argument(
         "--bytecode", choices=("env", "warm"), default="env",
         help="env: the environment as installed, what a user gets (default; the shipped setup compiles bytecode at install); "
@@ -460,18 +729,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--modes", default="abc", help="which of the compared modes to run, e.g. ac (default abc)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary datastore and logs, and print where")
+    parser.add_argument("--experiments", default="digits_cv,reference", help=f"ratio part: experiments to time, from {','.join(PLAIN)} (default digits_cv,reference)")
+    parser.add_argument("--repeats", type=int, default=3, help="ratio part: flow/plain pairs per experiment (default 3)")
+    parser.add_argument("--plain", choices=sorted(PLAIN), help="run only this experiment's plain script in this process (what the ratio part times)")
     parser.add_argument("--floor-out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--plain-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.floor_out is not None:  # mode (c), launched by this script as a child process
         floor(args.overrides, args.floor_out)
         return 0
+    if args.plain is not None:
+        started = time.perf_counter()
+        run_plain(args.plain, args.plain_out or Path(os.devnull))
+        print(f"plain {args.plain}: {time.perf_counter() - started:.1f} s in one process")
+        return 0
 
     grid = [*GRIDS["quick" if args.quick else "reference"], *args.overrides]
-    parts = [p.strip() for p in (args.parts or ",".join(PARTS)).split(",") if p.strip()]
+    parts = [p.strip() for p in (args.parts or ",".join(DEFAULT_PARTS)).split(",") if p.strip()]
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         parser.error(f"--parts: unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    experiments = [e.strip() for e in args.experiments.split(",") if e.strip()]
+    if "ratio" in parts and (not experiments or set(experiments) - set(PLAIN)):
+        parser.error(f"--experiments: choose from {', '.join(PLAIN)} (each has a plain script)")
     counts = [int(n) for n in (args.scaling or ("10" if args.quick else "10,100")).split(",") if n.strip()]
 
     with scratch("axisflow-fanout-", args.keep) as work:
@@ -492,6 +773,8 @@ def main(argv: list[str] | None = None) -> int:
             part_probe(args.workers, env, work)
         if "bytecode" in parts:
             part_bytecode(env, repeats=1 if args.quick else 3)
+        if "ratio" in parts:
+            part_ratio(experiments, args.repeats, args.workers, env, work)
         print(f"\nload average at end {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -26,6 +26,27 @@ def test_corrected_t_interval_is_the_nadeau_bengio_formula():
     assert (round(float(low[0]), 6), round(float(high[0]), 6)) == (0.906275, 0.965725)
 
 
+@pytest.mark.parametrize("folds", [2, 3, 5, 10, 30])
+def test_t_intervals_and_p_values_are_scipy_stats_t_bit_for_bit(folds):
+    """The join takes the t quantile from ``scipy.special`` (lighter to import); the numbers are scipy.stats.t's exactly."""
+    from components.stats.cv import corrected_t_p_value
+    from components.stats.intervals import student_t_ci
+
+    scores = np.random.default_rng(folds).normal(0.9, 0.03, size=(7, folds))
+    scores[0] = 0.5  # zero spread: a t statistic of 0 (or inf) must keep its p-value
+    j, ratio = folds, 1 / 4
+    half = sps.t.ppf(0.5 + 0.9 / 2, j - 1) * np.sqrt((1 / j + ratio) * scores.var(axis=1, ddof=1))
+    _, low, high = corrected_t_interval(scores, test_train_ratio=ratio, confidence=0.9)
+    assert np.array_equal(low, scores.mean(axis=1) - half) and np.array_equal(high, scores.mean(axis=1) + half)
+    se = np.sqrt((1 / j + ratio) * scores.var(axis=1, ddof=1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(se > 0, np.abs(scores.mean(axis=1)) / np.where(se > 0, se, 1.0), np.inf)
+    assert np.array_equal(corrected_t_p_value(scores, test_train_ratio=ratio), 2.0 * sps.t.sf(t, j - 1))
+    half = sps.t.ppf(0.5 + 0.95 / 2, j - 1) * scores.std(axis=1, ddof=1) / np.sqrt(j)
+    assert np.array_equal(naive_t_interval(scores, confidence=0.95)[1], scores.mean(axis=1) - half)
+    assert np.array_equal(student_t_ci(scores, confidence=0.95)[0], scores.mean(axis=1) - half)
+
+
 def test_corrected_interval_is_wider_than_folds_as_independent_seeds():
     _, low, high = corrected_t_interval(SCORES, test_train_ratio=1 / 4)
     _, nlow, nhigh = naive_t_interval(SCORES)

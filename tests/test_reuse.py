@@ -534,3 +534,18 @@ def test_a_branch_whose_planned_keys_are_not_its_own_fails_instead_of_storing_th
     branch = {**branches(spec)[0], "arms": [{"key": "0" * 64}]}
     with pytest.raises(RuntimeError, match=r"^branch n_train=40,seed=0, method ridge, training axes none: its reuse key differs from the one planned in start"):
         run_branch(config, branch, log=lambda _: None)
+
+
+def test_installed_packages_reads_the_same_names_and_versions_as_the_full_metadata_parse():
+    """The header scan must not move a reuse key: its dict equals the one ``dist.metadata`` gives."""
+    from importlib import metadata
+
+    from components.engine import reuse
+
+    parsed: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
+        if name and name not in parsed:
+            parsed[name] = dist.version
+    assert reuse.installed_packages() == dict(sorted(parsed.items()))
+    assert {"numpy", "scikit-learn", "metaflow"} <= set(parsed)

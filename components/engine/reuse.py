@@ -63,7 +63,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from lint.imports import imports_of, module_file, modules_under
 
-from components.spec.config import ConfigError, ExperimentSpec
+from components.spec.config import ConfigError, ExperimentSpec, validate
 from components.spec.declarations import TARGET, locate
 from components.engine.planner import trainings
 from components.constants import LAUNCH_KEY, REPO_ROOT, RECORD_SCHEMA
@@ -87,6 +87,7 @@ __all__ = [
     "find_reusable",
     "input_changes",
     "installed_packages",
+    "launch_checked_spec",
     "launch_inputs",
     "lock_fingerprint",
     "packages_fingerprint",
@@ -258,10 +259,32 @@ def installed_packages() -> dict[str, str]:
     """
     found: dict[str, str] = {}
     for dist in metadata.distributions():
-        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
+        name, version = _name_version(dist)
+        name = name.lower().replace("_", "-")
         if name and name not in found:  # the first on sys.path is the one imported
-            found[name] = dist.version
+            found[name] = version
     return dict(sorted(found.items()))
+
+
+def _name_version(dist: metadata.Distribution) -> tuple[str, str]:
+    """A distribution's ``Name`` and ``Version``, read from the top of its metadata file.
+
+    The two fields open the file, so scanning its header lines gives what
+    ``dist.metadata`` would, about ten times faster than parsing the whole
+    file (every task computes this once); a file that does not state both
+    in its header falls back to the full parse.
+    """
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    head: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        key, sep, value = line.partition(": ")
+        if sep and key in ("Name", "Version"):
+            head.setdefault(key, value.strip())
+    if "Name" in head and "Version" in head:
+        return head["Name"], head["Version"]
+    return dist.metadata["Name"] or "", dist.version
 
 
 def packages_fingerprint() -> str:
@@ -405,6 +428,19 @@ def input_changes(recorded: Mapping[str, Any], current: Mapping[str, Any], *, en
 def recorded_inputs(config: Mapping[str, Any]) -> dict[str, Any] | None:
     """The :func:`launch_inputs` the shell stored in the run's config, or ``None`` for a run launched without the shell."""
     return (config.get(LAUNCH_KEY) or {}).get("inputs")
+
+
+def launch_checked_spec(config: Mapping[str, Any]) -> ExperimentSpec:
+    """The spec of ``config`` for a step that trains nothing (``start``, ``join``, ``end``).
+
+    A config the shell launched carries the launch's input fingerprints
+    (:func:`components.engine.reuse.recorded_inputs`), recorded after the shell
+    checked every implementation's settings; those checks are not run again
+    here, since they import what the implementations use (scikit-learn, torch)
+    into steps that never train. The branches check them where they train. A
+    config from anywhere else is checked in full.
+    """
+    return validate(config, settings=recorded_inputs(config) is None)
 
 
 def trust_launch_data(config: Mapping[str, Any]) -> None:
@@ -551,11 +587,9 @@ def plan_reuse(
     reused arm the branch must also recompute and compare. ``mode`` is one of
     :data:`MODES`; ``nondeterministic`` experiments never reuse.
     """
-    from components.spec.config import validate
-
     if mode not in MODES:
         raise ConfigError(f"--reuse is {mode!r}; choose one of {', '.join(MODES)}")
-    spec = validate(config)
+    spec = launch_checked_spec(config)
     verify_inputs(config, spec, "start")
     if spec.contract == "nondeterministic" and mode != "off":
         log("axisflow: reuse off: contract nondeterministic never reuses earlier results")

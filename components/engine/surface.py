@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from components.spec.config import validate
 from components.constants import FOLD_AXIS, LAUNCH_KEY, RESULTS_SCHEMA
 from components.schema import Aggregate, Failure, MetricBlock, Results, check_results
 from components.spec.declarations import locate
 from components.engine.per_class import per_class_rows
 from components.engine.planner import branches, plan_summary
+from components.engine.reuse import launch_checked_spec
 
 __all__ = [
     "SCHEMA", "aggregate_records", "build_results", "failures", "fit_rows", "observations", "plan_run", "provenance", "secondary_observations",
@@ -32,8 +32,9 @@ def plan_run(config: Mapping[str, Any]) -> tuple[dict[str, int], list[dict[str, 
     from components.engine.reuse import trust_launch_data
 
     trust_launch_data(config)  # the table was hashed at launch; start does not hash it again while it is unchanged
-    spec = validate(config)
+    spec = launch_checked_spec(config)
     return plan_summary(spec), branches(spec)
+
 
 
 def observations(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -52,7 +53,7 @@ def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]
     from components.engine.reuse import trust_launch_data
 
     trust_launch_data(config)  # the join needs no rows: validating the launch's table again reads nothing
-    spec = validate(config)
+    spec = launch_checked_spec(config)
     settings = dict(spec.statistics)
     folds: dict[str, Any] = {"fold_axis": FOLD_AXIS, "folds": len(spec.data_axes[FOLD_AXIS])} if FOLD_AXIS in spec.data_axes else {}
     # A branch (data point x seed) is one replicate for every method and training-axis value.
@@ -101,7 +102,7 @@ def build_results(
     from components.engine.reuse import trust_launch_data
 
     trust_launch_data(config)  # the table's digest and rows come from the launch while the file is unchanged
-    spec = validate(config)
+    spec = launch_checked_spec(config)
     resolved = {k: v for k, v in config.items() if k != LAUNCH_KEY}
     launch = config.get(LAUNCH_KEY, {})
     info = spec.metric_info

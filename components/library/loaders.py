@@ -60,6 +60,7 @@ __all__ = [
     "load_arrays",
     "multiclass_loader",
     "regression_loader",
+    "trust_description",
 ]
 
 #: Where a loader must live, and how its name must start (``fetch_*`` would download).
@@ -242,8 +243,30 @@ def _dataset(params: LoaderParams, seed: int) -> Dataset:
 _TASK_OF = {"binary_loader": "binary", "multiclass_loader": "multiclass", "regression_loader": "regression"}
 
 
+#: Descriptions recorded at launch (:func:`trust_description`), by the loader node's canonical JSON.
+_TRUSTED: dict[str, dict[str, Any]] = {}
+
+
+def _loader_key(loader: Mapping[str, Any]) -> str:
+    return json.dumps(dict(loader), sort_keys=True, default=str)
+
+
+def trust_description(record: Mapping[str, Any], settings: Mapping[str, Any] | None = None) -> None:
+    """Use the launch's :func:`describe_loader` of ``settings`` in this process instead of loading the arrays again.
+
+    For ``start``, ``join`` and ``end``, which need the arrays' hash and shape
+    but no rows (and would otherwise import scikit-learn to load them); a
+    branch never trusts: it loads, hashes and compares with the launch's hash.
+    """
+    if settings is not None and isinstance(settings.get("loader"), Mapping):
+        _TRUSTED[_loader_key(settings["loader"])] = dict(record)
+
+
 def describe_loader(params: Mapping[str, Any]) -> dict[str, Any]:
     """What the results record about the data: the loader and its arguments, the arrays' SHA-256, rows, columns, package version."""
+    trusted = _TRUSTED.get(_loader_key(params["loader"]))
+    if trusted is not None:
+        return dict(trusted)
     import sklearn
 
     task = _TASK_OF[str(params["_target_"]).rsplit(".", 1)[-1]]
@@ -284,3 +307,4 @@ def regression_loader(params: RegressionLoaderParams, data_axes: Mapping[str, An
 for _generator in (binary_loader, multiclass_loader, regression_loader):
     # The results surface and the reuse key ask the generator where its data came from (its SHA-256).
     _generator.source = describe_loader
+    _generator.trust = trust_description

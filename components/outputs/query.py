@@ -19,11 +19,12 @@ import io
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from components.stats import cell_sort_key
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built: the end step renders its card's tables without it
+    import pandas as pd
 
 __all__ = ["FORMATS", "ResultSet", "format_table", "metric_names", "metric_view"]
 
@@ -274,6 +275,8 @@ class ResultSet:
         verdict_per_row``. ``level="contrast"``: one row per declared-contrast
         row, ``<axes>, method, contrast, kind, reference`` and the same statistics.
         """
+        import pandas as pd
+
         names = list(self.axis_names)
         if level == "seed":
             rows = [
@@ -306,6 +309,8 @@ class ResultSet:
         return frame
 
     def _class_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         names = list(self.axis_names)
         rows = []
         for row in self.per_class:
@@ -326,6 +331,8 @@ class ResultSet:
         return pd.DataFrame(rows, columns=columns)
 
     def _class_long_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         names, fold = list(self.axis_names), self.fold_axis
         rows = []
         for row in self.per_class:
@@ -782,6 +789,8 @@ def _secondary_md(results: Mapping[str, Any]) -> list[str]:
 
 def _render_csv(rs: ResultSet, results: Mapping[str, Any] | None = None) -> str:
     """One CSV of every metric of the run (a ``metric`` column names each row's), or of ``rs``'s metric alone."""
+    import pandas as pd
+
     views = [rs, *(_secondary_views(results) if results else [])]
     frames = [_metric_frame(view) for view in views]
     buffer = io.StringIO()
@@ -804,6 +813,8 @@ def _metric_frame(rs: ResultSet) -> pd.DataFrame:
     else:
         merged = cells
     if rs.contrasts:
+        import pandas as pd
+
         contrasts = rs.to_frame("contrast").rename(columns={"n": "paired_n", "ci_low": "diff_ci_low", "ci_high": "diff_ci_high"})
         merged = pd.concat([merged, contrasts], ignore_index=True)
         merged["paired_n"] = merged["paired_n"].astype("Int64")

@@ -293,7 +293,7 @@ def _typed(value: Any, path: list[str]) -> bool:
     return True
 
 
-def validate(config: Mapping[str, Any]) -> ExperimentSpec:
+def validate(config: Mapping[str, Any], *, settings: bool = True) -> ExperimentSpec:
     """Check the composed config against the user contract and every implementation's declaration; build the spec.
 
     Raises :class:`ConfigError` with one line naming the offending key: wrong
@@ -301,6 +301,12 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     ``Params`` each implementation declares), axis values (typed and ranged
     against the key they sweep), task types that do not fit together, and an
     ``axis_agnostic`` method whose trainer reads a swept training key.
+
+    ``settings=False`` skips the ``Params`` checks of the implementations' own
+    settings and axis values (the spec built is the same): for steps that
+    train nothing on a config already checked at launch, since those checks
+    run the implementations' validators, which import their libraries
+    (scikit-learn builds every estimator, a loader loads its arrays).
     """
     from components import stats
 
@@ -325,8 +331,9 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
 
     generator, data_decl = _implementation(data, "generator", "data")
     train_schema, training_decl = _implementation(training, "training", "training")
-    _params(data_decl, data, "data", task=data_decl.tasks[0])
-    _params(training_decl, training, "training", task=data_decl.tasks[0])
+    if settings:
+        _params(data_decl, data, "data", task=data_decl.tasks[0])
+        _params(training_decl, training, "training", task=data_decl.tasks[0])
     resources = _resources(exp.get("resources"), training)
 
     axes = _mapping(exp, "experiment.axes", key="axes")
@@ -343,13 +350,15 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
             keys = sorted(k for k in data if k != TARGET)
             near = did_you_mean(axis, keys, prefix="experiment.axes.data.")
             raise ConfigError(f"experiment.axes.data.{axis}: not a setting of data ({data[TARGET]}){near}; data keys: {', '.join(keys)}")
-        _axis_values(data_decl, data, "data", axis, data_axes[axis])
+        if settings:
+            _axis_values(data_decl, data, "data", axis, data_axes[axis])
     for axis in training_axes:
         if axis == TARGET or axis not in training:
             keys = sorted(k for k in training if k != TARGET)
             near = did_you_mean(axis, keys, prefix="experiment.axes.training.")
             raise ConfigError(f"experiment.axes.training.{axis}: not a key of the training group{near}; training keys: {', '.join(keys)}")
-        _axis_values(training_decl, training, "training", axis, training_axes[axis])
+        if settings:
+            _axis_values(training_decl, training, "training", axis, training_axes[axis])
 
     _fold_axis(data, data_axes)
 
@@ -359,14 +368,15 @@ def validate(config: Mapping[str, Any]) -> ExperimentSpec:
     if not isinstance(metric_name, str) or not metric_name.isidentifier():
         raise ConfigError(f"experiment.metric.name must be a short identifier (the label tables show), got {excerpt(metric_name)}")
     _, metric_decl = _implementation(metric, "metric", "experiment.metric")
-    _params(metric_decl, {k: v for k, v in metric.items() if k != "name"}, "experiment.metric", task=task)
+    if settings:
+        _params(metric_decl, {k: v for k, v in metric.items() if k != "name"}, "experiment.metric", task=task)
     if task not in metric_decl.tasks:
         raise ConfigError(f"experiment.metric {metric[TARGET]} scores {'/'.join(metric_decl.tasks)} tasks, but data ({data[TARGET]}) is a {task} task")
     secondary, secondary_info = _secondary_metrics(exp.get("secondary_metrics"), task, metric_name, data[TARGET])
 
     if not method_cfgs:
         raise ConfigError("method: no methods selected; pick some with method=[logreg,mlp]")
-    methods = tuple(_method(mname, method_cfgs[mname], training, training_axes, task) for mname in sorted(method_cfgs))
+    methods = tuple(_method(mname, method_cfgs[mname], training, training_axes, task, settings) for mname in sorted(method_cfgs))
 
     baseline = _require(exp, "experiment.baseline", str)
     if baseline not in method_cfgs:
@@ -613,7 +623,7 @@ def _fold_axis(data: Mapping[str, Any], data_axes: Mapping[str, list[Any]]) -> N
         )
 
 
-def _method(name: str, cfg: Any, training: Mapping[str, Any], training_axes: Mapping[str, Any], task: str) -> MethodSpec:
+def _method(name: str, cfg: Any, training: Mapping[str, Any], training_axes: Mapping[str, Any], task: str, settings: bool = True) -> MethodSpec:
     where = f"method.{name}"
     if not isinstance(cfg, Mapping):
         raise ConfigError(f"{where}: expected a mapping, got {type(cfg).__name__}")
@@ -627,7 +637,8 @@ def _method(name: str, cfg: Any, training: Mapping[str, Any], training_axes: Map
                 f"(set training.{key}, or declare it as a training axis)"
             )
     _, declaration = _implementation(cfg, "trainer", where)
-    _params(declaration, cfg, where, exclude=("kind",), task=task)
+    if settings:
+        _params(declaration, cfg, where, exclude=("kind",), task=task)
     if task not in declaration.tasks:
         raise ConfigError(f"{where}.{TARGET} {cfg[TARGET]} trains {'/'.join(declaration.tasks)} tasks, but the data is a {task} task")
     missing = [key for key in declaration.reads_training if key not in training]
