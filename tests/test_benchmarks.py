@@ -59,6 +59,8 @@ def test_the_plain_digits_script_does_the_work_of_the_digits_cv_experiment():
         assert settings["baseline"] == spec.baseline and sorted(m.name for m in spec.methods) == ["pca_mlp", "random_forest", "sk_logreg"]
         assert config["data"]["loader"] == {"_target_": "sklearn.datasets.load_digits", "n_class": 10}
         assert config["data"]["splitter"] == "stratified" and spec.metric["_target_"].endswith(".accuracy")
+        # Both compute macro-F1 beside accuracy from the same predictions.
+        assert [node["_target_"] for node in spec.secondary_metrics.values()] == ["components.library.metrics.macro_f1"]
         assert _estimator(config, "sk_logreg", 1) == {"_target_": "sklearn.linear_model.LogisticRegression", "C": 1.0, "max_iter": 1000}
         assert _estimator(config, "random_forest") == {
             "_target_": "sklearn.ensemble.RandomForestClassifier", "n_estimators": 100, "max_features": "sqrt", "n_jobs": 1,
@@ -130,3 +132,11 @@ def test_the_ratio_part_prints_each_experiments_median_ratio_against_its_target(
             if line.startswith("| digits_cv ") or line.startswith("| reference ")}
     assert rows["digits_cv"][0] == "1.65" and rows["digits_cv"][-2:] == ["<= 1.5", "missed"]  # median of 1.5 and 1.8
     assert rows["reference"][0] == "1.18" and rows["reference"][-2:] == ["<= 1.2", "met"]  # median of 1.1 and 1.25
+
+
+def test_the_plain_digits_script_reports_accuracy_and_macro_f1_like_the_flow():
+    from benchmarks.fanout import plain_digits
+
+    out = plain_digits({"folds": 2, "repeats": 1, "baseline": "sk_logreg", "confidence": 0.95})
+    assert set(out["cells"]) == set(out["macro_f1"]) == {"sk_logreg", "random_forest", "pca_mlp"}
+    assert all(0.5 < cell["mean"] <= 1.0 for cell in [*out["cells"].values(), *out["macro_f1"].values()])
