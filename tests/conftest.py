@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import shutil
 import socket
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +41,18 @@ class FinishedRun:
         self.status, self.stdout, self.stderr = running.status, running.stdout, running.stderr
         self.datastore_root = Path(datastore_root)
 
+    def to_json(self) -> dict[str, str]:
+        """The fields another pytest-xdist worker needs to read this run (see :func:`shared_across_workers`)."""
+        return {"pathspec": self.pathspec, "status": self.status, "stdout": self.stdout, "stderr": self.stderr, "root": str(self.datastore_root)}
+
+    @classmethod
+    def from_json(cls, fields: dict[str, str]) -> "FinishedRun":
+        """The run another pytest-xdist worker finished (see :func:`shared_across_workers`)."""
+        run = cls.__new__(cls)
+        run.pathspec, run.status, run.stdout, run.stderr = fields["pathspec"], fields["status"], fields["stdout"], fields["stderr"]
+        run.datastore_root = Path(fields["root"])
+        return run
+
     @property
     def run(self):
         """The client ``Run``, read from this run's datastore."""
@@ -60,22 +75,76 @@ def run_smoke(tmp_root: Path, *overrides: str, max_workers: int = 2, **options) 
         return FinishedRun(running, tmp_root)
 
 
-@pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory):
-    """One successful smoke run shared by every test that only reads it (``.run`` is the client Run)."""
-    return run_smoke(tmp_path_factory.mktemp("smoke-datastore"))
+#: Session fixtures built once for the whole session, whichever pytest-xdist worker asks first (the others wait
+#: for it and read the finished run): tests using them need not share a worker, so they are not grouped on one.
+ACROSS_WORKERS = ("smoke_run",)
+
+
+def shared_across_workers(tmp_path_factory, config: pytest.Config, name: str, build) -> FinishedRun:
+    """``build(root)`` once per session across pytest-xdist workers, under a file lock in the session's temp folder.
+
+    The first worker to get here runs it in ``<session temp>/<name>`` and writes
+    the finished run's fields beside it; the others wait on the lock and read
+    them. A worker's temp folder is ``<session temp>/<worker id>``, so its
+    parent is shared by this session's workers only; without xdist (``-n 0``)
+    the session's temp folder is the process's own. Whether this is a worker
+    comes from xdist's ``workerinput``, not the environment, which a pytest
+    started from inside a test inherits. A failed build is recorded too, so
+    the other workers fail at once instead of building it again. The datastore
+    is never written again (copy it to add runs).
+    """
+    base = tmp_path_factory.getbasetemp()
+    if hasattr(config, "workerinput"):
+        base = base.parent
+    done = base / f"{name}.json"
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.exists():
+            return _finished_elsewhere(name, json.loads(done.read_text()))
+        root = base / name
+        root.mkdir()
+        try:
+            finished = build(root)
+        except BaseException as exc:
+            done.write_text(json.dumps({"failed": f"{type(exc).__name__}: {exc}"}))
+            raise
+        done.write_text(json.dumps(finished.to_json()))
+        return finished
+
+
+def _finished_elsewhere(name: str, fields: dict[str, str]) -> FinishedRun:
+    """The run another worker built for ``name``, or this test's failure if building it failed there."""
+    if "failed" in fields:
+        pytest.fail(f"the shared fixture {name} failed in another worker: {fields['failed'][:3000]}")
+    return FinishedRun.from_json(fields)
 
 
 @pytest.fixture(scope="session")
-def smoke_rerun_without_reuse(smoke_run):
-    """The smoke experiment again, in ``smoke_run``'s datastore, at one worker with ``--reuse off``.
+def smoke_run(tmp_path_factory, pytestconfig):
+    """One successful smoke run shared by every test that only reads it (``.run`` is the client Run).
+
+    Built once across pytest-xdist workers; its datastore holds this one run only, for good.
+    """
+    return shared_across_workers(tmp_path_factory, pytestconfig, "smoke-datastore", run_smoke)
+
+
+def copy_datastore(finished: FinishedRun, root: Path) -> Path:
+    """A copy of ``finished``'s datastore (its runs) at ``root``, to add runs beside them without touching the original."""
+    shutil.copytree(finished.datastore_root / ".metaflow", root / ".metaflow")
+    return root
+
+
+@pytest.fixture(scope="session")
+def smoke_rerun_without_reuse(smoke_run, tmp_path_factory):
+    """The smoke experiment again, beside ``smoke_run`` (in a copy of its datastore), at one worker with ``--reuse off``.
 
     Every arm is recomputed although an identical finished run sits beside it:
     ``test_flow`` checks the bits equal ``smoke_run``'s (recomputing and the
     worker count change nothing), ``test_reuse`` that nothing was reused. One
     run serves both.
     """
-    return run_smoke(smoke_run.datastore_root, max_workers=1, reuse="off")
+    root = copy_datastore(smoke_run, tmp_path_factory.mktemp("smoke-rerun-datastore"))
+    return run_smoke(root, max_workers=1, reuse="off")
 
 
 _RUN_IN_COPY = """
@@ -149,6 +218,8 @@ def _shared_fixtures(item: pytest.Item) -> list[str]:
         if not definitions:
             continue
         last = definitions[-1]
+        if name in ACROSS_WORKERS:
+            continue
         if last.scope in ("module", "package", "session") and not last.func.__module__.startswith(("_pytest", "pytest")):
             keys.append(f"{name}@{last.baseid if last.scope != 'session' else 'session'}")
     return keys
@@ -162,7 +233,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     runs behind ``smoke_run`` and the module fixtures of ``test_reuse`` would
     run twice. Tests linked through any shared fixture form one group
     (union-find over the fixtures they use); every other test runs anywhere.
-    The group is written into the node id the way xdist's own hook would
+    Fixtures in :data:`ACROSS_WORKERS` link nothing: each is built once
+    for all workers. The group is written into the node id the way xdist's own hook would
     (``nodeid@group``): under pytest 9 that hook's write no longer reaches the id.
     """
     parent: dict[str, str] = {}

@@ -268,9 +268,29 @@ def _launch(tmp_path: Path, *words: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("overrides", "key"), MISTAKES, ids=[m[0][0][:60] for m in MISTAKES])
+def test_flow_launch_with_bad_override_exits_2_in_one_line_before_metaflow_starts(capsys, overrides, key):
+    """Every mistake through the flow file's launch hook (``prepare_argv``), in process: exit 2, one stderr line, no argv for Metaflow."""
+    from components.shell import prepare_argv
+
+    with pytest.raises(SystemExit) as exited:
+        prepare_argv([str(FLOW), "run", *_mistake(overrides)], str(FLOW))
+    assert exited.value.code == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("axisflow: error:") and key in lines[0], lines
+
+
+#: A few mistakes launched for real (a fresh interpreter running the flow file): the in-process test above covers
+#: every mistake's message; these check the wiring around it -- the flow file calls the hook before Metaflow parses
+#: anything, nothing else reaches stderr, and no run record appears. One per kind of check: a typed value, Hydra's
+#: missing config group, an axis key.
+LAUNCHED = [m for m in MISTAKES if m[0][0] in ("training.lr=fast", "experiment=nope", "+experiment.axes.data.label_nose=[0.1]")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("overrides", "key"), LAUNCHED, ids=[m[0][0][:60] for m in LAUNCHED])
 def test_flow_run_with_bad_override_exits_2_before_any_task(tmp_path, overrides, key):
+    assert len(LAUNCHED) == 3, "a launched mistake left MISTAKES; pick another of its kind"
     result = _launch(tmp_path, *_mistake(overrides))
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]

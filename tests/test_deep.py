@@ -412,51 +412,68 @@ def test_provenance_and_the_results_header_say_which_device_the_arms_used():
     assert hardware([{"trainings": [{"info": {"epochs_run": 3}}]}]) is None
 
 
-@pytest.mark.slow
-def test_the_digits_smoke_flow_trains_images_records_the_device_and_checkpoints_to_the_datastore(tmp_path):
+#: The digits smoke experiment as the checkpoint tests run it: a checkpoint every 2 of 6 epochs. Only settings outside
+#: the review's facts are overridden, so the reviewed record stays current (resume checks it too).
+DIGITS_CHECKPOINTED = ["experiment=digits_cnn_smoke", "training.epochs=6", "training.checkpoint_every=2"]
+
+
+def _surface(root: Path, pathspec: str) -> str:
+    """A run's results without provenance, as canonical JSON."""
+    import json
+
+    import metaflow
+
+    metaflow.metadata(f"local@{root}")
+    found = metaflow.Run(pathspec, _namespace_check=False)["end"].task.data.results
+    return json.dumps({k: v for k, v in found.items() if k != "provenance"}, sort_keys=True)
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """One uninterrupted run of :data:`DIGITS_CHECKPOINTED`: ``(datastore root, results, surface)``.
+
+    It is both the run whose device and checkpoints are checked and the clean
+    reference a killed-and-resumed run must equal.
+    """
+    import metaflow
+
     from components.outputs.runs import run_flow
 
-    overrides = ["experiment=digits_cnn_smoke", "training.epochs=2", "training.checkpoint_every=1"]
-    with run_flow(ROOT / "flows" / "investigation.py", overrides, max_workers=2, datastore_root=tmp_path) as running:
+    root = tmp_path_factory.mktemp("digits-datastore")
+    with run_flow(ROOT / "flows" / "investigation.py", DIGITS_CHECKPOINTED, max_workers=2, datastore_root=root) as running:
         assert running.status == "successful", f"{running.stdout}\n{running.stderr}"
-        import metaflow
+        pathspec = running.run.pathspec
+    metaflow.metadata(f"local@{root}")
+    results = metaflow.Run(pathspec, _namespace_check=False)["end"].task.data.results
+    return root, results, _surface(root, pathspec)
 
-        metaflow.metadata(f"local@{tmp_path}")
-        results = metaflow.Run(running.run.pathspec, _namespace_check=False)["end"].task.data.results
+
+@pytest.mark.slow
+def test_the_digits_smoke_flow_trains_images_records_the_device_and_checkpoints_to_the_datastore(digits_run):
+    root, results, _ = digits_run
     assert results["provenance"]["hardware"]["device"] == ["cpu"]
     assert results["provenance"]["hardware"]["deterministic_algorithms"] == [True]
     assert {row["method"] for row in results["cells"]} == {"digits_cnn", "digits_logreg", "digits_mlp"}
-    # Every arm (2 sizes x 3 seeds x 3 methods x 2 shift values) saved a checkpoint after epoch 1 and cleared it when it finished.
-    saved = list((tmp_path / ".metaflow" / "InvestigationFlow" / "axisflow-checkpoints").glob("*.ckpt"))
+    # Every arm (2 sizes x 3 seeds x 3 methods x 2 shift values) saved a checkpoint (after epoch 2; none stops early)
+    # and cleared it when it finished.
+    saved = list((root / ".metaflow" / "InvestigationFlow" / "axisflow-checkpoints").glob("*.ckpt"))
     assert len(saved) == 36 and all(path.stat().st_size == 0 for path in saved)
 
 
 @pytest.mark.slow
-def test_resume_after_a_kill_mid_arm_continues_from_the_checkpoint_and_pins_the_same_results(tmp_path):
+def test_resume_after_a_kill_mid_arm_continues_from_the_checkpoint_and_pins_the_same_results(digits_run, tmp_path):
     """A branch task dies in epoch 5 of an arm that checkpoints every 2 epochs; ``resume`` continues it from epoch 4."""
     import json
 
-    import metaflow
     from metaflow import Runner
 
     from components.outputs.runs import run_flow
 
     flow = ROOT / "tests" / "fixtures" / "failing" / "killed_arm_flow.py"
-    # Only settings outside the review's facts are overridden, so the reviewed record stays current (resume checks it too).
-    overrides = ["experiment=digits_cnn_smoke", "training.epochs=6", "training.checkpoint_every=2"]
-
-    def results(root, pathspec):
-        metaflow.metadata(f"local@{root}")
-        found = metaflow.Run(pathspec, _namespace_check=False)["end"].task.data.results
-        return json.dumps({k: v for k, v in found.items() if k != "provenance"}, sort_keys=True)
-
-    clean_root, root = tmp_path / "clean", tmp_path / "killed"
-    with run_flow(ROOT / "flows" / "investigation.py", overrides, datastore_root=clean_root) as clean:
-        assert clean.status == "successful", clean.stderr
-        clean_results = results(clean_root, clean.run.pathspec)
+    root = tmp_path / "killed"
     marker = tmp_path / "kill.json"
     marker.write_text(json.dumps({"branch": "n_train=50,seed=1", "method": "digits_cnn", "epoch": 5}))
-    with run_flow(flow, overrides, datastore_root=root, env={"AXISFLOW_PLANTED_KILL": str(marker)}) as killed:
+    with run_flow(flow, DIGITS_CHECKPOINTED, datastore_root=root, env={"AXISFLOW_PLANTED_KILL": str(marker)}) as killed:
         assert killed.status == "failed" and "planted kill: digits_cnn in epoch 5" in killed.stdout + killed.stderr
         origin = killed.run.id
     with Runner(str(flow), cwd=str(root)) as runner:
@@ -465,4 +482,4 @@ def test_resume_after_a_kill_mid_arm_continues_from_the_checkpoint_and_pins_the_
         assert resumed.status == "successful", output
         pathspec = resumed.run.pathspec
     assert "resumed from the checkpoint after epoch 4/6" in output
-    assert results(root, pathspec) == clean_results
+    assert _surface(root, pathspec) == digits_run[2]

@@ -73,16 +73,10 @@ def test_format_runs_puts_one_run_per_line_with_the_dirty_flag():
 @pytest.fixture(scope="module")
 def two_runs(smoke_run, tmp_path_factory):
     """A copy of the shared smoke datastore plus a second smoke run with ``training.lr=0.01`` in it."""
-    from conftest import run_smoke
+    from conftest import copy_datastore, run_smoke
 
-    root = tmp_path_factory.mktemp("history-datastore")
-    # Copying the datastore leaves the shared one untouched (other tests read its latest run).
-    shutil.copytree(smoke_run.datastore_root / ".metaflow", root / ".metaflow")
-    # Other tests may have added runs to the shared datastore (test_flow reruns the smoke experiment);
-    # keep only the shared smoke run, so this datastore holds exactly the two runs the tests expect.
-    for run_dir in (root / ".metaflow" / "InvestigationFlow").iterdir():
-        if run_dir.name.isdigit() and run_dir.name != str(smoke_run.run.id):
-            shutil.rmtree(run_dir)
+    # A copy: the shared datastore holds the shared run only, for good.
+    root = copy_datastore(smoke_run, tmp_path_factory.mktemp("history-datastore"))
     changed = run_smoke(root, "training.lr=0.01")
     return root, smoke_run.run.id, changed.run.id
 

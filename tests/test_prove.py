@@ -377,26 +377,6 @@ def test_shell_refuses_single_worker_flow_at_two_workers_before_any_task(tmp_pat
 
 
 @pytest.mark.slow
-def test_prove_reference_flow_is_proven_and_task_ids_do_not_depend_on_workers():
-    """The shipped shell and components pass the gate (the fixed versions of every plant below).
-
-    It also pins a measured fact the task-seed plant relies on: Metaflow's
-    local runtime numbers tasks from a per-run counter as it launches them,
-    and launches foreach splits in split order at any worker count, so every
-    branch gets the same task id at 1 and 2 workers. A seed from
-    ``current.task_id`` alone is therefore invisible to this gate (it breaks on
-    ``resume`` and on remote schedulers instead).
-    """
-    verdict = prove(FLOW, TINY, log=lambda line: None)
-    assert verdict.status == "proven", verdict.message
-    assert verdict.message.startswith("PROVEN: experiment smoke (contract order_independent)")
-    assert verdict.workers == (1, 2) and verdict.compared["branches"] == 2
-    run_1, run_2 = verdict.runs
-    assert run_1.branch_tasks == run_2.branch_tasks and len(run_1.branch_tasks) == 2
-    assert run_1.pathspec != run_2.pathspec
-
-
-@pytest.mark.slow
 def test_prove_catches_planted_trainers_and_names_branch_method_axis_and_field(capsys, tmp_path):
     """Two planted trainers in one pair of runs; each is localized on its own, the fixed arm agrees.
 
@@ -473,13 +453,21 @@ def _tree(root):
 
 
 @pytest.mark.slow
-def test_prove_leaves_the_users_datastore_untouched_whatever_metaflow_settings_point_elsewhere(tmp_path):
-    """The user's shell points Metaflow at their own datastore, S3 and a metadata service; the gate's runs use none.
+def test_prove_reference_flow_is_proven_task_ids_do_not_depend_on_workers_and_the_users_datastore_is_untouched(tmp_path):
+    """The shipped shell and components pass the gate (the fixed versions of every plant), from a hostile shell.
 
-    The local sysroot comes from both the environment and a profile, and the
-    gate is started from inside the user's project, where Metaflow would
-    otherwise find ``./.metaflow`` by walking up. The S3 root and the service
-    URL lead nowhere: touching either would fail the runs.
+    The user's shell points Metaflow at their own datastore, S3 and a metadata
+    service; the gate's runs use none. The local sysroot comes from both the
+    environment and a profile, and the gate is started from inside the user's
+    project, where Metaflow would otherwise find ``./.metaflow`` by walking up.
+    The S3 root and the service URL lead nowhere: touching either would fail the runs.
+
+    It also pins a measured fact the task-seed plant relies on: Metaflow's
+    local runtime numbers tasks from a per-run counter as it launches them,
+    and launches foreach splits in split order at any worker count, so every
+    branch gets the same task id at 1 and 2 workers. A seed from
+    ``current.task_id`` alone is therefore invisible to this gate (it breaks on
+    ``resume`` and on remote schedulers instead).
     """
     import os
     import subprocess
@@ -497,10 +485,22 @@ def test_prove_leaves_the_users_datastore_untouched_whatever_metaflow_settings_p
         "METAFLOW_DEFAULT_METADATA": "service", "METAFLOW_SERVICE_URL": "http://127.0.0.1:9",
     }
     before = _tree(user)
+    report = tmp_path / "verdict.json"
     done = subprocess.run(
-        [sys.executable, "-m", "components.cli", "prove", str(FLOW), *TINY], cwd=user, env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "components.cli", "prove", str(FLOW), *TINY, "--report", str(report)], cwd=user, env=env, capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1].startswith("PROVEN: experiment smoke"), done.stdout
+    # The verdict line comes last but for the line saying where the JSON verdict went.
+    *_, verdict_line, written = done.stdout.splitlines()
+    assert verdict_line.startswith("PROVEN: experiment smoke (contract order_independent)"), done.stdout
+    assert written == f"prove: verdict written to {report}"
     assert _tree(user) == before, "the prove runs wrote into the user's datastore"
     assert sorted(p.name for p in home.iterdir()) == ["config_work.json"]
+
+    verdict = json.loads(report.read_text())
+    assert verdict["status"] == "proven" and verdict["message"].startswith("PROVEN: experiment smoke (contract order_independent)")
+    assert verdict["workers"] == [1, 2] and verdict["compared"]["branches"] == 2
+    run_1, run_2 = verdict["runs"]
+    assert (run_1["workers"], run_2["workers"]) == (1, 2)
+    assert run_1["branch_tasks"] == run_2["branch_tasks"] and len(run_1["branch_tasks"]) == 2
+    assert run_1["pathspec"] != run_2["pathspec"]

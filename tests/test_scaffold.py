@@ -156,7 +156,8 @@ def test_scaffolded_investigation_lints_passes_its_test_and_runs_to_a_results_ta
 
     lint = _run(repo, "-m", "lint", "flows", "components")
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    tested = _run(repo, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"tests/test_{name}.py")
+    # One process (-n 0): the generated test is a handful of quick checks, and two xdist workers would each import everything.
+    tested = _run(repo, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", f"tests/test_{name}.py")
     assert tested.returncode == 0, tested.stdout[-3000:]
     assert " passed" in tested.stdout.splitlines()[-1] and "skipped" not in tested.stdout.splitlines()[-1]
 
@@ -180,7 +181,7 @@ def test_scaffolded_investigation_lints_passes_its_test_and_runs_to_a_results_ta
 
 
 @pytest.mark.slow
-def test_scaffolded_experiment_review_goes_stale_on_fidelity_facts_only_and_an_allowed_run_records_the_override(tmp_path):
+def test_scaffolded_experiment_review_goes_stale_on_fidelity_facts_only_and_an_allowed_launch_records_the_override(tmp_path):
     repo = _copy(tmp_path)
     assert _run(repo, "-m", "components.cli", "new", "probe", "--task", "regression").returncode == 0
     _record_review(repo, "probe_smoke")
@@ -193,18 +194,28 @@ def test_scaffolded_experiment_review_goes_stale_on_fidelity_facts_only_and_an_a
         assert f" {trap} (" in line and line.endswith(f"--review-allow {trap}")
     assert not (repo / ".metaflow").exists()
 
-    probe = (
-        "import json, sys; from components.shell import prepare_argv; "
-        "argv = prepare_argv(['flows/investigation.py', 'run', 'experiment=probe_smoke', 'training.lr=0.01'], 'flows/investigation.py'); "
-        "print(json.dumps(json.loads(argv[argv.index('--config-value') + 2])['review']))"
-    )
-    passed = _run(repo, "-c", probe)
-    assert passed.returncode == 0, passed.stderr
-    assert json.loads(passed.stdout.splitlines()[-1])["verdict"] == "reviewed"
-
-    overrides = ["experiment=probe_smoke", "training.reshuffle=once"]
-    run = run_in_copy(repo, overrides, tmp_path / "store", review_allow=("reshuffle_symmetry",))
-    assert run["status"] == "successful", run["output"][-3000:]
-    review = run["results"]["provenance"]["review"]
+    assert _launch_review(repo, "experiment=probe_smoke", "training.lr=0.01")["verdict"] == "reviewed"
+    # The launch records the override in the config every task reads, and the run's provenance carries that block
+    # (its way into a finished run's results is checked on the shipped smoke run).
+    review = _launch_review(repo, "experiment=probe_smoke", "training.reshuffle=once", "--review-allow", "reshuffle_symmetry")
     assert review["verdict"] == "overridden" and review["allowed"] == ["reshuffle_symmetry"]
     assert review["unreviewed"] == ["reshuffle_symmetry"] and review["record"] == "reviews/probe_smoke.yaml"
+    assert review["provenance"] == {k: v for k, v in review.items() if k != "provenance"}
+
+
+#: Prints the review block a launch of the copy's flow with ``sys.argv[1:]`` would record, and the run provenance built from it.
+_LAUNCH_REVIEW = (
+    "import json, sys; from components.shell import LAUNCH_KEY, parse_config, prepare_argv; "
+    "from components.engine.provenance import run_provenance; "
+    "argv = prepare_argv(['flows/investigation.py', 'run', *sys.argv[1:]], 'flows/investigation.py'); "
+    "config = parse_config(argv[argv.index('--config-value') + 2]); "
+    "review = config[LAUNCH_KEY]['review']; "
+    "print(json.dumps({**review, 'provenance': run_provenance(config, [], flow='InvestigationFlow', run_id='1')['review']}))"
+)
+
+
+def _launch_review(repo: Path, *args: str) -> dict:
+    """The review block of a launch in the copy (no task starts), with ``provenance``: the same block as the run records it."""
+    out = _run(repo, "-c", _LAUNCH_REVIEW, *args)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.splitlines()[-1])

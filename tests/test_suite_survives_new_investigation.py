@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 IGNORED = (".git", ".venv", ".metaflow", "__pycache__", ".pytest_cache")
 
 
+# It runs the whole non-slow suite a second time (minutes on two cores): CI runs it as a stage of its own.
+@pytest.mark.ci_only
 @pytest.mark.slow
 def test_the_non_slow_suite_passes_in_a_copy_with_a_scaffolded_loader_investigation_which_then_runs(tmp_path):
     repo = tmp_path / "repo"
