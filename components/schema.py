@@ -36,6 +36,7 @@ __all__ = [
     "PerClassRow",
     "Results",
     "SecondaryMetric",
+    "SeedSummary",
     "Timing",
     "TrainingRecord",
     "check_record",
@@ -176,18 +177,9 @@ class MetricBlock(TypedDict):
 
 
 @with_config(ConfigDict(extra="forbid"))
-class CellRow(TypedDict, total=False):
-    """One (axis values, method) cell: mean over seeds with its interval and the per-seed values.
+class SeedSummary(TypedDict, total=False):
+    """Mean over seeds with its interval and the per-seed values: the fields a cell and a class's rate share."""
 
-    ``ci_low``/``ci_high`` are ``None`` (with a ``note``) when the cell has no
-    interval, and ``mean``/``std`` too when nothing can be estimated (every seed of
-    the cell failed under ``nan_policy: omit``); ``n_dropped`` counts values dropped under ``nan_policy: omit``.
-    Under cross-validation ``values`` are each replicate's mean over its folds,
-    ``fold_values`` the fold scores (replicates x folds) and ``folds`` their number.
-    """
-
-    axes: Required[dict[str, Any]]
-    method: Required[str]
     n: Required[int]
     mean: Required[float | None]
     std: Required[float | None]
@@ -199,6 +191,21 @@ class CellRow(TypedDict, total=False):
     n_dropped: int
     folds: int
     fold_values: list[list[float]]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class CellRow(SeedSummary, total=False):
+    """One (axis values, method) cell: mean over seeds with its interval and the per-seed values.
+
+    ``ci_low``/``ci_high`` are ``None`` (with a ``note``) when the cell has no
+    interval, and ``mean``/``std`` too when nothing can be estimated (every seed of
+    the cell failed under ``nan_policy: omit``); ``n_dropped`` counts values dropped under ``nan_policy: omit``.
+    Under cross-validation ``values`` are each replicate's mean over its folds,
+    ``fold_values`` the fold scores (replicates x folds) and ``folds`` their number.
+    """
+
+    axes: Required[dict[str, Any]]
+    method: Required[str]
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -242,7 +249,7 @@ class PairedRow(TypedDict, total=False):
 
 
 @with_config(ConfigDict(extra="forbid"))
-class ClassRate(TypedDict, total=False):
+class ClassRate(SeedSummary, total=False):
     """One class's recall (or precision) in a cell: mean over seeds with its interval and the per-seed values.
 
     Laid out as :class:`CellRow` without ``axes``/``method``: the experiment's
@@ -251,18 +258,6 @@ class ClassRate(TypedDict, total=False):
     undefined -- recall of a class absent from the test split, precision of a
     class never predicted -- or whose arm failed.
     """
-
-    n: Required[int]
-    mean: Required[float | None]
-    std: Required[float | None]
-    ci_low: Required[float | None]
-    ci_high: Required[float | None]
-    values: Required[list[float]]
-    seeds: Required[list[int]]
-    note: str
-    n_dropped: int
-    folds: int
-    fold_values: list[list[float]]
 
 
 @with_config(ConfigDict(extra="forbid"))
