@@ -4,7 +4,8 @@
 scikit-learn) in a copy of the repository; then the whole non-slow suite of
 that copy -- the framework's tests and the investigation's own generated test --
 must pass, because every test that enumerates experiments reads them from the
-configs; and the investigation, once reviewed, runs to a results table.
+configs; and the investigation, once reviewed, runs to a results table, to
+which a secondary metric is then added without retraining or a new review.
 """
 
 from __future__ import annotations
@@ -56,3 +57,15 @@ def test_the_non_slow_suite_passes_in_a_copy_with_a_scaffolded_loader_investigat
     assert results["dataset"]["rows"] == 1797 and len(results["dataset"]["sha256"]) == 64
     assert {c["method"] for c in results["cells"]} == {"digits_day_baseline", "digits_day_mlp"}
     assert all(0.0 <= c["mean"] <= 1.0 for c in results["cells"])
+
+    # A second metric on the finished run: every arm is reused and rescored from its stored predictions, no new review.
+    added = "+experiment.secondary_metrics.macro_f1={_target_:components.library.metrics.macro_f1}"
+    again = run_in_copy(repo, ["experiment=digits_day_smoke", added], tmp_path / "store")
+    assert again["status"] == "successful", again["output"][-3000:]
+    second = again["results"]
+    assert second["provenance"]["reuse"]["reused"] == second["provenance"]["reuse"]["arms"] > 0
+    assert second["provenance"]["review"]["verdict"] == "reviewed"
+    assert repr(second["cells"]) == repr(results["cells"])
+    f1 = second["secondary"]["macro_f1"]
+    assert [(c["method"], c["n"]) for c in f1["cells"]] == [(c["method"], c["n"]) for c in results["cells"]]
+    assert all(0.0 <= c["mean"] <= 1.0 for c in f1["cells"])
