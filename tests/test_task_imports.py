@@ -60,7 +60,9 @@ plan, planned = plan_run(config)
 tasks, _ = plan_reuse(config, planned, flow="F", mode="off", run_id="1", log=lambda line: None)
 records = [
     {"key": b["key"], "order": b["order"], "data_fingerprint": "f", "counts": {},
-     "observations": [{"axes": dict(b["data_axes"]), "method": m, "seed": b["seed_index"], "value": 0.9 + 0.01 * (i + b["data_axes"]["fold"])}
+     "observations": [{"axes": dict(b["data_axes"]), "method": m, "seed": b["seed_index"], "value": 0.9 + 0.01 * (i + b["data_axes"]["fold"]),
+                       **({"secondary": {name: 0.8 + 0.01 * i for name in config["experiment"]["secondary_metrics"]}}
+                          if config["experiment"].get("secondary_metrics") else {})}
                       for i, m in enumerate(config["method"])]}
     for b in tasks
 ]

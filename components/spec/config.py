@@ -372,7 +372,7 @@ def validate(config: Mapping[str, Any], *, settings: bool = True) -> ExperimentS
         _params(metric_decl, {k: v for k, v in metric.items() if k != "name"}, "experiment.metric", task=task)
     if task not in metric_decl.tasks:
         raise ConfigError(f"experiment.metric {metric[TARGET]} scores {'/'.join(metric_decl.tasks)} tasks, but data ({data[TARGET]}) is a {task} task")
-    secondary, secondary_info = _secondary_metrics(exp.get("secondary_metrics"), task, metric_name, data[TARGET])
+    secondary, secondary_info = _secondary_metrics(exp.get("secondary_metrics"), task, metric_name, data[TARGET], settings)
 
     if not method_cfgs:
         raise ConfigError("method: no methods selected; pick some with method=[logreg,mlp]")
@@ -414,12 +414,15 @@ def validate(config: Mapping[str, Any], *, settings: bool = True) -> ExperimentS
     )
 
 
-def _secondary_metrics(value: Any, task: str, primary: str, generator: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+def _secondary_metrics(
+    value: Any, task: str, primary: str, generator: str, settings: bool = True,
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """``experiment.secondary_metrics`` (optional): ``{name: {_target_, params...}}``, each checked like the primary metric.
 
     The mapping key is the metric's name (the label tables show), so a node
     has no ``name`` of its own; it may not repeat the primary metric's name.
     Returns the nodes and their declared :class:`~components.spec.declarations.MetricInfo`, in config order.
+    ``settings=False`` (a launched run's steps) skips the settings check, as for the primary metric.
     """
     if value is None:
         return {}, {}
@@ -442,7 +445,8 @@ def _secondary_metrics(value: Any, task: str, primary: str, generator: str) -> t
         _, declaration = _implementation(node, "metric", where)
         if task not in declaration.tasks:
             raise ConfigError(f"{where} {node[TARGET]} scores {'/'.join(declaration.tasks)} tasks, but data ({generator}) is a {task} task")
-        _params(declaration, node, where, task=task)  # a setting only some tasks read (a binary threshold) is required there
+        if settings:  # a setting only some tasks read (a binary threshold) is required there
+            _params(declaration, node, where, task=task)
         nodes[name], infos[name] = dict(node), declaration.metric
     return nodes, infos
 
