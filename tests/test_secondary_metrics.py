@@ -255,3 +255,13 @@ def test_secondary_observations_carry_the_metrics_value_and_not_the_primarys_per
     assert out == {"axes": {"fold": 0}, "method": "m", "seed": 0, "value": 0.4}
     with pytest.raises(ValueError, match="branch b, method m: the record has no value of secondary metric brier"):
         secondary_observations([{"key": "b", "observations": [obs]}], "brier")
+
+
+def test_derived_values_drop_the_primarys_resolution_and_nested_interval():
+    """Secondary metrics and per-class rates share one rule: the primary's resolution and per-example payloads are not theirs."""
+    from components.stats import for_derived_values
+
+    primary = {"method": "student-t", "cv_interval": "nested", "resolution": 0.01, "confidence": 0.9}
+    assert for_derived_values(primary) == {"method": "student-t", "cv_interval": "nadeau_bengio", "confidence": 0.9}
+    assert for_derived_values({"cv_interval": "naive_folds_as_seeds"}) == {"cv_interval": "naive_folds_as_seeds"}
+    assert primary["cv_interval"] == "nested"  # the primary's settings are not changed

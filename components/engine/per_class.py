@@ -39,7 +39,7 @@ __all__ = ["CLASS_AXIS", "per_class_rows"]
 #: The axis naming a class while per-class rates go through the statistics engine (never shown).
 CLASS_AXIS = "axisflow:class"
 #: Statistics settings that do not carry over from the primary metric (see the module docstring).
-_NOT_CARRIED = ("nan_policy", "multiplicity", "contrasts", "resolution")
+_NOT_CARRIED = ("nan_policy", "multiplicity", "contrasts")
 
 
 def per_class_rows(spec: ExperimentSpec, records: Sequence[Mapping[str, Any]]) -> list[PerClassRow] | None:
@@ -108,10 +108,7 @@ def _rates(spec: ExperimentSpec, groups: Mapping[tuple[str, str], Mapping[str, A
     from components import stats
 
     index = 0 if name == "recall" else 1
-    settings: dict[str, Any] = {k: v for k, v in spec.statistics.items() if k not in _NOT_CARRIED}
-    if settings.get("cv_interval") == "nested":
-        # Per-example values are the primary metric's; a class's rate is not a mean of them (stated in its statistics).
-        settings["cv_interval"] = "nadeau_bengio"
+    settings = {k: v for k, v in stats.for_derived_values(spec.statistics).items() if k not in _NOT_CARRIED}
     folds: dict[str, Any] = {"fold_axis": FOLD_AXIS, "folds": len(spec.data_axes[FOLD_AXIS])} if FOLD_AXIS in spec.data_axes else {}
     by_method: dict[str, list[dict[str, Any]]] = {}
     for group in groups.values():

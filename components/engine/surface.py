@@ -62,11 +62,7 @@ def aggregate_records(config: Mapping[str, Any], records: list[Mapping[str, Any]
     if spec.secondary_metrics:
         # Each secondary metric: the same engine and settings, its own direction and range, its own family of
         # comparisons. A declared resolution is in the primary metric's units, so it stays with the primary.
-        own = {key: value for key, value in settings.items() if key != "resolution"}
-        if own.get("cv_interval") == "nested":
-            # Per-example values are recorded for the primary metric only (a secondary one need not be a per-example
-            # mean, e.g. macro-F1): its intervals are Nadeau-Bengio's, which its block's statistics say.
-            own["cv_interval"] = "nadeau_bengio"
+        own = stats.for_derived_values(settings)
         result["secondary"] = {
             name: stats.aggregate(
                 secondary_observations(records, name), higher_is_better=info.higher_is_better, bounds=info.range, **shared, **own

@@ -79,13 +79,7 @@ class AccuracyParams(Params):
 
 def correct(params: AccuracyParams, predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Accuracy per example: 1.0 where the predicted class equals the label, else 0.0 (one minus the 0/1 loss); shape ``(n,)``."""
-    predictions = _finite(predictions, "accuracy")
-    if predictions.ndim == 2:
-        predicted = predictions.argmax(axis=1)
-    elif params.threshold is None:
-        raise ValueError("accuracy on binary predictions needs experiment.metric.threshold (predict class 1 at or above it)")
-    else:
-        predicted = (predictions >= params.threshold).astype(np.int64)
+    predicted = _predicted_classes(_finite(predictions, "accuracy"), params.threshold, "accuracy on binary predictions needs experiment.metric.threshold")
     return (predicted == np.asarray(targets)).astype(np.float64)
 
 
@@ -135,12 +129,15 @@ def mae(params: NoParams, predictions: np.ndarray, targets: np.ndarray) -> float
     return float(np.mean(absolute_errors(params, predictions, targets)))
 
 
-def _predicted_classes(predictions: np.ndarray, threshold: float | None, name: str) -> np.ndarray:
-    """Class ids from probabilities: argmax of a ``(n, k)`` matrix, ``p >= threshold`` of class-1 probabilities ``(n,)``."""
+def _predicted_classes(predictions: np.ndarray, threshold: float | None, missing: str) -> np.ndarray:
+    """Class ids from probabilities: argmax of a ``(n, k)`` matrix, ``p >= threshold`` of class-1 probabilities ``(n,)``.
+
+    Binary predictions without a threshold raise ``ValueError(missing + " (predict class 1 at or above it)")``.
+    """
     if predictions.ndim == 2:
         return predictions.argmax(axis=1)
     if threshold is None:
-        raise ValueError(f"{name} on binary predictions needs its threshold (predict class 1 at or above it)")
+        raise ValueError(f"{missing} (predict class 1 at or above it)")
     return (predictions >= threshold).astype(np.int64)
 
 
@@ -172,7 +169,7 @@ def macro_f1(params: MacroF1Params, predictions: np.ndarray, targets: np.ndarray
     ``targets`` integer class ids ``(n,)``. Every class in the union has
     ``2TP + FP + FN > 0``, so no division by zero arises.
     """
-    predicted = _predicted_classes(_finite(predictions, "macro_f1"), params.threshold, "macro_f1")
+    predicted = _predicted_classes(_finite(predictions, "macro_f1"), params.threshold, "macro_f1 on binary predictions needs its threshold")
     labels = np.asarray(targets).astype(np.int64)
     classes = np.union1d(labels, predicted)
     scores = []

@@ -49,6 +49,7 @@ from components.stats.settings import (
     check_contrasts,
     check_settings,
     difference_bounds,
+    for_derived_values,
     settings_from,
 )
 
@@ -79,6 +80,7 @@ __all__ = [
     "hybrid_t_interval",
     "interval_from_distribution",
     "replicate_seed",
+    "for_derived_values",
     "settings_from",
     "strategy_for",
     "student_t_ci",

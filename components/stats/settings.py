@@ -44,6 +44,7 @@ __all__ = [
     "check_contrasts",
     "check_settings",
     "difference_bounds",
+    "for_derived_values",
     "settings_from",
 ]
 
@@ -275,3 +276,17 @@ def settings_from(values: Mapping[str, Any]) -> Settings:
 def check_settings(settings: Mapping[str, Any]) -> None:
     """Check ``experiment.statistics``-style settings (:func:`settings_from`), discarding the model."""
     settings_from(settings)
+
+
+def for_derived_values(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The primary metric's settings, for values derived from the same predictions (a secondary metric, a class's rate).
+
+    A declared ``resolution`` is in the primary metric's units, so it is dropped;
+    nested cross-validation reads the primary metric's per-example values, so
+    ``cv_interval: nested`` becomes ``nadeau_bengio`` (the values' own block
+    states its interval).
+    """
+    derived = {key: value for key, value in settings.items() if key != "resolution"}
+    if derived.get("cv_interval") == "nested":
+        derived["cv_interval"] = "nadeau_bengio"
+    return derived
