@@ -202,7 +202,8 @@ def describe_run(flow_name: str, run_id: str) -> dict[str, Any]:
         name: max((a.size for t in ts[:3] for a in t.artifacts if not a.id.startswith("_")), default=0) for name, ts in steps.items()
     }
     branch_tasks = steps[branch_step]
-    records = [t["record"].data for t in branch_tasks]
+    # The shell's tasks carry a list of branch records each; the per-cell flow one record per task.
+    records = [r for t in branch_tasks for r in (t["branch_records"].data if "branch_records" in t else [t["record"].data])]
     details["record_timing"] = [r.get("timing", {}) for r in records]
     details["probes"] = {name: [t["probe"].data for t in ts if "probe" in t] for name, ts in steps.items()}
     return details

@@ -129,6 +129,8 @@ class Timing(TypedDict):
     data_seconds: float
     training_seconds: list[float]
     branch_seconds: float
+    #: Only on a branch that finished in a task that then failed, taken by the task that ``resume`` re-ran: the failed run's id.
+    resumed_from: NotRequired[str]
 
 
 class ArmOrigin(TypedDict):

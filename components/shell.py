@@ -67,9 +67,9 @@ def parse_config(text: str | dict[str, Any]) -> dict[str, Any]:
     under ``axisflow``. Pure: clears Hydra's global state.
     """
     value = json.loads(text) if isinstance(text, str) else dict(text)
-    unknown = set(value) - {"overrides", "lint", "review", "git", "inputs"}
+    unknown = set(value) - {"overrides", "lint", "review", "git", "inputs", "slots"}
     if unknown:
-        raise ConfigError(f"config value has unknown key(s) {sorted(unknown)}; expected 'overrides' (and 'lint', 'review', 'git', 'inputs')")
+        raise ConfigError(f"config value has unknown key(s) {sorted(unknown)}; expected 'overrides' (and 'lint', 'review', 'git', 'inputs', 'slots')")
     overrides = [str(o) for o in value.get("overrides", [])]
     config, _ = _launched(overrides)
     config[LAUNCH_KEY] = {
@@ -81,6 +81,8 @@ def parse_config(text: str | dict[str, Any]) -> dict[str, Any]:
     }
     if "inputs" in value:
         config[LAUNCH_KEY]["inputs"] = value["inputs"]
+    if "slots" in value:
+        config[LAUNCH_KEY]["slots"] = value["slots"]
     return config
 
 
@@ -365,8 +367,31 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     # config value (stored with the run, shipped to every task, reused on resume) carries it.
     value["git"] = _launch_git(flow_file, warn=command in _LAUNCHES)
     if command == "run":
+        slots = _local_slots(after)
+        if slots is not None:
+            value["slots"] = slots
         after = _summarise_failure(flow_file, after)
     return [*head, *before, "--config-value", CONFIG_NAME, json.dumps(value), command, *after]
+
+
+#: Metaflow's own default for ``--max-workers``.
+_DEFAULT_WORKERS = 16
+#: ``--with`` decorators that send every task to a scheduler instead of this machine.
+_REMOTE = ("kubernetes", "batch")
+
+
+def _local_slots(after: list[str]) -> int | None:
+    """How many tasks of a local ``run`` run at once: ``--max-workers`` (Metaflow's 16 when absent), at most this process's cores.
+
+    ``None`` when the tasks run on a scheduler (``--with kubernetes``, ``--with batch``):
+    ``experiment.branches_per_task: auto`` then gives every branch its own task
+    (:func:`components.engine.planner.task_count`).
+    """
+    decorators = [after[i + 1] for i, w in enumerate(after[:-1]) if w == "--with"] + [w.split("=", 1)[1] for w in after if w.startswith("--with=")]
+    if any(d.split(":", 1)[0].strip() in _REMOTE for d in decorators):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(_max_workers(after) or _DEFAULT_WORKERS, cores))
 
 
 def _summarise_failure(flow_file: str, after: list[str]) -> list[str]:

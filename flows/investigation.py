@@ -2,8 +2,10 @@
 
 1. ``start`` validates the composed config and plans the fan-out, reusing
    finished arms of earlier runs whose reuse key matches (``--reuse``).
-2. ``branch`` runs once per (data-axis values, seed): it generates the dataset
-   once and trains every planned arm on it, returning a compact record.
+2. ``branch`` runs once per task, a group of (data-axis values, seed) branches
+   (``experiment.branches_per_task``; ``auto``: one task per local worker, one per
+   branch on a scheduler): each branch generates its dataset once and trains every
+   planned arm on it, returning a compact record.
 3. ``join`` orders the records by branch key and aggregates them with bootstrap CIs.
 4. ``end`` pins the versioned ``results`` artifact: the only source of conclusions.
 
@@ -30,30 +32,28 @@ class InvestigationFlow(FlowSpec):
 
     @step
     def start(self):
-        """Validate the config, plan the branches (data-axis values x seed) and look up reusable arms."""
+        """Validate the config, plan the branches (data-axis values x seed), look up reusable arms, deal the rest into tasks."""
         from components.engine.provenance import utc_now
-        from components.engine.surface import plan_run, reuse_run
+        from components.engine.surface import plan_run, plan_tasks, reuse_run
 
         self.started_at = utc_now()
         self.plan, planned = plan_run(self.config.to_dict())
         self.branches, self.reused_records = reuse_run(self.config.to_dict(), planned, flow=current.flow_name, mode=self.reuse, run_id=current.run_id)
+        self.tasks = plan_tasks(self.config.to_dict(), self.branches)
         self.contract = self.config.experiment.contract
-        print(f"axisflow: {self.plan['branches']} branches, {self.plan['trainings']} trainings")
-        self.next(self.branch, foreach="branches")
+        print(f"axisflow: {self.plan['branches']} branches, {self.plan['trainings']} trainings; {len(self.branches)} branches to run in {len(self.tasks)} tasks")
+        self.next(self.branch, foreach="tasks")
 
     @step
     def branch(self):
-        """Generate this branch's dataset once and train every planned arm on it, reporting progress.
+        """Generate each of this task's branches' dataset once and train every planned arm on it, reporting progress.
 
         The trained arms' test predictions stay on this task (``predictions``), never go to the join:
         a later run that reuses an arm scores them with its own secondary metrics.
         """
-        from components.engine.branch import run_branch
-        from components.engine.telemetry import branches_done
+        from components.engine.branch import run_task
 
-        stored: dict = {}
-        self.record = run_branch(self.config.to_dict(), self.input, done=branches_done, keep=stored)
-        self.predictions = stored
+        self.branch_records, self.predictions = run_task(self.config.to_dict(), self.input, sizes=[len(task) for task in self.tasks])
         self.next(self.join)
 
     @step
@@ -62,7 +62,7 @@ class InvestigationFlow(FlowSpec):
         from components.engine.surface import aggregate_records
 
         self.merge_artifacts(inputs, include=["started_at", "reused_records"])
-        self.records = sorted([*(inp.record for inp in inputs), *self.reused_records], key=lambda r: r["order"])
+        self.records = sorted([*(r for inp in inputs for r in inp.branch_records), *self.reused_records], key=lambda r: r["order"])
         self.aggregate = aggregate_records(self.config.to_dict(), self.records)
         self.next(self.end)
 

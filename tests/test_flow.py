@@ -86,6 +86,23 @@ def test_smoke_run_twice_gives_bit_identical_results(smoke_run, smoke_rerun_with
     assert repr(first) == repr(second)  # floats bit-for-bit, not just ==
 
 
+def _without_run_facts(record: dict) -> dict:
+    """A branch record without what names its run or task, or says how long it took."""
+    arms = [{k: v for k, v in arm.items() if k not in ("run", "task")} for arm in record["provenance"]["arms"]]
+    return {**{k: v for k, v in record.items() if k not in ("timing", "provenance")}, "arms": arms}
+
+
+def test_a_branch_record_does_not_depend_on_the_task_that_ran_it_or_its_company(smoke_run, smoke_rerun_without_reuse):
+    # branches_per_task: auto deals the 6 branches into one task per local worker: 2 tasks of 3 at --max-workers 2
+    # (on a machine with 2 cores or more), 1 task of 6 at --max-workers 1.
+    cores = len(os.sched_getaffinity(0))
+    assert sorted(len(t["branch_records"].data) for t in smoke_run.run["branch"]) == ([3, 3] if cores >= 2 else [6])
+    assert [len(t["branch_records"].data) for t in smoke_rerun_without_reuse.run["branch"]] == [6]
+    grouped, alone = (run.run["join"].task.data.records for run in (smoke_run, smoke_rerun_without_reuse))
+    assert repr([_without_run_facts(r) for r in grouped]) == repr([_without_run_facts(r) for r in alone])
+    assert smoke_run.run["end"].task.data.results["provenance"]["fanout"] == {"slots": min(2, cores), "tasks": 2 if cores >= 2 else 1}
+
+
 def test_results_cli_prints_table_of_latest_run(smoke_run):
     out = subprocess.run(
         [sys.executable, "-m", "components.cli", "results"], cwd=smoke_run.datastore_root,

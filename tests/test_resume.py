@@ -4,7 +4,8 @@ A planted one-time failure in one branch fails the run with a message naming
 the branch, method and training axes (plus the original traceback) and pins
 nothing; a run whose process group is SIGKILLed mid-fan-out leaves finished
 branches behind. In both cases ``resume`` through the shell re-runs only the
-unfinished branches (counted from Metaflow's clone metadata) and pins the same
+unfinished branches (Metaflow clones the tasks that finished; a re-run task
+takes the branches it had finished from the checkpoint store) and pins the same
 output surface as an uninterrupted run (the shared ``smoke_run``), provenance aside.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -51,31 +53,37 @@ def _clean(smoke_run):
     return _surface(results), results["plan"]["branches"]
 
 
-def _resume(flow_file: Path, root: Path, origin_id: str, env: dict[str, str] | None = None):
-    """Resume ``origin_id`` through the shell (no config value: resume reuses the original's)."""
+def _resume(flow_file: Path, root: Path, origin_id: str, env: dict[str, str] | None = None) -> tuple[str, str]:
+    """Resume ``origin_id`` through the shell (no config value: resume reuses the original's): ``(run pathspec, output)``."""
     from metaflow import Runner
 
     with Runner(str(flow_file), cwd=str(root), env=env or {}) as runner:
         resumed = runner.resume(origin_run_id=origin_id, max_workers=2)
         if resumed.status != "successful":
             pytest.fail(f"resume failed ({resumed.status}):\n{resumed.stdout}\n{resumed.stderr}")
-        return resumed
+        return resumed.run.pathspec, resumed.stdout + resumed.stderr
 
 
 def _split_clones(run):
-    """Branch tasks of a resumed run: (cloned origin task ids, branch keys that were executed again)."""
-    cloned, executed = set(), []
+    """Branch tasks of a resumed run: (cloned origin task ids, branch keys taken from the failed task, keys executed again).
+
+    A task runs one or more branches (``experiment.branches_per_task``): a task
+    ``resume`` re-ran takes the branches its failed original finished from the
+    checkpoint store (their record says ``timing.resumed_from``) and runs the rest.
+    """
+    cloned, restored, executed = set(), [], []
     for task in run["branch"]:
         if task.origin_pathspec:
             cloned.add(task.origin_pathspec.rsplit("/", 1)[-1])
-        else:
-            executed.append(task["record"].data["key"])
-    return cloned, sorted(executed)
+            continue
+        for record in task["branch_records"].data:
+            (restored if "resumed_from" in record["timing"] else executed).append(record["key"])
+    return cloned, sorted(restored), sorted(executed)
 
 
-def _finished_branch_tasks(run) -> dict[str, str]:
-    """Task id -> branch key of every branch task of ``run`` that completed successfully."""
-    return {t.id: t["record"].data["key"] for t in run["branch"] if t.finished and t.successful}
+def _finished_branch_tasks(run) -> dict[str, list[str]]:
+    """Task id -> branch keys of every branch task of ``run`` that completed successfully."""
+    return {t.id: [r["key"] for r in t["branch_records"].data] for t in run["branch"] if t.finished and t.successful}
 
 
 @pytest.mark.slow
@@ -99,12 +107,16 @@ def test_planted_branch_failure_is_named_pins_nothing_and_resume_reruns_only_unf
     assert not origin.successful and "end" not in {step.id for step in origin}
 
     finished = _finished_branch_tasks(origin)
-    assert PLANTED_BRANCH not in finished.values()
-    resumed = _run(root, _resume(FAIL_ONCE_FLOW, root, origin.id, env).run.pathspec)
-    cloned, executed = _split_clones(resumed)
-    assert cloned == set(finished), "exactly the branches that finished were cloned, not recomputed"
-    assert PLANTED_BRANCH in executed and len(cloned) + len(executed) == total
-    assert len(cloned) >= 3, f"expected most branches to survive the failure, cloned only {sorted(cloned)}"
+    assert PLANTED_BRANCH not in {key for keys in finished.values() for key in keys}
+    pathspec, output = _resume(FAIL_ONCE_FLOW, root, origin.id, env)
+    resumed = _run(root, pathspec)
+    cloned, restored, executed = _split_clones(resumed)
+    assert cloned == set(finished), "exactly the tasks that finished were cloned"
+    # Only the failed branch is computed again: the others finished in a cloned task, or in the failed task before it failed.
+    assert executed == [PLANTED_BRANCH]
+    assert len(restored) + sum(len(finished[t]) for t in cloned) == total - 1 and PLANTED_BRANCH not in restored
+    for key in restored:
+        assert f"[{key}] finished before its task stopped; taken from the run being resumed" in output
 
     results = resumed["end"].task.data.results
     assert _surface(results) == clean
@@ -113,10 +125,14 @@ def test_planted_branch_failure_is_named_pins_nothing_and_resume_reruns_only_unf
     assert results["provenance"]["resume_git"]["commit"] == results["provenance"]["git"]["commit"]
 
 
-def _launch_and_kill_after(root: Path, branches_finished: int, deadline_seconds: float = 1200) -> str:
-    """Start a smoke run as its own process group; SIGKILL the group once ``branches_finished`` branches finished.
+_STARTED = re.compile(r"/branch/(\d+) \(pid \d+\)\] \[([^\]]+)\] branch \d+/\d+ started")
 
-    Returns the killed run's id.
+
+def _launch_and_kill_in_a_task(root: Path, deadline_seconds: float = 1200) -> tuple[str, set[str]]:
+    """Start a smoke run as its own process group; SIGKILL the group once a task has started its second branch.
+
+    Returns the killed run's id and the branches its output shows finished and
+    saved: in a task, a branch is saved before the next one starts.
     """
     value = json.dumps({"overrides": ["experiment=smoke"]})
     run_id_file = root / "run-id"
@@ -126,36 +142,42 @@ def _launch_and_kill_after(root: Path, branches_finished: int, deadline_seconds:
     )
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout] + [lines.put(None)], daemon=True).start()
-    seen, done, deadline = [], 0, time.monotonic() + deadline_seconds
+    seen, started, deadline = [], {}, time.monotonic() + deadline_seconds
     try:
-        while done < branches_finished:
+        while max(map(len, started.values()), default=0) < 2:
             line = lines.get(timeout=max(deadline - time.monotonic(), 0.1))
             if line is None:
                 pytest.fail("the run ended before it could be killed:\n" + "".join(seen))
             seen.append(line)
-            done += "/branch/" in line and "Task finished successfully" in line
+            if match := _STARTED.search(line):
+                started.setdefault(match.group(1), []).append(match.group(2))
     except queue.Empty:
-        pytest.fail("timed out waiting for branches to finish:\n" + "".join(seen))
+        pytest.fail("timed out waiting for a task's second branch:\n" + "".join(seen))
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    return run_id_file.read_text().strip()
+    return run_id_file.read_text().strip(), {key for keys in started.values() for key in keys[:-1]}
 
 
 @pytest.mark.slow
 def test_sigkilled_run_resumes_without_recomputing_finished_branches(smoke_run, tmp_path):
     clean, total = _clean(smoke_run)
-    origin_id = _launch_and_kill_after(tmp_path, branches_finished=2)
-    resumed = _run(tmp_path, _resume(FLOW, tmp_path, origin_id).run.pathspec)
+    origin_id, saved = _launch_and_kill_in_a_task(tmp_path)
+    pathspec, output = _resume(FLOW, tmp_path, origin_id)
+    resumed = _run(tmp_path, pathspec)
     origin = _run(tmp_path, f"InvestigationFlow/{origin_id}")
     finished = _finished_branch_tasks(origin)
-    assert 2 <= len(finished) < total and not origin.successful
+    assert saved and not origin.successful
 
-    cloned, executed = _split_clones(resumed)
-    assert cloned == set(finished), "every branch that finished before the kill was cloned, none recomputed"
-    assert len(executed) == total - len(finished)
-    assert not set(executed) & set(finished.values())
+    cloned, restored, executed = _split_clones(resumed)
+    assert cloned == set(finished), "every task that finished before the kill was cloned"
+    # A branch finished in a killed task is taken from the checkpoint store, not recomputed.
+    assert saved <= set(restored), f"saved before the kill: {sorted(saved)}; taken after it: {restored}"
+    done_before = set(restored) | {key for t in cloned for key in finished[t]}
+    assert len(done_before) + len(executed) == total and not done_before & set(executed)
+    for key in restored:
+        assert f"[{key}] finished before its task stopped; taken from the run being resumed" in output
 
     results = resumed["end"].task.data.results
     assert _surface(results) == clean

@@ -15,7 +15,7 @@ import pytest
 
 from components.engine.branch import run_branch
 from components.engine.planner import branches
-from components.engine.reuse import arm_keys, plan_reuse
+from components.engine.reuse import PREDICTIONS_SCHEMA, arm_keys, plan_reuse, predictions_by_arm
 from components.engine.surface import aggregate_records, build_results
 from components.library.metrics import LogLossParams, MacroF1Params, brier, log_loss, macro_f1, mae
 from components.outputs.query import ResultSet, format_table, metric_names
@@ -150,7 +150,8 @@ def test_a_reused_arm_is_rescored_from_its_stored_predictions_bit_for_bit():
     branch = branches(spec)[0]
     fresh = run_branch(config, branch, log=lambda _: None)
     tasks, _ = plan_reuse(config, [branch], flow="F", mode="auto", run_id="2", lookup=_lookup_from(finished), log=lambda _: None)
-    copy = run_branch(config, tasks[0], log=lambda _: None, load=lambda task: stored[0] if task == TASK else {})
+    artifact = {"schema": PREDICTIONS_SCHEMA, "branches": {branch["key"]: stored[0]}}  # the task's artifact (components.engine.branch.run_task)
+    copy = run_branch(config, tasks[0], log=lambda _: None, load=lambda task: predictions_by_arm(artifact) if task == TASK else {})
     assert {a["origin"] for a in copy["provenance"]["arms"]} == {"reused"}
     assert copy["counts"] == {"secondary_metric": 1}  # nothing trained, one arm scored again
     assert repr(copy["trainings"]) == repr(fresh["trainings"]) and repr(copy["observations"]) == repr(fresh["observations"])

@@ -36,14 +36,14 @@ from components.spec.declarations import excerpt
 from components.engine.planner import branches, trainings
 from components.constants import ERROR_PREFIX, FOLD_AXIS, RECORD_SCHEMA
 from components.engine.reuse import (
-    PREDICTIONS_SCHEMA, arm_provenance, arm_threads, check_planned_keys, check_reused, pin_threads, reused_training,
+    PREDICTIONS_SCHEMA, arm_keys, arm_provenance, arm_threads, check_planned_keys, check_reused, pin_threads, reused_training,
     stored_predictions, verify_inputs,
 )
 from components.engine.checkpoint_store import task_store
 from components.spec.arm import ArmContext, arm_scope
 from components.spec.confusion import confusion
 
-__all__ = ["run_branch"]
+__all__ = ["run_branch", "run_task"]
 
 
 def _reports_first(run: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
@@ -82,12 +82,13 @@ def run_branch(
     :func:`components.engine.planner.branches`. ``log`` receives progress lines;
     ``done()`` (optional) returns how many *other* branches of the run have
     finished, or ``None`` when it cannot tell. ``keep`` (optional) is filled
-    with what a later run needs to score this branch's trained arms again
-    (:func:`components.engine.reuse.stored_predictions`): ``{"schema",
-    "targets", "arms": {arm key: test predictions}}``; the flow stores it as the
-    task's ``predictions`` artifact. ``load(task)`` reads that artifact of the
-    task that trained a reused arm, whose predictions are scored with the
-    experiment's secondary metrics here, so those never enter a reuse key.
+    with what a later run needs to score this branch's trained arms again:
+    ``{"targets", "arms": {arm key: test predictions}}``, this branch's entry of
+    the task's ``predictions`` artifact (:func:`run_task`). ``load(task)``
+    returns ``{arm key: (predictions, targets)}`` stored by the task that
+    trained a reused arm (:func:`components.engine.reuse.stored_predictions`),
+    whose predictions are scored with the experiment's secondary metrics here,
+    so those never enter a reuse key.
     """
     from components.spec import seams
     from components.seeding import derive_seed
@@ -121,7 +122,7 @@ def run_branch(
         raise RuntimeError(f"branch {branch['key']}, make_data ({spec.data['_target_']}): {_reason(exc)}") from exc
     fingerprint = data.fingerprint() if data is not None else arms[0]["reused"]["data_fingerprint"]
     if keep is not None:
-        keep.update({"schema": PREDICTIONS_SCHEMA, "targets": data.y_test if data is not None else None, "arms": {}})
+        keep.update({"targets": data.y_test if data is not None else None, "arms": {}})
     record: dict[str, Any] = {
         "schema": RECORD_SCHEMA,
         "key": branch["key"],
@@ -206,6 +207,98 @@ def run_branch(
     progress = f"; {others + 1} of {len(keys)} branches done" if others is not None else ""
     log(f"{where} finished in {record['timing']['branch_seconds']:.1f}s{progress}")
     return record
+
+
+def run_task(
+    config: Mapping[str, Any], group: list[Mapping[str, Any]], sizes: list[int] | None = None, log: Callable[[str], None] = print,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run the branches of one foreach task in order: ``(their records, the task's predictions artifact)``.
+
+    ``group`` is one entry of :func:`components.engine.planner.task_groups`
+    and ``sizes`` every task's branch count, for the progress count
+    (:func:`components.engine.telemetry.branches_done`). Each branch runs as
+    it would alone (:func:`run_branch`); its record does not depend on the
+    others. A task of several branches saves each finished branch in the run's
+    checkpoint store until the task ends, so ``resume`` of a task that failed
+    part-way re-runs only its unfinished branches (:func:`_resumed`).
+    """
+    from components.engine.telemetry import branches_done
+
+    store = task_store() if len(group) > 1 else None
+    records: list[dict[str, Any]] = []
+    stored: dict[str, Any] = {}
+    saved: list[str] = []
+    for position, branch in enumerate(group):
+        keep: dict[str, Any] = {}
+        restored = _resumed(store, config, branch)
+        if restored is not None:
+            record, keep = restored
+            log(f"[{branch['key']}] finished before its task stopped; taken from the run being resumed")
+        else:
+            def done(position: int = position) -> int | None:
+                others = branches_done(sizes)
+                return None if others is None else others + position
+
+            record = run_branch(config, branch, log=log, done=done, keep=keep)
+        records.append(record)
+        if keep:
+            stored[branch["key"]] = keep
+        if store is not None and position < len(group) - 1:
+            saved.append(_save_finished(store, branch, record, keep))
+    for name in saved:  # the task's artifacts hold them now
+        store.delete(name)  # type: ignore[union-attr]  # saved only with a store
+    return records, {"schema": PREDICTIONS_SCHEMA, "branches": stored}
+
+
+def _finished_name(run_id: str, branch: Mapping[str, Any]) -> str:
+    """The checkpoint-store name of a branch finished by a task of run ``run_id`` (a digest: keys never become paths)."""
+    import hashlib
+
+    return "finished-" + hashlib.sha256(f"{run_id}\0{branch['key']}".encode()).hexdigest()[:24]
+
+
+def _save_finished(store: Any, branch: Mapping[str, Any], record: dict[str, Any], keep: dict[str, Any]) -> str:
+    """Save a finished branch of a multi-branch task under this run's id; return its name."""
+    import pickle
+
+    from metaflow import current
+
+    name = _finished_name(str(current.run_id), branch)
+    keys = [arm["key"] for arm in record["provenance"]["arms"]]
+    store.save(name, pickle.dumps({"keys": keys, "record": record, "keep": keep}))
+    return name
+
+
+def _resumed(store: Any, config: Mapping[str, Any], branch: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """``(record, predictions)`` of ``branch`` if the task this one resumes finished it before failing, else ``None``.
+
+    Only under ``resume`` (Metaflow sets the origin run id), only a record
+    saved by that run's task for this branch, and only when its arms' keys are
+    the keys of what would run here (the same code, config, data and
+    environment: :func:`components.engine.reuse.arm_keys`). Its
+    trained arms are stamped as this task's: their predictions are stored here.
+    """
+    import pickle
+
+    from metaflow import current
+
+    if store is None or not current.origin_run_id:
+        return None
+    blob = store.load(_finished_name(str(current.origin_run_id), branch))
+    if not blob:
+        return None
+    saved = pickle.loads(blob)  # written by this flow's own task into this run's datastore (_save_finished)
+    record = saved["record"]
+    if record.get("key") != branch["key"] or saved["keys"] != arm_keys(validate(config), branch):
+        return None
+    run, task = f"{current.flow_name}/{current.run_id}", current.pathspec
+    arms = record["provenance"]["arms"]
+    record["provenance"] = {
+        "task": task,
+        "arms": [{**arm, "run": run, "task": task} if arm["origin"] != "reused" else arm for arm in arms],
+    }
+    record["timing"] = {**record["timing"], "resumed_from": str(current.origin_run_id)}
+    return record, saved["keep"]
 
 
 def _training(method: str, item: Any, seed: int, value: float, result: Any, counts: dict[str, Any] | None) -> dict[str, Any]:
@@ -320,13 +413,12 @@ def _stored(arm: Mapping[str, Any], load: Callable[[str], Mapping[str, Any]], wh
     """``(test predictions, test targets)`` of a reused arm, read from the task that trained it."""
     task = arm["reused"].get("task")
     stored = load(task) if task else {}
-    predictions = (stored.get("arms") or {}).get(arm["key"])
-    if predictions is None or stored.get("targets") is None:
+    if arm["key"] not in stored:
         raise RuntimeError(
             f"{where}: reused from {task or arm['reused'].get('run')}, which stored no test predictions for it, so the secondary "
             "metrics cannot score it; rerun with --reuse off"
         )
-    return predictions, stored["targets"]
+    return stored[arm["key"]]
 
 
 def _scalars(info: Mapping[str, Any]) -> dict[str, Any]:

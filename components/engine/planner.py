@@ -14,7 +14,7 @@ from typing import Any
 from components.spec.config import ExperimentSpec
 from components.seeding import branch_key, derive_seed
 
-__all__ = ["Training", "branches", "plan_summary", "training_cells", "trainings"]
+__all__ = ["Training", "branches", "plan_summary", "task_count", "task_groups", "training_cells", "trainings"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,40 @@ def branches(spec: ExperimentSpec) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def task_count(branch_count: int, per_task: int | str, slots: int | None) -> int:
+    """How many foreach tasks carry ``branch_count`` branches (``experiment.branches_per_task``).
+
+    An integer ``per_task`` puts at most that many branches in a task.
+    ``auto`` fits the grain to where the tasks run: a local run has ``slots``
+    tasks running at once (its ``--max-workers``, at most the cores this
+    process may use; :func:`components.shell.prepare_argv` records it at
+    launch), and starting a task costs an interpreter and its imports, so it
+    gets one task per slot; with no slots recorded (a deployment such as
+    ``argo-workflows create``, a ``--with kubernetes`` run) a scheduler spreads
+    the tasks, and every branch gets its own.
+    """
+    if branch_count <= 0:
+        return 0
+    if per_task == "auto":
+        return branch_count if slots is None else max(1, min(branch_count, slots))
+    return -(-branch_count // int(per_task))
+
+
+def task_groups(planned: list[dict[str, Any]], tasks: int) -> list[list[dict[str, Any]]]:
+    """Deal the branches (canonical order) round-robin into ``tasks`` groups: the foreach list of the ``branch`` step.
+
+    Round-robin spreads every data-axis value (and so branches of different
+    cost, such as training-set sizes) over the tasks; group sizes differ by at
+    most one, and each group keeps canonical order. A branch's record depends
+    on the branch alone, never on which task or in which company it ran (the
+    determinism gate checks this: its two worker counts give different groups).
+    """
+    if not planned:
+        return []
+    count = max(1, min(tasks, len(planned)))
+    return [planned[i::count] for i in range(count)]
 
 
 def trainings(spec: ExperimentSpec) -> list[Training]:

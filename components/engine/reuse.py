@@ -99,6 +99,7 @@ __all__ = [
     "reuse_line",
     "reuse_summary",
     "reused_training",
+    "predictions_by_arm",
     "stored_predictions",
     "trust_launch_data",
     "verify_inputs",
@@ -134,8 +135,11 @@ _KEY_VERSION = "axisflow.reuse-key/2"
 #: The branch task artifact that keeps each trained arm's test predictions and the branch's test targets, so a later
 #: run that reuses the arm scores it with its own secondary metrics (which are therefore not part of any reuse key).
 PREDICTIONS = "predictions"
-#: Layout of that artifact: ``{"schema", "targets": y_test, "arms": {arm key: predictions as the trainer returned them}}``.
-PREDICTIONS_SCHEMA = "axisflow.predictions/1"
+#: Layout of that artifact: ``{"schema", "branches": {branch key: {"targets": y_test, "arms": {arm key: predictions as the
+#: trainer returned them}}}}``, one entry per branch the task ran (a task runs one or more branches: ``experiment.branches_per_task``).
+PREDICTIONS_SCHEMA = "axisflow.predictions/2"
+#: The one-branch-per-task layout of earlier runs, ``{"schema", "targets", "arms"}``, still read.
+_PREDICTIONS_V1 = "axisflow.predictions/1"
 #: Environment variables thread pools read at load time; :func:`pin_threads` sets them to ``training.threads``.
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -543,11 +547,15 @@ def find_reusable(flow: str, keys: Iterable[str], *, exclude_run: str | None = N
 
 @lru_cache(maxsize=2)
 def stored_predictions(task: str) -> dict[str, Any]:
-    """The :data:`PREDICTIONS` artifact of the branch task ``task`` (a pathspec), read through the Metaflow client.
+    """The test predictions the branch task ``task`` (a pathspec) stored, as ``{arm key: (predictions, test targets)}``.
 
-    A branch's reused arms usually come from one task, so the last two are kept
-    in memory (each holds 8 bytes per test row per arm for binary and regression tasks). A task that stored none (an older run, an artifact no longer
-    readable) gives ``{}``; the caller names the arm that cannot be scored.
+    Read from its :data:`PREDICTIONS` artifact through the Metaflow client, in
+    either layout (:data:`PREDICTIONS_SCHEMA`, or one branch per task in runs
+    made before tasks grouped branches). A branch's reused arms usually come
+    from one task, so the last two are kept in memory (each holds 8 bytes per
+    test row per arm for binary and regression tasks). A task that stored none
+    (an older run, an artifact no longer readable) gives ``{}``; the caller
+    names the arm that cannot be scored.
     """
     from metaflow import Task, namespace
 
@@ -556,7 +564,25 @@ def stored_predictions(task: str) -> dict[str, Any]:
         stored = Task(task, _namespace_check=False)[PREDICTIONS].data
     except Exception:  # no such artifact or task: nothing to score from
         return {}
-    return stored if isinstance(stored, dict) and stored.get("schema") == PREDICTIONS_SCHEMA else {}
+    return predictions_by_arm(stored)
+
+
+def predictions_by_arm(stored: Any) -> dict[str, Any]:
+    """``{arm key: (predictions, test targets)}`` from a :data:`PREDICTIONS` artifact of either layout; ``{}`` for anything else."""
+    if not isinstance(stored, Mapping):
+        return {}
+    if stored.get("schema") == _PREDICTIONS_V1:
+        branches = [stored]
+    elif stored.get("schema") == PREDICTIONS_SCHEMA and isinstance(stored.get("branches"), Mapping):
+        branches = list(stored["branches"].values())
+    else:
+        return {}
+    return {
+        key: (values, branch["targets"])
+        for branch in branches
+        if isinstance(branch, Mapping) and branch.get("targets") is not None
+        for key, values in (branch.get("arms") or {}).items()
+    }
 
 
 def verify_sample(arms: list[tuple[int, int]], seed: str) -> set[tuple[int, int]]:

@@ -16,11 +16,11 @@ from components.constants import FOLD_AXIS, LAUNCH_KEY, RESULTS_SCHEMA
 from components.schema import Aggregate, Failure, MetricBlock, Results, check_results
 from components.spec.declarations import locate
 from components.engine.per_class import per_class_rows
-from components.engine.planner import branches, plan_summary
+from components.engine.planner import branches, plan_summary, task_count, task_groups
 from components.engine.reuse import launch_checked_spec
 
 __all__ = [
-    "SCHEMA", "aggregate_records", "build_results", "failures", "fit_rows", "observations", "plan_run", "provenance", "secondary_observations",
+    "SCHEMA", "aggregate_records", "build_results", "failures", "fit_rows", "observations", "plan_run", "plan_tasks", "provenance", "secondary_observations",
 ]
 
 #: Version of the ``results`` layout (its types are in :mod:`components.schema`).
@@ -35,6 +35,17 @@ def plan_run(config: Mapping[str, Any]) -> tuple[dict[str, int], list[dict[str, 
     spec = launch_checked_spec(config)
     return plan_summary(spec), branches(spec)
 
+
+def plan_tasks(config: Mapping[str, Any], planned: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Called in ``start``: the ``branch`` step's foreach list, the branches left to run dealt into tasks.
+
+    How many tasks: :func:`components.engine.planner.task_count` from
+    ``experiment.branches_per_task`` and the slots the launch recorded
+    (``config["axisflow"]["slots"]``: a local run's workers, none on a scheduler).
+    """
+    per_task = config["experiment"].get("branches_per_task", "auto")
+    slots = config.get(LAUNCH_KEY, {}).get("slots")
+    return task_groups(planned, task_count(len(planned), per_task, slots))
 
 
 def observations(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -95,20 +95,31 @@ def mean_curves(curves: Iterable[Mapping[str, Any]], name: str) -> list[dict[str
     return sorted(out, key=lambda c: cell_sort_key(c["axes"], c["method"]))
 
 
-def branches_done(limit: int = 512) -> int | None:
-    """How many *other* tasks of the running foreach step have finished; ``None`` if unknown.
+def branches_done(sizes: list[int] | None = None, limit: int = 512) -> int | None:
+    """How many branches of the *other* tasks of the running foreach step have finished; ``None`` if unknown.
 
     Call it inside a Metaflow task. It lists the step's tasks through the
     client (no namespace filter) and counts those with a completed attempt;
-    tasks cloned by ``resume`` count as finished. Two branches finishing at the
-    same moment may both miss each other, so the count is a lower bound. With
-    more than ``limit`` tasks (each check reads one small artifact) or when the
-    client cannot see this run (e.g. a remote task without a metadata service)
-    it returns ``None``.
+    tasks cloned by ``resume`` count as finished. A finished task counts its
+    branches: ``sizes[i]`` for the task of foreach index ``i`` (every task's
+    branch count, :func:`components.engine.branch.run_task`), one without
+    ``sizes``. Two tasks finishing at the same moment may both miss each
+    other, so the count is a lower bound. With more than ``limit`` tasks (each
+    check reads one small artifact) or when the client cannot see this run
+    (e.g. a remote task without a metadata service) it returns ``None``.
     """
     from metaflow import Step, current
 
     if not current.is_running_flow:
+        return None
+    try:
+        step = Step(f"{current.flow_name}/{current.run_id}/{current.step_name}", _namespace_check=False)
+        tasks = [task for task in step if task.id != str(current.task_id)]
+        if len(tasks) > limit:
+            return None
+        finished = [task for task in tasks if task.finished]
+        return sum(sizes[task.index] if sizes is not None and task.index is not None else 1 for task in finished)
+    except Exception:  # progress must never fail a branch; the caller then prints its position only
         return None
     try:
         step = Step(f"{current.flow_name}/{current.run_id}/{current.step_name}", _namespace_check=False)

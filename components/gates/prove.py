@@ -427,13 +427,16 @@ def _outputs(run: Any) -> tuple[dict[str, Any], list[dict[str, Any]], dict[int, 
     records, record_tasks = None, []
     for step in run:
         tasks = list(step)
-        if records is None and len(tasks) == 1 and "records" in tasks[0].data:
+        branch_step = any("branch_records" in task.data or "record" in task.data for task in tasks)
+        if records is None and not branch_step and len(tasks) == 1 and "records" in tasks[0].data:
             records = list(tasks[0].data.records)
-        record_tasks += [task for task in tasks if "record" in task.data]
+        if branch_step:
+            record_tasks += tasks
     branch_tasks = {task.index: task.id for task in record_tasks if task.index is not None}
     if records is None:
-        # No join artifact: compare the branch tasks' own records, in canonical order.
-        records = sorted((t.data.record for t in record_tasks), key=lambda r: (r.get("order", []), r.get("key")))
+        # No join artifact: compare the branch tasks' own records (a task's list, or one record each), in canonical order.
+        own = [r for t in record_tasks for r in (t.data.branch_records if "branch_records" in t.data else [t.data.record])]
+        records = sorted(own, key=lambda r: (r.get("order", []), r.get("key")))
     if not records:
         raise ProveError(f"{run.pathspec}: found neither a join `records` artifact nor branch `record` artifacts")
     return results, records, dict(sorted(branch_tasks.items()))

@@ -113,6 +113,8 @@ class ExperimentSpec:
     source: str = ""
     unused_validation: str = "fit"
     resources: dict[str, int] | None = None
+    #: ``experiment.branches_per_task``: ``auto`` or at most this many branches per foreach task (:func:`components.engine.planner.task_count`).
+    branches_per_task: int | str = "auto"
     #: ``experiment.secondary_metrics``: ``{name: node}`` in config order (each node ``_target_`` and its params).
     secondary_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Each secondary metric's declared direction, range and definition, by name.
@@ -409,6 +411,7 @@ def validate(config: Mapping[str, Any], *, settings: bool = True) -> ExperimentS
         source=source,
         unused_validation=_unused_validation(exp),
         resources=resources,
+        branches_per_task=_branches_per_task(exp),
         secondary_metrics=secondary,
         secondary_info=secondary_info,
     )
@@ -478,6 +481,19 @@ def _unused_validation(exp: Mapping[str, Any]) -> str:
     return str(value)
 
 
+def _branches_per_task(exp: Mapping[str, Any]) -> int | str:
+    """``experiment.branches_per_task`` (optional, ``auto`` when absent): ``auto`` or a positive integer."""
+    value = exp.get("branches_per_task", "auto")
+    if value == "auto":
+        return "auto"
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ConfigError(
+        f"experiment.branches_per_task is {excerpt(value)}; use auto (one task per local worker, one per branch on a scheduler) "
+        "or a positive integer (at most that many branches per task)"
+    )
+
+
 def _known_keys(node: Mapping[str, Any], known: tuple[str, ...], prefix: str, what: str) -> None:
     """Refuse a key of ``node`` outside ``known``, naming its near miss (``experiment.seedz``: did you mean experiment.seeds?)."""
     unknown = sorted(str(key) for key in set(node) - set(known))
@@ -489,7 +505,7 @@ def _known_keys(node: Mapping[str, Any], known: tuple[str, ...], prefix: str, wh
 #: The top-level keys of a composed config: the four groups, and the launch record the shell adds.
 TOP_KEYS = ("data", "training", "method", "experiment", LAUNCH_KEY)
 #: Keys an experiment may set.
-EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "secondary_metrics", "axes", "statistics", "source", "unused_validation", "resources")
+EXPERIMENT_KEYS = ("name", "question", "contract", "seeds", "seed_base", "baseline", "metric", "secondary_metrics", "axes", "statistics", "source", "unused_validation", "resources", "branches_per_task")
 #: The repository root, against which ``experiment.source`` is resolved.
 
 
