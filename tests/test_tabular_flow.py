@@ -88,7 +88,7 @@ def with_added_metric(tabular_run):
     """
     import metaflow
 
-    from components.engine.reuse import PREDICTIONS
+    from components.engine.reuse import PREDICTIONS, predictions_by_arm
 
     root, _, records = tabular_run
     with run_flow(FLOW, ["experiment=tabular_cv_smoke", ADDED], max_workers=2, datastore_root=root) as running:
@@ -98,8 +98,7 @@ def with_added_metric(tabular_run):
         stored = {}
         metaflow.metadata(f"local@{root}")
         for task in {arm["task"] for record in records for arm in record["provenance"]["arms"]}:
-            kept = metaflow.Task(task, _namespace_check=False)[PREDICTIONS].data
-            stored.update({key: (predictions, kept["targets"]) for key, predictions in kept["arms"].items()})
+            stored.update(predictions_by_arm(metaflow.Task(task, _namespace_check=False)[PREDICTIONS].data))
         return results, new_records, stored
 
 
