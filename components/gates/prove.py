@@ -595,6 +595,8 @@ def prove(
         status = "differs"
     else:
         at = f"at {counts[0]} and {_workers_text(counts[1])}" if counts[0] != counts[1] else f"in two runs at {_workers_text(counts[0])}"
+        tasks = [len(run.branch_tasks) for run in runs]
+        at += f" ({tasks[0]} and {tasks[1]} branch tasks)" if tasks[0] != tasks[1] else ""
         message = (
             f"PROVEN: experiment {spec.name} (contract {spec.contract}) gives identical results and branch records {at}: "
             f"{compared['branches']} branches, {compared['trainings']} trainings, {compared['cells']} cells compared bit for bit "
