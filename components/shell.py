@@ -82,7 +82,10 @@ def parse_config(text: str | dict[str, Any]) -> dict[str, Any]:
     if "inputs" in value:
         config[LAUNCH_KEY]["inputs"] = value["inputs"]
     if "slots" in value:
-        config[LAUNCH_KEY]["slots"] = value["slots"]
+        slots = value["slots"]
+        if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
+            raise ConfigError(f"config value key 'slots' must be a positive integer (tasks that run at once), got {slots!r}")
+        config[LAUNCH_KEY]["slots"] = slots
     return config
 
 
@@ -367,7 +370,7 @@ def prepare_argv(argv: list[str], flow_file: str) -> list[str]:
     # config value (stored with the run, shipped to every task, reused on resume) carries it.
     value["git"] = _launch_git(flow_file, warn=command in _LAUNCHES)
     if command == "run":
-        slots = _local_slots(after)
+        slots = _local_slots([*before, *after])
         if slots is not None:
             value["slots"] = slots
         after = _summarise_failure(flow_file, after)
@@ -380,18 +383,23 @@ _DEFAULT_WORKERS = 16
 _REMOTE = ("kubernetes", "batch")
 
 
-def _local_slots(after: list[str]) -> int | None:
+def _local_slots(args: list[str]) -> int | None:
     """How many tasks of a local ``run`` run at once: ``--max-workers`` (Metaflow's 16 when absent), at most this process's cores.
 
-    ``None`` when the tasks run on a scheduler (``--with kubernetes``, ``--with batch``):
+    ``args`` are the words before and after the command. ``None`` when the
+    tasks run on a scheduler (``--with kubernetes`` or ``--with batch``, before
+    or after ``run``, or in ``METAFLOW_DEFAULT_DECOSPECS``):
     ``experiment.branches_per_task: auto`` then gives every branch its own task
     (:func:`components.engine.planner.task_count`).
     """
-    decorators = [after[i + 1] for i, w in enumerate(after[:-1]) if w == "--with"] + [w.split("=", 1)[1] for w in after if w.startswith("--with=")]
+    from metaflow.metaflow_config import DEFAULT_DECOSPECS
+
+    decorators = [args[i + 1] for i, w in enumerate(args[:-1]) if w == "--with"] + [w.split("=", 1)[1] for w in args if w.startswith("--with=")]
+    decorators += (DEFAULT_DECOSPECS or "").split()  # METAFLOW_DEFAULT_DECOSPECS adds them to every run
     if any(d.split(":", 1)[0].strip() in _REMOTE for d in decorators):
         return None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(_max_workers(after) or _DEFAULT_WORKERS, cores))
+    return max(1, min(_max_workers(args) or _DEFAULT_WORKERS, cores))
 
 
 def _summarise_failure(flow_file: str, after: list[str]) -> list[str]:

@@ -53,16 +53,19 @@ class InvestigationFlow(FlowSpec):
         """
         from components.engine.branch import run_task
 
-        self.branch_records, self.predictions = run_task(self.config.to_dict(), self.input, sizes=[len(task) for task in self.tasks])
+        # A run started before tasks carried several branches has one branch per input and no `tasks` (resumed here).
+        self.branch_records, self.predictions = run_task(self.config.to_dict(), self.input, sizes=[len(t) for t in getattr(self, "tasks", [])] or None)
         self.next(self.join)
 
     @step
     def join(self, inputs):
         """Collect the branch records (and those assembled from reused arms) in canonical order and aggregate them."""
-        from components.engine.surface import aggregate_records
+        from components.engine.checkpoint_store import clear_finished
+        from components.engine.surface import aggregate_records, task_records
 
         self.merge_artifacts(inputs, include=["started_at", "reused_records"])
-        self.records = sorted([*(r for inp in inputs for r in inp.branch_records), *self.reused_records], key=lambda r: r["order"])
+        self.records = sorted([*task_records(inputs), *self.reused_records], key=lambda r: r["order"])
+        clear_finished(self.records)  # the branches tasks saved for resume: their artifacts hold them now
         self.aggregate = aggregate_records(self.config.to_dict(), self.records)
         self.next(self.end)
 

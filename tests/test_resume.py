@@ -117,6 +117,9 @@ def test_planted_branch_failure_is_named_pins_nothing_and_resume_reruns_only_unf
     assert len(restored) + sum(len(finished[t]) for t in cloned) == total - 1 and PLANTED_BRANCH not in restored
     for key in restored:
         assert f"[{key}] finished before its task stopped; taken from the run being resumed" in output
+    # The resumed run's join cleared what the stopped run's tasks saved, and what its own tasks saved.
+    saved_blobs = list((root / ".metaflow").rglob("axisflow-checkpoints/finished-*"))
+    assert saved_blobs and all(blob.stat().st_size == 0 for blob in saved_blobs)
 
     results = resumed["end"].task.data.results
     assert _surface(results) == clean
@@ -178,6 +181,9 @@ def test_sigkilled_run_resumes_without_recomputing_finished_branches(smoke_run, 
     assert len(done_before) + len(executed) == total and not done_before & set(executed)
     for key in restored:
         assert f"[{key}] finished before its task stopped; taken from the run being resumed" in output
+    # The resumed run's join cleared what the stopped run's tasks saved, and what its own tasks saved.
+    saved_blobs = list((tmp_path / ".metaflow").rglob("axisflow-checkpoints/finished-*"))
+    assert saved_blobs and all(blob.stat().st_size == 0 for blob in saved_blobs)
 
     results = resumed["end"].task.data.results
     assert _surface(results) == clean

@@ -87,6 +87,23 @@ def test_local_slots_are_the_workers_capped_at_the_cores_and_none_on_a_scheduler
     assert shell._local_slots(["--with", "kubernetes", "--max-workers", "8"]) is None
     assert shell._local_slots(["--with=batch:cpu=4"]) is None
     assert shell._local_slots(["--with", "retry"]) == min(16, cores)
+    # Before the command, as Metaflow also accepts it: prepare_argv passes the words on both sides.
+    assert shell._local_slots(["--with", "kubernetes:cpu=2", "--quiet", "--max-workers", "4"]) is None
+
+
+def test_default_decospecs_that_send_tasks_to_a_scheduler_count_as_one(monkeypatch):
+    import metaflow.metaflow_config as mf
+
+    monkeypatch.setattr(mf, "DEFAULT_DECOSPECS", "retry kubernetes:memory=8000")
+    assert shell._local_slots(["--max-workers", "2"]) is None
+    monkeypatch.setattr(mf, "DEFAULT_DECOSPECS", "retry")
+    assert shell._local_slots(["--max-workers", "1"]) == 1
+
+
+@pytest.mark.parametrize("slots", [0, -1, "2", 1.5, True, None])
+def test_a_config_value_with_bad_slots_is_one_line(slots):
+    with pytest.raises(ConfigError, match=r"^config value key 'slots' must be a positive integer"):
+        shell.parse_config({"overrides": list(FAST), "slots": slots})
 
 
 def test_the_launch_records_the_slots_in_the_config_value(monkeypatch):
@@ -114,6 +131,22 @@ def test_a_task_of_several_branches_gives_each_the_record_it_gets_alone_and_stor
         (arm,) = record["provenance"]["arms"]
         predictions, targets = by_arm[arm["key"]]
         assert len(predictions) == len(targets) == len(stored["branches"][record["key"]]["targets"])
+
+
+def test_a_task_of_an_older_shells_run_is_one_branch_and_its_join_reads_either_artifact():
+    # A run resumed across this change: its cloned start dealt one branch per task, and cloned branch tasks hold `record`.
+    from types import SimpleNamespace
+
+    from components.engine.checkpoint_store import clear_finished
+    from components.engine.surface import task_records
+
+    config, spec = load_spec(list(FAST))
+    branch = branches(spec)[0]
+    (record,), stored = run_task(config, branch, log=lambda _: None)
+    assert record["key"] == branch["key"] and list(stored["branches"]) == [branch["key"]]
+    older, newer = SimpleNamespace(record={"key": "a"}), SimpleNamespace(branch_records=[{"key": "b"}, {"key": "c"}])
+    assert [r["key"] for r in task_records([older, newer])] == ["a", "b", "c"]
+    assert clear_finished([record]) == 0  # outside a flow there is no checkpoint store
 
 
 def test_predictions_are_read_in_either_layout_and_nothing_else():

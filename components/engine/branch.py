@@ -39,7 +39,7 @@ from components.engine.reuse import (
     PREDICTIONS_SCHEMA, arm_keys, arm_provenance, arm_threads, check_planned_keys, check_reused, pin_threads, reused_training,
     stored_predictions, verify_inputs,
 )
-from components.engine.checkpoint_store import task_store
+from components.engine.checkpoint_store import finished_name, task_store
 from components.spec.arm import ArmContext, arm_scope
 from components.spec.confusion import confusion
 
@@ -210,7 +210,8 @@ def run_branch(
 
 
 def run_task(
-    config: Mapping[str, Any], group: list[Mapping[str, Any]], sizes: list[int] | None = None, log: Callable[[str], None] = print,
+    config: Mapping[str, Any], group: list[Mapping[str, Any]] | Mapping[str, Any], sizes: list[int] | None = None,
+    log: Callable[[str], None] = print,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run the branches of one foreach task in order: ``(their records, the task's predictions artifact)``.
 
@@ -218,16 +219,18 @@ def run_task(
     and ``sizes`` every task's branch count, for the progress count
     (:func:`components.engine.telemetry.branches_done`). Each branch runs as
     it would alone (:func:`run_branch`); its record does not depend on the
-    others. A task of several branches saves each finished branch in the run's
-    checkpoint store until the task ends, so ``resume`` of a task that failed
-    part-way re-runs only its unfinished branches (:func:`_resumed`).
+    others. A task of several branches saves each finished branch but its last
+    in the run's checkpoint store, so ``resume`` of a task that failed part-way
+    re-runs only its unfinished branches (:func:`_resumed`); the join clears
+    them once every task's artifacts are stored
+    (:func:`components.engine.checkpoint_store.clear_finished`).
     """
     from components.engine.telemetry import branches_done
 
+    group = [group] if isinstance(group, Mapping) else list(group)  # one branch per input: a run from an older shell, resumed
     store = task_store() if len(group) > 1 else None
     records: list[dict[str, Any]] = []
     stored: dict[str, Any] = {}
-    saved: list[str] = []
     for position, branch in enumerate(group):
         keep: dict[str, Any] = {}
         restored = _resumed(store, config, branch)
@@ -244,29 +247,19 @@ def run_task(
         if keep:
             stored[branch["key"]] = keep
         if store is not None and position < len(group) - 1:
-            saved.append(_save_finished(store, branch, record, keep))
-    for name in saved:  # the task's artifacts hold them now
-        store.delete(name)  # type: ignore[union-attr]  # saved only with a store
+            _save_finished(store, branch, record, keep)
     return records, {"schema": PREDICTIONS_SCHEMA, "branches": stored}
 
 
-def _finished_name(run_id: str, branch: Mapping[str, Any]) -> str:
-    """The checkpoint-store name of a branch finished by a task of run ``run_id`` (a digest: keys never become paths)."""
-    import hashlib
-
-    return "finished-" + hashlib.sha256(f"{run_id}\0{branch['key']}".encode()).hexdigest()[:24]
-
-
-def _save_finished(store: Any, branch: Mapping[str, Any], record: dict[str, Any], keep: dict[str, Any]) -> str:
-    """Save a finished branch of a multi-branch task under this run's id; return its name."""
+def _save_finished(store: Any, branch: Mapping[str, Any], record: dict[str, Any], keep: dict[str, Any]) -> None:
+    """Save a finished branch of a multi-branch task under this run's id."""
     import pickle
 
     from metaflow import current
 
-    name = _finished_name(str(current.run_id), branch)
+    name = finished_name(str(current.run_id), branch)
     keys = [arm["key"] for arm in record["provenance"]["arms"]]
     store.save(name, pickle.dumps({"keys": keys, "record": record, "keep": keep}))
-    return name
 
 
 def _resumed(store: Any, config: Mapping[str, Any], branch: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -284,7 +277,7 @@ def _resumed(store: Any, config: Mapping[str, Any], branch: Mapping[str, Any]) -
 
     if store is None or not current.origin_run_id:
         return None
-    blob = store.load(_finished_name(str(current.origin_run_id), branch))
+    blob = store.load(finished_name(str(current.origin_run_id), branch))
     if not blob:
         return None
     saved = pickle.loads(blob)  # written by this flow's own task into this run's datastore (_save_finished)

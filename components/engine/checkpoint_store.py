@@ -11,10 +11,11 @@ blob, which reads as "none".
 
 from __future__ import annotations
 
+import hashlib
 import io
-from typing import Any
+from typing import Any, Iterable, Mapping
 
-__all__ = ["DatastoreStore", "task_store"]
+__all__ = ["DatastoreStore", "clear_finished", "finished_name", "task_store"]
 
 FOLDER = "axisflow-checkpoints"
 
@@ -58,3 +59,37 @@ def task_store() -> DatastoreStore | None:
     impl = next(d for d in DATASTORES if d.TYPE == DEFAULT_DATASTORE)
     # is_running_flow above: the flow name is set
     return DatastoreStore(current.flow_name, impl(impl.get_datastore_root_from_config(lambda *a, **k: None)))  # type: ignore[arg-type]
+
+
+def finished_name(run_id: str, branch: Mapping[str, Any]) -> str:
+    """The name a multi-branch task of run ``run_id`` saves a finished branch under, for ``resume`` (a digest: keys never become paths)."""
+    return "finished-" + hashlib.sha256(f"{run_id}\0{branch['key']}".encode()).hexdigest()[:24]
+
+
+def clear_finished(records: Iterable[Mapping[str, Any]]) -> int:
+    """Blank the finished branches multi-branch tasks saved for ``resume`` (:func:`components.engine.branch.run_task`); return how many.
+
+    Called in ``join``, once every branch task's artifacts are stored: a
+    task saved each of its branches but the last (canonical order) under its
+    run's id, and a task that ``resume`` re-ran took some from the run it
+    resumed (``timing.resumed_from``), whose names are blanked too. Outside a
+    flow there is nothing to clear.
+    """
+    store = task_store()
+    if store is None:
+        return 0
+    by_task: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        task = (record.get("provenance") or {}).get("task")
+        if task:
+            by_task.setdefault(task, []).append(record)
+    names = []
+    for task, group in by_task.items():
+        run_id = task.split("/")[1]
+        for record in sorted(group, key=lambda r: r["order"])[:-1]:
+            names.append(finished_name(run_id, record))
+            if record["timing"].get("resumed_from"):
+                names.append(finished_name(str(record["timing"]["resumed_from"]), record))
+    for name in names:
+        store.delete(name)
+    return len(names)

@@ -75,6 +75,7 @@ __all__ = [
     "PREDICTIONS",
     "PREDICTIONS_SCHEMA",
     "SCAN_RUNS",
+    "STORED_TASKS_KEPT",
     "arm_keys",
     "arm_provenance",
     "arm_threads",
@@ -545,15 +546,20 @@ def find_reusable(flow: str, keys: Iterable[str], *, exclude_run: str | None = N
     return found
 
 
-@lru_cache(maxsize=2)
+#: Task artifacts :func:`stored_predictions` keeps: an earlier run dealt its branches round-robin into tasks (one
+#: per local worker), so rescoring branch by branch cycles through them; more tasks than this are read again.
+STORED_TASKS_KEPT = 32
+
+
+@lru_cache(maxsize=STORED_TASKS_KEPT)
 def stored_predictions(task: str) -> dict[str, Any]:
     """The test predictions the branch task ``task`` (a pathspec) stored, as ``{arm key: (predictions, test targets)}``.
 
     Read from its :data:`PREDICTIONS` artifact through the Metaflow client, in
     either layout (:data:`PREDICTIONS_SCHEMA`, or one branch per task in runs
-    made before tasks grouped branches). A branch's reused arms usually come
-    from one task, so the last two are kept in memory (each holds 8 bytes per
-    test row per arm for binary and regression tasks). A task that stored none
+    made before tasks grouped branches). The last :data:`STORED_TASKS_KEPT`
+    tasks read are kept in memory (8 bytes per test row per arm for binary and
+    regression tasks, times the classes for multiclass). A task that stored none
     (an older run, an artifact no longer readable) gives ``{}``; the caller
     names the arm that cannot be scored.
     """

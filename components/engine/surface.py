@@ -20,7 +20,7 @@ from components.engine.planner import branches, plan_summary, task_count, task_g
 from components.engine.reuse import launch_checked_spec
 
 __all__ = [
-    "SCHEMA", "aggregate_records", "build_results", "failures", "fit_rows", "observations", "plan_run", "plan_tasks", "provenance", "secondary_observations",
+    "SCHEMA", "aggregate_records", "build_results", "failures", "fit_rows", "observations", "plan_run", "plan_tasks", "provenance", "secondary_observations", "task_records",
 ]
 
 #: Version of the ``results`` layout (its types are in :mod:`components.schema`).
@@ -46,6 +46,11 @@ def plan_tasks(config: Mapping[str, Any], planned: list[dict[str, Any]]) -> list
     per_task = config["experiment"].get("branches_per_task", "auto")
     slots = config.get(LAUNCH_KEY, {}).get("slots")
     return task_groups(planned, task_count(len(planned), per_task, slots))
+
+
+def task_records(inputs: Any) -> list[dict[str, Any]]:
+    """Called in ``join``: every branch record of the branch tasks (``branch_records``; one ``record`` in a run resumed from an older shell)."""
+    return [r for inp in inputs for r in (inp.branch_records if hasattr(inp, "branch_records") else [inp.record])]
 
 
 def observations(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:

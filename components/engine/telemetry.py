@@ -121,11 +121,3 @@ def branches_done(sizes: list[int] | None = None, limit: int = 512) -> int | Non
         return sum(sizes[task.index] if sizes is not None and task.index is not None else 1 for task in finished)
     except Exception:  # progress must never fail a branch; the caller then prints its position only
         return None
-    try:
-        step = Step(f"{current.flow_name}/{current.run_id}/{current.step_name}", _namespace_check=False)
-        tasks = [task for task in step if task.id != str(current.task_id)]
-        if len(tasks) > limit:
-            return None
-        return sum(1 for task in tasks if task.finished)
-    except Exception:  # progress must never fail a branch; the caller then prints its position only
-        return None
