@@ -69,7 +69,8 @@ def parse_config(text: str | dict[str, Any]) -> dict[str, Any]:
     value = json.loads(text) if isinstance(text, str) else dict(text)
     unknown = set(value) - {"overrides", "lint", "review", "git", "inputs", "slots"}
     if unknown:
-        raise ConfigError(f"config value has unknown key(s) {sorted(unknown)}; expected 'overrides' (and 'lint', 'review', 'git', 'inputs', 'slots')")
+        expected = "'overrides' (and 'lint', 'review', 'git', 'inputs', 'slots')"
+        raise ConfigError(f"config value has unknown key(s) {sorted(unknown)}; expected {expected}")
     overrides = [str(o) for o in value.get("overrides", [])]
     config, _ = _launched(overrides)
     config[LAUNCH_KEY] = {

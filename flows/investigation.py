@@ -41,7 +41,8 @@ class InvestigationFlow(FlowSpec):
         self.branches, self.reused_records = reuse_run(self.config.to_dict(), planned, flow=current.flow_name, mode=self.reuse, run_id=current.run_id)
         self.tasks = plan_tasks(self.config.to_dict(), self.branches)
         self.contract = self.config.experiment.contract
-        print(f"axisflow: {self.plan['branches']} branches, {self.plan['trainings']} trainings; {len(self.branches)} branches to run in {len(self.tasks)} tasks")
+        print(f"axisflow: {self.plan['branches']} branches, {self.plan['trainings']} trainings; "
+              f"{len(self.branches)} branches to run in {len(self.tasks)} tasks")
         self.next(self.branch, foreach="tasks")
 
     @step
@@ -54,7 +55,8 @@ class InvestigationFlow(FlowSpec):
         from components.engine.branch import run_task
 
         # A run started before tasks carried several branches has one branch per input and no `tasks` (resumed here).
-        self.branch_records, self.predictions = run_task(self.config.to_dict(), self.input, sizes=[len(t) for t in getattr(self, "tasks", [])] or None)
+        sizes = [len(task) for task in getattr(self, "tasks", [])] or None
+        self.branch_records, self.predictions = run_task(self.config.to_dict(), self.input, sizes=sizes)
         self.next(self.join)
 
     @step

@@ -39,7 +39,7 @@ from components.engine.reuse import (
     PREDICTIONS_SCHEMA, arm_keys, arm_provenance, arm_threads, check_planned_keys, check_reused, pin_threads, reused_training,
     stored_predictions, verify_inputs,
 )
-from components.engine.checkpoint_store import finished_name, task_store
+from components.engine.checkpoint_store import finished_name, saved_for_resume, task_store
 from components.spec.arm import ArmContext, arm_scope
 from components.spec.confusion import confusion
 
@@ -228,7 +228,7 @@ def run_task(
     from components.engine.telemetry import branches_done
 
     group = [group] if isinstance(group, Mapping) else list(group)  # one branch per input: a run from an older shell, resumed
-    store = task_store() if len(group) > 1 else None
+    store = task_store() if saved_for_resume(len(group)) else None
     records: list[dict[str, Any]] = []
     stored: dict[str, Any] = {}
     for position, branch in enumerate(group):
@@ -246,7 +246,7 @@ def run_task(
         records.append(record)
         if keep:
             stored[branch["key"]] = keep
-        if store is not None and position < len(group) - 1:
+        if store is not None and position < saved_for_resume(len(group)):
             _save_finished(store, branch, record, keep)
     return records, {"schema": PREDICTIONS_SCHEMA, "branches": stored}
 

@@ -15,7 +15,7 @@ import hashlib
 import io
 from typing import Any, Iterable, Mapping
 
-__all__ = ["DatastoreStore", "clear_finished", "finished_name", "task_store"]
+__all__ = ["DatastoreStore", "clear_finished", "finished_name", "saved_for_resume", "task_store"]
 
 FOLDER = "axisflow-checkpoints"
 
@@ -61,6 +61,14 @@ def task_store() -> DatastoreStore | None:
     return DatastoreStore(current.flow_name, impl(impl.get_datastore_root_from_config(lambda *a, **k: None)))  # type: ignore[arg-type]
 
 
+def saved_for_resume(branches: int) -> int:
+    """How many of a task's ``branches`` (the first ones, canonical order) it saves for ``resume``: all but the last, none alone.
+
+    The last branch needs no saving: once it finishes, the task's artifacts are stored.
+    """
+    return branches - 1 if branches > 1 else 0
+
+
 def finished_name(run_id: str, branch: Mapping[str, Any]) -> str:
     """The name a multi-branch task of run ``run_id`` saves a finished branch under, for ``resume`` (a digest: keys never become paths)."""
     return "finished-" + hashlib.sha256(f"{run_id}\0{branch['key']}".encode()).hexdigest()[:24]
@@ -70,9 +78,9 @@ def clear_finished(records: Iterable[Mapping[str, Any]]) -> int:
     """Blank the finished branches multi-branch tasks saved for ``resume`` (:func:`components.engine.branch.run_task`); return how many.
 
     Called in ``join``, once every branch task's artifacts are stored: a
-    task saved each of its branches but the last (canonical order) under its
-    run's id, and a task that ``resume`` re-ran took some from the run it
-    resumed (``timing.resumed_from``), whose names are blanked too. Outside a
+    task saved its first :func:`saved_for_resume` branches under its run's
+    id, and a task that ``resume`` re-ran took some from the run it resumed
+    (``timing.resumed_from``), whose names are blanked too. Outside a
     flow there is nothing to clear.
     """
     store = task_store()
@@ -86,7 +94,7 @@ def clear_finished(records: Iterable[Mapping[str, Any]]) -> int:
     names = []
     for task, group in by_task.items():
         run_id = task.split("/")[1]
-        for record in sorted(group, key=lambda r: r["order"])[:-1]:
+        for record in sorted(group, key=lambda r: r["order"])[: saved_for_resume(len(group))]:
             names.append(finished_name(run_id, record))
             if record["timing"].get("resumed_from"):
                 names.append(finished_name(str(record["timing"]["resumed_from"]), record))

@@ -389,7 +389,7 @@ def run_provenance(
         "durations": durations(started_at, ended_at, records),
         # How the branches were dealt into tasks: the local slots the launch recorded (none on a scheduler) and the
         # tasks that ran branches (experiment.branches_per_task; components.engine.planner.task_count).
-        "fanout": {"slots": launch.get("slots"), "tasks": len({r["provenance"]["task"] for r in records if (r.get("provenance") or {}).get("task")})},
+        "fanout": {"slots": launch.get("slots"), "tasks": len({(r.get("provenance") or {}).get("task") for r in records} - {None})},
     }
     if origin_run_id:
         prov["resume_git"] = resume_git

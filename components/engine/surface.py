@@ -20,7 +20,8 @@ from components.engine.planner import branches, plan_summary, task_count, task_g
 from components.engine.reuse import launch_checked_spec
 
 __all__ = [
-    "SCHEMA", "aggregate_records", "build_results", "failures", "fit_rows", "observations", "plan_run", "plan_tasks", "provenance", "secondary_observations", "task_records",
+    "SCHEMA", "aggregate_records", "build_results", "failures", "fit_rows", "observations", "plan_run", "plan_tasks", "provenance",
+    "secondary_observations", "task_records",
 ]
 
 #: Version of the ``results`` layout (its types are in :mod:`components.schema`).

@@ -79,7 +79,8 @@ class AccuracyParams(Params):
 
 def correct(params: AccuracyParams, predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Accuracy per example: 1.0 where the predicted class equals the label, else 0.0 (one minus the 0/1 loss); shape ``(n,)``."""
-    predicted = _predicted_classes(_finite(predictions, "accuracy"), params.threshold, "accuracy on binary predictions needs experiment.metric.threshold")
+    missing = "accuracy on binary predictions needs experiment.metric.threshold"
+    predicted = _predicted_classes(_finite(predictions, "accuracy"), params.threshold, missing)
     return (predicted == np.asarray(targets)).astype(np.float64)
 
 
